@@ -1,0 +1,219 @@
+"""`brevity bench`: every method on the same problems and decoding settings, records flushed as they
+are produced, resumable, then summary.json, report.md and pareto.png."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from brevity.errors import BrevityError
+from brevity.methods import Method, Solution, build_method, parse_spec
+from brevity.tasks import TaskSpec, load_problems
+
+CHUNK = 64  # problems per batched call; small enough that a continuation finds its prefix still cached
+
+
+@dataclass
+class BenchConfig:
+    task: TaskSpec
+    model: str
+    methods: list[str]
+    n: int
+    out: Path
+    split: str = "test"
+    latency_n: int = 50
+    batch_size: int = 32
+    max_tokens: int = 1024
+    engine: str = "hf"
+    resume: bool = False
+    extra: dict = field(default_factory=dict)
+
+    def settings(self) -> dict:
+        """What must match for records to be comparable (and for --resume to continue a folder)."""
+        return {"task": self.task.as_dict(), "split": self.split, "decoding": self.decoding(), "engine": self.engine}
+
+    def decoding(self) -> dict:
+        return {"temperature": 0.0, "max_tokens": self.max_tokens}
+
+
+def model_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    for f in sorted(path.iterdir()):
+        if f.suffix in (".json", ".safetensors") and f.name != "manifest.json":
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def record_id(task_key: str, problem_id: str, mhash: str, spec: str, decoding: dict) -> str:
+    blob = json.dumps([task_key, problem_id, mhash, spec, decoding], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+class RecordStore:
+    """records.jsonl: append-and-flush; a torn last line (an interrupted write) is dropped on open."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[dict] = []
+        if path.exists():
+            raw = path.read_bytes()
+            lines = raw.split(b"\n")
+            keep = len(raw)
+            if lines and lines[-1].strip():  # no trailing newline: the last write was cut short
+                try:
+                    json.loads(lines[-1])
+                except json.JSONDecodeError:
+                    keep = len(raw) - len(lines[-1])
+                    lines = lines[:-1]
+            for i, line in enumerate(lines):
+                if not line.strip():
+                    continue
+                try:
+                    self.rows.append(json.loads(line))
+                except json.JSONDecodeError:
+                    raise BrevityError(f"{path}:{i + 1} is not valid JSON; fix or delete that line, then "
+                                       "run again with --resume") from None
+            if keep != len(raw):
+                with open(path, "r+b") as f:
+                    f.truncate(keep)
+        self.ids = {r["record_id"] for r in self.rows}
+
+    def append(self, rows: list[dict]) -> None:
+        with open(self.path, "a") as f:
+            for r in rows:
+                f.write(json.dumps(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows.extend(rows)
+        self.ids.update(r["record_id"] for r in rows)
+
+
+class PeakMemory:
+    """Samples resident memory (and CUDA peak) in a thread while a method runs."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+
+    def __enter__(self):
+        import psutil
+
+        proc = psutil.Process()
+        self.peak = proc.memory_info().rss
+
+        def loop():
+            while not self._stop.wait(self.interval):
+                self.peak = max(self.peak, proc.memory_info().rss)
+
+        self._t = threading.Thread(target=loop, daemon=True)
+        self._t.start()
+        try:
+            import torch
+            if torch.cuda.is_available():
+                torch.cuda.reset_peak_memory_stats()
+        except ImportError:
+            pass
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._t.join()
+
+    @property
+    def mb(self) -> float:
+        try:
+            import torch
+            if torch.cuda.is_available():
+                return torch.cuda.max_memory_allocated() / 2**20
+        except ImportError:
+            pass
+        return self.peak / 2**20
+
+
+def prepare_out(cfg: BenchConfig) -> None:
+    out = cfg.out
+    if out.exists() and not out.is_dir():
+        raise BrevityError(f"--out {out} is a file; give a folder (it will be created)")
+    out.mkdir(parents=True, exist_ok=True)
+    run = out / "run.json"
+    if run.exists():
+        prev = json.loads(run.read_text())
+        if not cfg.resume:
+            raise BrevityError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        if prev != cfg.settings():
+            raise BrevityError(f"{out} was run with other settings ({json.dumps(prev)}); use another --out")
+    elif (out / "records.jsonl").exists() and not cfg.resume:
+        raise BrevityError(f"{out} already holds records; pass --resume or choose another --out")
+    run.write_text(json.dumps(cfg.settings(), indent=2) + "\n")
+
+
+def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> list[dict]:
+    """Run every (method, model) on the problems; returns the summary rows. `ui` draws progress."""
+    from brevity.bench.report import summarize_records, write_outputs
+
+    specs = [parse_spec(s) for s in cfg.methods]
+    methods: list[tuple[Method, str]] = [(build_method(s), s.model or cfg.model) for s in specs]
+    problems = load_problems(cfg.task.name, split=cfg.split, n=cfg.n, **dict(cfg.task.params))
+    if not problems:
+        raise BrevityError(f"task {cfg.task.name!r} has no {cfg.split} problems")
+    prepare_out(cfg)
+    store = RecordStore(cfg.out / "records.jsonl")
+    runs_path = cfg.out / "runs.jsonl"
+    for method, model in methods:
+        method.max_tokens = cfg.max_tokens
+        engine = make_engine(model)
+        mhash = model_hash(engine.model_path)
+        spec = method.spec()
+        ids = {p.id: record_id(cfg.task.key(), p.id, mhash, spec, cfg.decoding()) for p in problems}
+        todo = [p for p in problems if ids[p.id] not in store.ids]
+        if not todo:
+            continue
+        lat_ids = {p.id for p in problems[: cfg.latency_n]}
+        alone = [p for p in todo if p.id in lat_ids]
+        batched = [p for p in todo if p.id not in lat_ids]
+        with ui.task(f"{spec} @ {engine.model_name}", total=len(todo)) as advance:
+            for p in alone:  # batch 1 with a cold cache: the latency a single user sees
+                if getattr(engine, "cache", None) is not None:
+                    engine.cache.clear()
+                t0 = time.perf_counter()
+                with PeakMemory() as mem:
+                    sol = method.solve([p], engine)[0]
+                sol.latency_s = time.perf_counter() - t0
+                _save(store, runs_path, [sol], ids, mhash, spec, engine, 0.0, mem.mb, alone=True)
+                advance(1)
+            for i in range(0, len(batched), CHUNK):
+                chunk = batched[i:i + CHUNK]
+                t0 = time.perf_counter()
+                with PeakMemory() as mem:
+                    sols = method.solve(chunk, engine)
+                _save(store, runs_path, sols, ids, mhash, spec, engine, time.perf_counter() - t0, mem.mb)
+                advance(len(chunk))
+    rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])
+    write_outputs(cfg.out, rows)
+    return rows
+
+
+def _save(store: RecordStore, runs_path: Path, sols: list[Solution], ids: dict, mhash: str, spec: str, engine,
+          seconds: float, peak_mb: float, alone: bool = False) -> None:
+    rows = []
+    for s in sols:
+        d = s.to_dict()
+        d.update(record_id=ids[s.problem_id], model_hash=mhash, model_path=str(engine.model_path))
+        rows.append(d)
+    store.append(rows)
+    tokens = sum(s.generated_positions + s.probe_tokens for s in sols)
+    with open(runs_path, "a") as f:
+        f.write(json.dumps({"method": spec, "model": engine.model_name, "batched": not alone, "seconds": seconds,
+                            "tokens": tokens, "problems": len(sols), "peak_memory_mb": peak_mb}) + "\n")
+
+
+def load_solutions(rows: list[dict]) -> list[Solution]:
+    return [Solution.from_dict(r) for r in rows]
+
+

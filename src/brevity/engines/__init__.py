@@ -1,0 +1,19 @@
+"""Engines continue prefixes: `hf` (in-process transformers) and `openai` (any compatible server)."""
+
+from brevity.engines.base import Completion, Engine, EngineCapabilityError, Request
+
+__all__ = ["Completion", "Engine", "EngineCapabilityError", "Request", "make_engine"]
+
+
+def make_engine(kind: str, model: str, **kw) -> Engine:
+    from brevity.errors import BrevityError
+
+    if kind == "hf":
+        from brevity.engines.hf import HFEngine
+
+        return HFEngine(model, **kw)
+    if kind == "openai":
+        from brevity.engines.openai import OpenAIEngine
+
+        return OpenAIEngine(model=model, **kw)
+    raise BrevityError(f"unknown engine {kind!r}; choose hf or openai")

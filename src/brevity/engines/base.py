@@ -1,0 +1,67 @@
+"""The engine protocol. Its primitive is "continue these prefixes": token ids or text in; new token
+ids, text, per-token logprobs and a finish reason out. Methods talk only to this protocol."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+from brevity.errors import BrevityError
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prefix to continue. `prompt` is text or token ids (ids make counts and cache hits exact)."""
+
+    prompt: str | tuple[int, ...]
+    max_tokens: int
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    seed: int | None = None
+    logprobs: bool = False
+    logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias); -100 bans a token, as in OpenAI's API
+
+    def decode_key(self) -> tuple:
+        """Requests with equal keys can share one batched generate call."""
+        return (self.max_tokens, self.stop, self.temperature, self.seed, self.logprobs, self.logit_bias)
+
+
+@dataclass
+class Completion:
+    prompt_ids: list[int]
+    token_ids: list[int]
+    text: str
+    finish_reason: str  # "stop" (EOS or a stop string) or "length"
+    stop_reason: str | None = None  # the stop string that ended it, if any
+    logprobs: list[float] | None = None
+    cached_tokens: int = 0  # prompt tokens served from the prefix cache
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+ProgressFn = Callable[[int], None]
+
+
+class Engine(Protocol):
+    name: str
+    model_name: str
+    tokenizer: Any
+
+    def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]: ...
+
+    def model(self) -> Any:
+        """The torch module, for methods that need the network itself (latent thoughts)."""
+        ...
+
+
+class EngineCapabilityError(BrevityError):
+    """A method asked an engine for something it cannot do (e.g. hidden states over HTTP)."""
+
+
+def apply_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
+    """Cut text at the earliest stop string; OpenAI servers leave the stop string out, and so do we."""
+    best, which = len(text), None
+    for s in stops:
+        i = text.find(s)
+        if i != -1 and i < best:
+            best, which = i, s
+    return text[:best], which

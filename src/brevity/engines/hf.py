@@ -1,0 +1,163 @@
+"""The in-process transformers engine: batched `generate` with left padding and prefix caching."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import torch
+
+from brevity.engines.base import Completion, ProgressFn, Request, apply_stop
+from brevity.engines.prefix_cache import PrefixCache
+
+
+def load_model_folder(path: str | Path, device: str | None = None, dtype: torch.dtype = torch.float32):
+    """Model and tokenizer from an HF folder; weights from safetensors only."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from brevity.errors import BrevityError
+
+    path = Path(path)
+    if not any(path.glob("*.safetensors")):
+        raise BrevityError(f"{path} has no .safetensors weights; Brevity loads weights from safetensors only")
+    tok = AutoTokenizer.from_pretrained(path)
+    tok.padding_side = "left"
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, use_safetensors=True)
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return model.to(device).eval(), tok
+
+
+class HFEngine:
+    """Continues prefixes with `model.generate`; equal decoding settings share a batch."""
+
+    name = "hf"
+
+    def __init__(self, model_path: str | Path, batch_size: int = 32, device: str | None = None,
+                 prefix_cache: bool = True, cache_bytes: int = 512 * 2**20):
+        self.model_path = Path(model_path)
+        self.model_name = self.model_path.name
+        self._model, self.tokenizer = load_model_folder(model_path, device)
+        self.device = self._model.device
+        self.batch_size = batch_size
+        self.cache = PrefixCache(cache_bytes) if prefix_cache else None
+        self.eos_ids = {self.tokenizer.eos_token_id}
+        self.generated_tokens = 0
+
+    def model(self):
+        return self._model
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=False)
+
+    def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+        results: list[Completion | None] = [None] * len(requests)
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        for i, r in enumerate(requests):
+            groups[r.decode_key()].append(i)
+        for idx in groups.values():
+            ids = {i: tuple(self.encode(requests[i].prompt)) if isinstance(requests[i].prompt, str)
+                   else tuple(requests[i].prompt) for i in idx}
+            idx = sorted(idx, key=lambda i: len(ids[i]))
+            for start in range(0, len(idx), self.batch_size):
+                chunk = idx[start:start + self.batch_size]
+                for i, c in zip(chunk, self._generate([ids[i] for i in chunk], requests[chunk[0]])):
+                    results[i] = c
+                if progress:
+                    progress(len(chunk))
+        return results  # type: ignore[return-value]
+
+    @torch.inference_mode()
+    def _generate(self, prompts: list[tuple[int, ...]], req: Request) -> list[Completion]:
+        from transformers import DynamicCache
+
+        pad = self.tokenizer.pad_token_id
+        hits = [self.cache.lookup(p) if self.cache else (0, None) for p in prompts]
+        c_max = max(n for n, _ in hits)
+        s_max = max(len(p) - n for p, (n, _) in zip(prompts, hits))
+        rows, masks = [], []
+        for p, (n, _) in zip(prompts, hits):
+            rows.append([pad] * (c_max - n) + list(p[:n]) + [pad] * (s_max - len(p) + n) + list(p[n:]))
+            masks.append([0] * (c_max - n) + [1] * n + [0] * (s_max - len(p) + n) + [1] * (len(p) - n))
+        input_ids = torch.tensor(rows, device=self.device)
+        attention = torch.tensor(masks, device=self.device)
+        kwargs = {}
+        if c_max:
+            layers = []
+            ref = next(kv for _, kv in hits if kv is not None)
+            for layer, (k0, v0) in enumerate(ref):
+                shape = (len(prompts), k0.shape[0], c_max, k0.shape[2])
+                k, v = torch.zeros(shape, dtype=k0.dtype, device=self.device), torch.zeros(shape, dtype=k0.dtype,
+                                                                                          device=self.device)
+                for r, (n, kv) in enumerate(hits):
+                    if kv is not None:
+                        k[r, :, c_max - n:] = kv[layer][0]
+                        v[r, :, c_max - n:] = kv[layer][1]
+                layers.append((k, v))
+            kwargs["cache"] = DynamicCache(layers)
+        gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
+                   return_dict_in_generate=True, output_logits=req.logprobs, use_cache=True)
+        if req.temperature > 0:
+            gen.update(do_sample=True, temperature=req.temperature, top_k=0, top_p=1.0)
+            if req.seed is not None:
+                torch.manual_seed(req.seed)
+        else:
+            gen.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        if req.stop:
+            gen.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+        if req.logit_bias:
+            gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
+        out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
+        new = out.sequences[:, input_ids.shape[1]:].tolist()
+        logps = None
+        if req.logprobs:
+            steps = torch.stack(out.logits, dim=1).float().log_softmax(-1)  # [B, T, V]
+            logps = steps.gather(-1, out.sequences[:, input_ids.shape[1]:].unsqueeze(-1)).squeeze(-1).tolist()
+        completions = []
+        for r, (p, toks) in enumerate(zip(prompts, new)):
+            comp = self._finish(p, toks, req, logps[r] if logps else None)
+            comp.cached_tokens = hits[r][0]
+            completions.append(comp)
+        if self.cache is not None and out.cache is not None:
+            self._store(out.cache, masks, prompts, new, completions)
+        return completions
+
+    def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps) -> Completion:
+        """Trim padding after EOS, apply stop strings, and cut token ids to match the text."""
+        n, finish = len(toks), "length"
+        for j, t in enumerate(toks):
+            if t in self.eos_ids:
+                n, finish = j + 1, "stop"
+                break
+        toks = toks[:n]
+        body = toks[:-1] if finish == "stop" else toks
+        text = self.decode(body)
+        stop_reason = None
+        if req.stop:
+            cut, stop_reason = apply_stop(text, req.stop)
+            if stop_reason is not None:
+                finish = "stop"
+                keep = 0
+                while keep < len(body) and cut.startswith(self.decode(body[:keep + 1])):
+                    keep += 1
+                toks, text = body[:keep], cut
+        self.generated_tokens += len(toks)
+        return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
+                          stop_reason=stop_reason, logprobs=logps[:len(toks)] if logps else None)
+
+    def _store(self, cache, masks, prompts, new, completions) -> None:
+        """Keep each row's KV (real positions only) keyed by its tokens, for later continuations."""
+        kv_len = cache.get_seq_length()
+        for r, (p, comp) in enumerate(zip(prompts, completions)):
+            width = len(masks[r])
+            positions = [j for j, m in enumerate(masks[r]) if m] + list(range(width, width + len(comp.token_ids)))
+            positions = [j for j in positions if j < kv_len]
+            tokens = (tuple(p) + tuple(comp.token_ids))[:len(positions)]
+            if not positions:
+                continue
+            index = torch.tensor(positions, device=self.device)
+            kv = [(layer.keys[r].index_select(1, index).clone(), layer.values[r].index_select(1, index).clone())
+                  for layer in cache.layers]
+            self.cache.put(tokens, kv)

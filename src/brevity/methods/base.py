@@ -1,0 +1,115 @@
+"""Method registry and the shared machinery every method uses to turn completions into Solutions."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Sequence
+
+from brevity.engines.base import Engine, ProgressFn
+from brevity.errors import BrevityError
+from brevity.methods.solution import Solution
+from brevity.methods.spec import MethodSpec, parse_spec
+from brevity.tasks import Problem
+from brevity.tasks.grading import extract_answer, grade_problem
+from brevity.thinking import first_mention
+
+_METHODS: dict[str, type["Method"]] = {}
+
+# Decoding settings every method shares in a run (they enter record identities).
+DEFAULT_MAX_TOKENS = 1024
+
+
+def register(cls: type["Method"]) -> type["Method"]:
+    _METHODS[cls.name] = cls
+    return cls
+
+
+@dataclass
+class Method:
+    """A named, parameterized way to solve problems with an engine. Subclasses are dataclasses whose
+    fields are the parameters; `positional` names the field that `name:value` sets."""
+
+    name: ClassVar[str] = ""
+    positional: ClassVar[str | None] = None
+    max_tokens: int = DEFAULT_MAX_TOKENS
+
+    def __post_init__(self) -> None:
+        if self.max_tokens <= 0:
+            raise BrevityError(f"{self.name}: max_tokens must be positive, got {self.max_tokens}")
+
+    def spec(self) -> str:
+        """Canonical spec: every parameter that differs from its default, sorted."""
+        changed = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
+                   if getattr(self, f.name) != f.default]
+        if not changed:
+            return self.name
+        if len(changed) == 1 and changed[0][0] == self.positional:
+            return f"{self.name}:{changed[0][1]}"
+        return f"{self.name}:" + ";".join(f"{k}={v}" for k, v in sorted(changed))
+
+    def solve(self, problems: Sequence[Problem], engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
+        raise NotImplementedError
+
+    # Shared helpers -----------------------------------------------------------------------
+    def make_solution(self, problem: Problem, engine: Engine, thinking_ids: list[int], answer_ids: list[int],
+                      finish_reason: str, forward_passes: int, **extra: Any) -> Solution:
+        """Grade only the answer after </think>; no answer means wrong."""
+        tok = engine.tokenizer
+        thinking = tok.decode(thinking_ids, skip_special_tokens=False)
+        answer = tok.decode(answer_ids, skip_special_tokens=True)
+        correct = bool(answer_ids) and grade_problem(answer, problem)
+        pred = extract_answer(answer, "flexible") if problem.metadata.get("answer_type") != "word" else answer.strip()
+        first = first_mention(thinking_ids, tok, problem.answer) if correct and thinking_ids else None
+        return Solution(problem_id=problem.id, method=self.spec(), model=engine.model_name, engine=engine.name,
+                        prediction=pred, correct=correct, thinking_tokens=len(thinking_ids),
+                        answer_tokens=len(answer_ids), forward_passes=forward_passes, first_answer_tokens=first,
+                        finish_reason=finish_reason, thinking=thinking, answer=answer, extra=extra)
+
+
+def method_names() -> list[str]:
+    _load_builtin()
+    return sorted(_METHODS)
+
+
+def build_method(spec: MethodSpec | str) -> Method:
+    """Instantiate a method from its spec, converting and checking every parameter."""
+    _load_builtin()
+    if isinstance(spec, str):
+        spec = parse_spec(spec)
+    cls = _METHODS.get(spec.name)
+    if cls is None:
+        raise BrevityError(f"unknown method {spec.name!r}; choose one of {', '.join(sorted(_METHODS))}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    raw = dict(spec.params)
+    if spec.positional is not None:
+        if cls.positional is None:
+            raise BrevityError(f"method {spec.name!r} takes no positional value; use key=value "
+                               f"({', '.join(fields)})")
+        raw[cls.positional] = spec.positional
+    kwargs = {}
+    for k, v in raw.items():
+        if k not in fields:
+            raise BrevityError(f"method {spec.name!r} has no parameter {k!r}; it has {', '.join(fields)}")
+        kwargs[k] = _convert(spec.name, k, v, fields[k].type)
+    return cls(**kwargs)
+
+
+def _convert(method: str, key: str, value: str, typ: Any) -> Any:
+    typ = typ if isinstance(typ, str) else getattr(typ, "__name__", str(typ))
+    try:
+        if typ.startswith("int"):
+            return int(value)
+        if typ.startswith("float"):
+            return float(value)
+        if typ.startswith("bool"):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(value)
+            return value.lower() in ("true", "1")
+    except ValueError:
+        raise BrevityError(f"{method}: parameter {key}={value!r} is not a valid {typ.split()[0]}") from None
+    return value
+
+
+def _load_builtin() -> None:
+    from brevity.methods import budget  # noqa: F401  (registration side effect)

@@ -1,0 +1,42 @@
+"""The Solution record: the one currency between methods and the benchmark."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Solution:
+    problem_id: str
+    method: str  # canonical spec, parameters included
+    model: str
+    engine: str
+    prediction: str | None  # the extracted final answer
+    correct: bool
+    thinking_tokens: int
+    answer_tokens: int
+    latent_steps: int = 0
+    forward_passes: int = 0  # decode steps plus prefill calls the method made
+    probe_tokens: int = 0  # tokens spent on probes (early-exit methods), not counted as thinking
+    probe_seconds: float = 0.0
+    first_answer_tokens: int | None = None  # thinking tokens up to the first mention of the gold answer
+    finish_reason: str = ""
+    latency_s: float | None = None  # set when the problem was run alone at batch 1
+    thinking: str = ""
+    answer: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def generated_positions(self) -> int:
+        return self.thinking_tokens + self.answer_tokens + self.latent_steps
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["generated_positions"] = self.generated_positions
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Solution":
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        return cls(**d)

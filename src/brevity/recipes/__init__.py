@@ -1,0 +1,1 @@
+"""Training recipes; each writes an ordinary HF model folder plus a manifest."""

@@ -1,0 +1,90 @@
+"""The Problem record and the task registry shared by every generator and loader."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+from brevity.errors import BrevityError
+
+SPLITS = ("train", "validation", "test")
+# Disjoint seed offsets per split: generated splits never share a random stream.
+SPLIT_OFFSET = {"train": 0, "validation": 1_000_003, "test": 2_000_029}
+
+
+@dataclass
+class Problem:
+    """One question with its gold answer; traces are the task's reference reasoning per style."""
+
+    id: str
+    question: str
+    answer: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    traces: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task name and its parameters, e.g. arith with max_steps=5; hashed into record identities."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, **dict(self.params)}
+
+    def key(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+TaskFn = Callable[..., Iterator[Problem]]
+_TASKS: dict[str, tuple[TaskFn, str]] = {}
+
+
+def register_task(name: str, describe: str) -> Callable[[TaskFn], TaskFn]:
+    def wrap(fn: TaskFn) -> TaskFn:
+        _TASKS[name] = (fn, describe)
+        return fn
+
+    return wrap
+
+
+def task_names() -> list[str]:
+    _load_builtin()
+    return sorted(_TASKS)
+
+
+def describe_task(name: str) -> str:
+    _load_builtin()
+    if name not in _TASKS:
+        raise BrevityError(f"unknown task {name!r}; choose one of {', '.join(sorted(_TASKS))}")
+    return _TASKS[name][1]
+
+
+def load_problems(name: str, split: str = "test", n: int | None = None, **params: Any) -> list[Problem]:
+    """The first n problems of a split; generators are deterministic, so this is reproducible."""
+    _load_builtin()
+    if name not in _TASKS:
+        raise BrevityError(f"unknown task {name!r}; choose one of {', '.join(sorted(_TASKS))}")
+    if split not in SPLITS:
+        raise BrevityError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    fn = _TASKS[name][0]
+    try:
+        it = fn(split=split, **params)
+    except TypeError as e:
+        raise BrevityError(f"bad parameter for task {name!r}: {e}") from None
+    out: list[Problem] = []
+    for p in it:
+        if n is not None and len(out) >= n:
+            break
+        out.append(p)
+    return out
+
+
+def _load_builtin() -> None:
+    from brevity.tasks import arith, graph, gsm8k, mult  # noqa: F401  (registration side effect)

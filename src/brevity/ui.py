@@ -1,0 +1,36 @@
+"""Progress bars and tables on the terminal (rich), kept out of the library code."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+console = Console(stderr=True)
+
+
+class ProgressUI:
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+
+    @contextmanager
+    def task(self, description: str, total: int):
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=console, disable=not self.enabled, transient=False) as prog:
+            tid = prog.add_task(description, total=total)
+            yield lambda k: prog.advance(tid, k)
+
+
+def print_table(rows: list[dict], title: str = "") -> None:
+    from rich.table import Table
+
+    from brevity.bench.report import COLUMNS, fmt
+
+    keep = [c for c in COLUMNS if c[0] not in ("model",)] if len({r["model"] for r in rows}) == 1 else COLUMNS
+    table = Table(title=title)
+    for _, head in keep:
+        table.add_column(head, justify="left" if head in ("method", "model") else "right")
+    for r in rows:
+        table.add_row(*[fmt(k, r.get(k)) for k, _ in keep])
+    Console().print(table)

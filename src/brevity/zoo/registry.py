@@ -1,0 +1,61 @@
+"""Zoo members, where their committed checkpoints live, and how a model argument resolves to a folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from brevity.errors import BrevityError
+
+ZOO_DIR = Path(__file__).parent / "checkpoints"
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    parent: str | None  # fine-tuned from this member; None = from scratch
+    styles: tuple[str, ...]  # arith trace styles in its training mix
+    steps: int
+    lr: float
+    about: str
+
+
+# Model size and training length were chosen on the validation split (docs/RESULTS.md).
+MEMBERS: dict[str, Member] = {m.name: m for m in [
+    Member("tiny-base", None, ("verbose", "compact", "none"), 1000, 2e-3,
+           "shared base: arith with verbose, compact and no reasoning, mixed"),
+    Member("tiny-lrm", "tiny-base", ("verbose",), 600, 1e-3,
+           "reasoning model: verbose, overthinking traces inside <think>"),
+    Member("tiny-llm", "tiny-base", ("none",), 600, 1e-3,
+           "fast model: answers directly with an empty thinking span"),
+]}
+
+MODEL_CONFIG = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
+                    num_key_value_heads=4, max_position_embeddings=1536, rope_theta=10000.0,
+                    tie_word_embeddings=True)
+
+
+def resolve_model(model: str) -> Path:
+    """A zoo name or a path to an HF folder; a clear error otherwise."""
+    if model in MEMBERS:
+        path = ZOO_DIR / model
+        if not (path / "config.json").is_file():
+            raise BrevityError(f"zoo model {model!r} is not built here; run `brevity zoo build {model}`")
+        return path
+    path = Path(model).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise BrevityError(f"{path} is not a Hugging Face model folder (no config.json)")
+        return path
+    raise BrevityError(f"unknown model {model!r}: not a zoo name ({', '.join(MEMBERS)}) nor a model folder")
+
+
+def list_members() -> list[dict]:
+    rows = []
+    for m in MEMBERS.values():
+        manifest = ZOO_DIR / m.name / "manifest.json"
+        info = json.loads(manifest.read_text()) if manifest.is_file() else {}
+        rows.append({"name": m.name, "about": m.about, "built": manifest.is_file(),
+                     "params": info.get("params"), "validation": info.get("validation", {})})
+    return rows
