@@ -130,6 +130,20 @@ def zoo_build(
         validate_member(name, Path(root), validate_n, ui)
 
 
+@zoo_app.command("gguf")
+def zoo_gguf(
+    name: str = typer.Argument(..., help="Zoo name or HF folder."),
+    llama_cpp: Path = typer.Option(..., help="llama.cpp source folder (scripts/fetch_llama_cpp_converter.sh)."),
+    out: Path = typer.Option(..., help="Output .gguf file."),
+) -> None:
+    """Convert a model to GGUF for llama.cpp with llama.cpp's own converter."""
+    from brevity.zoo import resolve_model
+    from brevity.zoo.gguf import export_gguf
+
+    export_gguf(resolve_model(name), out, llama_cpp)
+    typer.echo(f"wrote {out}")
+
+
 @tasks_app.command("list")
 def tasks_list() -> None:
     """Task names."""
@@ -158,6 +172,36 @@ def tasks_show(task: str = typer.Argument("arith"), n: int = 1, split: str = "va
         if style not in p.traces:
             raise BrevityError(f"unknown style {style!r}; choose one of {', '.join(p.traces)}")
         typer.echo(f"# {p.id}\n{p.question}\n--- {style} trace\n{p.traces[style]}\n--- answer: {p.answer}\n")
+
+
+@tasks_app.command("stats")
+def tasks_stats(task: str = typer.Argument("arith"), n: int = 2000, split: str = "validation",
+                tokenizer: str = typer.Option("tiny-lrm", help="Zoo name or folder whose tokenizer counts tokens.")):
+    """Gold verbose traces: thinking tokens by number of steps and their outcome efficiency."""
+    from collections import defaultdict
+    from statistics import mean
+
+    from transformers import AutoTokenizer
+
+    from brevity.tasks import load_problems
+    from brevity.thinking import first_mention
+    from brevity.zoo import resolve_model
+
+    tok = AutoTokenizer.from_pretrained(resolve_model(tokenizer))
+    spec = parse_task(task)
+    by_steps, ratios = defaultdict(list), []
+    for p in load_problems(spec.name, split=split, n=n, **dict(spec.params)):
+        ids = tok(p.traces["verbose"], add_special_tokens=False).input_ids
+        by_steps[p.metadata.get("steps")].append(len(ids))
+        first = first_mention(ids, tok, p.answer)
+        if first:
+            ratios.append(first / len(ids))
+    for k in sorted(by_steps):
+        typer.echo(f"steps={k}: n={len(by_steps[k])} mean thinking tokens {mean(by_steps[k]):.1f} "
+                   f"max {max(by_steps[k])}")
+    every = [x for v in by_steps.values() for x in v]
+    typer.echo(f"all: mean thinking tokens {mean(every):.1f}; gold outcome efficiency {mean(ratios):.3f} "
+               f"(ideal saving {1 - mean(ratios):.3f})")
 
 
 def main() -> None:

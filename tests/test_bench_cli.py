@@ -1,0 +1,114 @@
+"""End to end: `brevity bench` on a small n, resume, and one-line errors with exit code 2."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+BENCH = [sys.executable, "-m", "brevity.cli", "bench"]
+
+
+def run(args, **kw):
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=600, **kw)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "run"
+    r = run(BENCH + ["--n", "12", "--latency-n", "2", "--methods", "cot,nothink,budget:64,budget:160",
+                     "--out", str(out), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    return out, r
+
+
+def test_bench_writes_every_output(small_run):
+    out, r = small_run
+    records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 4 * 12
+    assert len({x["record_id"] for x in records}) == 48
+    summary = json.loads((out / "summary.json").read_text())
+    keys = {"method", "model", "n", "accuracy", "accuracy_ci95", "mean_thinking_tokens", "mean_generated_positions",
+            "outcome_efficiency", "latency_p50_s", "latency_p95_s", "peak_memory_mb", "compression_vs_cot", "aes"}
+    assert all(keys <= set(row) for row in summary)
+    rows = {row["method"]: row for row in summary}
+    assert rows["cot"]["compression_vs_cot"] == pytest.approx(1.0)
+    assert rows["nothink"]["mean_thinking_tokens"] == 0 and rows["nothink"]["outcome_efficiency"] is None
+    assert rows["budget:64"]["mean_thinking_tokens"] <= 64
+    assert rows["cot"]["latency_n"] == 2
+    assert (out / "pareto.png").stat().st_size > 1000
+    assert "budget:64" in (out / "report.md").read_text()
+    assert "budget:64" in r.stdout
+
+
+def test_resume_skips_done_records_and_drops_a_torn_line(small_run, tmp_path):
+    out, _ = small_run
+    path = out / "records.jsonl"
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-3]) + "\n" + lines[-3][: len(lines[-3]) // 2])  # torn write
+    r = run(BENCH + ["--n", "12", "--latency-n", "2", "--methods", "cot,nothink,budget:64,budget:160",
+                     "--out", str(out), "--resume", "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert len(records) == 48 and len({x["record_id"] for x in records}) == 48
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--methods", "nope"], "unknown method"),
+    (["--methods", "budget:0"], "positive"),
+    (["--methods", "budget:x"], "not a valid int"),
+    (["--task", "nope"], "unknown task"),
+    (["--model", "/nonexistent/folder"], "unknown model"),
+    (["--n", "0"], "--n must be positive"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    r = run(BENCH + args + ["--out", str(tmp_path / "o")])
+    assert r.returncode == 2
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+
+
+def test_out_is_a_file_and_mismatched_resume(small_run, tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    r = run(BENCH + ["--out", str(f), "--n", "2"])
+    assert r.returncode == 2 and "is a file" in r.stderr
+    out, _ = small_run
+    before = (out / "records.jsonl").read_text()
+    r = run(BENCH + ["--out", str(out), "--resume", "--task", "arith:steps=2", "--n", "2"])
+    assert r.returncode == 2 and "other settings" in r.stderr
+    r = run(BENCH + ["--out", str(out), "--n", "2"])
+    assert r.returncode == 2 and "--resume" in r.stderr
+    assert (out / "records.jsonl").read_text() == before
+
+
+def test_not_a_model_folder(tmp_path):
+    (tmp_path / "m").mkdir()
+    r = run(BENCH + ["--model", str(tmp_path / "m"), "--out", str(tmp_path / "o")])
+    assert r.returncode == 2 and "config.json" in r.stderr
+
+
+def test_malformed_records_line_is_refused(small_run, tmp_path):
+    import shutil
+
+    out, _ = small_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    lines = (copy / "records.jsonl").read_text().splitlines()
+    lines[3] = "{not json"
+    (copy / "records.jsonl").write_text("\n".join(lines) + "\n")
+    r = run(BENCH + ["--n", "12", "--latency-n", "2", "--methods", "cot", "--out", str(copy), "--resume"])
+    assert r.returncode == 2 and "records.jsonl:4" in r.stderr
+    assert (copy / "records.jsonl").read_text().splitlines()[3] == "{not json"
+
+
+def test_help_is_fast():
+    import time
+
+    t0 = time.perf_counter()
+    r = run([sys.executable, "-m", "brevity.cli", "--help"])
+    assert r.returncode == 0 and "bench" in r.stdout
+    assert time.perf_counter() - t0 < 5
+    r = run([sys.executable, "-c", "import sys, brevity.cli; print('torch' in sys.modules)"])
+    assert r.stdout.strip() == "False"

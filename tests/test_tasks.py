@@ -1,0 +1,80 @@
+import re
+
+from brevity.tasks import describe_task, load_problems
+from brevity.tasks.arith import RECHECK_ROUNDS
+
+
+def test_arith_is_deterministic_with_fixed_splits():
+    a = load_problems("arith", split="test", n=50)
+    b = load_problems("arith", split="test", n=50)
+    assert [p.to_dict() for p in a] == [p.to_dict() for p in b]
+    assert a[3].id == "arith/mix1-5/1234/test/3"
+    val = {p.question for p in load_problems("arith", split="validation", n=500)}
+    test = {p.question for p in load_problems("arith", split="test", n=500)}
+    assert len(val & test) < 5  # independent streams; a rare coincidental duplicate is possible
+
+
+def test_arith_default_mix_is_uniform_over_1_to_5_steps():
+    steps = [p.metadata["steps"] for p in load_problems("arith", n=2000)]
+    for k in range(1, 6):
+        assert 0.17 < steps.count(k) / len(steps) < 0.23
+    assert all(p.metadata["steps"] == 3 for p in load_problems("arith", n=20, steps=3))
+
+
+def test_arith_traces_agree_with_gold_intermediates():
+    for p in load_problems("arith", split="validation", n=300):
+        eqs = re.findall(r"<<(\d+)([-+*/])(\d+)=(\d+)>>", p.traces["compact"])
+        assert [int(r) for *_, r in eqs] == p.metadata["intermediates"]
+        for a, op, b, r in eqs:
+            assert {"+": int(a) + int(b), "-": int(a) - int(b), "*": int(a) * int(b),
+                    "/": int(a) // int(b)}[op] == int(r)
+            if op == "/":
+                assert int(a) % int(b) == 0
+        assert str(p.metadata["intermediates"][-1]) == p.answer
+        assert p.traces["none"] == ""
+
+
+def test_verbose_never_states_the_answer_before_computing_it():
+    for p in load_problems("arith", split="validation", n=300):
+        v = p.traces["verbose"]
+        first = re.search(rf"(?<![\d.]){p.answer}(?!\d)", v).start()
+        last_eq = p.metadata["equations"][-1]
+        assert v.index(last_eq.split(" = ")[0]) < first  # the final step's left side comes first
+        assert p.answer not in re.findall(r"\d+", p.question)
+        assert v.count("Wait, let me double-check.") == 1
+        assert p.metadata["recheck_rounds"] == RECHECK_ROUNDS[re.search(r"has \d+ (\w+)\.", p.question).group(1)]
+
+
+def test_mult_and_graph():
+    for p in load_problems("mult", n=50):
+        a, b = map(int, re.findall(r"\d+", p.question))
+        assert str(a * b) == p.answer and len(str(a)) == 4
+        assert p.metadata["intermediates"][-1] == a * b
+    for p in load_problems("graph", n=100):
+        facts = re.findall(r"Every (\w+) is a (\w+)\.", p.question)
+        start = re.search(r"(\w+) is a (\w+)\. Is", p.question).group(2)
+        opts = re.search(r"a (\w+) or a (\w+)\?", p.question).groups()
+        adj: dict = {}
+        for x, y in facts:
+            adj.setdefault(x, []).append(y)
+        seen, stack = set(), [start]
+        while stack:
+            x = stack.pop()
+            if x not in seen:
+                seen.add(x)
+                stack += adj.get(x, [])
+        assert [o in seen for o in opts].count(True) == 1 and p.answer in seen
+
+
+def test_gsm8k_loader(gsm8k_dir):
+    test = load_problems("gsm8k", split="test", path=str(gsm8k_dir))
+    assert len(test) == 1319
+    assert test[0].answer == "18" and test[0].id == "gsm8k/main/0/test/0"
+    assert "<<" in test[0].traces["compact"]
+    val = load_problems("gsm8k", split="validation", path=str(gsm8k_dir))
+    assert len(val) == 500
+
+
+def test_describe_names_default_difficulty():
+    text = describe_task("arith")
+    assert "1..5" in text and "0.1" in text
