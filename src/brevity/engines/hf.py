@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from brevity.engines.base import Completion, ProgressFn, Request, apply_stop
+from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
 
 
@@ -71,8 +72,6 @@ class HFEngine:
 
     @torch.inference_mode()
     def _generate(self, prompts: list[tuple[int, ...]], req: Request) -> list[Completion]:
-        from transformers import DynamicCache
-
         pad = self.tokenizer.pad_token_id
         hits = [self.cache.lookup(p) if self.cache else (0, None) for p in prompts]
         c_max = max(n for n, _ in hits)
@@ -83,9 +82,8 @@ class HFEngine:
             masks.append([0] * (c_max - n) + [1] * n + [0] * (s_max - len(p) + n) + [1] * (len(p) - n))
         input_ids = torch.tensor(rows, device=self.device)
         attention = torch.tensor(masks, device=self.device)
-        kwargs = {}
+        layers = []
         if c_max:
-            layers = []
             ref = next(kv for _, kv in hits if kv is not None)
             for layer, (k0, v0) in enumerate(ref):
                 shape = (len(prompts), k0.shape[0], c_max, k0.shape[2])
@@ -96,7 +94,7 @@ class HFEngine:
                         k[r, :, c_max - n:] = kv[layer][0]
                         v[r, :, c_max - n:] = kv[layer][1]
                 layers.append((k, v))
-            kwargs["cache"] = DynamicCache(layers)
+        kwargs = {"cache": GrowableCache(layers)}
         gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
                    return_dict_in_generate=True, output_logits=req.logprobs, use_cache=True)
         if req.temperature > 0:

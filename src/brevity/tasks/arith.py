@@ -22,7 +22,9 @@ ITEMS = ["apples", "marbles", "stickers", "coins", "books", "pencils", "cookies"
 # first correct answer near the middle of the gold traces on average (docs/RESULTS.md).
 RECHECK_ROUNDS = dict(zip(ITEMS, (1, 1, 1, 1, 1, 2, 2, 3, 5, 8)))
 SLIP_PROB = 0.1
-MAX_VALUE = 999
+# Values stay under 100: the first zoo, trained with values up to 999, reached 19% with cot on
+# validation (it could not learn 3-digit arithmetic in the CPU budget); see docs/RESULTS.md.
+MAX_VALUE = 99
 
 NAMES = ["Tom", "Anna", "Liam", "Mia", "Noah", "Emma", "Omar", "Sara", "Ben", "Lily", "Ravi", "Zoe"]
 FRIENDS = ["a friend", "a cousin", "the teacher", "a neighbor"]
@@ -86,7 +88,7 @@ def _choose_step(rng: random.Random, v: int) -> Step:
         options.append("/")
     op = rng.choice(options)
     if op == "+":
-        x = rng.randint(2, min(50, MAX_VALUE - v))
+        x = rng.randint(2, min(30, MAX_VALUE - v))
     elif op == "-":
         x = rng.randint(1, v - 1)
     elif op == "*":
@@ -112,7 +114,7 @@ def make_problem(rng: random.Random, steps: int, pid: str, recheck_rounds: dict[
                  slip_prob: float = SLIP_PROB) -> Problem | None:
     """One problem; None when the gold answer would appear in the trace before it is computed."""
     name, items, friend = rng.choice(NAMES), rng.choice(ITEMS), rng.choice(FRIENDS)
-    start = rng.randint(2, 60)
+    start = rng.randint(2, 40)
     chain: list[Step] = []
     v = start
     for _ in range(steps):

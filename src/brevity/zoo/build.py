@@ -57,7 +57,7 @@ def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_d
         tok = AutoTokenizer.from_pretrained(parent)
         model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32)
     pairs = training_pairs(member)
-    cfg = SFTConfig(steps=member.steps, lr=member.lr, seed=SEED)
+    cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
     stats = train_sft(model, tok, pairs, cfg, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tok.pad_token_id
