@@ -6,7 +6,6 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -44,7 +43,7 @@ def bench(
     model: str = typer.Option("tiny-lrm", help="Default model for specs without @model: zoo name or HF folder."),
     methods: str = typer.Option(DEFAULT_METHODS, help="Comma-separated method specs, e.g. cot,budget:128@tiny-lrm."),
     n: int = typer.Option(200, help="Number of test problems (the first n of the split)."),
-    out: Optional[Path] = typer.Option(None, help="Output folder (default: brevity-runs/<time>)."),
+    out: Path | None = typer.Option(None, help="Output folder (default: brevity-runs/<time>)."),
     resume: bool = typer.Option(False, help="Continue a run in --out, skipping records already there."),
     split: str = typer.Option("test", help="train, validation or test."),
     latency_n: int = typer.Option(20, help="Problems run alone at batch 1 for latency percentiles."),
@@ -108,8 +107,8 @@ def zoo_list() -> None:
 
 @zoo_app.command("build")
 def zoo_build(
-    names: Optional[list[str]] = typer.Argument(None, help="Members to build (default: all, parents first)."),
-    out: Optional[Path] = typer.Option(None, help="Write here instead of the package's checkpoint folder."),
+    names: list[str] | None = typer.Argument(None, help="Members to build (default: all, parents first)."),
+    out: Path | None = typer.Option(None, help="Write here instead of the package's checkpoint folder."),
     validate_n: int = typer.Option(500, help="Validation problems for the manifest's numbers."),
 ) -> None:
     """Reproduce the reference checkpoints with the sft recipe (minutes each on two CPU cores)."""

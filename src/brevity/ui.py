@@ -27,10 +27,17 @@ def print_table(rows: list[dict], title: str = "") -> None:
 
     from brevity.bench.report import COLUMNS, fmt
 
-    keep = [c for c in COLUMNS if c[0] not in ("model",)] if len({r["model"] for r in rows}) == 1 else COLUMNS
+    # The terminal gets the headline columns; report.md and summary.json have them all.
+    drop = {"aes", "latency_p95_s", "peak_memory_mb", "mean_generated_positions"}
+    if len({r["model"] for r in rows}) == 1:
+        drop.add("model")
+    keep = [c for c in COLUMNS if c[0] not in drop]
     table = Table(title=title)
     for _, head in keep:
         table.add_column(head, justify="left" if head in ("method", "model") else "right")
     for r in rows:
         table.add_row(*[fmt(k, r.get(k)) for k, _ in keep])
-    Console().print(table)
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=160)
+    out.print(table)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from statistics import mean
-from typing import Sequence
 
 from brevity.methods.solution import Solution
 

@@ -8,9 +8,9 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from brevity.errors import BrevityError
 from brevity.methods import Method, Solution, build_method, parse_spec
@@ -87,8 +87,7 @@ class RecordStore:
 
     def append(self, rows: list[dict]) -> None:
         with open(self.path, "a") as f:
-            for r in rows:
-                f.write(json.dumps(r) + "\n")
+            f.writelines(json.dumps(r) + "\n" for r in rows)
             f.flush()
             os.fsync(f.fileno())
         self.rows.extend(rows)

@@ -3,8 +3,9 @@ ids, text, per-token logprobs and a finish reason out. Methods talk only to this
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from brevity.errors import BrevityError
 

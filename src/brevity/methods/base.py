@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 from brevity.engines.base import Engine, ProgressFn
 from brevity.errors import BrevityError
@@ -14,13 +15,13 @@ from brevity.tasks import Problem
 from brevity.tasks.grading import extract_answer, grade_problem
 from brevity.thinking import first_mention
 
-_METHODS: dict[str, type["Method"]] = {}
+_METHODS: dict[str, type[Method]] = {}
 
 # Decoding settings every method shares in a run (they enter record identities).
 DEFAULT_MAX_TOKENS = 1024
 
 
-def register(cls: type["Method"]) -> type["Method"]:
+def register(cls: type[Method]) -> type[Method]:
     _METHODS[cls.name] = cls
     return cls
 
@@ -39,9 +40,10 @@ class Method:
             raise BrevityError(f"{self.name}: max_tokens must be positive, got {self.max_tokens}")
 
     def spec(self) -> str:
-        """Canonical spec: every parameter that differs from its default, sorted."""
+        """Canonical spec: the positional parameter always (so `budget` reads `budget:256`), and every other
+        parameter that differs from its default, sorted."""
         changed = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if getattr(self, f.name) != f.default]
+                   if getattr(self, f.name) != f.default or f.name == self.positional]
         if not changed:
             return self.name
         if len(changed) == 1 and changed[0][0] == self.positional:

@@ -3,8 +3,8 @@ forced answer (`budget:N`, the Qwen3 / s1 recipe)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from brevity.engines.base import Engine, ProgressFn, Request
 from brevity.errors import BrevityError

@@ -37,6 +37,6 @@ class Solution:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Solution":
+    def from_dict(cls, d: dict[str, Any]) -> Solution:
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         return cls(**d)

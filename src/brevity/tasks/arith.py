@@ -10,8 +10,8 @@ is the redundancy setting; it was fixed on gold validation traces before the zoo
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from brevity.tasks.base import SPLIT_OFFSET, Problem, register_task
 

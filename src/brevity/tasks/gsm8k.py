@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from brevity.errors import BrevityError
 from brevity.tasks.base import Problem, register_task

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Iterator
+from collections.abc import Iterator
 
 from brevity.tasks.base import SPLIT_OFFSET, Problem, register_task
 
