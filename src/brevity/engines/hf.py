@@ -85,7 +85,7 @@ class HFEngine:
         layers = []
         if c_max:
             ref = next(kv for _, kv in hits if kv is not None)
-            for layer, (k0, v0) in enumerate(ref):
+            for layer, (k0, _v0) in enumerate(ref):
                 shape = (len(prompts), k0.shape[0], c_max, k0.shape[2])
                 k, v = torch.zeros(shape, dtype=k0.dtype, device=self.device), torch.zeros(shape, dtype=k0.dtype,
                                                                                           device=self.device)
