@@ -90,11 +90,12 @@ def think_then_answer(method: Method, problems, engine: Engine, budget: int,
         raise BrevityError(f"{method.name}: budget {budget} is smaller than the {len(phrase)}-token transition "
                            "phrase; raise the budget or shorten the phrase")
     base = prompts(problems, engine)
-    first = engine.complete([Request(p, room, stop=(END_THINK,)) if room else Request(p, 1) for p in base])
+    # A budget that the phrase fills entirely needs no thinking call at all.
+    first = engine.complete([Request(p, room, stop=(END_THINK,)) for p in base]) if room else [None] * len(base)
     second_reqs, thoughts = [], []
     for p, c in zip(base, first):
-        thinking = list(c.token_ids) if room else []
-        closed = room > 0 and c.stop_reason == END_THINK
+        thinking = list(c.token_ids) if c else []
+        closed = c is not None and c.stop_reason == END_THINK
         if not closed:
             thinking += list(phrase)
         thoughts.append((thinking, closed))
@@ -104,6 +105,6 @@ def think_then_answer(method: Method, problems, engine: Engine, budget: int,
     for prob, c1, c2, (thinking, closed) in zip(problems, first, second, thoughts):
         s = split_completion(list(end) + c2.token_ids, tok)
         out.append(method.make_solution(prob, engine, thinking, s.answer_ids, c2.finish_reason,
-                                        forward_passes=len(c1.token_ids) + len(c2.token_ids),
+                                        forward_passes=(len(c1.token_ids) if c1 else 0) + len(c2.token_ids),
                                         forced=not closed))
     return out
