@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# The numbers of docs/RESULTS.md (core issue), in the order they were run. Outputs go to
-# brevity-runs/ (not committed); summary.json, report.md and pareto.png are copied to docs/results/.
+# The numbers of docs/RESULTS.md, in the order they were run. Outputs go to brevity-runs/ (not
+# committed); summary.json, report.md and pareto.png are copied to docs/results/.
 set -euo pipefail
 mkdir -p docs/results
 brevity tasks stats arith --n 2000 --split validation | tee docs/results/gold_traces.txt
-# Budget points are chosen on validation ...
-brevity bench --split validation --n 500 --latency-n 0 --out brevity-runs/validation-sweep \
-  --methods cot,nothink,budget:64,budget:96,budget:128,budget:160,budget:192,budget:256,cot@tiny-llm,cot@tiny-base
+# Defaults of every decode-time method are chosen on validation problems (rules in docs/RESULTS.md) ...
+brevity bench --split validation --n 300 --latency-n 0 --out brevity-runs/validation-sweep \
+  --methods "cot,nothink,budget:112,budget:128,budget:136,budget:144,budget:160,budget:192,budget:256,\
+budget-wait:max=256;min=128,budget-wait:max=256;min=192,nowait,deer:0.8,deer:0.9,deer:0.95,deer:0.99,\
+dynasor:every=16;agree=2,dynasor:every=16;agree=3,dynasor:every=32;agree=2,dynasor:every=32;agree=3,cot@tiny-llm" \
+  | tee docs/results/validation_sweep.txt
 # ... and reported on the same 2,000 test problems of the default mix.
-brevity bench --n 2000 --latency-n 50 --out brevity-runs/test-2000 --methods "$1"
+brevity bench --n 2000 --latency-n 20 --out brevity-runs/test-2000 \
+  --methods "cot,nothink,budget:64,budget:128,budget,budget:192,budget:256,budget-wait,nowait,deer,dynasor,cot@tiny-llm"
 cp brevity-runs/test-2000/{summary.json,report.md,pareto.png} docs/results/
-python benchmarks/engine_throughput.py --n 64 --batch 32 --repeats 3 | tee docs/results/engine_throughput.txt
+python benchmarks/budget_ceiling.py brevity-runs/test-2000/records.jsonl | tee docs/results/budget_ceiling.txt
+python benchmarks/engine_throughput.py --n 32 --batch 32 --repeats 3 | tee docs/results/engine_throughput.txt

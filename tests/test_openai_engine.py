@@ -87,3 +87,17 @@ def test_budget_over_openai_engine(vllm_server, lrm_path):
     assert all(s.thinking_tokens <= 48 and s.answer_tokens > 0 for s in sols)
     stop = eng.complete([Request(prompt_text(probs[0].question), 600, stop=("</think>",))])[0]
     assert stop.stop_reason == "</think>" and "</think>" not in stop.text
+
+
+def test_decode_time_methods_over_openai_engine(vllm_server, lrm_path, lrm_engine):
+    """The explicit decode-time methods run unchanged against a real OpenAI-compatible server."""
+    eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
+    probs = load_problems("arith", split="validation", n=8)
+    for spec in ("budget-wait:max=300;min=250", "nowait", "deer", "dynasor:every=16;agree=2"):
+        remote = build_method(spec).solve(probs, eng)
+        local = build_method(spec).solve(probs, lrm_engine)
+        assert all(s.answer_tokens > 0 for s in remote), spec
+        same = sum(a.thinking == b.thinking for a, b in zip(remote, local))
+        assert same >= 6, (spec, [(a.thinking[-80:], b.thinking[-80:]) for a, b in zip(remote, local)])
+        if spec.startswith(("deer", "dynasor")):
+            assert any(s.probe_tokens > 0 for s in remote)

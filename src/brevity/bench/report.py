@@ -12,7 +12,8 @@ from brevity.methods.solution import Solution
 COLUMNS = [("method", "method"), ("model", "model"), ("n", "n"), ("accuracy", "acc %"), ("accuracy_ci95", "95% CI"),
            ("mean_thinking_tokens", "think tok"), ("mean_generated_positions", "positions"),
            ("outcome_efficiency", "OE"), ("saving_vs_cot", "saved vs cot"), ("share_of_ideal_saving", "of ideal"),
-           ("accuracy_diff_vs_cot", "Δacc vs cot"), ("aes", "AES"), ("latency_p50_s", "p50 s"),
+           ("accuracy_diff_vs_cot", "Δacc vs cot"), ("aes", "AES"), ("mean_probe_tokens", "probe tok"),
+           ("probe_time_share", "probe time"), ("latency_p50_s", "p50 s"),
            ("latency_p95_s", "p95 s"), ("throughput_tok_s", "tok/s"), ("peak_memory_mb", "peak MB")]
 
 
@@ -31,6 +32,9 @@ def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> li
         batched = [r for r in mine if r["batched"]]
         secs = sum(r["seconds"] for r in batched)
         row["throughput_tok_s"] = sum(r["tokens"] for r in batched) / secs if secs else None
+        # Share of the batched wall time spent in probes (early-exit methods); null when none probed.
+        probe_secs = sum(r.probe_seconds for r in recs if r.latency_s is None)
+        row["probe_time_share"] = probe_secs / secs if secs and probe_secs else None
         row["peak_memory_mb"] = max((r["peak_memory_mb"] for r in mine), default=None)
         out.append(row)
     cot_oe = {r["model"]: r["outcome_efficiency"] for r in out if r["method"] == "cot"}
@@ -51,7 +55,7 @@ def fmt(key: str, v) -> str:
         return f"{100 * v[0]:.1f}–{100 * v[1]:.1f}"
     if key == "accuracy_diff_vs_cot":
         return f"{100 * v:+.1f}"
-    if key in ("saving_vs_cot", "share_of_ideal_saving"):
+    if key in ("saving_vs_cot", "share_of_ideal_saving", "probe_time_share"):
         return f"{100 * v:.0f}%"
     if key in ("latency_p50_s", "latency_p95_s"):
         return f"{v:.3f}"

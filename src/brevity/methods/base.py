@@ -114,4 +114,4 @@ def _convert(method: str, key: str, value: str, typ: Any) -> Any:
 
 
 def _load_builtin() -> None:
-    from brevity.methods import budget  # noqa: F401  (registration side effect)
+    from brevity.methods import budget, early_exit  # noqa: F401  (registration side effect)

@@ -1,26 +1,18 @@
-"""Decode-time thinking control: full thinking (`cot`), none (`nothink`), and a hard budget with a
-forced answer (`budget:N`, the Qwen3 / s1 recipe)."""
+"""Decode-time thinking control without probes: full thinking (`cot`), none (`nothink`), a hard
+budget with a forced answer (`budget:N`, the Qwen3 / s1 recipe), s1's budget forcing both ways
+(`budget-wait`), and suppressed reflection words (`nowait`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from brevity.engines.base import Engine, ProgressFn, Request
+from brevity.engines.base import ProgressFn, Request
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
+from brevity.methods.control import ANSWER_TOKENS, Thought, answer, encode, extend, force_close, prompts
 from brevity.methods.solution import Solution
-from brevity.tasks import Problem
 from brevity.thinking import split_completion
-from brevity.zoo.chat import END_THINK, prompt_text
-
-ANSWER_TOKENS = 48  # room for the answer after thinking is closed
-
-
-def prompts(problems: Sequence[Problem], engine: Engine) -> list[tuple[int, ...]]:
-    """Token-id prompts via the model's own chat template, so every engine sees the same ids."""
-    tok = engine.tokenizer
-    return [tuple(tok(prompt_text(p.question), add_special_tokens=False).input_ids) for p in problems]
+from brevity.zoo.chat import BUDGET_PHRASE, END_THINK
 
 
 @register
@@ -57,54 +49,118 @@ class NoThink(Method):
         return out
 
 
-@register
 @dataclass
-class Budget(Method):
-    """Cap thinking at `max` tokens, the injected transition phrase included; when the cap is hit,
-    close thinking with the phrase and `</think>` and let the model answer."""
+class CappedThinking(Method):
+    """Thinking capped at `max` tokens, the transition phrase included; when the cap is hit the method
+    closes thinking with the phrase and `</think>` and the model answers."""
 
-    name = "budget"
-    positional = "max"
     max: int = 256
-    phrase: str = "\nOkay, time is up. Let me give the answer.\n"
+    phrase: str = BUDGET_PHRASE
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.max <= 0:
-            raise BrevityError(f"budget: max must be a positive number of tokens, got {self.max}")
+            raise BrevityError(f"{self.name}: max must be a positive number of tokens, got {self.max}")
+
+    def room(self, engine) -> int:
+        """Tokens the model may write itself before the phrase must go in."""
+        room = self.max - len(encode(engine, self.phrase))
+        if room < 0:
+            raise BrevityError(f"{self.name}: budget {self.max} is smaller than the transition phrase; "
+                               "raise the budget or shorten the phrase")
+        return room
+
+
+@register
+@dataclass
+class Budget(CappedThinking):
+    """Cap thinking at `max` tokens (Qwen3's thinking budget, s1's budget forcing upper bound)."""
+
+    name = "budget"
+    positional = "max"
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        return think_then_answer(self, problems, engine, self.max, progress)
+        return capped(self, problems, engine, progress)
 
 
-def think_then_answer(method: Method, problems, engine: Engine, budget: int,
-                      progress: ProgressFn | None = None) -> list[Solution]:
-    """Phase 1 thinks up to the budget (stopping at `</think>`); phase 2 closes thinking, with the
-    method's phrase if the budget ran out, and answers. Phase 2 continues phase 1's token ids, so a
-    prefix-caching engine pays only for the new tokens."""
-    tok = engine.tokenizer
-    phrase = tuple(tok(method.phrase, add_special_tokens=False).input_ids)
-    end = (tok.convert_tokens_to_ids(END_THINK),)
-    room = budget - len(phrase)
-    if room < 0:
-        raise BrevityError(f"{method.name}: budget {budget} is smaller than the {len(phrase)}-token transition "
-                           "phrase; raise the budget or shorten the phrase")
+@register
+@dataclass
+class BudgetWait(CappedThinking):
+    """s1 budget forcing both ways: cap at `max`; when the model closes thinking before `min` tokens,
+    suppress `</think>` and append "Wait" (up to `waits` times) so that it thinks on."""
+
+    name = "budget-wait"
+    positional = "max"
+    min: int = 64
+    waits: int = 1
+    wait: str = "Wait"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.min < 0 or self.waits < 0:
+            raise BrevityError(f"budget-wait: min and waits must be >= 0, got min={self.min} waits={self.waits}")
+
+    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        return capped(self, problems, engine, progress, min_tokens=self.min, waits=self.waits,
+                      wait_ids=encode(engine, self.wait))
+
+
+@register
+@dataclass
+class NoWait(Method):
+    """NoWait (Wang et al. 2025): ban reflection words while thinking (a logit bias of -100 on every
+    token that spells one of `words`, separated by |), then answer normally."""
+
+    name = "nowait"
+    words: str = "Wait|Hmm|Alternatively|However|But|Check|Verify|Again|Oh|Maybe"
+
+    def banned(self, engine) -> tuple[tuple[int, float], ...]:
+        wanted = {w.strip().lower() for w in self.words.split("|") if w.strip()}
+        vocab = engine.tokenizer.get_vocab()
+        ids = sorted(i for i in vocab.values()
+                     if engine.tokenizer.decode([i]).strip().lower() in wanted)
+        if not ids:
+            raise BrevityError(f"nowait: none of {sorted(wanted)} is a single token of this model's vocabulary; "
+                               "name words its tokenizer keeps whole")
+        return tuple((i, -100.0) for i in ids)
+
+    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        base = prompts(problems, engine)
+        thoughts = [Thought() for _ in problems]
+        room = self.max_tokens - ANSWER_TOKENS
+        comps = extend(engine, base, thoughts, list(range(len(problems))), [room] * len(problems),
+                       logit_bias=self.banned(engine))
+        for i, c in comps.items():
+            if c.finish_reason == "length" and not thoughts[i].done:
+                force_close(engine, thoughts[i], BUDGET_PHRASE)
+        return answer(self, problems, engine, base, thoughts, progress)
+
+
+def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None = None, min_tokens: int = 0,
+           waits: int = 0, wait_ids: list[int] | None = None) -> list[Solution]:
+    """Think up to the cap in batched rounds; a thought closed too early gets "Wait" instead of `</think>`
+    while it has waits left; a thought that reaches the cap gets the phrase. Then answer."""
+    room = method.room(engine)
     base = prompts(problems, engine)
-    # A budget that the phrase fills entirely needs no thinking call at all.
-    first = engine.complete([Request(p, room, stop=(END_THINK,)) for p in base]) if room else [None] * len(base)
-    second_reqs, thoughts = [], []
-    for p, c in zip(base, first):
-        thinking = list(c.token_ids) if c else []
-        closed = c is not None and c.stop_reason == END_THINK
-        if not closed:
-            thinking += list(phrase)
-        thoughts.append((thinking, closed))
-        second_reqs.append(Request(p + tuple(thinking) + end, ANSWER_TOKENS))
-    second = engine.complete(second_reqs, progress)
-    out = []
-    for prob, c1, c2, (thinking, closed) in zip(problems, first, second, thoughts):
-        s = split_completion(list(end) + c2.token_ids, tok)
-        out.append(method.make_solution(prob, engine, thinking, s.answer_ids, c2.finish_reason,
-                                        forward_passes=(len(c1.token_ids) if c1 else 0) + len(c2.token_ids),
-                                        forced=not closed))
-    return out
+    thoughts = [Thought() for _ in problems]
+    used = [0] * len(problems)
+    active = list(range(len(problems))) if room else []
+    while active:
+        extend(engine, base, thoughts, active, [room - len(thoughts[i].ids) for i in active])
+        nxt = []
+        for i in active:
+            t = thoughts[i]
+            if t.closed and len(t.ids) < min_tokens and used[i] < waits and len(t.ids) + len(wait_ids) < room:
+                t.ids += wait_ids
+                t.closed = t.done = False
+                used[i] += 1
+                nxt.append(i)
+            elif not t.done:
+                force_close(engine, t, method.phrase)
+        active = nxt
+    for i, t in enumerate(thoughts):
+        if not t.done:  # room 0: the phrase fills the whole budget
+            force_close(engine, t, method.phrase)
+        if used[i]:
+            t.extra["waits"] = used[i]
+    return answer(method, problems, engine, base, thoughts, progress)

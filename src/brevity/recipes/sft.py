@@ -1,4 +1,9 @@
-"""Supervised fine-tuning of a causal LM on (prompt, completion) pairs, loss on the completion only.
+"""Supervised fine-tuning of a causal LM on examples made of text segments, each with or without loss.
+
+A (prompt, completion) pair is the common case: no loss on the prompt, loss on the completion. More
+segments let a recipe put text in the context that the model must not learn to write itself, such as
+a phrase a decoding method injects. Segments are tokenized separately and concatenated, exactly as
+methods build prompts from token ids at inference.
 
 Built on accelerate so that `accelerate launch` runs the same loop on many GPUs; on this machine it
 runs on the CPU. Batches are grouped by length to waste little compute on padding.
@@ -25,11 +30,31 @@ class SFTConfig:
     max_len: int = 1536
 
 
-def encode_pairs(tokenizer, pairs: list[tuple[str, str]], max_len: int) -> list[tuple[list[int], int]]:
-    """Token ids of prompt+completion and the prompt length (the loss starts there)."""
-    prompts = tokenizer([p for p, _ in pairs], add_special_tokens=False).input_ids
-    fulls = tokenizer([p + c for p, c in pairs], add_special_tokens=False).input_ids
-    return [(f[:max_len], len(p)) for p, f in zip(prompts, fulls)]
+Segment = tuple[str, bool]  # (text, learn it)
+Example = tuple[str, str] | list[Segment]  # (prompt, completion) or explicit segments
+
+
+def segments(example: Example) -> list[Segment]:
+    if isinstance(example, tuple):
+        prompt, completion = example
+        return [(prompt, False), (completion, True)]
+    return list(example)
+
+
+def encode_examples(tokenizer, examples: list[Example], max_len: int) -> list[tuple[list[int], list[bool]]]:
+    """Token ids of each example and, per token, whether it carries loss."""
+    segs = [segments(e) for e in examples]
+    flat = [text for ss in segs for text, _ in ss]
+    ids = iter(tokenizer(flat, add_special_tokens=False).input_ids)
+    out = []
+    for ss in segs:
+        toks, learn = [], []
+        for _, train in ss:
+            piece = next(ids)
+            toks += piece
+            learn += [train] * len(piece)
+        out.append((toks[:max_len], learn[:max_len]))
+    return out
 
 
 def _batches(encoded, batch_size: int, rng: random.Random):
@@ -52,21 +77,22 @@ def collate(encoded, idx: list[int], pad_id: int):
     ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
     labels = torch.full((len(seqs), width), -100, dtype=torch.long)
     mask = torch.zeros((len(seqs), width), dtype=torch.long)
-    for r, (s, start) in enumerate(seqs):
-        ids[r, :len(s)] = torch.tensor(s)
-        labels[r, start:len(s)] = torch.tensor(s[start:])
+    for r, (s, learn) in enumerate(seqs):
+        row = torch.tensor(s)
+        ids[r, :len(s)] = row
+        labels[r, :len(s)] = torch.where(torch.tensor(learn), row, -100)
         mask[r, :len(s)] = 1
     return ids, mask, labels
 
 
-def train_sft(model, tokenizer, pairs: list[tuple[str, str]], cfg: SFTConfig, progress=None) -> dict:
+def train_sft(model, tokenizer, examples: list[Example], cfg: SFTConfig, progress=None) -> dict:
     """Train in place; returns stats (time, tokens/s, final loss). `progress(step, loss)` is optional."""
     from accelerate import Accelerator
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     acc = Accelerator(cpu=not torch.cuda.is_available())
-    encoded = encode_pairs(tokenizer, pairs, cfg.max_len)
+    encoded = encode_examples(tokenizer, examples, cfg.max_len)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))

@@ -11,30 +11,47 @@ from pathlib import Path
 
 import torch
 
-from brevity.recipes.sft import SFTConfig, train_sft
+from brevity.recipes.sft import Example, Segment, SFTConfig, segments, train_sft
 from brevity.tasks import load_problems
-from brevity.zoo.chat import completion_text, prompt_text
+from brevity.thinking import mention_end
+from brevity.zoo.chat import BUDGET_PHRASE, END_THINK, IM_END, answer_text, completion_text, prompt_text
 from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, ZOO_DIR, Member
 
 TRAIN_PROBLEMS = 40_000
 SEED = 0
 
 
-def training_pairs(member: Member, n: int = TRAIN_PROBLEMS, seed: int = SEED) -> list[tuple[str, str]]:
-    """arith train problems, each with one trace style of the member's mix (chosen by a seeded rng)."""
+def training_examples(member: Member, n: int = TRAIN_PROBLEMS, seed: int = SEED) -> list[Example]:
+    """arith train problems, each with one trace style of the member's mix (chosen by a seeded rng);
+    a share `member.budget_cut` of thinking traces is cut by a budget (see `budget_cut_example`)."""
     rng = random.Random(f"{member.name}/{seed}")
-    pairs = []
+    examples: list[Example] = []
     for p in load_problems("arith", split="train", n=n):
         style = rng.choice(member.styles)
-        pairs.append((prompt_text(p.question), completion_text(p.traces[style], p.answer)))
-    return pairs
+        trace = p.traces[style]
+        cut = rng.random() < member.budget_cut and trace
+        examples.append(budget_cut_example(p, trace, rng) if cut else
+                        (prompt_text(p.question), completion_text(trace, p.answer)))
+    return examples
 
 
-def data_hash(pairs: list[tuple[str, str]]) -> str:
+def budget_cut_example(problem, trace: str, rng: random.Random) -> list[Segment]:
+    """A trace cut at a random point after it first reaches the answer, closed the way `budget:N`
+    closes it, then the answer. Real LRMs answer from what they have thought when a budget stops
+    them; a model that never saw a cut trace copies whatever number it was writing. The injected
+    phrase and `</think>` carry no loss, so the model never learns to cut itself short."""
+    start = mention_end(trace, problem.answer) or len(trace)
+    cut = rng.randint(start, len(trace))
+    return [(prompt_text(problem.question), False), (trace[:cut], True), (BUDGET_PHRASE + END_THINK, False),
+            ("\n\n" + answer_text(problem.answer) + IM_END, True)]
+
+
+def data_hash(examples: list[Example]) -> str:
     h = hashlib.sha256()
-    for p, c in pairs:
-        h.update(p.encode())
-        h.update(c.encode())
+    for e in examples:
+        for text, learn in segments(e):
+            h.update(text.encode())
+            h.update(b"1" if learn else b"0")
     return h.hexdigest()[:16]
 
 
@@ -56,9 +73,9 @@ def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_d
         parent = Path(out_root) / member.parent
         tok = AutoTokenizer.from_pretrained(parent)
         model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32)
-    pairs = training_pairs(member)
+    examples = training_examples(member)
     cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
-    stats = train_sft(model, tok, pairs, cfg, progress=progress)
+    stats = train_sft(model, tok, examples, cfg, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
@@ -67,8 +84,8 @@ def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_d
     manifest = {
         "name": name, "about": member.about, "parent": member.parent,
         "command": f"brevity zoo build {name}", "seed": SEED,
-        "data": {"task": "arith", "split": "train", "problems": len(pairs), "styles": list(member.styles),
-                 "hash": data_hash(pairs)},
+        "data": {"task": "arith", "split": "train", "problems": len(examples), "styles": list(member.styles),
+                 "budget_cut": member.budget_cut, "hash": data_hash(examples)},
         "params": sum(p.numel() for p in model.parameters()), "config": MODEL_CONFIG, "train": stats,
         "python": sys.version.split()[0], "torch": torch.__version__,
     }

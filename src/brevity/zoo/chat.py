@@ -19,6 +19,10 @@ CHAT_TEMPLATE = (
 )
 
 
+# What `budget:N` injects when the budget runs out, before `</think>` (the Qwen3 / s1 recipe).
+BUDGET_PHRASE = "\nOkay, time is up. Let me give the answer.\n"
+
+
 def prompt_text(question: str, system: str | None = None) -> str:
     """The text the model sees before it starts thinking; equal to the tokenizer's chat template."""
     sys_part = f"{IM_START}system\n{system}{IM_END}\n" if system else ""

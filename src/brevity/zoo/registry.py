@@ -20,15 +20,16 @@ class Member:
     lr: float
     about: str
     batch_size: int = 16
+    budget_cut: float = 0.0  # share of thinking traces cut by a budget in training (build.budget_cut_example)
 
 
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).
 MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-base", None, ("verbose", "compact", "none"), 4000, 2e-3,
            "shared base: arith with verbose, compact and no reasoning, mixed"),
-    Member("tiny-lrm", "tiny-base", ("verbose",), 2000, 1e-3,
-           "reasoning model: verbose, overthinking traces inside <think>"),
-    Member("tiny-llm", "tiny-base", ("none",), 2000, 1e-3,
+    Member("tiny-lrm", "tiny-base", ("verbose",), 6000, 1e-3,
+           "reasoning model: verbose, overthinking traces inside <think>", budget_cut=0.25),
+    Member("tiny-llm", "tiny-base", ("none",), 6000, 1e-3,
            "fast model: answers directly with an empty thinking span"),
 ]}
 

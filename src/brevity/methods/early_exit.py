@@ -1,0 +1,122 @@
+"""Dynamic early exit: stop thinking once a trial answer, induced by closing thinking early, looks
+settled. `deer` probes at reasoning transition points and trusts the answer's token confidence
+(Yang et al. 2025, DEER); `dynasor` probes every few tokens and trusts agreement between
+consecutive probes (Fu et al. 2025, Dynasor-CoT).
+
+Probes never recompute the prefix on a prefix-caching engine: the `hf` engine's cache holds the
+thought they continue, and so does vLLM's automatic prefix caching behind the `openai` engine (on
+by default in vLLM's V1 engine). Probe tokens and time are reported in their own columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brevity.engines.base import ProgressFn
+from brevity.errors import BrevityError
+from brevity.methods.base import Method, register
+from brevity.methods.control import ANSWER_TOKENS, Thought, answer, encode, extend, force_close, probe, prompts
+from brevity.methods.solution import Solution
+from brevity.zoo.chat import BUDGET_PHRASE, END_THINK
+
+INDUCER = "\n\nThe answer is"  # what follows `</think>` in the zoo's chat format, up to the number
+
+
+@dataclass
+class EarlyExit(Method):
+    inducer: str = INDUCER  # text after `</think>` that makes the model state its answer
+    answer_end: str = "."  # the trial answer ends here (the zoo writes "The answer is 42.")
+
+    def _start(self, problems, engine):
+        base = prompts(problems, engine)
+        return base, [Thought() for _ in problems], self.max_tokens - ANSWER_TOKENS
+
+    def _exit(self, engine, thought: Thought, why: str) -> None:
+        """Thinking ends here; the newline is what the model itself writes before `</think>`."""
+        thought.ids += encode(engine, "\n")
+        thought.done = True
+        thought.extra["exit"] = why
+
+
+@register
+@dataclass
+class Deer(EarlyExit):
+    """At each transition point (a line starting with one of `words`, separated by |), induce a trial
+    answer; exit when the mean probability of its tokens reaches `threshold`, else continue thinking
+    from the transition word. After `probes` probes, think on to the end without probing."""
+
+    name = "deer"
+    positional = "threshold"
+    threshold: float = 0.95
+    words: str = "Wait"
+    probes: int = 10
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.threshold <= 1:
+            raise BrevityError(f"deer: threshold must be in (0, 1], got {self.threshold}")
+        if not [w for w in self.words.split("|") if w.strip()]:
+            raise BrevityError("deer: words must name at least one transition word, e.g. words=Wait|Hmm")
+
+    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        base, thoughts, room = self._start(problems, engine)
+        points = tuple("\n" + w.strip() for w in self.words.split("|") if w.strip())
+        active = list(range(len(problems)))
+        while active:
+            probing = [i for i in active if thoughts[i].probes < self.probes]
+            plain = [i for i in active if thoughts[i].probes >= self.probes]
+            comps = extend(engine, base, thoughts, probing, [room - len(thoughts[i].ids) for i in probing],
+                           stop=points + (END_THINK,))
+            comps |= extend(engine, base, thoughts, plain, [room - len(thoughts[i].ids) for i in plain])
+            at_point = [i for i, c in comps.items() if c.stop_reason in points]
+            for i, c in comps.items():
+                if c.finish_reason == "length" and not thoughts[i].done:
+                    force_close(engine, thoughts[i], BUDGET_PHRASE)
+            trials = probe(engine, base, thoughts, at_point, self.inducer, self.answer_end)
+            for i, trial in trials.items():
+                if trial.value is not None and trial.confidence >= self.threshold:
+                    self._exit(engine, thoughts[i], "confident")
+                else:  # continue from the transition word, as if the probe never happened
+                    thoughts[i].ids += encode(engine, comps[i].stop_reason)
+            active = [i for i in active if not thoughts[i].done and len(thoughts[i].ids) < room]
+        for t in thoughts:
+            if not t.done:
+                force_close(engine, t, BUDGET_PHRASE)
+        return answer(self, problems, engine, base, thoughts, progress)
+
+
+@register
+@dataclass
+class Dynasor(EarlyExit):
+    """Every `every` thinking tokens, induce a trial answer; exit when the last `agree` trial answers
+    are the same number."""
+
+    name = "dynasor"
+    positional = "every"
+    every: int = 32
+    agree: int = 3
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.every <= 0 or self.agree < 1:
+            raise BrevityError(f"dynasor: every must be > 0 and agree >= 1, got every={self.every} "
+                               f"agree={self.agree}")
+
+    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        base, thoughts, room = self._start(problems, engine)
+        history: list[list[str | None]] = [[] for _ in problems]
+        active = list(range(len(problems)))
+        while active:
+            comps = extend(engine, base, thoughts, active,
+                           [min(self.every, room - len(thoughts[i].ids)) for i in active])
+            for i in active:
+                if not thoughts[i].done and len(thoughts[i].ids) >= room:
+                    force_close(engine, thoughts[i], BUDGET_PHRASE)
+            open_ = [i for i in comps if not thoughts[i].done]
+            for i, trial in probe(engine, base, thoughts, open_, self.inducer, self.answer_end).items():
+                history[i].append(trial.value)
+                last = history[i][-self.agree:]
+                if len(last) == self.agree and last[0] is not None and len(set(last)) == 1:
+                    self._exit(engine, thoughts[i], "consistent")
+            active = [i for i in active if not thoughts[i].done]
+        return answer(self, problems, engine, base, thoughts, progress)
