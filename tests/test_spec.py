@@ -17,7 +17,7 @@ def test_canonical_spec_and_conversion():
     assert m.max == 64 and m.spec() == "budget:64"
     assert build_method("budget:max=64").spec() == "budget:64"
     assert build_method("cot").spec() == "cot"
-    assert build_method("budget").spec() == "budget:256"
+    assert build_method("budget").spec() == "budget:136"
 
 
 @pytest.mark.parametrize("bad", ["nope", "budget:0", "budget:-5", "budget:abc", "budget:foo=1", "cot:5",

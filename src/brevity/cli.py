@@ -18,7 +18,7 @@ tasks_app = typer.Typer(help="Problem sets: list, describe, show.", no_args_is_h
 app.add_typer(zoo_app, name="zoo")
 app.add_typer(tasks_app, name="tasks")
 
-DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget:160,budget:192,budget:256"
+DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget,budget:192,budget:256,deer"
 
 
 def parse_task(text: str):

@@ -78,6 +78,7 @@ class Budget(CappedThinking):
 
     name = "budget"
     positional = "max"
+    max: int = 136  # the smallest cap within 1 point of cot on 300 validation problems (docs/RESULTS.md)
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         return capped(self, problems, engine, progress)
@@ -91,7 +92,7 @@ class BudgetWait(CappedThinking):
 
     name = "budget-wait"
     positional = "max"
-    min: int = 64
+    min: int = 128  # of min 128 and 192 on validation, equal accuracy for fewer tokens (docs/RESULTS.md)
     waits: int = 1
     wait: str = "Wait"
 
