@@ -19,7 +19,7 @@ brevity bench --n 2000 --latency-n 20 --out brevity-runs/test-2000 --resume --me
 cp brevity-runs/test-2000/{summary.json,report.md,pareto.png} docs/results/
 python benchmarks/budget_ceiling.py brevity-runs/test-2000/records.jsonl | tee docs/results/budget_ceiling.txt
 for pair in "cot cot@tiny-llm" "budget:136 cot" "budget:144 cot" "deer:0.95 budget:96" "deer:0.95 cot" \
-    "dynasor:32 budget:176" "dynasor:32 cot"; do
+    "dynasor:32 budget:176" "dynasor:32 cot" "nowait cot"; do
   python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $pair
 done | tee docs/results/paired_diffs.txt
 python benchmarks/engine_throughput.py --n 32 --batch 32 --repeats 3 | tee docs/results/engine_throughput.txt
