@@ -4,6 +4,7 @@ budget with a forced answer (`budget:N`, the Qwen3 / s1 recipe), s1's budget for
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from brevity.engines.base import ProgressFn, Request
@@ -116,14 +117,7 @@ class NoWait(Method):
     words: str = "Wait|Hmm|Alternatively|However|But|Check|Verify|Again|Oh|Maybe"
 
     def banned(self, engine) -> tuple[tuple[int, float], ...]:
-        wanted = {w.strip().lower() for w in self.words.split("|") if w.strip()}
-        vocab = engine.tokenizer.get_vocab()
-        ids = sorted(i for i in vocab.values()
-                     if engine.tokenizer.decode([i]).strip().lower() in wanted)
-        if not ids:
-            raise BrevityError(f"nowait: none of {sorted(wanted)} is a single token of this model's vocabulary; "
-                               "name words its tokenizer keeps whole")
-        return tuple((i, -100.0) for i in ids)
+        return banned_tokens(engine.tokenizer, self.words)
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         base = prompts(problems, engine)
@@ -135,6 +129,18 @@ class NoWait(Method):
             if c.finish_reason == "length" and not thoughts[i].done:
                 force_close(engine, thoughts[i], BUDGET_PHRASE)
         return answer(self, problems, engine, base, thoughts, progress)
+
+
+@functools.lru_cache(maxsize=16)
+def banned_tokens(tokenizer, words: str) -> tuple[tuple[int, float], ...]:
+    """Logit biases banning every token that spells one of the words; decoding the whole vocabulary
+    once per tokenizer, not once per batch (a real vocabulary has 150k tokens)."""
+    wanted = {w.strip().lower() for w in words.split("|") if w.strip()}
+    ids = sorted(i for i in tokenizer.get_vocab().values() if tokenizer.decode([i]).strip().lower() in wanted)
+    if not ids:
+        raise BrevityError(f"nowait: none of {sorted(wanted)} is a single token of this model's vocabulary; "
+                           "name words its tokenizer keeps whole")
+    return tuple((i, -100.0) for i in ids)
 
 
 def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None = None, min_tokens: int = 0,
