@@ -88,6 +88,38 @@ def bench(
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
 
 
+@app.command()
+def train(
+    recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length or l1."),
+    out: Path = typer.Option(..., help="Folder to write the trained HF model into."),
+    base: str = typer.Option("tiny-lrm", help="Parent model: zoo name or HF folder (same tokenizer and chat format)."),
+    steps: int | None = typer.Option(None, help="Training steps (default: the zoo member made by this recipe)."),
+    lr: float | None = typer.Option(None, help="Learning rate (default: the zoo member's)."),
+) -> None:
+    """Fine-tune a model with a recipe of the explicit family; settings default to the zoo member's."""
+    import dataclasses
+
+    from brevity.zoo.registry import MEMBERS, resolve_model
+
+    members = {m.recipe: m for m in MEMBERS.values() if m.recipe != "sft"}
+    if recipe not in members:
+        raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
+    if (steps is not None and steps <= 0) or (lr is not None and lr <= 0):
+        raise BrevityError("--steps and --lr must be positive")
+    if out.exists() and any(out.iterdir()):
+        raise BrevityError(f"{out} exists and is not empty; choose a new --out")
+    parent = resolve_model(base)
+    member = dataclasses.replace(members[recipe], steps=steps or members[recipe].steps, lr=lr or members[recipe].lr)
+    from brevity.ui import ProgressUI, console
+    from brevity.zoo.build import train_member
+
+    ui = ProgressUI()
+    command = " ".join(["brevity", *sys.argv[1:]])
+    with ui.task(f"{recipe} {out.name}", total=member.steps) as advance:
+        train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command)
+    console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
+
+
 @zoo_app.command("list")
 def zoo_list() -> None:
     """Show the zoo members, whether they are built, and their validation numbers."""

@@ -14,6 +14,7 @@ from brevity.methods.spec import MethodSpec, parse_spec
 from brevity.tasks import Problem
 from brevity.tasks.grading import extract_answer, grade_problem
 from brevity.thinking import first_mention
+from brevity.zoo.chat import prompt_text
 
 _METHODS: dict[str, type[Method]] = {}
 
@@ -52,6 +53,10 @@ class Method:
 
     def solve(self, problems: Sequence[Problem], engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
         raise NotImplementedError
+
+    def render(self, problem: Problem) -> str:
+        """The prompt text; prompt-level methods (methods/prompting.py) override it."""
+        return prompt_text(problem.question)
 
     # Shared helpers -----------------------------------------------------------------------
     def make_solution(self, problem: Problem, engine: Engine, thinking_ids: list[int], answer_ids: list[int],
@@ -114,4 +119,4 @@ def _convert(method: str, key: str, value: str, typ: Any) -> Any:
 
 
 def _load_builtin() -> None:
-    from brevity.methods import budget, early_exit  # noqa: F401  (registration side effect)
+    from brevity.methods import budget, early_exit, prompting  # noqa: F401  (registration side effect)

@@ -24,7 +24,7 @@ class CoT(Method):
     name = "cot"
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        reqs = [Request(p, self.max_tokens) for p in prompts(problems, engine)]
+        reqs = [Request(p, self.max_tokens) for p in prompts(problems, engine, self.render)]
         out = []
         for prob, c in zip(problems, engine.complete(reqs, progress)):
             s = split_completion(c.token_ids, engine.tokenizer)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +26,13 @@ ANSWER_TOKENS = 48  # room for the answer after thinking is closed
 PROBE_TOKENS = 12  # room for a trial answer
 
 
-def prompts(problems: Sequence[Problem], engine: Engine) -> list[tuple[int, ...]]:
-    """Token-id prompts via the model's own chat template, so every engine sees the same ids."""
+def prompts(problems: Sequence[Problem], engine: Engine,
+            render: Callable[[Problem], str] | None = None) -> list[tuple[int, ...]]:
+    """Token-id prompts via the model's own chat template, so every engine sees the same ids; `render`
+    (a prompt-level method's template) replaces the plain question prompt."""
     tok = engine.tokenizer
-    return [tuple(tok(prompt_text(p.question), add_special_tokens=False).input_ids) for p in problems]
+    texts = [render(p) if render else prompt_text(p.question) for p in problems]
+    return [tuple(ids) for ids in tok(texts, add_special_tokens=False).input_ids]
 
 
 def encode(engine: Engine, text: str) -> list[int]:

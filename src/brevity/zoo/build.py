@@ -19,6 +19,8 @@ from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, ZOO_DIR, Member
 
 TRAIN_PROBLEMS = 40_000
 SEED = 0
+ROLLOUT_PROBLEMS, ROLLOUT_K = 1500, 4  # self-training recipes: own traces per train question
+ROLLOUT_CACHE = Path.home() / ".cache" / "brevity" / "rollouts"
 
 
 def training_examples(member: Member, n: int = TRAIN_PROBLEMS, seed: int = SEED) -> list[Example]:
@@ -46,6 +48,38 @@ def budget_cut_example(problem, trace: str, rng: random.Random) -> list[Segment]
             ("\n\n" + answer_text(problem.answer) + IM_END, True)]
 
 
+def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: Path = ZOO_DIR) -> list[Example]:
+    """The SFT data of a member's recipe; self-training recipes roll out the parent first (cached)."""
+    if member.recipe == "sft":
+        return training_examples(member)
+    if member.recipe == "instruct":
+        from brevity.recipes.instruct import instruct_examples
+        return instruct_examples(load_problems("arith", split="train", n=member.steps * member.batch_size), tok,
+                                 seed=SEED, budget_cut=member.budget_cut)
+    from brevity.recipes import compact
+    problems, rollouts = parent_rollouts(parent)
+    if member.recipe == "shortest":
+        return compact.shortest_examples(tok, problems, rollouts)
+    if member.recipe == "tokenskip":
+        from brevity.engines.hf import load_model_folder
+        from brevity.zoo.registry import resolve_model
+        local = Path(out_root) / member.scorer
+        scorer, _ = load_model_folder(local if (local / "config.json").is_file() else resolve_model(member.scorer))
+        return compact.tokenskip_examples(scorer, tok, problems, rollouts)
+    raise ValueError(f"{member.name}: unknown recipe {member.recipe!r}")
+
+
+def parent_rollouts(parent: Path):
+    """The parent's greedy trace and 3 samples (temperature 1) on ROLLOUT_PROBLEMS train problems."""
+    from brevity.bench.runner import model_hash
+    from brevity.engines.hf import HFEngine
+    from brevity.recipes.rollouts import cached_rollouts
+
+    problems = load_problems("arith", split="train", n=ROLLOUT_PROBLEMS)
+    engine = HFEngine(parent, batch_size=128)
+    return problems, cached_rollouts(ROLLOUT_CACHE, model_hash(parent), engine, problems, ROLLOUT_K, 1.0)
+
+
 def data_hash(examples: list[Example]) -> str:
     h = hashlib.sha256()
     for e in examples:
@@ -56,36 +90,49 @@ def data_hash(examples: list[Example]) -> str:
 
 
 def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_dir: Path | None = None) -> Path:
+    """Build zoo member `name` under out_root, from its parent there."""
+    member = MEMBERS[name]
+    parent = Path(out_root) / member.parent if member.parent else None
+    return train_member(member, parent, Path(out_root) / name, progress, tokenizer_dir,
+                        command=f"brevity zoo build {name}", out_root=Path(out_root))
+
+
+def train_member(member: Member, parent: Path | None, out: Path, progress=None, tokenizer_dir: Path | None = None,
+                 command: str = "", out_root: Path = ZOO_DIR) -> Path:
+    """Run a member's recipe from `parent` (None: a new model from scratch) and save an HF folder with a
+    manifest. `brevity train` uses this with a user's parent folder and a recipe's zoo settings."""
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from brevity.zoo.tokenizer import train_tokenizer
 
-    member = MEMBERS[name]
-    out = Path(out_root) / name
     torch.manual_seed(SEED)
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    if member.parent is None:
+    if parent is None:
         tok = train_tokenizer(out) if tokenizer_dir is None else AutoTokenizer.from_pretrained(tokenizer_dir)
         config = LlamaConfig(vocab_size=len(tok), bos_token_id=None, eos_token_id=tok.eos_token_id,
                              pad_token_id=tok.pad_token_id, **MODEL_CONFIG)
         model = LlamaForCausalLM(config)
     else:
-        parent = Path(out_root) / member.parent
         tok = AutoTokenizer.from_pretrained(parent)
         model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32)
-    examples = training_examples(member)
-    cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
-    stats = train_sft(model, tok, examples, cfg, progress=progress)
+    if member.recipe in ("rl-length", "l1"):
+        from brevity.recipes.rl import train_grpo
+        examples, stats = train_grpo(member, model, tok, out.parent, progress=progress)
+    else:
+        examples = recipe_examples(member, model, tok, parent, out_root)
+        cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
+        stats = train_sft(model, tok, examples, cfg, progress=progress)
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     manifest = {
-        "name": name, "about": member.about, "parent": member.parent,
-        "command": f"brevity zoo build {name}", "seed": SEED,
-        "data": {"task": "arith", "split": "train", "problems": len(examples), "styles": list(member.styles),
-                 "budget_cut": member.budget_cut, "hash": data_hash(examples)},
+        "name": out.name, "about": member.about, "parent": member.parent if parent is None or
+        parent.parent == out_root else str(parent),
+        "command": command, "seed": SEED, "recipe": member.recipe,
+        "data": {"task": "arith", "split": "train", "examples": len(examples), "styles": list(member.styles),
+                 "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples)},
         "params": sum(p.numel() for p in model.parameters()), "config": MODEL_CONFIG, "train": stats,
         "python": sys.version.split()[0], "torch": torch.__version__,
     }

@@ -21,6 +21,8 @@ class Member:
     about: str
     batch_size: int = 16
     budget_cut: float = 0.0  # share of thinking traces cut by a budget in training (build.budget_cut_example)
+    recipe: str = "sft"  # how build.build_member makes it: sft, instruct, tokenskip, shortest, rl-length, l1
+    scorer: str | None = None  # tokenskip: the zoo model whose self-information ranks words
 
 
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).
@@ -31,6 +33,18 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            "reasoning model: verbose, overthinking traces inside <think>", budget_cut=0.25),
     Member("tiny-llm", "tiny-base", ("none",), 6000, 1e-3,
            "fast model: answers directly with an empty thinking span"),
+    Member("tiny-lrm-instruct", "tiny-lrm", ("verbose",), 2000, 1e-3,
+           "tiny-lrm taught to follow the prompt templates of prompts.toml (emulated instruct model)",
+           budget_cut=0.25, recipe="instruct"),
+    Member("tiny-lrm-tokenskip", "tiny-lrm", ("verbose",), 1500, 5e-4,
+           "TokenSkip: own correct traces pruned to a ratio gamma stated in the prompt",
+           recipe="tokenskip", scorer="tiny-llm"),
+    Member("tiny-lrm-shortest", "tiny-lrm", ("verbose",), 400, 5e-4,
+           "self-trained on the shortest correct of 4 own traces per question", recipe="shortest"),
+    Member("tiny-lrm-rl-length", "tiny-lrm", ("verbose",), 80, 1e-4,
+           "GRPO with correctness plus Kimi k1.5's group length reward", recipe="rl-length"),
+    Member("tiny-lrm-l1", "tiny-lrm-instruct", ("verbose",), 80, 1e-4,
+           "L1-Exact: GRPO rewarding correctness minus alpha times |requested - actual| length", recipe="l1"),
 ]}
 
 MODEL_CONFIG = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,

@@ -1,0 +1,119 @@
+"""Prompt-level methods: the same full-thinking decode as `cot`, with an instruction in the prompt.
+
+The templates are data (`prompts.toml`). Each simple template becomes a registered method whose
+parameters are the template's placeholders (`ccot:words=30`, `l1:200`, `tokenskip:0.5`); TALE-EP
+(estimate a budget, then solve within it) and SoT (a router picks the paradigm) add one step of code
+each. These instructions only change what an instruction-following model does: on the tiny zoo that
+is `tiny-lrm-instruct`, trained to follow exactly these templates (recipes/instruct.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+import tomllib
+from dataclasses import dataclass, field, make_dataclass
+from pathlib import Path
+
+from brevity.engines.base import ProgressFn, Request
+from brevity.methods.base import Method, register
+from brevity.methods.budget import CoT
+from brevity.methods.solution import Solution
+from brevity.tasks import Problem
+from brevity.zoo.chat import prompt_text
+
+TEMPLATES_FILE = Path(__file__).with_name("prompts.toml")
+ESTIMATE_TOKENS = 16  # room for TALE-EP's budget estimate
+
+
+@functools.cache
+def templates() -> dict:
+    return tomllib.loads(TEMPLATES_FILE.read_text())
+
+
+def render_template(name: str, question: str, **params) -> str:
+    """The chat prompt of template `name` for one question (the instruct recipe trains on this too)."""
+    t = templates()[name]
+    user = t.get("user", "{question}").format(question=question, **params)
+    return prompt_text(user, system=t.get("system"))
+
+
+@dataclass
+class Prompted(CoT):
+    """`cot` with a template's instruction; subclasses are made from prompts.toml."""
+
+    def render(self, problem: Problem) -> str:
+        params = {k: getattr(self, k) for k in templates()[self.name].get("params", {})}
+        return render_template(self.name, problem.question, **params)
+
+
+def _make_prompted(name: str, t: dict) -> type[Method]:
+    fields = [(k, type(v), field(default=v)) for k, v in t.get("params", {}).items()]
+    cls = make_dataclass(name.replace("-", "_").title(), fields, bases=(Prompted,),
+                         namespace={"name": name, "positional": t.get("positional"), "__doc__": t["about"]})
+    return register(cls)
+
+
+for _name, _t in templates().items():
+    if "estimate" not in _t and "paradigms" not in _t:
+        _make_prompted(_name, _t)
+
+
+@register
+@dataclass
+class TaleEP(CoT):
+    """TALE-EP: one call asks the model for a token budget, a second solves with it in the prompt. The
+    estimate's tokens are overhead, reported in the probe columns."""
+
+    name = "tale-ep"
+
+    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        tok = engine.tokenizer
+        t = templates()[self.name]
+        ask = [tuple(tok(prompt_text(t["estimate"].format(question=p.question)), add_special_tokens=False).input_ids)
+               for p in problems]
+        t0 = time.perf_counter()
+        comps = engine.complete([Request(a, ESTIMATE_TOKENS) for a in ask])
+        share = (time.perf_counter() - t0) / max(1, len(problems))
+        budgets = []
+        for c in comps:
+            m = re.search(r"\d+", tok.decode(c.token_ids, skip_special_tokens=True))
+            budgets.append(int(m.group()) if m else None)
+        self._budgets = {p.id: b for p, b in zip(problems, budgets)}
+        sols = super().solve(problems, engine, progress)
+        for s, a, c, b in zip(sols, ask, comps, budgets):
+            s.probe_tokens, s.probe_seconds = len(a) + len(c.token_ids), share
+            s.extra["estimate"] = b
+        return sols
+
+    def render(self, problem: Problem) -> str:
+        budget = self._budgets.get(problem.id)
+        if budget is None:  # no number came back: solve without a budget, as the paper's fallback
+            return prompt_text(problem.question)
+        return prompt_text(templates()[self.name]["user"].format(question=problem.question, budget=budget))
+
+
+def sot_paradigm(question: str) -> str:
+    """The router: the first rule of prompts.toml whose pattern matches the question."""
+    for rule in templates()["sot"]["router"]:
+        if re.search(rule["pattern"], question):
+            return rule["paradigm"]
+    raise AssertionError("prompts.toml: the last SoT router rule must match everything")
+
+
+@register
+@dataclass
+class SketchOfThought(CoT):
+    """SoT: the router's paradigm prompt as the system message, then full-thinking decoding."""
+
+    name = "sot"
+
+    def render(self, problem: Problem) -> str:
+        return prompt_text(problem.question, system=templates()["sot"]["paradigms"][sot_paradigm(problem.question)])
+
+    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        sols = super().solve(problems, engine, progress)
+        for s, p in zip(sols, problems):
+            s.extra["paradigm"] = sot_paradigm(p.question)
+        return sols

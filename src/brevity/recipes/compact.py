@@ -1,0 +1,109 @@
+"""Fine-tuning on compact chains, from the model's own correct traces (recipes/rollouts.py).
+
+- `tokenskip` (Xia et al. 2025): score every thinking token, drop the least important ones down to a
+  ratio gamma, and fine-tune with gamma in the prompt (template `tokenskip` of prompts.toml), so the
+  user picks gamma at inference. The original scores tokens with LLMLingua-2, a trained classifier we
+  cannot download; here a word's importance is its self-information under the model itself (the
+  summed -log p of its tokens, as in Selective Context), one forward pass per trace.
+- `shortest` (Munkhbat et al. 2025; Kimi k1.5's shortest rejection sampling): keep the shortest
+  correct of K sampled traces per question and fine-tune on those, with the plain prompt.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+
+from brevity.recipes.rollouts import Rollout
+from brevity.recipes.sft import Example
+from brevity.tasks import Problem
+from brevity.zoo.chat import completion_text, prompt_text
+
+TOKENSKIP_GAMMAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@torch.inference_mode()
+def self_information(model, tokenizer, prompts: Sequence[Sequence[int]], traces: Sequence[Sequence[int]],
+                     batch_size: int = 64) -> list[list[float]]:
+    """-log p(token | everything before it) for every trace token, in batched forward passes."""
+    out: list[list[float]] = []
+    pad = tokenizer.pad_token_id
+    for start in range(0, len(traces), batch_size):
+        rows = [list(p) + list(t) for p, t in zip(prompts[start:start + batch_size], traces[start:start + batch_size])]
+        width = max(len(r) for r in rows)
+        ids = torch.tensor([r + [pad] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        logp = model(input_ids=ids, attention_mask=mask).logits.float().log_softmax(-1)
+        for r, (p, t) in enumerate(zip(prompts[start:start + batch_size], traces[start:start + batch_size])):
+            pos = torch.arange(len(p) - 1, len(p) + len(t) - 1)
+            out.append((-logp[r, pos, torch.tensor(list(t))]).tolist())
+    return out
+
+
+def word_units(pieces: Sequence[str]) -> list[list[int]]:
+    """Group token positions into words: a piece that starts with whitespace, or a line break, opens a
+    new unit; digits and word pieces glue onto the unit before them, so numbers are kept or dropped whole."""
+    units: list[list[int]] = []
+    for j, piece in enumerate(pieces):
+        opens = not units or piece[:1].isspace() or pieces[j - 1].endswith("\n")
+        if opens:
+            units.append([j])
+        else:
+            units[-1].append(j)
+    return units
+
+
+def prune(ids: Sequence[int], scores: Sequence[float], pieces: Sequence[str], gamma: float) -> list[int]:
+    """Keep the most informative words until gamma of the tokens are kept, in their original order."""
+    if gamma >= 1.0:
+        return list(ids)
+    units = word_units(pieces)
+    ranked = sorted(range(len(units)), key=lambda u: -sum(scores[j] for j in units[u]))
+    target, kept, keep = math.ceil(gamma * len(ids)), 0, set()
+    for u in ranked:
+        if kept >= target:
+            break
+        keep.add(u)
+        kept += len(units[u])
+    return [ids[j] for u in sorted(keep) for j in units[u]]
+
+
+def tokenskip_examples(model, tokenizer, problems: Sequence[Problem], rollouts: Sequence[list[Rollout]],
+                       gammas: Sequence[float] = TOKENSKIP_GAMMAS) -> list[Example]:
+    """Every correct greedy trace, pruned to every gamma, with gamma in the prompt."""
+    from brevity.methods.prompting import render_template
+
+    chosen = [(p, g[0]) for p, g in zip(problems, rollouts) if g[0].correct]
+    prompt_ids = [tokenizer(prompt_text(p.question), add_special_tokens=False).input_ids for p, _ in chosen]
+    traces = [_strip_newline(r.thinking_ids, tokenizer) for _, r in chosen]
+    scores = self_information(model, tokenizer, prompt_ids, traces)
+    examples: list[Example] = []
+    for (p, _), ids, sc in zip(chosen, traces, scores):
+        pieces = [tokenizer.decode([t], skip_special_tokens=False) for t in ids]
+        for g in gammas:
+            text = tokenizer.decode(prune(ids, sc, pieces, g), skip_special_tokens=False)
+            examples.append((render_template("tokenskip", p.question, gamma=g), completion_text(text, p.answer)))
+    return examples
+
+
+def shortest_examples(tokenizer, problems: Sequence[Problem], rollouts: Sequence[list[Rollout]]) -> list[Example]:
+    """The shortest correct trace of each question's K; questions with none correct are left out."""
+    examples: list[Example] = []
+    for p, group in zip(problems, rollouts):
+        correct = [r for r in group if r.correct]
+        if correct:
+            best = min(correct, key=lambda r: (len(r.thinking_ids), r.sample))
+            text = tokenizer.decode(_strip_newline(best.thinking_ids, tokenizer), skip_special_tokens=False)
+            examples.append((prompt_text(p.question), completion_text(text, p.answer)))
+    return examples
+
+
+def _strip_newline(ids: Sequence[int], tokenizer) -> list[int]:
+    """Thinking ids without the line break before `</think>` (completion_text puts it back)."""
+    ids = list(ids)
+    while ids and tokenizer.decode(ids[-1:]).endswith("\n") and not tokenizer.decode(ids[-1:]).strip():
+        ids.pop()
+    return ids
+

@@ -1,0 +1,131 @@
+"""Length rewards with reinforcement learning, on TRL's GRPO trainer with Brevity's own reward functions.
+
+- `rl-length` (Kimi k1.5's length penalty): among the samples of one question, a correct answer earns
+  lambda = 0.5 - (len - min) / (max - min) on top of correctness; a wrong one earns min(0, lambda), so
+  being short never pays when wrong.
+- `l1` (L1-Exact, Aggarwal & Welleck 2025): the prompt asks "Think for N tokens." (template `l1` of
+  prompts.toml) with N drawn per question; reward = correctness - alpha * |N - thinking tokens|.
+
+Correctness uses the bench's grader and length the bench's thinking-token counter, read from the
+completion's token ids (TRL's decoded text drops `</think>`). The trainer runs on accelerate, so
+`accelerate launch` scales it; here it runs on the CPU.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from brevity.tasks import Problem, load_problems
+from brevity.tasks.grading import grade_problem
+from brevity.thinking import split_completion
+from brevity.zoo.chat import prompt_text
+
+RL_PROBLEMS = 4000  # train questions offered to GRPO (each step draws a few)
+L1_ALPHA = 0.003  # per token of distance: 100 tokens off costs 0.3 of a correct answer
+L1_RANGE = (16, 256)  # requested thinking lengths in training
+
+
+def score(ids: list[int], problem: Problem, tokenizer) -> tuple[bool, int]:
+    """(correct, thinking tokens) of one completion; an unclosed thinking span is wrong."""
+    s = split_completion(ids, tokenizer)
+    answer = tokenizer.decode(s.answer_ids, skip_special_tokens=True)
+    return s.closed and bool(s.answer_ids) and grade_problem(answer, problem), len(s.thinking_ids)
+
+
+def kimi_length_rewards(correct: list[bool], lengths: list[int], groups: list[str]) -> list[float]:
+    """Correctness plus Kimi k1.5's length reward, with min and max taken within each group."""
+    by_group: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        by_group[g].append(i)
+    out = [0.0] * len(correct)
+    for idx in by_group.values():
+        lo, hi = min(lengths[i] for i in idx), max(lengths[i] for i in idx)
+        for i in idx:
+            lam = 0.0 if hi == lo else 0.5 - (lengths[i] - lo) / (hi - lo)
+            out[i] = float(correct[i]) + (lam if correct[i] else min(0.0, lam))
+    return out
+
+
+def l1_rewards(correct: list[bool], lengths: list[int], targets: list[int], alpha: float = L1_ALPHA) -> list[float]:
+    return [float(c) - alpha * abs(t - n) for c, n, t in zip(correct, lengths, targets)]
+
+
+def rl_dataset(recipe: str, seed: int = 0):
+    """Prompts for GRPO: plain questions (rl-length) or with "Think for N tokens." (l1)."""
+    from datasets import Dataset
+
+    from brevity.methods.prompting import render_template
+
+    rng = random.Random(f"{recipe}/{seed}")
+    rows = []
+    for p in load_problems("arith", split="train", n=RL_PROBLEMS):
+        if recipe == "l1":
+            n = rng.randint(*L1_RANGE)
+            rows.append({"prompt": render_template("l1", p.question, tokens=n), "problem_id": p.id, "target": n})
+        else:
+            rows.append({"prompt": prompt_text(p.question), "problem_id": p.id, "target": 0})
+    return Dataset.from_list(rows).shuffle(seed=seed)
+
+
+def make_reward(recipe: str, tokenizer):
+    problems = {p.id: p for p in load_problems("arith", split="train", n=RL_PROBLEMS)}
+
+    def reward(prompts, completions, completion_ids, problem_id, target, **_) -> list[float]:
+        scored = [score(list(ids), problems[pid], tokenizer) for ids, pid in zip(completion_ids, problem_id)]
+        correct, lengths = [c for c, _ in scored], [n for _, n in scored]
+        if recipe == "l1":
+            return l1_rewards(correct, lengths, list(target))
+        return kimi_length_rewards(correct, lengths, list(prompts))
+
+    reward.__name__ = f"{recipe}_reward"
+    return reward
+
+
+def grpo_config(member, out_dir: Path, **overrides):
+    from trl import GRPOConfig
+
+    kw = dict(output_dir=str(out_dir), max_steps=member.steps, learning_rate=member.lr, beta=0.0,
+              num_generations=8, per_device_train_batch_size=32, steps_per_generation=4,
+              max_completion_length=448, temperature=1.0,
+              logging_steps=5, save_strategy="no", report_to=[], seed=0, use_cpu=True, bf16=False,
+              disable_tqdm=True, warmup_steps=5, gradient_checkpointing=False)
+    kw.update(overrides)
+    return GRPOConfig(**kw)
+
+
+def train_grpo(member, model, tokenizer, out_root: Path, progress=None, **overrides) -> tuple[list, dict]:
+    """Train `model` in place with GRPO; returns (the prompts it drew from, stats)."""
+    from transformers import TrainerCallback
+    from trl import GRPOTrainer
+
+    class Progress(TrainerCallback):
+        def __init__(self):
+            self.log: list[dict] = []
+
+        def on_step_end(self, args, state, control, **kw):
+            if progress:
+                progress(state.global_step, None)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs:
+                self.log.append({"step": state.global_step, **{k: round(v, 4) for k, v in logs.items()
+                                                               if isinstance(v, int | float)}})
+
+    data = rl_dataset(member.recipe)
+    cb = Progress()
+    cfg = grpo_config(member, Path(out_root) / f".grpo-{member.name}", **overrides)
+    trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer), args=cfg,
+                          train_dataset=data, processing_class=tokenizer, callbacks=[cb])
+    t0 = time.time()
+    trainer.train()
+    model.eval()
+    stats = {"train_seconds": round(time.time() - t0, 1), "steps": cfg.max_steps, "lr": cfg.learning_rate,
+             "num_generations": cfg.num_generations, "batch_size": cfg.per_device_train_batch_size,
+             "steps_per_generation": cfg.steps_per_generation,
+             "max_completion_length": cfg.max_completion_length, "beta": cfg.beta,
+             "alpha": L1_ALPHA if member.recipe == "l1" else None, "seed": cfg.seed, "log": cb.log}
+    examples = [(row["prompt"], "") for row in data]
+    return examples, stats

@@ -1,0 +1,64 @@
+"""A model's own traces on training problems: the raw material of self-training recipes (TokenSkip
+prunes the correct ones, `shortest` keeps the shortest correct of K) and of RL's reference numbers.
+
+Rollouts are generated through the engine protocol, so they batch and use the prefix cache like
+every method, and are cached as JSON lines keyed by model hash and settings: a rebuild that needs
+the same rollouts reads them instead of generating again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from brevity.engines.base import Engine, ProgressFn, Request
+from brevity.methods.base import DEFAULT_MAX_TOKENS
+from brevity.methods.control import prompts
+from brevity.tasks import Problem
+from brevity.tasks.grading import grade_problem
+from brevity.thinking import split_completion
+
+
+@dataclass
+class Rollout:
+    problem_id: str
+    sample: int  # 0 is the greedy trace, 1.. are samples at the given temperature
+    thinking_ids: list[int]
+    answer: str
+    correct: bool
+    closed: bool
+
+
+def generate_rollouts(engine: Engine, problems: Sequence[Problem], k: int = 1, temperature: float = 1.0,
+                      seed: int = 0, max_tokens: int = DEFAULT_MAX_TOKENS,
+                      progress: ProgressFn | None = None) -> list[list[Rollout]]:
+    """K traces per problem: the greedy one, then k-1 samples (one seed per sample index)."""
+    base = prompts(problems, engine)
+    out: list[list[Rollout]] = [[] for _ in problems]
+    for s in range(k):
+        reqs = [Request(p, max_tokens, temperature=0.0 if s == 0 else temperature,
+                        seed=None if s == 0 else seed + s) for p in base]
+        for i, (prob, c) in enumerate(zip(problems, engine.complete(reqs, progress))):
+            sp = split_completion(c.token_ids, engine.tokenizer)
+            ans = engine.tokenizer.decode(sp.answer_ids, skip_special_tokens=True)
+            ok = sp.closed and bool(sp.answer_ids) and grade_problem(ans, prob)
+            out[i].append(Rollout(prob.id, s, sp.thinking_ids, ans, ok, sp.closed))
+    return out
+
+
+def cached_rollouts(cache_dir: Path, model_hash: str, engine: Engine, problems: Sequence[Problem], k: int,
+                    temperature: float, seed: int = 0, progress: ProgressFn | None = None) -> list[list[Rollout]]:
+    """generate_rollouts, read from `cache_dir` when the same model and settings were rolled out before."""
+    key = hashlib.sha256(json.dumps([model_hash, [p.id for p in problems], k, temperature, seed]).encode())
+    path = Path(cache_dir) / f"rollouts-{key.hexdigest()[:16]}.jsonl"
+    if path.is_file():
+        rows = [Rollout(**json.loads(line)) for line in path.read_text().splitlines()]
+        if len(rows) == k * len(problems):
+            return [rows[i * k:(i + 1) * k] for i in range(len(problems))]
+    result = generate_rollouts(engine, problems, k, temperature, seed, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(asdict(r)) + "\n" for group in result for r in group))
+    return result

@@ -1,0 +1,137 @@
+"""Prompt-level methods and the compact / RL recipes of the explicit family, on small data."""
+
+import pytest
+
+from brevity.errors import BrevityError
+from brevity.methods import build_method
+from brevity.methods.prompting import render_template, sot_paradigm, templates
+from brevity.recipes.compact import prune, shortest_examples, word_units
+from brevity.recipes.instruct import instruct_examples, trace_variants
+from brevity.recipes.rl import kimi_length_rewards, l1_rewards, score
+from brevity.recipes.rollouts import Rollout, generate_rollouts
+from brevity.recipes.sft import segments
+from brevity.tasks import load_problems
+from brevity.zoo.chat import prompt_text
+
+
+@pytest.fixture(scope="module")
+def probs():
+    return load_problems("arith", split="validation", n=8)
+
+
+def test_templates_become_methods_with_typed_parameters(probs):
+    q = probs[0].question
+    assert build_method("ccot:30").render(probs[0]) == render_template("ccot", q, words=30)
+    assert "limit the answer length to 30 words" in build_method("ccot:30").render(probs[0])
+    assert "Think for 120 tokens." in build_method("l1:120").render(probs[0])
+    assert "Compression ratio: 0.4" in build_method("tokenskip:0.4").render(probs[0])
+    assert templates()["cod"]["system"] in build_method("cod").render(probs[0])
+    assert build_method("l1:120").spec() == "l1:120" and build_method("cod").spec() == "cod"
+    for bad in ("ccot:many", "l1:1.5", "tokenskip:x", "cod:3"):
+        with pytest.raises(BrevityError):
+            build_method(bad)
+
+
+def test_sot_router_picks_symbolism_for_arithmetic_and_chaining_for_graphs():
+    assert sot_paradigm("Tom has 3 apples. He buys 4 more.") == "chunked_symbolism"
+    assert sot_paradigm("Every wumpus is a yumpus. Is Alex a yumpus?") == "conceptual_chaining"
+    assert sot_paradigm("Why?") == "expert_lexicons"
+
+
+def test_trace_variants_shrink_and_keep_every_equation(probs):
+    for p in probs:
+        v = list(trace_variants(p).values())
+        assert [len(t) for t in v] == sorted((len(t) for t in v), reverse=True)
+        assert v[0] == p.traces["verbose"]
+        for eq in p.metadata["equations"]:
+            assert all(eq.replace(" ", "") in t.replace(" ", "") for t in v)
+
+
+def test_instruct_examples_obey_their_instruction(lrm_engine):
+    tok = lrm_engine.tokenizer
+    problems = load_problems("arith", split="train", n=300)
+    exs = instruct_examples(problems, tok, budget_cut=0.0)
+    seen = set()
+    for p, e in zip(problems, exs):
+        prompt, completion = [t for t, _ in segments(e)][:2]
+        thinking = completion.split("</think>")[0].rstrip("\n")
+        n = len(tok(thinking, add_special_tokens=False).input_ids)
+        if "Think for " in prompt:
+            want = int(prompt.split("Think for ")[1].split()[0])
+            assert abs(n - want) <= 0.1 * n + 1
+            seen.add("l1")
+        elif "limit the answer length to" in prompt:
+            words = int(prompt.split("length to ")[1].split()[0])
+            assert len(thinking.split()) <= words or thinking == trace_variants(p)["draft"]
+            seen.add("ccot")
+        elif "use less than" in prompt:
+            assert n <= int(prompt.split("less than ")[1].split()[0])
+            seen.add("tale")
+        elif prompt == prompt_text(p.question):
+            assert thinking == p.traces["verbose"]
+            seen.add("plain")
+        assert completion.endswith(("<|im_end|>",))
+    assert seen == {"l1", "ccot", "tale", "plain"}
+
+
+def test_prune_keeps_whole_words_in_order_at_the_ratio():
+    pieces = ["So", " Tom", " has", " 1", "2", " apples", ".", "\n", "Yes", ",", " 12", "."]
+    ids = list(range(len(pieces)))
+    units = word_units(pieces)
+    assert [3, 4] in units  # a number is one unit
+    scores = [0.1, 0.2, 0.1, 5, 5, 0.3, 0.0, 0.0, 0.1, 0.0, 4, 0.0]
+    kept = prune(ids, scores, pieces, 0.5)
+    assert kept == sorted(kept) and len(kept) >= 6 and {3, 4, 10} <= set(kept)
+    assert prune(ids, scores, pieces, 1.0) == ids
+
+
+def test_shortest_keeps_the_shortest_correct_trace(lrm_engine):
+    p = load_problems("arith", split="train", n=1)
+    tok = lrm_engine.tokenizer
+    long, short = tok("a b c d e f", add_special_tokens=False).input_ids, tok("a b", add_special_tokens=False).input_ids
+    group = [Rollout(p[0].id, 0, long, "", True, True), Rollout(p[0].id, 1, short, "", False, True),
+             Rollout(p[0].id, 2, long[:4], "", True, True)]
+    (prompt, completion), = shortest_examples(tok, p, [group])
+    assert completion.startswith(tok.decode(long[:4])) and prompt == prompt_text(p[0].question)
+    assert shortest_examples(tok, p, [[group[1]]]) == []
+
+
+def test_rollouts_greedy_then_samples(lrm_engine, probs):
+    groups = generate_rollouts(lrm_engine, probs[:3], k=2, temperature=1.0, seed=1)
+    cot = build_method("cot").solve(probs[:3], lrm_engine)
+    for g, c in zip(groups, cot):
+        assert [r.sample for r in g] == [0, 1]
+        assert lrm_engine.tokenizer.decode(g[0].thinking_ids) == c.thinking and g[0].correct == c.correct
+
+
+def test_kimi_reward_pays_short_correct_answers_only():
+    r = kimi_length_rewards([True, True, False, False], [100, 200, 100, 200], ["q"] * 4)
+    assert r == [1.5, 0.5, 0.0, -0.5]
+    assert kimi_length_rewards([True, False], [50, 50], ["a", "b"]) == [1.0, 0.0]
+
+
+def test_l1_reward_is_correctness_minus_distance():
+    assert l1_rewards([True, False], [100, 150], [120, 100], alpha=0.01) == pytest.approx([0.8, -0.5])
+
+
+def test_score_reads_thinking_and_answer_from_ids(lrm_engine, probs):
+    c = build_method("cot").solve(probs[:1], lrm_engine)[0]
+    tok = lrm_engine.tokenizer
+    ids = tok(c.thinking + "</think>\n\n" + c.answer + "<|im_end|>", add_special_tokens=False).input_ids
+    assert score(ids, probs[0], tok) == (c.correct, c.thinking_tokens)
+    assert score(tok("no end", add_special_tokens=False).input_ids, probs[0], tok)[0] is False
+
+
+def test_grpo_recipe_runs_a_step(lrm_path, tmp_path):
+    pytest.importorskip("trl")
+    from brevity.engines.hf import load_model_folder
+    from brevity.recipes.rl import train_grpo
+    from brevity.zoo.registry import MEMBERS
+
+    model, tok = load_model_folder(lrm_path)
+    _, stats = train_grpo(MEMBERS["tiny-lrm-l1"], model, tok, tmp_path, max_steps=1, num_generations=2,
+                          per_device_train_batch_size=2, steps_per_generation=1, max_completion_length=24,
+                          logging_steps=1)
+    assert stats["steps"] == 1
+    rewards = [row["reward"] for row in stats["log"] if "reward" in row]
+    assert rewards and all(r <= 1.0 for r in rewards)  # l1: correctness minus a distance, never above 1
