@@ -35,13 +35,27 @@ class HFEngine:
 
     def __init__(self, model_path: str | Path, batch_size: int = 32, device: str | None = None,
                  prefix_cache: bool = True, cache_bytes: int = 512 * 2**20):
-        self.model_path = Path(model_path)
-        self.model_name = self.model_path.name
-        self._model, self.tokenizer = load_model_folder(model_path, device)
-        self.device = self._model.device
+        model, tokenizer = load_model_folder(model_path, device)
+        self._setup(model, tokenizer, Path(model_path), batch_size, prefix_cache, cache_bytes)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, batch_size: int = 32, prefix_cache: bool = False,
+                   cache_bytes: int = 512 * 2**20) -> HFEngine:
+        """An engine over a model already in memory (a recipe's policy during RL); no prefix cache by
+        default, since its weights change between calls."""
+        engine = cls.__new__(cls)
+        engine._setup(model, tokenizer, Path(getattr(model.config, "_name_or_path", "") or "in-memory"),
+                      batch_size, prefix_cache, cache_bytes)
+        return engine
+
+    def _setup(self, model, tokenizer, path: Path, batch_size: int, prefix_cache: bool, cache_bytes: int) -> None:
+        self.model_path = path
+        self.model_name = path.name
+        self._model, self.tokenizer = model, tokenizer
+        self.device = model.device
         self.batch_size = batch_size
         self.cache = PrefixCache(cache_bytes) if prefix_cache else None
-        self.eos_ids = {self.tokenizer.eos_token_id}
+        self.eos_ids = {tokenizer.eos_token_id}
         self.generated_tokens = 0
 
     def model(self):

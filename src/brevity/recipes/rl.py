@@ -13,6 +13,7 @@ completion's token ids (TRL's decoded text drops `</think>`). The trainer runs o
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from collections import defaultdict
@@ -84,6 +85,26 @@ def make_reward(recipe: str, tokenizer):
     return reward
 
 
+def engine_rollouts(tokenizer, max_tokens: int, temperature: float):
+    """TRL's `rollout_func`: sample the completions with Brevity's hf engine over the live policy (its
+    growable KV cache decodes about 2.7 times faster than plain `generate` here, benchmarks/
+    engine_throughput.py). TRL passes one prompt per completion (groups already repeated)."""
+    from brevity.engines.base import Request
+    from brevity.engines.hf import HFEngine
+
+    def rollout(prompts: list[str], trainer) -> dict:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        engine = HFEngine.from_model(model, tokenizer, batch_size=len(prompts))
+        ids = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+        training = model.training
+        model.eval()
+        comps = engine.complete([Request(tuple(i), max_tokens, temperature=temperature) for i in ids])
+        model.train(training)
+        return {"prompt_ids": ids, "completion_ids": [c.token_ids for c in comps], "logprobs": None}
+
+    return rollout
+
+
 def grpo_config(member, out_dir: Path, **overrides):
     from trl import GRPOConfig
 
@@ -114,11 +135,13 @@ def train_grpo(member, model, tokenizer, out_root: Path, progress=None, **overri
                 self.log.append({"step": state.global_step, **{k: round(v, 4) for k, v in logs.items()
                                                                if isinstance(v, int | float)}})
 
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
     data = rl_dataset(member.recipe)
     cb = Progress()
     cfg = grpo_config(member, Path(out_root) / f".grpo-{member.name}", **overrides)
     trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer), args=cfg,
-                          train_dataset=data, processing_class=tokenizer, callbacks=[cb])
+                          train_dataset=data, processing_class=tokenizer, callbacks=[cb],
+                          rollout_func=engine_rollouts(tokenizer, cfg.max_completion_length, cfg.temperature))
     t0 = time.time()
     trainer.train()
     model.eval()
