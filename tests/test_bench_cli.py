@@ -112,3 +112,16 @@ def test_help_is_fast():
     assert time.perf_counter() - t0 < 5
     r = run([sys.executable, "-c", "import sys, brevity.cli; print('torch' in sys.modules)"])
     assert r.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["nope", "--out", "{tmp}/m"], "unknown recipe"),
+    (["tokenskip", "--out", "{tmp}/m", "--steps", "0"], "must be positive"),
+    (["shortest", "--out", "{tmp}/m", "--base", "/nonexistent/folder"], "unknown model"),
+    (["l1", "--out", "{tmp}"], "not empty"),
+])
+def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    (tmp_path / "x").write_text("occupied")
+    r = run([sys.executable, "-m", "brevity.cli", "train"] + [a.format(tmp=tmp_path) for a in args])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -117,7 +118,7 @@ def grpo_config(member, out_dir: Path, **overrides):
     return GRPOConfig(**kw)
 
 
-def train_grpo(member, model, tokenizer, out_root: Path, progress=None, **overrides) -> tuple[list, dict]:
+def train_grpo(member, model, tokenizer, out_root: Path | None = None, progress=None, **overrides) -> tuple[list, dict]:
     """Train `model` in place with GRPO; returns (the prompts it drew from, stats)."""
     from transformers import TrainerCallback
     from trl import GRPOTrainer
@@ -138,12 +139,13 @@ def train_grpo(member, model, tokenizer, out_root: Path, progress=None, **overri
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
     data = rl_dataset(member.recipe)
     cb = Progress()
-    cfg = grpo_config(member, Path(out_root) / f".grpo-{member.name}", **overrides)
-    trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer), args=cfg,
-                          train_dataset=data, processing_class=tokenizer, callbacks=[cb],
-                          rollout_func=engine_rollouts(tokenizer, cfg.max_completion_length, cfg.temperature))
-    t0 = time.time()
-    trainer.train()
+    with tempfile.TemporaryDirectory() as scratch:  # TRL's output_dir; nothing is saved there (save_strategy "no")
+        cfg = grpo_config(member, Path(scratch), **overrides)
+        trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer), args=cfg,
+                              train_dataset=data, processing_class=tokenizer, callbacks=[cb],
+                              rollout_func=engine_rollouts(tokenizer, cfg.max_completion_length, cfg.temperature))
+        t0 = time.time()
+        trainer.train()
     model.eval()
     stats = {"train_seconds": round(time.time() - t0, 1), "steps": cfg.max_steps, "lr": cfg.learning_rate,
              "num_generations": cfg.num_generations, "batch_size": cfg.per_device_train_batch_size,

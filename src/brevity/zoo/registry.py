@@ -33,7 +33,7 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            "reasoning model: verbose, overthinking traces inside <think>", budget_cut=0.25),
     Member("tiny-llm", "tiny-base", ("none",), 6000, 1e-3,
            "fast model: answers directly with an empty thinking span"),
-    Member("tiny-lrm-instruct", "tiny-lrm", ("verbose",), 2000, 1e-3,
+    Member("tiny-lrm-instruct", "tiny-lrm", ("verbose",), 2000, 3e-4,
            "tiny-lrm taught to follow the prompt templates of prompts.toml (emulated instruct model)",
            budget_cut=0.25, recipe="instruct"),
     Member("tiny-lrm-tokenskip", "tiny-lrm", ("verbose",), 1500, 5e-4,
