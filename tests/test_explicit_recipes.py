@@ -122,14 +122,14 @@ def test_score_reads_thinking_and_answer_from_ids(lrm_engine, probs):
     assert score(tok("no end", add_special_tokens=False).input_ids, probs[0], tok)[0] is False
 
 
-def test_grpo_recipe_runs_a_step(lrm_path, tmp_path):
+def test_grpo_recipe_runs_a_step(lrm_path):
     pytest.importorskip("trl")
     from brevity.engines.hf import load_model_folder
     from brevity.recipes.rl import train_grpo
     from brevity.zoo.registry import MEMBERS
 
     model, tok = load_model_folder(lrm_path)
-    _, stats = train_grpo(MEMBERS["tiny-lrm-l1"], model, tok, tmp_path, max_steps=1, num_generations=2,
+    _, stats = train_grpo(MEMBERS["tiny-lrm-l1"], model, tok, max_steps=1, num_generations=2,
                           per_device_train_batch_size=2, steps_per_generation=1, max_completion_length=24,
                           logging_steps=1)
     assert stats["steps"] == 1

@@ -118,7 +118,7 @@ def grpo_config(member, out_dir: Path, **overrides):
     return GRPOConfig(**kw)
 
 
-def train_grpo(member, model, tokenizer, out_root: Path | None = None, progress=None, **overrides) -> tuple[list, dict]:
+def train_grpo(member, model, tokenizer, progress=None, **overrides) -> tuple[list, dict]:
     """Train `model` in place with GRPO; returns (the prompts it drew from, stats)."""
     from transformers import TrainerCallback
     from trl import GRPOTrainer

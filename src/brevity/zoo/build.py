@@ -117,7 +117,7 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
         model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32)
     if member.recipe in ("rl-length", "l1"):
         from brevity.recipes.rl import train_grpo
-        examples, stats = train_grpo(member, model, tok, out.parent, progress=progress)
+        examples, stats = train_grpo(member, model, tok, progress=progress)
     else:
         examples = recipe_examples(member, model, tok, parent, out_root)
         cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
