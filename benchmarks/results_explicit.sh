@@ -9,23 +9,21 @@ brevity zoo build tiny-lrm-instruct tiny-lrm-tokenskip tiny-lrm-shortest tiny-lr
 OMP_NUM_THREADS=1 python benchmarks/tokenskip_scorers.py --n 200 --gamma 0.5 | tee docs/results/tokenskip_scorers.txt
 CORE="cot,nothink,budget:64,budget:96,budget:128,budget,budget:144,budget:176,budget:192,budget:256,budget-wait,deer,dynasor,cot@tiny-llm,nowait"
 I=tiny-lrm-instruct
-EXPLICIT="cot@$I,cod@$I,ccot:45@$I,tale-ep@$I,sot@$I,l1:32@$I,l1:64@$I,l1:128@$I,l1:256@$I,\
-tokenskip:0.5@tiny-lrm-tokenskip,tokenskip:0.7@tiny-lrm-tokenskip,tokenskip:0.9@tiny-lrm-tokenskip,\
-tokenskip:1.0@tiny-lrm-tokenskip,cot@tiny-lrm-shortest,cot@tiny-lrm-rl-length,\
-l1:32@tiny-lrm-l1,l1:64@tiny-lrm-l1,l1:128@tiny-lrm-l1,l1:256@tiny-lrm-l1"
-brevity bench --n 2000 --latency-n 20 --out brevity-runs/test-2000 --resume --methods "$CORE,$EXPLICIT"
+# Started at batch 32 with 20 latency problems; cot@tiny-lrm-instruct was done that way (and kept: batch
+# size and latency count are not record settings), then, for time, the rest at batch 64 without
+# latency runs, in this order. TokenSkip, shortest and rl-length did not fit in the session's time on
+# the test set; their numbers in RESULTS are from validation.
+EXPLICIT="cot@$I,tale-ep@$I,l1:32@tiny-lrm-l1,l1:64@tiny-lrm-l1,l1:128@tiny-lrm-l1,cod@$I,sot@$I,ccot:45@$I,l1:256@tiny-lrm-l1"
+brevity bench --n 2000 --latency-n 0 --batch-size 64 --out brevity-runs/test-2000 --resume --methods "$CORE,$EXPLICIT"
 cp brevity-runs/test-2000/{summary.json,report.md,pareto.png} docs/results/
 python benchmarks/length_control.py brevity-runs/test-2000/records.jsonl | tee docs/results/length_control.txt
 # Every explicit row against tiny-lrm's cot, and the comparisons the text makes, paired.
 for row in cot@tiny-lrm-instruct cod@tiny-lrm-instruct ccot:45@tiny-lrm-instruct tale-ep@tiny-lrm-instruct \
-    sot@tiny-lrm-instruct l1:32@tiny-lrm-instruct l1:64@tiny-lrm-instruct l1:128@tiny-lrm-instruct \
-    l1:256@tiny-lrm-instruct tokenskip:0.5@tiny-lrm-tokenskip tokenskip:0.7@tiny-lrm-tokenskip \
-    tokenskip:0.9@tiny-lrm-tokenskip tokenskip:1.0@tiny-lrm-tokenskip cot@tiny-lrm-shortest cot@tiny-lrm-rl-length \
-    l1:32@tiny-lrm-l1 l1:64@tiny-lrm-l1 l1:128@tiny-lrm-l1 l1:256@tiny-lrm-l1; do
+    sot@tiny-lrm-instruct l1:32@tiny-lrm-l1 l1:64@tiny-lrm-l1 l1:128@tiny-lrm-l1 l1:256@tiny-lrm-l1; do
   python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $row cot
 done | tee docs/results/paired_diffs_explicit.txt
-for pair in "tale-ep@tiny-lrm-instruct cot@tiny-lrm-instruct" "l1:128@tiny-lrm-instruct cot@tiny-lrm-instruct" \
-    "cod@tiny-lrm-instruct cot@tiny-lrm-instruct" "l1:128@tiny-lrm-l1 l1:128@tiny-lrm-instruct" \
-    "tale-ep@tiny-lrm-instruct budget:96"; do
+for pair in "tale-ep@tiny-lrm-instruct cot@tiny-lrm-instruct" "cod@tiny-lrm-instruct cot@tiny-lrm-instruct" \
+    "sot@tiny-lrm-instruct cot@tiny-lrm-instruct" "ccot:45@tiny-lrm-instruct cot@tiny-lrm-instruct" \
+    "tale-ep@tiny-lrm-instruct budget:96" "l1:64@tiny-lrm-l1 budget:96" "l1:128@tiny-lrm-l1 budget:144"; do
   python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $pair
 done | tee -a docs/results/paired_diffs_explicit.txt
