@@ -27,7 +27,7 @@ def test_templates_become_methods_with_typed_parameters(probs):
     assert "Compression ratio: 0.4" in build_method("tokenskip:0.4").render(probs[0])
     assert templates()["cod"]["system"] in build_method("cod").render(probs[0])
     assert build_method("l1:120").spec() == "l1:120" and build_method("cod").spec() == "cod"
-    for bad in ("ccot:many", "l1:1.5", "tokenskip:x", "cod:3"):
+    for bad in ("ccot:many", "l1:1.5", "tokenskip:x", "cod:3", "l1:0", "ccot:-5", "tokenskip:1.5", "tokenskip:0"):
         with pytest.raises(BrevityError):
             build_method(bad)
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 
 from brevity.engines.base import ProgressFn, Request
+from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
 from brevity.methods.budget import CoT
 from brevity.methods.solution import Solution
@@ -42,6 +43,14 @@ def render_template(name: str, question: str, **params) -> str:
 @dataclass
 class Prompted(CoT):
     """`cot` with a template's instruction; subclasses are made from prompts.toml."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for k in templates()[self.name].get("params", {}):  # lengths, word limits, ratios: all positive
+            if getattr(self, k) <= 0:
+                raise BrevityError(f"{self.name}: {k} must be positive, got {getattr(self, k)}")
+        if self.name == "tokenskip" and self.gamma > 1:
+            raise BrevityError(f"tokenskip: gamma is a kept fraction in (0, 1], got {self.gamma}")
 
     def render(self, problem: Problem) -> str:
         params = {k: getattr(self, k) for k in templates()[self.name].get("params", {})}
