@@ -128,8 +128,7 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     manifest = {
-        "name": out.name, "about": member.about, "parent": member.parent if parent is None or
-        parent.parent == out_root else str(parent),
+        "name": out.name, "about": member.about, "parent": _parent_name(parent, out_root),
         "command": command, "seed": SEED, "recipe": member.recipe,
         "data": {"task": "arith", "split": "train", "examples": len(examples), "styles": list(member.styles),
                  "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples)},
@@ -138,6 +137,13 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out
+
+
+def _parent_name(parent: Path | None, out_root: Path) -> str | None:
+    """A zoo parent by name (so manifests do not carry this machine's paths), any other by its path."""
+    if parent is None:
+        return None
+    return parent.name if parent.parent == out_root else str(parent)
 
 
 def remove_member(name: str, out_root: Path = ZOO_DIR) -> None:
