@@ -33,3 +33,4 @@ done | tee -a docs/results/paired_diffs_explicit.txt
 for row in cot@tiny-lrm-shortest cot@tiny-lrm-rl-length; do
   python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $row cot
 done | tee -a docs/results/paired_diffs_explicit.txt
+python benchmarks/rollout_stats.py | tee docs/results/rollout_stats.txt
