@@ -17,6 +17,12 @@ zoo_app = typer.Typer(help="The embedded default models (the tiny zoo).", no_arg
 tasks_app = typer.Typer(help="Problem sets: list, describe, show.", no_args_is_help=True)
 app.add_typer(zoo_app, name="zoo")
 app.add_typer(tasks_app, name="tasks")
+merge_app = typer.Typer(help="Merge a fast model and its reasoning sibling (mergekit); `merge sweep` draws the curve.",
+                        invoke_without_command=True)
+app.add_typer(merge_app, name="merge")
+route_app = typer.Typer(help="Routing between a fast side and a strong side: curves, CPT and APGR.",
+                        no_args_is_help=True)
+app.add_typer(route_app, name="route")
 
 DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget,budget:192,budget:256,deer"
 
@@ -52,7 +58,7 @@ def bench(
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Run methods side by side on one task and print the table (writes records, summary, report, plot)."""
-    from brevity.ui import ProgressUI, console, print_table
+    from brevity.ui import console
 
     if n <= 0:
         raise BrevityError(f"--n must be positive, got {n}")
@@ -67,24 +73,11 @@ def bench(
     for s in specs:  # validate everything before any work starts
         build_method(s)
         resolve_model(s.model or model)
-    task_spec = parse_task(task)
+    parse_task(task)
     out = out or Path("brevity-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
-    from brevity.bench.runner import BenchConfig, run_bench
-    from brevity.engines import make_engine
-
-    engines: dict = {}
-
-    def get_engine(name: str):
-        if name not in engines:
-            console.print(f"loading {name} ...")
-            engines[name] = make_engine("hf", str(resolve_model(name)), batch_size=batch_size)
-        return engines[name]
-
-    cfg = BenchConfig(task=task_spec, model=model, methods=[str(s) for s in specs], n=n, out=out, split=split,
-                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, resume=resume)
-    rows = run_bench(cfg, get_engine, ProgressUI(progress))
-    print_table(rows, title=f"{task_spec.name} {split}, n={n}")
+    _bench(task, [model], [str(s) for s in specs], n, out, split, batch_size, resume, latency_n, max_tokens,
+           progress)
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
 
 
@@ -118,6 +111,155 @@ def train(
     with ui.task(f"{recipe} {out.name}", total=member.steps) as advance:
         train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command)
     console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
+
+
+def _merge_folders(fast: str, reasoning: str, base: str | None) -> tuple[str, str, str | None]:
+    from brevity.zoo import resolve_model
+
+    return str(resolve_model(fast)), str(resolve_model(reasoning)), str(resolve_model(base)) if base else None
+
+
+@merge_app.callback()
+def merge(
+    ctx: typer.Context,
+    out: Path | None = typer.Option(None, help="Folder for the merged HF model."),
+    method: str = typer.Option("task_arithmetic", help="task_arithmetic, ties, dare_ties, dare_linear or slerp."),
+    weight: float = typer.Option(0.5, help="The reasoning model's share, 0..1 (0 gives the fast model back)."),
+    density: float = typer.Option(1.0, help="Kept fraction of each task vector (ties, dare_*)."),
+    fast: str = typer.Option("tiny-llm", help="The fast model: zoo name or HF folder."),
+    reasoning: str = typer.Option("tiny-lrm", help="The reasoning model; the merge takes its tokenizer and template."),
+    base: str | None = typer.Option("tiny-base", help="Their shared parent (task-vector methods)."),
+    seed: int = typer.Option(0, help="Seed of DARE's random drops."),
+) -> None:
+    """Merge two models of one architecture into a new HF folder (with a manifest)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if out is None:
+        raise BrevityError("--out is required: the folder to write the merged model into")
+    from brevity.merge import MergePlan, merge_models
+
+    f, r, b = _merge_folders(fast, reasoning, base)
+    plan = MergePlan(method, weight, f, r, b, density=density, seed=seed)
+    merge_models(plan, out, command=" ".join(["brevity", *sys.argv[1:]]))
+    typer.echo(f"wrote {out} (tokenizer and chat template from {reasoning}); bench it with --methods cot@{out}")
+
+
+def _floats(text: str, what: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise BrevityError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not vals:
+        raise BrevityError(f"{what} is empty")
+    return vals
+
+
+@merge_app.command("sweep")
+def merge_sweep(
+    out: Path = typer.Option(..., help="Folder for the merged models, the bench records and the curve."),
+    methods: str = typer.Option("task_arithmetic,ties,dare_ties,dare_linear,slerp", help="Merge methods."),
+    weights: str = typer.Option("0.5,0.6,0.7,0.8,0.9", help="Reasoning-model shares."),
+    densities: str = typer.Option("0.5,0.8", help="Kept fractions for ties and dare_*."),
+    fast: str = typer.Option("tiny-llm"), reasoning: str = typer.Option("tiny-lrm"),
+    base: str = typer.Option("tiny-base"),
+    bench_method: str = typer.Option("cot", help="The method every model is benched with."),
+    task: str = typer.Option("arith"), n: int = typer.Option(200), split: str = typer.Option("validation"),
+    batch_size: int = typer.Option(64), resume: bool = typer.Option(False, help="Continue a sweep in --out."),
+) -> None:
+    """Merge over a grid, bench each merge and both parents, plot accuracy against thinking tokens."""
+    import json
+
+    from brevity.merge.sweep import best_tradeoff, build_merges, plot_sweep, sweep_plans, sweep_rows
+    from brevity.methods import build_method, parse_spec
+
+    if n <= 0 or batch_size <= 0:
+        raise BrevityError("--n and --batch-size must be positive")
+    spec = parse_spec(bench_method)
+    if spec.model:
+        raise BrevityError("--bench-method takes no @model; the sweep sets the model")
+    build_method(spec)
+    f, r, b = _merge_folders(fast, reasoning, base)
+    plans = sweep_plans([m.strip() for m in methods.split(",") if m.strip()], _floats(weights, "--weights"),
+                        _floats(densities, "--densities"), f, r, b)
+    from brevity.ui import console
+
+    console.print(f"merging {len(plans)} models into {out / 'models'} ...")
+    merged = build_merges(plans, out / "models", command=" ".join(["brevity", *sys.argv[1:]]))
+    models = [f, r, *map(str, merged.values())]
+    rows = _bench(task, models, [f"{bench_method}@{m}" for m in models], n, out / "bench", split, batch_size, resume)
+    table = sweep_rows(rows, merged, {"fast": Path(f).name, "reasoning": Path(r).name})
+    (out / "sweep.json").write_text(json.dumps(table, indent=2) + "\n")
+    plot_sweep(table, out / "merge_curve.png", f"{bench_method} on {task} {split}, n={n}: merges of "
+                                                f"{Path(f).name} and {Path(r).name}")
+    best = best_tradeoff(table, Path(r).name)
+    console.print(f"wrote {out}/sweep.json and merge_curve.png; bench report in {out}/bench")
+    if best:
+        console.print(f"fewest thinking tokens within 2 points of {Path(r).name}: {best['model']} "
+                      f"({100 * best['accuracy']:.1f}%, {best['mean_thinking_tokens']:.0f} tokens)")
+
+
+def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, split: str, batch_size: int,
+           resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True) -> list[dict]:
+    """The bench, as `brevity bench` runs it, for commands that bench models they made."""
+    from brevity.bench.runner import BenchConfig, run_bench
+    from brevity.engines import make_engine
+    from brevity.ui import ProgressUI, console, print_table
+    from brevity.zoo import resolve_model
+
+    engines: dict = {}
+
+    def get_engine(name: str):
+        if name not in engines:
+            engines.clear()  # one model in memory at a time
+            console.print(f"loading {name} ...")
+            engines[name] = make_engine("hf", str(resolve_model(name)), batch_size=batch_size)
+        return engines[name]
+
+    cfg = BenchConfig(task=parse_task(task), model=models[0], methods=methods, n=n, out=out, split=split,
+                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, resume=resume)
+    rows = run_bench(cfg, get_engine, ProgressUI(progress))
+    print_table(rows, title=f"{task} {split}, n={n}")
+    return rows
+
+
+@route_app.command("eval")
+def route_eval(
+    routes: str = typer.Option("route:cascade,route:router,route:switch", help="Route specs (the bench's grammar)."),
+    model: str = typer.Option("tiny-lrm", help="The strong model (the routes' @model)."),
+    task: str = typer.Option("arith"), n: int = typer.Option(2000, help="Test problems."),
+    out: Path = typer.Option(..., help="Folder for routes.json, routes.md and routing.png."),
+    batch_size: int = typer.Option(64),
+) -> None:
+    """Each route's quality against the share of strong calls on the test split, CPT(50/80/95%) and APGR,
+    with the threshold calibrated on validation (both sides' runs are cached and shared with calibration)."""
+    from brevity.engines import make_engine
+    from brevity.methods import build_method, parse_spec_list
+    from brevity.route.evaluate import evaluate_route, write_route_report
+    from brevity.route.method import Route
+    from brevity.ui import ProgressUI, console
+    from brevity.zoo import resolve_model
+
+    if n <= 0 or batch_size <= 0:
+        raise BrevityError("--n and --batch-size must be positive")
+    specs = parse_spec_list(routes)
+    methods = [build_method(s) for s in specs]
+    for s, m in zip(specs, methods):
+        if not isinstance(m, Route):
+            raise BrevityError(f"{s} is not a route; give route:cascade, route:router or route:switch specs")
+    task_spec = parse_task(task)
+    engines: dict = {}
+
+    def get_engine(name: str):
+        path = str(resolve_model(name))
+        if path not in engines:
+            engines[path] = make_engine("hf", path, batch_size=batch_size)
+        return engines[path]
+
+    ui = ProgressUI()
+    results = [evaluate_route(m, s.model or model, task_spec, n, get_engine, ui) for s, m in zip(specs, methods)]
+    write_route_report(results, out)
+    console.print((out / "routes.md").read_text())
+    console.print(f"wrote {out}/routes.json, routes.md, routing.png")
 
 
 @zoo_app.command("list")

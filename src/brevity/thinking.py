@@ -18,6 +18,7 @@ class Split:
     thinking_ids: list[int]
     answer_ids: list[int]
     closed: bool  # False when the completion never left the thinking span
+    answer_start: int = 0  # index in the completion of the first answer token (aligns per-token logprobs)
 
 
 def split_completion(ids: list[int], tokenizer) -> Split:
@@ -29,10 +30,10 @@ def split_completion(ids: list[int], tokenizer) -> Split:
         j = ids.index(end_id, start)
         thinking, answer, closed = ids[start:j], ids[j + 1:], True
     else:
-        thinking, answer, closed = ids[start:], [], False
+        j, thinking, answer, closed = len(ids) - 1, ids[start:], [], False
     if answer and answer[-1] == eos:
         answer = answer[:-1]
-    return Split(thinking, answer, closed)
+    return Split(thinking, answer, closed, j + 1)
 
 
 def count_thinking_tokens(ids: list[int], tokenizer) -> int:

@@ -65,7 +65,9 @@ def summarize(records: Sequence[Solution], cot: Sequence[Solution] | None = None
     lat = [r.latency_s for r in records if r.latency_s is not None]
     think = mean(r.thinking_tokens for r in records) if n else 0.0
     positions = mean(r.generated_positions for r in records) if n else 0.0
-    latent = any(r.latent_steps for r in records)
+    # Latent steps and a route's two models both generate outside "thinking": compare total positions then.
+    by_positions = any(r.latent_steps or "route" in r.extra for r in records)
+    routed = [r.extra["route"] == "strong" for r in records if "route" in r.extra]
     row = {
         "n": n, "accuracy": k / n if n else 0.0, "accuracy_ci95": list(wilson(k, n)),
         "mean_thinking_tokens": think, "mean_answer_tokens": mean(r.answer_tokens for r in records) if n else 0.0,
@@ -75,13 +77,14 @@ def summarize(records: Sequence[Solution], cot: Sequence[Solution] | None = None
         "latency_p50_s": percentile(lat, 0.5), "latency_p95_s": percentile(lat, 0.95), "latency_n": len(lat),
         "compression_vs_cot": None, "saving_vs_cot": None, "aes": None,
         "accuracy_diff_vs_cot": None, "accuracy_diff_vs_cot_ci95": None,
+        "strong_share": mean(routed) if routed else None,
     }
     if cot:
         by_id = {r.problem_id: r for r in cot}
         pairs = [(r, by_id[r.problem_id]) for r in records if r.problem_id in by_id]
         if pairs:
             def cost(r: Solution) -> float:
-                return r.generated_positions if latent else r.thinking_tokens
+                return r.generated_positions if by_positions else r.thinking_tokens
             mine, ref = mean(cost(a) for a, _ in pairs), mean(cost(b) for _, b in pairs)
             acc_a = mean(a.correct for a, _ in pairs)
             acc_b = mean(b.correct for _, b in pairs)

@@ -12,7 +12,8 @@ from brevity.methods.solution import Solution
 COLUMNS = [("method", "method"), ("model", "model"), ("n", "n"), ("accuracy", "acc %"), ("accuracy_ci95", "95% CI"),
            ("mean_thinking_tokens", "think tok"), ("mean_generated_positions", "positions"),
            ("outcome_efficiency", "OE"), ("saving_vs_cot", "saved vs cot"), ("share_of_ideal_saving", "of ideal"),
-           ("accuracy_diff_vs_cot", "Δacc vs cot"), ("aes", "AES"), ("mean_probe_tokens", "probe tok"),
+           ("accuracy_diff_vs_cot", "Δacc vs cot"), ("strong_share", "strong calls"), ("aes", "AES"),
+           ("mean_probe_tokens", "probe tok"),
            ("probe_time_share", "probe time"), ("latency_p50_s", "p50 s"),
            ("latency_p95_s", "p95 s"), ("throughput_tok_s", "tok/s"), ("peak_memory_mb", "peak MB")]
 
@@ -55,7 +56,7 @@ def fmt(key: str, v) -> str:
         return f"{100 * v[0]:.1f}–{100 * v[1]:.1f}"
     if key == "accuracy_diff_vs_cot":
         return f"{100 * v:+.1f}"
-    if key in ("saving_vs_cot", "share_of_ideal_saving", "probe_time_share"):
+    if key in ("saving_vs_cot", "share_of_ideal_saving", "probe_time_share", "strong_share"):
         return f"{100 * v:.0f}%"
     if key in ("latency_p50_s", "latency_p95_s"):
         return f"{v:.3f}"
@@ -76,8 +77,10 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
     notes = ("acc % with Wilson 95% CI; think tok = mean thinking tokens (injected phrases count); positions = "
              "thinking + answer tokens + latent steps; OE = outcome efficiency (tokens to the first correct "
              "answer / all thinking tokens, correct solutions); saved vs cot = 1 - tokens / cot's tokens on the "
-             "same problems; of ideal = that saving over cot's ideal saving (1 - cot's OE); Δacc vs cot with a "
-             "paired bootstrap interval in summary.json; AES of O1-Pruner (1, 3, 5); latency at batch 1 on a "
+             "same problems "
+             "(total generated positions for latent and routed methods); strong calls = share of problems a route "
+             "sent to the strong side; of ideal = that saving over cot's ideal saving (1 - cot's OE); Δacc vs cot "
+             "with a paired bootstrap interval in summary.json; AES of O1-Pruner (1, 3, 5); latency at batch 1 on a "
              "fixed subsample; tok/s from the batched run.")
     (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}\n\n![pareto](pareto.png)\n")
     plot_pareto(rows, out / "pareto.png")

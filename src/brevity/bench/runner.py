@@ -14,7 +14,9 @@ from pathlib import Path
 
 from brevity.errors import BrevityError
 from brevity.methods import Method, Solution, build_method, parse_spec
+from brevity.methods.base import RunContext
 from brevity.tasks import TaskSpec, load_problems
+from brevity.zoo import resolve_model
 
 CHUNK = 64  # problems per batched call; small enough that a continuation finds its prefix still cached
 
@@ -166,13 +168,17 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
     runs_path = cfg.out / "runs.jsonl"
     for method, model in methods:
         method.max_tokens = cfg.max_tokens
+        method.context = RunContext(make_engine, cfg.task)
         engine = make_engine(model)
         mhash = model_hash(engine.model_path)
+        for other in method.extra_models():  # a route's fast model: its weights enter the record ids too
+            mhash = hashlib.sha256((mhash + model_hash(resolve_model(other))).encode()).hexdigest()[:16]
         spec = method.spec()
         ids = {p.id: record_id(cfg.task.key(), p.id, mhash, spec, cfg.decoding()) for p in problems}
         todo = [p for p in problems if ids[p.id] not in store.ids]
         if not todo:
             continue
+        method.prepare(engine, ui)
         lat_ids = {p.id for p in problems[: cfg.latency_n]}
         alone = [p for p in todo if p.id in lat_ids]
         batched = [p for p in todo if p.id not in lat_ids]

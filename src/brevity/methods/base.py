@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,7 +11,7 @@ from brevity.engines.base import Engine, ProgressFn
 from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
 from brevity.methods.spec import MethodSpec, parse_spec
-from brevity.tasks import Problem
+from brevity.tasks import Problem, TaskSpec
 from brevity.tasks.grading import extract_answer, grade_problem
 from brevity.thinking import first_mention
 from brevity.zoo.chat import prompt_text
@@ -28,12 +28,24 @@ def register(cls: type[Method]) -> type[Method]:
 
 
 @dataclass
+class RunContext:
+    """What a caller (the bench, the server) offers a method beyond its one engine."""
+
+    make_engine: Callable[[str], Engine]  # a model name or folder -> an engine of the caller's kind
+    task: TaskSpec  # the task being solved, for methods that calibrate on its validation split
+
+
+@dataclass
 class Method:
     """A named, parameterized way to solve problems with an engine. Subclasses are dataclasses whose
     fields are the parameters; `positional` names the field that `name:value` sets."""
 
     name: ClassVar[str] = ""
     positional: ClassVar[str | None] = None
+    # Set on an instance by a caller that needs answer confidences (routing); not a parameter.
+    want_logprobs: ClassVar[bool] = False
+    # Set by the bench (or any caller) for methods that need more than one engine (routes).
+    context: ClassVar[RunContext | None] = None
     max_tokens: int = DEFAULT_MAX_TOKENS
 
     def __post_init__(self) -> None:
@@ -59,10 +71,22 @@ class Method:
         return prompt_text(problem.question)
 
     # Shared helpers -----------------------------------------------------------------------
+    def prepare(self, engine: Engine, ui: Any = None) -> None:
+        """One-time work before the timed solving starts (a route calibrates its threshold here); `ui`
+        draws progress (`ui.task(description, total)`), None draws nothing."""
+
+    def extra_models(self) -> list[str]:
+        """Models the method uses besides its engine's (a route's fast model); they enter record ids."""
+        return []
+
     def make_solution(self, problem: Problem, engine: Engine, thinking_ids: list[int], answer_ids: list[int],
-                      finish_reason: str, forward_passes: int, **extra: Any) -> Solution:
-        """Grade only the answer after </think>; no answer means wrong."""
+                      finish_reason: str, forward_passes: int, answer_logprobs: Sequence[float] | None = None,
+                      **extra: Any) -> Solution:
+        """Grade only the answer after </think>; no answer means wrong. With `answer_logprobs` (one per answer
+        token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on."""
         tok = engine.tokenizer
+        if answer_logprobs:
+            extra["answer_logprob"] = sum(answer_logprobs) / len(answer_logprobs)
         thinking = tok.decode(thinking_ids, skip_special_tokens=False)
         answer = tok.decode(answer_ids, skip_special_tokens=True)
         correct = bool(answer_ids) and grade_problem(answer, problem)
@@ -120,3 +144,4 @@ def _convert(method: str, key: str, value: str, typ: Any) -> Any:
 
 def _load_builtin() -> None:
     from brevity.methods import budget, early_exit, prompting  # noqa: F401  (registration side effect)
+    from brevity.route import method  # noqa: F401

@@ -24,12 +24,14 @@ class CoT(Method):
     name = "cot"
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        reqs = [Request(p, self.max_tokens) for p in prompts(problems, engine, self.render)]
+        reqs = [Request(p, self.max_tokens, logprobs=self.want_logprobs)
+                for p in prompts(problems, engine, self.render)]
         out = []
         for prob, c in zip(problems, engine.complete(reqs, progress)):
             s = split_completion(c.token_ids, engine.tokenizer)
+            lps = c.logprobs[s.answer_start:s.answer_start + len(s.answer_ids)] if c.logprobs else None
             out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
-                                          forward_passes=len(c.token_ids)))
+                                          forward_passes=len(c.token_ids), answer_logprobs=lps))
         return out
 
 
@@ -42,11 +44,13 @@ class NoThink(Method):
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         close = tuple(engine.tokenizer(f"{END_THINK}\n\n", add_special_tokens=False).input_ids)
-        reqs = [Request(p + close, ANSWER_TOKENS) for p in prompts(problems, engine)]
+        reqs = [Request(p + close, ANSWER_TOKENS, logprobs=self.want_logprobs) for p in prompts(problems, engine)]
         out = []
         for prob, c in zip(problems, engine.complete(reqs, progress)):
             ans = c.token_ids[:-1] if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
-            out.append(self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids)))
+            lps = c.logprobs[:len(ans)] if c.logprobs else None
+            out.append(self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
+                                          answer_logprobs=lps))
         return out
 
 

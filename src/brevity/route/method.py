@@ -1,0 +1,184 @@
+"""The `route` method: one registered method for the three routes, so the bench and the server run
+them by name (`route:cascade`, `route:router`, `route:switch`, or `route:kind=cascade;share=0.3`).
+
+- cascade: the fast model answers first; when its confidence (mean log-probability of its answer
+  tokens) is low, the strong side answers instead. Both calls count.
+- router: a classifier on the fast model's hidden state of the question decides before any
+  generation; only the chosen side generates.
+- switch: a cascade inside one LRM: `nothink` first, thinking when the no-thinking answer is unsure.
+
+The strong side is a registered method on the `@model` (default `deer`, the explicit issue's best
+decode-time method). The threshold is calibrated on the validation split as a quantile of the scores
+for a share of strong calls (RouteLLM); with no `share` given, the share is the smallest whose
+validation accuracy stays within `max_drop` of the strong side alone. Nested method specs take the
+positional form (`strong=budget:128`), since `;` and `@` belong to the route's own spec.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from brevity.engines.base import Engine, ProgressFn
+from brevity.errors import BrevityError
+from brevity.methods.base import Method, build_method, register
+from brevity.methods.solution import Solution
+from brevity.route.curves import quality_curve, smallest_share, threshold_for_share
+
+KINDS = ("cascade", "router", "switch")
+CONFIDENCE_METHODS = ("cot", "nothink")  # fast sides that can report answer log-probabilities
+
+
+@register
+@dataclass
+class Route(Method):
+    name = "route"
+    positional = "kind"
+    kind: str = "cascade"
+    fast: str = "tiny-llm"  # the fast model (cascade, router); a switch uses the strong model itself
+    fast_method: str = ""  # default: cot for cascade and router, nothink for switch
+    strong: str = "deer"  # the strong side's method, on the route's @model
+    share: float = -1.0  # target share of strong calls; negative: chosen on validation
+    max_drop: float = 0.005  # accuracy the automatic share may give up against the strong side alone
+    calib_n: int = 500  # validation problems for the threshold
+    train_n: int = 1000  # training problems for the router
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._state: dict[str, Any] = {}  # the fast engine, the router, the calibrated threshold
+        if self.kind not in KINDS:
+            raise BrevityError(f"route kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.share > 1.0:
+            raise BrevityError(f"route share is a fraction of calls (0..1, negative: auto), got {self.share}")
+        if self.calib_n <= 0 or self.train_n <= 0 or self.max_drop < 0:
+            raise BrevityError("route: calib_n and train_n must be positive, max_drop non-negative")
+        fast = self.fast_spec()
+        if fast.split(":")[0] not in CONFIDENCE_METHODS:
+            raise BrevityError(f"route fast_method must be one of {', '.join(CONFIDENCE_METHODS)} (they report "
+                               f"answer log-probabilities), got {fast!r}")
+        build_method(self.strong)
+
+    def fast_spec(self) -> str:
+        return self.fast_method or ("nothink" if self.kind == "switch" else "cot")
+
+    def extra_models(self) -> list[str]:
+        return [] if self.kind == "switch" else [self.fast]
+
+    # The two sides -----------------------------------------------------------------------
+    def _sides(self, engine: Engine) -> tuple[Method, Engine, Method]:
+        fast_m, strong_m = build_method(self.fast_spec()), build_method(self.strong)
+        for m in (fast_m, strong_m):
+            m.max_tokens, m.context = self.max_tokens, self.context
+        fast_m.want_logprobs = True
+        if self.kind == "switch":
+            return fast_m, engine, strong_m
+        if "fast_engine" not in self._state:
+            make = self.context.make_engine if self.context else _default_engine
+            self._state["fast_engine"] = make(self.fast)
+        return fast_m, self._state["fast_engine"], strong_m
+
+    def scores(self, problems, fast_engine: Engine, fast_sols: list[Solution] | None) -> list[float]:
+        """How much each problem needs the strong side: the router's probability, or minus the fast
+        answer's mean log-probability (no answer: certainly)."""
+        if self.kind == "router":
+            from brevity.route.router import question_features
+
+            return [float(x) for x in self._state["router"].score(question_features(fast_engine, problems))]
+        return [-s.extra["answer_logprob"] if "answer_logprob" in s.extra else math.inf for s in fast_sols]
+
+    # Calibration ---------------------------------------------------------------------------
+    def prepare(self, engine: Engine, ui: Any = None) -> None:
+        if "threshold" in self._state:
+            return
+        from brevity.route.sides import run_side
+        from brevity.tasks import TaskSpec, load_problems
+
+        task = self.context.task if self.context else TaskSpec("arith")
+        fast_m, fast_engine, strong_m = self._sides(engine)
+
+        def both(split: str, n: int):
+            probs = load_problems(task.name, split=split, n=n, **dict(task.params))
+            with _progress(ui, f"route {self.kind}: fast side on {split}", len(probs)) as adv:
+                f = run_side(fast_m, fast_engine, probs, adv)
+            with _progress(ui, f"route {self.kind}: strong side on {split}", len(probs)) as adv:
+                s = run_side(strong_m, engine, probs, adv)
+            return probs, f, s
+
+        if self.kind == "router":
+            from brevity.route.router import Router, question_features
+
+            probs, f, s = both("train", self.train_n)
+            needs = [(not a.correct) and b.correct for a, b in zip(f, s)]
+            self._state["router"] = Router.fit(question_features(fast_engine, probs), needs)
+        probs, f, s = both("validation", self.calib_n)
+        scores = self.scores(probs, fast_engine, f)
+        share = self.share
+        if share < 0:
+            curve = self.curve(scores, f, s)
+            strong_acc = sum(x.correct for x in s) / len(s)
+            share = smallest_share(curve, strong_acc - self.max_drop)
+        self._state.update(threshold=threshold_for_share(scores, share), calibrated_share=share)
+
+    def curve(self, scores: list[float], fast: list[Solution], strong: list[Solution]):
+        """Quality and cost for every share of strong calls, from both sides' outcomes on the same problems."""
+        return quality_curve(scores, [x.correct for x in fast], [y.correct for y in strong],
+                             [x.generated_positions for x in fast], self.routed_costs(fast, strong))
+
+    def routed_costs(self, fast: list[Solution], strong: list[Solution]) -> list[int]:
+        """Generated positions of a problem sent to the strong side; a cascade paid for its fast attempt too."""
+        return [y.generated_positions + (0 if self.kind == "router" else x.generated_positions)
+                for x, y in zip(fast, strong)]
+
+    # Solving -------------------------------------------------------------------------------
+    def solve(self, problems, engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
+        self.prepare(engine)
+        fast_m, fast_engine, strong_m = self._sides(engine)
+        thr = self._state["threshold"]
+        if self.kind == "router":
+            scores = self.scores(problems, fast_engine, None)
+            to_strong = [s > thr for s in scores]
+            easy = [p for p, u in zip(problems, to_strong) if not u]
+            fast_by_id = {s.problem_id: s for s in fast_m.solve(easy, fast_engine)} if easy else {}
+        else:
+            fast_sols = fast_m.solve(problems, fast_engine)
+            scores = self.scores(problems, fast_engine, fast_sols)
+            to_strong = [s > thr for s in scores]
+            fast_by_id = {s.problem_id: s for s in fast_sols}
+        hard = [p for p, u in zip(problems, to_strong) if u]
+        strong_by_id = {s.problem_id: s for s in strong_m.solve(hard, engine)} if hard else {}
+        out = []
+        for p, score, up in zip(problems, scores, to_strong):
+            first = fast_by_id.get(p.id)
+            sol = strong_by_id[p.id] if up else first
+            if up and first is not None:  # a cascade paid for the fast attempt as well
+                sol.thinking_tokens += first.thinking_tokens
+                sol.answer_tokens += first.answer_tokens
+                sol.forward_passes += first.forward_passes
+            sol.method, sol.model = self.spec(), engine.model_name
+            sol.extra.update(route="strong" if up else "fast", score=score, threshold=thr,
+                             fast_model=fast_engine.model_name)
+            sol.extra.pop("answer_logprob", None)
+            out.append(sol)
+        if progress:
+            progress(len(problems))
+        return out
+
+
+def _default_engine(name: str) -> Engine:
+    from brevity.engines import make_engine
+    from brevity.zoo import resolve_model
+
+    return make_engine("hf", str(resolve_model(name)))
+
+
+class _NoProgress:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _progress(ui, description: str, total: int):
+    return ui.task(description, total=total) if ui is not None else _NoProgress()

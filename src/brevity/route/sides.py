@@ -1,0 +1,50 @@
+"""Both sides of a route run over whole splits, for calibration (validation), router training (train)
+and the routing curves (test). Runs are cached per model, method and problem, so calibration, the
+router and `brevity route eval` share them; a bench row never reads this cache (its latencies and
+throughput are measured fresh)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from brevity.engines.base import Engine
+from brevity.methods.base import Method
+from brevity.methods.solution import Solution
+from brevity.tasks import Problem
+
+CHUNK = 64
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BREVITY_CACHE", Path.home() / ".cache" / "brevity")) / "route"
+
+
+def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progress=None) -> list[Solution]:
+    """`method.solve` over the problems, reusing earlier runs of the same model, method and settings."""
+    from brevity.bench.runner import model_hash
+
+    key = json.dumps([model_hash(Path(engine.model_path)), method.spec(), method.max_tokens,
+                      method.want_logprobs])
+    path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
+    done: dict[str, Solution] = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                s = Solution.from_dict(json.loads(line))
+                done[s.problem_id] = s
+    todo = [p for p in problems if p.id not in done]
+    if progress and len(todo) < len(problems):
+        progress(len(problems) - len(todo))  # read from the cache
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for i in range(0, len(todo), CHUNK):
+        sols = method.solve(todo[i:i + CHUNK], engine)
+        with open(path, "a") as f:
+            f.writelines(json.dumps(s.to_dict()) + "\n" for s in sols)
+        done.update((s.problem_id, s) for s in sols)
+        if progress:
+            progress(len(sols))
+    return [done[p.id] for p in problems]
