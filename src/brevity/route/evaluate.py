@@ -51,7 +51,7 @@ def evaluate_route(route: Route, strong_model: str, task: TaskSpec, n: int, make
 
 def write_route_report(results: list[dict], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "routes.json").write_text(json.dumps(results, indent=1) + "\n")
+    (out / "routes.json").write_text(json.dumps([_thin(r) for r in results], indent=1) + "\n")
     lines = ["| route | fast side | strong side | fast acc | strong acc | CPT(50%) | CPT(80%) | CPT(95%) | APGR | "
              "calibrated: strong calls | acc | tokens/problem |", "|" + "---|" * 12]
 
@@ -66,6 +66,14 @@ def write_route_report(results: list[dict], out: Path) -> None:
                      f"{pct(c['test_share'])} | {pct(c['test_accuracy'])} | {c['test_cost']:.1f} |")
     (out / "routes.md").write_text("\n".join(lines) + "\n")
     plot_routes(results, out / "routing.png")
+
+
+def _thin(result: dict, points: int = 101) -> dict:
+    """The JSON keeps the curve at about `points` evenly spaced shares (the plot draws every one)."""
+    c = result["curve"]
+    step = max(1, (len(c["share"]) - 1) // (points - 1))
+    idx = sorted(set(range(0, len(c["share"]), step)) | {len(c["share"]) - 1})
+    return {**result, "curve": {k: [round(v[i], 5) for i in idx] for k, v in c.items()}}
 
 
 def plot_routes(results: list[dict], path: Path) -> None:
