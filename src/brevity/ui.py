@@ -31,6 +31,8 @@ def print_table(rows: list[dict], title: str = "") -> None:
     drop = {"aes", "latency_p95_s", "peak_memory_mb", "mean_generated_positions"}
     if len({r["model"] for r in rows}) == 1:
         drop.add("model")
+    if all(r.get("strong_share") is None for r in rows):  # no route among the rows
+        drop.add("strong_share")
     keep = [c for c in COLUMNS if c[0] not in drop]
     table = Table(title=title)
     for _, head in keep:
