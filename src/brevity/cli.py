@@ -83,16 +83,40 @@ def bench(
 
 @app.command()
 def train(
-    recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length or l1."),
+    recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length, l1, or coconut (latent)."),
     out: Path = typer.Option(..., help="Folder to write the trained HF model into."),
     base: str = typer.Option("tiny-lrm", help="Parent model: zoo name or HF folder (same tokenizer and chat format)."),
-    steps: int | None = typer.Option(None, help="Training steps (default: the zoo member made by this recipe)."),
+    steps: int | None = typer.Option(None, help="Training steps (default: the zoo member made by this recipe); "
+                                                "coconut: steps per curriculum stage."),
     lr: float | None = typer.Option(None, help="Learning rate (default: the zoo member's)."),
+    task: str = typer.Option("arith", help="Latent recipes: the task whose compact chains they internalize."),
+    stages: int = typer.Option(7, help="coconut: curriculum stages (steps replaced by thoughts)."),
+    per_step: int = typer.Option(1, help="coconut: continuous thoughts per replaced step."),
+    stage0_steps: int = typer.Option(1000, help="coconut: steps on the full compact chain first."),
+    n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
 ) -> None:
-    """Fine-tune a model with a recipe of the explicit family; settings default to the zoo member's."""
+    """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
 
     from brevity.zoo.registry import MEMBERS, resolve_model
+
+    if recipe == "coconut":
+        from brevity.recipes.latent.coconut import CoconutConfig, build_coconut
+        from brevity.ui import ProgressUI, console
+
+        if min(stages, per_step, n_train) <= 0 or stage0_steps < 0 or (steps is not None and steps <= 0) or \
+                (lr is not None and lr <= 0):
+            raise BrevityError("--stages, --per-step, --n-train, --steps and --lr must be positive")
+        if out.exists() and any(out.iterdir()):
+            raise BrevityError(f"{out} exists and is not empty; choose a new --out")
+        cfg = CoconutConfig(stages=stages, per_step=per_step, steps_per_stage=steps or 300,
+                            stage0_steps=stage0_steps, lr=lr or 1e-3)
+        parent, task_spec = resolve_model(base), parse_task(task)
+        with ProgressUI().task(f"coconut {out.name}", total=cfg.total_steps()) as advance:
+            build_coconut(parent, task_spec, out, cfg, n_train, progress=lambda step, loss: advance(1),
+                          command=" ".join(["brevity", *sys.argv[1:]]))
+        console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
+        return
 
     members = {m.recipe: m for m in MEMBERS.values() if m.recipe != "sft"}
     if recipe not in members:

@@ -143,5 +143,5 @@ def _convert(method: str, key: str, value: str, typ: Any) -> Any:
 
 
 def _load_builtin() -> None:
-    from brevity.methods import budget, early_exit, prompting  # noqa: F401  (registration side effect)
+    from brevity.methods import budget, early_exit, latent, prompting  # noqa: F401  (registration side effect)
     from brevity.route import method  # noqa: F401

@@ -1,0 +1,188 @@
+"""Continuous thoughts (Coconut, Hao et al. 2024): between `<bot>` and `<eot>` the model's last hidden
+state is fed back as the next input embedding instead of a sampled token.
+
+One function runs the thoughts for training and for decoding alike: the prefix (question, `<bot>`)
+is prefilled once, then each thought is one single-position forward pass that attends to the KV
+cache. Coconut's official code instead re-runs the whole sequence for every thought and every answer
+token; `reforward_generate` does that too, as the reference that the cached path must agree with and
+beat (`benchmarks/coconut_kv.py` measures both).
+
+Batches are left-padded, so positions come from the attention mask (`cumsum - 1`), not the column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from brevity.methods.base import Method, register
+from brevity.methods.solution import Solution
+
+BOT, EOT = "<bot>", "<eot>"
+
+
+def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(map(len, seqs))
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long, device=device)
+    for r, s in enumerate(seqs):
+        if s:
+            ids[r, width - len(s):] = torch.tensor(list(s), device=device)
+            mask[r, width - len(s):] = 1
+    return ids, mask
+
+
+def _positions(mask: torch.Tensor, new: int) -> torch.Tensor:
+    """Position ids of the last `new` columns of a (left-padded) mask."""
+    return (mask.cumsum(-1) - 1).clamp(min=0)[:, -new:]
+
+
+@dataclass
+class ThoughtState:
+    """What follows the thoughts needs: the KV cache, the mask so far, and the last hidden state."""
+
+    cache: object
+    mask: torch.Tensor
+    last_hidden: torch.Tensor  # (batch, hidden)
+    thoughts: list[torch.Tensor]  # each (batch, hidden): the continuous thoughts, for reading them back
+
+
+def continuous_thoughts(model, ids: torch.Tensor, mask: torch.Tensor, n: int) -> ThoughtState:
+    """Prefill `ids` (ending with `<bot>`), then n continuous thoughts, each one forward pass of one
+    position on the KV cache. Differentiable: training backpropagates through the thought chain."""
+    out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask, ids.shape[1]), use_cache=True,
+                output_hidden_states=True)
+    cache, h = out.cache, out.hidden_states[-1][:, -1]
+    thoughts = []
+    for _ in range(n):
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+        out = model(inputs_embeds=h.unsqueeze(1), attention_mask=mask, position_ids=_positions(mask, 1),
+                    cache=cache, use_cache=True, output_hidden_states=True)
+        cache, h = out.cache, out.hidden_states[-1][:, -1]
+        thoughts.append(h)
+    return ThoughtState(cache, mask, h, thoughts)
+
+
+def continue_with(model, state: ThoughtState, ids: torch.Tensor, ids_mask: torch.Tensor | None = None):
+    """Run token ids after the thoughts on the cache (one forward); returns the model output and the
+    extended mask. `ids_mask` marks right padding in `ids` (training batches)."""
+    add = ids_mask if ids_mask is not None else torch.ones_like(ids)
+    mask = torch.cat([state.mask, add], dim=1)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask, ids.shape[1]),
+                cache=state.cache, use_cache=True)
+    state.cache, state.mask = out.cache, mask
+    return out
+
+
+@torch.no_grad()
+def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
+                    max_new: int) -> tuple[list[list[int]], int]:
+    """Greedy decoding after n continuous thoughts, on the KV cache: prefix, thoughts, `<eot>`, then
+    tokens until EOS. Returns the generated token ids per row and the number of forward passes."""
+    ids, mask = left_pad(prefixes, pad_id, model.device)
+    state = continuous_thoughts(model, ids, mask, n)
+    nxt = torch.full((ids.shape[0], 1), eot_id, dtype=torch.long, device=model.device)
+    out_ids: list[list[int]] = [[] for _ in prefixes]
+    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=model.device)
+    passes = 1 + n
+    for _ in range(max_new):
+        logits = continue_with(model, state, nxt).logits[:, -1]
+        passes += 1
+        nxt = logits.argmax(-1, keepdim=True)
+        for r in range(len(out_ids)):
+            if not done[r]:
+                out_ids[r].append(int(nxt[r, 0]))
+        done |= nxt[:, 0] == eos_id
+        if bool(done.all()):
+            break
+    return out_ids, passes
+
+
+@torch.no_grad()
+def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
+                       max_new: int) -> tuple[list[list[int]], int]:
+    """The same decoding as Coconut's official code does it: no cache, the whole sequence of input
+    embeddings re-run for every thought and every new token. The reference for `cached_generate`."""
+    ids, mask = left_pad(prefixes, pad_id, model.device)
+    emb = model.get_input_embeddings()
+    seq = emb(ids)
+    passes = 0
+
+    def step(seq, mask):
+        out = model(inputs_embeds=seq, attention_mask=mask, position_ids=_positions(mask, mask.shape[1]),
+                    output_hidden_states=True, use_cache=False)
+        return out
+
+    for _ in range(n):
+        out = step(seq, mask)
+        passes += 1
+        seq = torch.cat([seq, out.hidden_states[-1][:, -1:]], dim=1)
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+    nxt = torch.full((ids.shape[0], 1), eot_id, dtype=torch.long, device=model.device)
+    out_ids: list[list[int]] = [[] for _ in prefixes]
+    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=model.device)
+    for _ in range(max_new):
+        seq = torch.cat([seq, emb(nxt)], dim=1)
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
+        logits = step(seq, mask).logits[:, -1]
+        passes += 1
+        nxt = logits.argmax(-1, keepdim=True)
+        for r in range(len(out_ids)):
+            if not done[r]:
+                out_ids[r].append(int(nxt[r, 0]))
+        done |= nxt[:, 0] == eos_id
+        if bool(done.all()):
+            break
+    return out_ids, passes
+
+
+# The method ---------------------------------------------------------------------------------------
+
+def latent_manifest(model_path) -> dict:
+    """The `latent` block a latent recipe writes into the model's manifest (method, thoughts)."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_path) / "manifest.json"
+    return json.loads(path.read_text()).get("latent", {}) if path.is_file() else {}
+
+
+@register
+@dataclass
+class Coconut(Method):
+    """Decode a Coconut model: n continuous thoughts on the KV cache, `<eot>`, then the answer. The
+    thoughts count as generated positions (as in Coconut's paper), not as thinking tokens."""
+
+    name = "coconut"
+    positional = "thoughts"
+    thoughts: int = -1  # -1: the number the model was trained with (its manifest)
+    reforward: bool = False  # decode as Coconut's official code does (no KV cache): the reference
+
+    def solve(self, problems, engine, progress=None) -> list[Solution]:
+        from brevity.errors import BrevityError
+        from brevity.methods.control import prompts
+        from brevity.thinking import split_completion
+
+        model, tok = engine.model(), engine.tokenizer
+        n = self.thoughts if self.thoughts >= 0 else latent_manifest(engine.model_path).get("thoughts")
+        if n is None:
+            raise BrevityError(f"{engine.model_name} has no latent thought count in its manifest; give coconut:N")
+        bot, eot = tok.convert_tokens_to_ids([BOT, EOT])
+        prefixes = [list(p) + [bot] for p in prompts(problems, engine)]
+        run = reforward_generate if self.reforward else cached_generate
+        out = []
+        bs = getattr(engine, "batch_size", 32)
+        for i in range(0, len(problems), bs):
+            gen, _ = run(model, prefixes[i:i + bs], n, eot, tok.eos_token_id, tok.pad_token_id, self.max_tokens)
+            for prob, ids in zip(problems[i:i + bs], gen):
+                s = split_completion(ids, tok)
+                sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids,
+                                         "stop" if ids and ids[-1] == tok.eos_token_id else "length",
+                                         forward_passes=1 + n + len(ids))
+                sol.latent_steps = n
+                out.append(sol)
+            if progress:
+                progress(len(gen))
+        return out

@@ -1,0 +1,1 @@
+"""Recipes of the implicit family: reasoning moved from tokens into hidden states."""

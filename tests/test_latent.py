@@ -1,0 +1,94 @@
+"""Continuous thoughts (Coconut): KV-cached decoding equals re-forward decoding, left padding is exact,
+the curriculum's examples are built right, gradients flow through the thought chain, and the recipe and
+method run end to end by name."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from brevity.methods.control import prompts
+from brevity.methods.latent import BOT, EOT, cached_generate, reforward_generate
+from brevity.recipes.latent.coconut import coconut_loss
+from brevity.recipes.latent.data import chain_steps, latent_example
+from brevity.tasks import load_problems
+
+
+@pytest.fixture(scope="module")
+def setup(lrm_engine):
+    tok = lrm_engine.tokenizer
+    bot, eot = tok.convert_tokens_to_ids([BOT, EOT])
+    probs = load_problems("arith", split="test", n=6)
+    prefixes = [list(p) + [bot] for p in prompts(probs, lrm_engine)]
+    return lrm_engine.model(), tok, eot, prefixes
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_cached_thoughts_decode_like_reforward(setup, n):
+    model, tok, eot, prefixes = setup
+    a, pa = cached_generate(model, prefixes, n, eot, tok.eos_token_id, tok.pad_token_id, 24)
+    b, pb = reforward_generate(model, prefixes, n, eot, tok.eos_token_id, tok.pad_token_id, 24)
+    assert a == b and all(a)
+    assert pa == pb + 1  # the cached path's prefill is its own pass; re-forward folds it into every step
+
+
+def test_left_padding_is_exact(setup):
+    model, tok, eot, prefixes = setup
+    assert len({len(p) for p in prefixes}) > 1  # the batch really is ragged
+    batch, _ = cached_generate(model, prefixes, 2, eot, tok.eos_token_id, tok.pad_token_id, 16)
+    alone = [cached_generate(model, [p], 2, eot, tok.eos_token_id, tok.pad_token_id, 16)[0][0] for p in prefixes]
+    assert batch == alone
+
+
+def test_curriculum_examples(lrm_engine):
+    tok = lrm_engine.tokenizer
+    p = load_problems("mult", split="train", n=1)[0]
+    steps = chain_steps(p)
+    assert len(steps) == 7 and steps[0].startswith("<<")
+    bot, eot = tok.convert_tokens_to_ids([BOT, EOT])
+    e0, e2, e9 = (latent_example(p, tok, k, 2) for k in (0, 2, 9))
+    assert e0.thoughts == 0 and e2.thoughts == 4 and e9.thoughts == 18
+    assert all(e.prefix[-1] == bot and e.rest[0] == eot for e in (e0, e2, e9))
+    text = [tok.decode(e.rest[1:]) for e in (e0, e2, e9)]
+    assert steps[0] in text[0] and steps[2] in text[1] and steps[1] not in text[1]
+    assert "<<" not in text[2] and text[2].endswith(f"The answer is {p.answer}.<|im_end|>")
+
+
+def test_gradients_flow_through_the_thought_chain(lrm_engine):
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(lrm_engine.model_path, dtype=torch.float32)
+    tok = lrm_engine.tokenizer
+    probs = load_problems("arith", split="train", n=4)
+    batch = [latent_example(p, tok, 3, 1) for p in probs]
+    emb = model.get_input_embeddings().weight
+    loss = coconut_loss(model, batch, tok.pad_token_id)
+    loss.backward()
+    assert torch.isfinite(loss)
+    # The question's tokens reach the loss only through the KV cache and the thoughts built on it.
+    q_tok = batch[0].prefix[-3]
+    assert emb.grad[q_tok].abs().sum() > 0
+
+
+def test_recipe_and_method_end_to_end(tmp_path):
+    out = tmp_path / "cc"
+    run = [sys.executable, "-m", "brevity.cli"]
+    p = subprocess.run([*run, "train", "coconut", "--base", "tiny-base", "--task", "mult", "--out", str(out),
+                        "--stages", "2", "--steps", "2", "--stage0-steps", "2", "--n-train", "32"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["latent"] == {"method": "coconut", "thoughts": 2, "per_step": 1} and man["train"]["steps"] == 6
+    p = subprocess.run([*run, "bench", "--task", "mult", "--model", str(out), "--methods", "coconut,coconut:1",
+                        "--n", "4", "--latency-n", "1", "--max-tokens", "24", "--out", str(tmp_path / "b")],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    recs = [json.loads(line) for line in (tmp_path / "b" / "records.jsonl").read_text().splitlines()]
+    assert sorted({r["latent_steps"] for r in recs}) == [1, 2] and len(recs) == 8  # the manifest's 2, and 1
+    assert all(r["generated_positions"] == r["thinking_tokens"] + r["answer_tokens"] + r["latent_steps"]
+               for r in recs)
+    bad = subprocess.run([*run, "train", "coconut", "--out", str(tmp_path / "x"), "--stages", "0"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
