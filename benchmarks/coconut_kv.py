@@ -44,7 +44,7 @@ def main() -> None:
     for cap in (int(x) for x in args.max_new.split(",")):
         same_tok = same_ans = 0
         t_c, t_r, lens = [], [], []
-        for p, pre in zip(probs, prefixes):
+        for pre in prefixes:
             rc, rr = [], []
             for _ in range(args.repeats):
                 t0 = time.perf_counter()
