@@ -89,6 +89,7 @@ def test_recipe_and_method_end_to_end(tmp_path):
     assert sorted({r["latent_steps"] for r in recs}) == [1, 2] and len(recs) == 8  # the manifest's 2, and 1
     assert all(r["generated_positions"] == r["thinking_tokens"] + r["answer_tokens"] + r["latent_steps"]
                for r in recs)
-    bad = subprocess.run([*run, "train", "coconut", "--out", str(tmp_path / "x"), "--stages", "0"],
+    bad = subprocess.run([*run, "train", "coconut", "--out", str(tmp_path / "x"), "--stages", "0",
+                          "--stage0-steps", "0"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

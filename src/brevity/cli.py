@@ -90,7 +90,8 @@ def train(
                                                 "coconut: steps per curriculum stage."),
     lr: float | None = typer.Option(None, help="Learning rate (default: the zoo member's)."),
     task: str = typer.Option("arith", help="Latent recipes: the task whose compact chains they internalize."),
-    stages: int = typer.Option(7, help="coconut: curriculum stages (steps replaced by thoughts)."),
+    stages: int = typer.Option(7, help="coconut: curriculum stages (steps replaced by thoughts); 0 trains only "
+                                       "the compact chain (stage 0), the explicit baseline."),
     per_step: int = typer.Option(1, help="coconut: continuous thoughts per replaced step."),
     stage0_steps: int = typer.Option(1000, help="coconut: steps on the full compact chain first."),
     n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
@@ -104,9 +105,10 @@ def train(
         from brevity.recipes.latent.coconut import CoconutConfig, build_coconut
         from brevity.ui import ProgressUI, console
 
-        if min(stages, per_step, n_train) <= 0 or stage0_steps < 0 or (steps is not None and steps <= 0) or \
-                (lr is not None and lr <= 0):
-            raise BrevityError("--stages, --per-step, --n-train, --steps and --lr must be positive")
+        if min(per_step, n_train) <= 0 or min(stages, stage0_steps) < 0 or stages + stage0_steps == 0 or \
+                (steps is not None and steps <= 0) or (lr is not None and lr <= 0):
+            raise BrevityError("--per-step, --n-train, --steps and --lr must be positive, --stages and "
+                               "--stage0-steps non-negative and not both 0")
         if out.exists() and any(out.iterdir()):
             raise BrevityError(f"{out} exists and is not empty; choose a new --out")
         cfg = CoconutConfig(stages=stages, per_step=per_step, steps_per_stage=steps or 300,

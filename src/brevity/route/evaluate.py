@@ -16,16 +16,17 @@ from brevity.tasks import TaskSpec, load_problems
 
 
 def evaluate_route(route: Route, strong_model: str, task: TaskSpec, n: int, make_engine, ui=None) -> dict:
-    from brevity.route.method import _progress
+    from brevity.ui import ProgressUI
 
+    ui = ui or ProgressUI(enabled=False)
     route.context = RunContext(make_engine, task)
     engine = make_engine(strong_model)
     route.prepare(engine, ui)
     fast_m, fast_engine, strong_m = route._sides(engine)
     test = load_problems(task.name, split="test", n=n, **dict(task.params))
-    with _progress(ui, f"{route.spec()}: fast side on test", n) as adv:
+    with ui.task(f"{route.spec()}: fast side on test", n) as adv:
         fast = run_side(fast_m, fast_engine, test, adv)
-    with _progress(ui, f"{route.spec()}: strong side on test", n) as adv:
+    with ui.task(f"{route.spec()}: strong side on test", n) as adv:
         strong = run_side(strong_m, engine, test, adv)
     scores = route.scores(test, fast_engine, fast)
     curve = route.curve(scores, fast, strong)

@@ -93,15 +93,17 @@ class Route(Method):
             return
         from brevity.route.sides import run_side
         from brevity.tasks import TaskSpec, load_problems
+        from brevity.ui import ProgressUI
 
         task = self.context.task if self.context else TaskSpec("arith")
         fast_m, fast_engine, strong_m = self._sides(engine)
+        ui = ui or ProgressUI(enabled=False)
 
         def both(split: str, n: int):
             probs = load_problems(task.name, split=split, n=n, **dict(task.params))
-            with _progress(ui, f"route {self.kind}: fast side on {split}", len(probs)) as adv:
+            with ui.task(f"route {self.kind}: fast side on {split}", len(probs)) as adv:
                 f = run_side(fast_m, fast_engine, probs, adv)
-            with _progress(ui, f"route {self.kind}: strong side on {split}", len(probs)) as adv:
+            with ui.task(f"route {self.kind}: strong side on {split}", len(probs)) as adv:
                 s = run_side(strong_m, engine, probs, adv)
             return probs, f, s
 
@@ -171,14 +173,3 @@ def _default_engine(name: str) -> Engine:
 
     return make_engine("hf", str(resolve_model(name)))
 
-
-class _NoProgress:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _progress(ui, description: str, total: int):
-    return ui.task(description, total=total) if ui is not None else _NoProgress()
