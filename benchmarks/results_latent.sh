@@ -13,6 +13,9 @@ brevity train coconut --base tiny-base --task arith --out brevity-runs/tiny-comp
   --n-train 20000
 brevity train coconut --base brevity-runs/tiny-compact-arith --task arith --out brevity-runs/tiny-coconut-arith-2 \
   --stages 5 --per-step 1 --stage0-steps 0 --steps 600 --n-train 20000
+brevity train coconut --base brevity-runs/tiny-compact-arith --task arith --out brevity-runs/tiny-coconut-arith-c2 \
+  --stages 5 --per-step 2 --stage0-steps 0 --steps 600 --n-train 20000
 brevity bench --task arith --model brevity-runs/tiny-coconut-arith-2 --split validation --n 300 --latency-n 0 \
   --batch-size 64 --out brevity-runs/latent-val --methods \
-  "coconut,coconut@brevity-runs/tiny-compact-arith,coconut@brevity-runs/tiny-coconut-arith,cot@tiny-llm"
+  "coconut,coconut@brevity-runs/tiny-compact-arith,coconut@brevity-runs/tiny-coconut-arith,cot@tiny-llm,\
+coconut@brevity-runs/tiny-coconut-arith-c2"
