@@ -76,6 +76,26 @@ def continue_with(model, state: ThoughtState, ids: torch.Tensor, ids_mask: torch
     return out
 
 
+def _greedy_after_eot(next_logits, rows: int, eot_id: int, eos_id: int, max_new: int,
+                      device) -> tuple[list[list[int]], int]:
+    """Feed `<eot>`, then greedy tokens until every row has written EOS or max_new; `next_logits(ids)`
+    runs the model on the newest token per row and returns the last position's logits."""
+    nxt = torch.full((rows, 1), eot_id, dtype=torch.long, device=device)
+    out_ids: list[list[int]] = [[] for _ in range(rows)]
+    done = [False] * rows
+    steps = 0
+    for _ in range(max_new):
+        nxt = next_logits(nxt).argmax(-1, keepdim=True)
+        steps += 1
+        for r, t in enumerate(nxt[:, 0].tolist()):
+            if not done[r]:
+                out_ids[r].append(t)
+                done[r] = t == eos_id
+        if all(done):
+            break
+    return out_ids, steps
+
+
 @torch.no_grad()
 def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
                     max_new: int) -> tuple[list[list[int]], int]:
@@ -83,21 +103,9 @@ def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: in
     tokens until EOS. Returns the generated token ids per row and the number of forward passes."""
     ids, mask = left_pad(prefixes, pad_id, model.device)
     state = continuous_thoughts(model, ids, mask, n)
-    nxt = torch.full((ids.shape[0], 1), eot_id, dtype=torch.long, device=model.device)
-    out_ids: list[list[int]] = [[] for _ in prefixes]
-    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=model.device)
-    passes = 1 + n
-    for _ in range(max_new):
-        logits = continue_with(model, state, nxt).logits[:, -1]
-        passes += 1
-        nxt = logits.argmax(-1, keepdim=True)
-        for r in range(len(out_ids)):
-            if not done[r]:
-                out_ids[r].append(int(nxt[r, 0]))
-        done |= nxt[:, 0] == eos_id
-        if bool(done.all()):
-            break
-    return out_ids, passes
+    out_ids, steps = _greedy_after_eot(lambda nxt: continue_with(model, state, nxt).logits[:, -1], len(prefixes),
+                                       eot_id, eos_id, max_new, model.device)
+    return out_ids, 1 + n + steps
 
 
 @torch.no_grad()
@@ -107,35 +115,23 @@ def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id:
     embeddings re-run for every thought and every new token. The reference for `cached_generate`."""
     ids, mask = left_pad(prefixes, pad_id, model.device)
     emb = model.get_input_embeddings()
-    seq = emb(ids)
-    passes = 0
+    ones = mask.new_ones((len(prefixes), 1))
 
-    def step(seq, mask):
-        out = model(inputs_embeds=seq, attention_mask=mask, position_ids=_positions(mask, mask.shape[1]),
-                    output_hidden_states=True, use_cache=False)
-        return out
+    def forward(embeds, mask):
+        return model(inputs_embeds=embeds, attention_mask=mask, position_ids=_positions(mask, mask.shape[1]),
+                     output_hidden_states=True, use_cache=False)
 
+    seq = [emb(ids), mask]
     for _ in range(n):
-        out = step(seq, mask)
-        passes += 1
-        seq = torch.cat([seq, out.hidden_states[-1][:, -1:]], dim=1)
-        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-    nxt = torch.full((ids.shape[0], 1), eot_id, dtype=torch.long, device=model.device)
-    out_ids: list[list[int]] = [[] for _ in prefixes]
-    done = torch.zeros(ids.shape[0], dtype=torch.bool, device=model.device)
-    for _ in range(max_new):
-        seq = torch.cat([seq, emb(nxt)], dim=1)
-        mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-        logits = step(seq, mask).logits[:, -1]
-        passes += 1
-        nxt = logits.argmax(-1, keepdim=True)
-        for r in range(len(out_ids)):
-            if not done[r]:
-                out_ids[r].append(int(nxt[r, 0]))
-        done |= nxt[:, 0] == eos_id
-        if bool(done.all()):
-            break
-    return out_ids, passes
+        h = forward(*seq).hidden_states[-1][:, -1:]
+        seq = [torch.cat([seq[0], h], dim=1), torch.cat([seq[1], ones], dim=1)]
+
+    def next_logits(nxt):
+        seq[0], seq[1] = torch.cat([seq[0], emb(nxt)], dim=1), torch.cat([seq[1], ones], dim=1)
+        return forward(*seq).logits[:, -1]
+
+    out_ids, steps = _greedy_after_eot(next_logits, len(prefixes), eot_id, eos_id, max_new, model.device)
+    return out_ids, n + steps
 
 
 # The method ---------------------------------------------------------------------------------------
