@@ -288,6 +288,53 @@ def route_eval(
     console.print(f"wrote {out}/routes.json, routes.md, routing.png")
 
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@app.command()
+def serve(
+    model: str = typer.Option("tiny-lrm", help="The model to serve with defaults (a zoo name or an HF folder)."),
+    config: Path | None = typer.Option(None, help="A TOML config (models, backends, efforts, aliases, limits); "
+                                                  "see docs/serve.example.toml. Replaces --model and --backend."),
+    backend: str = typer.Option("hf", help="hf (in-process), vllm (starts vllm serve) or openai (an upstream)."),
+    url: str = typer.Option("", help="The upstream's base URL for --backend openai, e.g. http://host:8000/v1."),
+    host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+    api_key: str = typer.Option("", envvar="BREVITY_API_KEY", help="Required from clients as a Bearer token; "
+                                                                    "without one the server binds to 127.0.0.1 only."),
+    batch_size: int = typer.Option(0, help="Most requests decoded together (1: one at a time; 0: the config's)."),
+    max_concurrency: int = typer.Option(0, help="Requests in flight before 429 (0: the config's, 64 by default)."),
+    timeout: float = typer.Option(0, help="Seconds per request before 504 (0: the config's, 300 by default)."),
+) -> None:
+    """An OpenAI-compatible reasoning gateway: enforced `thinking_budget`, `reasoning_effort`, `early_exit`
+    (deer, dynasor) and routes (model `route:cascade`), with reasoning in `reasoning_content` and
+    `usage.completion_tokens_details.reasoning_tokens`."""
+    import uvicorn
+
+    from brevity.serve.app import create_app
+    from brevity.serve.config import load_config, single_model
+    from brevity.ui import ProgressUI, console
+
+    cfg = load_config(config) if config else single_model(model, backend=backend, url=url)
+    if api_key:
+        cfg.api_key = api_key
+    if not cfg.api_key and host not in LOCAL_HOSTS:
+        raise BrevityError(f"refusing to serve on {host} without an API key; give --api-key (or BREVITY_API_KEY), "
+                           "or keep the default host 127.0.0.1")
+    if batch_size < 0 or max_concurrency < 0 or timeout < 0 or not 0 < port < 65536:
+        raise BrevityError("--batch-size, --max-concurrency and --timeout must be >= 0, --port in 1..65535")
+    for m in cfg.models.values():
+        m.batch_size = batch_size or m.batch_size
+    cfg.limits.max_concurrency = max_concurrency or cfg.limits.max_concurrency
+    cfg.limits.timeout_s = timeout or cfg.limits.timeout_s
+    from brevity.serve.gateway import Gateway
+
+    gw = Gateway(cfg, ui=ProgressUI())
+    console.print(f"loading {', '.join(cfg.models)} ...")
+    gw.start()  # before the port opens: a bad model or config fails here, with exit 2
+    console.print(f"serving {', '.join([*cfg.models, *cfg.aliases])} on http://{host}:{port}/v1")
+    uvicorn.run(create_app(cfg, gw), host=host, port=port, log_level="warning")
+
+
 @zoo_app.command("list")
 def zoo_list() -> None:
     """Show the zoo members, whether they are built, and their validation numbers."""

@@ -21,6 +21,8 @@ class Request:
     seed: int | None = None
     logprobs: bool = False
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias); -100 bans a token, as in OpenAI's API
+    # Where the text goes as it is generated, and who can cancel it (engines/streaming.py); not a setting.
+    sink: Any = field(default=None, compare=False, repr=False)
 
     def decode_key(self) -> tuple:
         """Requests with equal keys can share one batched generate call."""

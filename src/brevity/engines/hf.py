@@ -6,10 +6,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from transformers.generation.stopping_criteria import StoppingCriteriaList
 
 from brevity.engines.base import Completion, ProgressFn, Request, apply_stop
 from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
+from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
 
 
 def load_model_folder(path: str | Path, device: str | None = None, dtype: torch.dtype = torch.float32):
@@ -78,14 +80,15 @@ class HFEngine:
             idx = sorted(idx, key=lambda i: len(ids[i]))
             for start in range(0, len(idx), self.batch_size):
                 chunk = idx[start:start + self.batch_size]
-                for i, c in zip(chunk, self._generate([ids[i] for i in chunk], requests[chunk[0]])):
+                for i, c in zip(chunk, self._generate([ids[i] for i in chunk], [requests[i] for i in chunk])):
                     results[i] = c
                 if progress:
                     progress(len(chunk))
         return results  # type: ignore[return-value]
 
     @torch.inference_mode()
-    def _generate(self, prompts: list[tuple[int, ...]], req: Request) -> list[Completion]:
+    def _generate(self, prompts: list[tuple[int, ...]], reqs: list[Request]) -> list[Completion]:
+        req = reqs[0]  # the decoding settings, equal across the batch
         pad = self.tokenizer.pad_token_id
         hits = [self.cache.lookup(p) if self.cache else (0, None) for p in prompts]
         c_max = max(n for n, _ in hits)
@@ -121,6 +124,12 @@ class HFEngine:
             gen.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
         if req.logit_bias:
             gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
+        streams = {r: RowStream(q.sink, self.decode, q.stop, self.eos_ids) for r, q in enumerate(reqs)
+                   if q.sink is not None and q.sink.wants_text}
+        if streams:
+            gen["streamer"] = BatchStreamer(streams)
+        if any(q.sink is not None for q in reqs):
+            gen["stopping_criteria"] = StoppingCriteriaList([CancelledRows([q.sink for q in reqs])])
         out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
         new = out.sequences[:, input_ids.shape[1]:].tolist()
         logps = None
@@ -131,6 +140,8 @@ class HFEngine:
         for r, (p, toks) in enumerate(zip(prompts, new)):
             comp = self._finish(p, toks, req, logps[r] if logps else None)
             comp.cached_tokens = hits[r][0]
+            if r in streams:
+                streams[r].finish(comp.text)
             completions.append(comp)
         if self.cache is not None and out.cache is not None:
             self._store(out.cache, masks, prompts, new, completions)

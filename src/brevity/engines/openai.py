@@ -2,7 +2,9 @@
 
 Prompts go as token ids, so counts and the server's prefix-cache hits are exact; output token ids
 come back where the server offers them (vLLM's `return_token_ids`), else the text is re-tokenized
-locally. Probing methods rely on the server's own prefix caching (vLLM: on by default).
+locally. Probing methods rely on the server's own prefix caching (vLLM: on by default). A request with a sink
+gets its text when its call returns (no token streaming from the upstream server), and a cancelled
+one is not sent.
 """
 
 from __future__ import annotations
@@ -71,8 +73,18 @@ class OpenAIEngine:
                 groups.setdefault(r.decode_key(), []).append(i)
             results: list[Completion | None] = [None] * len(chunk)
             for idx in groups.values():
-                for i, c in zip(idx, self._call([chunk[i] for i in idx])):
+                live = []
+                for i in idx:
+                    r = chunk[i]
+                    if r.sink is not None and r.sink.cancelled:
+                        prompt = list(r.prompt) if not isinstance(r.prompt, str) else self.encode(r.prompt)
+                        results[i] = Completion(prompt_ids=prompt, token_ids=[], text="", finish_reason="length")
+                    else:
+                        live.append(i)
+                for i, c in zip(live, self._call([chunk[i] for i in live]) if live else []):
                     results[i] = c
+                    if chunk[i].sink is not None:
+                        chunk[i].sink.write(c.text)
             out.extend(results)  # type: ignore[arg-type]
             if progress:
                 progress(len(chunk))

@@ -75,6 +75,10 @@ class Method:
         """One-time work before the timed solving starts (a route calibrates its threshold here); `ui`
         draws progress (`ui.task(description, total)`), None draws nothing."""
 
+    def check(self, engine: Engine) -> None:
+        """Raise BrevityError when the method cannot run as configured on this engine (a budget too small
+        for its closing phrase); the server calls it before accepting a request."""
+
     def extra_models(self) -> list[str]:
         """Models the method uses besides its engine's (a route's fast model); they enter record ids."""
         return []
@@ -89,7 +93,7 @@ class Method:
             extra["answer_logprob"] = sum(answer_logprobs) / len(answer_logprobs)
         thinking = tok.decode(thinking_ids, skip_special_tokens=False)
         answer = tok.decode(answer_ids, skip_special_tokens=True)
-        correct = bool(answer_ids) and grade_problem(answer, problem)
+        correct = bool(answer_ids) and bool(problem.answer) and grade_problem(answer, problem)  # served: no gold
         pred = extract_answer(answer, "flexible") if problem.metadata.get("answer_type") != "word" else answer.strip()
         first = first_mention(thinking_ids, tok, problem.answer) if correct and thinking_ids else None
         return Solution(problem_id=problem.id, method=self.spec(), model=engine.model_name, engine=engine.name,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from brevity.engines.base import ProgressFn, Request
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
-from brevity.methods.control import ANSWER_TOKENS, Thought, answer, encode, extend, force_close, prompts
+from brevity.methods.control import ANSWER_TOKENS, answer, encode, extend, force_close, inject, new_thoughts, prompts
 from brevity.methods.solution import Solution
 from brevity.thinking import split_completion
 from brevity.zoo.chat import BUDGET_PHRASE, END_THINK
@@ -24,8 +24,8 @@ class CoT(Method):
     name = "cot"
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        reqs = [Request(p, self.max_tokens, logprobs=self.want_logprobs)
-                for p in prompts(problems, engine, self.render)]
+        reqs = [Request(p, self.max_tokens, logprobs=self.want_logprobs, sink=prob.sink)
+                for prob, p in zip(problems, prompts(problems, engine, self.render))]
         out = []
         for prob, c in zip(problems, engine.complete(reqs, progress)):
             s = split_completion(c.token_ids, engine.tokenizer)
@@ -43,8 +43,13 @@ class NoThink(Method):
     name = "nothink"
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        close = tuple(engine.tokenizer(f"{END_THINK}\n\n", add_special_tokens=False).input_ids)
-        reqs = [Request(p + close, ANSWER_TOKENS, logprobs=self.want_logprobs) for p in prompts(problems, engine)]
+        close_text = f"{END_THINK}\n\n"
+        close = tuple(engine.tokenizer(close_text, add_special_tokens=False).input_ids)
+        for prob in problems:
+            if prob.sink is not None:
+                prob.sink.write(close_text)
+        reqs = [Request(p + close, ANSWER_TOKENS, logprobs=self.want_logprobs, sink=prob.sink)
+                for prob, p in zip(problems, prompts(problems, engine))]
         out = []
         for prob, c in zip(problems, engine.complete(reqs, progress)):
             ans = c.token_ids[:-1] if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
@@ -66,6 +71,9 @@ class CappedThinking(Method):
         super().__post_init__()
         if self.max <= 0:
             raise BrevityError(f"{self.name}: max must be a positive number of tokens, got {self.max}")
+
+    def check(self, engine) -> None:
+        self.room(engine)
 
     def room(self, engine) -> int:
         """Tokens the model may write itself before the phrase must go in."""
@@ -107,8 +115,7 @@ class BudgetWait(CappedThinking):
             raise BrevityError(f"budget-wait: min and waits must be >= 0, got min={self.min} waits={self.waits}")
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        return capped(self, problems, engine, progress, min_tokens=self.min, waits=self.waits,
-                      wait_ids=encode(engine, self.wait))
+        return capped(self, problems, engine, progress, min_tokens=self.min, waits=self.waits, wait=self.wait)
 
 
 @register
@@ -125,7 +132,7 @@ class NoWait(Method):
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         base = prompts(problems, engine)
-        thoughts = [Thought() for _ in problems]
+        thoughts = new_thoughts(problems)
         room = self.max_tokens - ANSWER_TOKENS
         comps = extend(engine, base, thoughts, list(range(len(problems))), [room] * len(problems),
                        logit_bias=self.banned(engine))
@@ -148,21 +155,22 @@ def banned_tokens(tokenizer, words: str) -> tuple[tuple[int, float], ...]:
 
 
 def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None = None, min_tokens: int = 0,
-           waits: int = 0, wait_ids: list[int] | None = None) -> list[Solution]:
+           waits: int = 0, wait: str = "") -> list[Solution]:
     """Think up to the cap in batched rounds; a thought closed too early gets "Wait" instead of `</think>`
     while it has waits left; a thought that reaches the cap gets the phrase. Then answer."""
     room = method.room(engine)
     base = prompts(problems, engine)
-    thoughts = [Thought() for _ in problems]
+    thoughts = new_thoughts(problems)
     used = [0] * len(problems)
+    wait_len = len(encode(engine, wait)) if wait else 0
     active = list(range(len(problems))) if room else []
     while active:
         extend(engine, base, thoughts, active, [room - len(thoughts[i].ids) for i in active])
         nxt = []
         for i in active:
             t = thoughts[i]
-            if t.closed and len(t.ids) < min_tokens and used[i] < waits and len(t.ids) + len(wait_ids) < room:
-                t.ids += wait_ids
+            if t.closed and len(t.ids) < min_tokens and used[i] < waits and len(t.ids) + wait_len < room:
+                inject(engine, t, wait)
                 t.closed = t.done = False
                 used[i] += 1
                 nxt.append(i)

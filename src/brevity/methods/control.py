@@ -31,8 +31,16 @@ def prompts(problems: Sequence[Problem], engine: Engine,
     """Token-id prompts via the model's own chat template, so every engine sees the same ids; `render`
     (a prompt-level method's template) replaces the plain question prompt."""
     tok = engine.tokenizer
-    texts = [render(p) if render else prompt_text(p.question) for p in problems]
+    texts = [served_text(p, tok) if p.prompt is not None else render(p) if render else prompt_text(p.question)
+             for p in problems]
     return [tuple(ids) for ids in tok(texts, add_special_tokens=False).input_ids]
+
+
+def served_text(problem: Problem, tokenizer) -> str:
+    """A served request's prompt: raw text as given, chat messages through the model's own template."""
+    if isinstance(problem.prompt, str):
+        return problem.prompt
+    return tokenizer.apply_chat_template(problem.prompt, tokenize=False, add_generation_prompt=True)
 
 
 def encode(engine: Engine, text: str) -> list[int]:
@@ -52,6 +60,18 @@ class Thought:
     probe_tokens: int = 0
     probe_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    sink: Any = None  # the problem's stream: generated and injected thinking go there in order
+
+
+def new_thoughts(problems: Sequence[Problem]) -> list[Thought]:
+    return [Thought(sink=p.sink) for p in problems]
+
+
+def inject(engine: Engine, thought: Thought, text: str) -> None:
+    """Text the method writes into the thinking span itself (a phrase, "Wait", a newline)."""
+    thought.ids += encode(engine, text)
+    if thought.sink is not None:
+        thought.sink.write(text)
 
 
 def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thought], active: list[int],
@@ -59,7 +79,7 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
            logit_bias: tuple[tuple[int, float], ...] = ()) -> dict[int, Completion]:
     """Continue the active problems' thinking by up to max_new[k] tokens each, stopping at `stop`;
     a problem whose model closes thinking (`</think>`) or ends its turn is marked done."""
-    reqs = [Request(base[i] + tuple(thoughts[i].ids), n, stop=stop, logit_bias=logit_bias)
+    reqs = [Request(base[i] + tuple(thoughts[i].ids), n, stop=stop, logit_bias=logit_bias, sink=thoughts[i].sink)
             for i, n in zip(active, max_new)]
     comps = engine.complete(reqs) if reqs else []
     out = {}
@@ -77,7 +97,7 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
 
 def force_close(engine: Engine, thought: Thought, phrase: str) -> None:
     """The budget ran out: add the transition phrase (it counts as thinking) and stop."""
-    thought.ids += encode(engine, phrase)
+    inject(engine, thought, phrase)
     thought.forced = thought.done = True
 
 
@@ -118,7 +138,10 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
     """Close every thought with `</think>` and let the model answer; build the Solutions."""
     tok = engine.tokenizer
     end = (tok.convert_tokens_to_ids(END_THINK),)
-    reqs = [Request(b + tuple(t.ids) + end, ANSWER_TOKENS) for b, t in zip(base, thoughts)]
+    for t in thoughts:
+        if t.sink is not None:
+            t.sink.write(END_THINK)
+    reqs = [Request(b + tuple(t.ids) + end, ANSWER_TOKENS, sink=t.sink) for b, t in zip(base, thoughts)]
     out = []
     for prob, t, c in zip(problems, thoughts, engine.complete(reqs, progress)):
         s = split_completion(list(end) + c.token_ids, tok)

@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from brevity.engines.base import ProgressFn
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
-from brevity.methods.control import ANSWER_TOKENS, Thought, answer, encode, extend, force_close, probe, prompts
+from brevity.methods.control import (
+    ANSWER_TOKENS,
+    Thought,
+    answer,
+    encode,
+    extend,
+    force_close,
+    inject,
+    new_thoughts,
+    probe,
+    prompts,
+)
 from brevity.methods.solution import Solution
 from brevity.zoo.chat import BUDGET_PHRASE, END_THINK
 
@@ -26,14 +37,31 @@ INDUCER = "\n\nThe answer is"  # what follows `</think>` in the zoo's chat forma
 class EarlyExit(Method):
     inducer: str = INDUCER  # text after `</think>` that makes the model state its answer
     answer_end: str = "."  # the trial answer ends here (the zoo writes "The answer is 42.")
+    budget: int = 0  # a cap on thinking tokens as `budget:N` sets it, the closing phrase included (0: none)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.budget < 0:
+            raise BrevityError(f"{self.name}: budget must be >= 0 tokens (0: no cap), got {self.budget}")
+
+    def check(self, engine) -> None:
+        self._room(engine)
+
+    def _room(self, engine) -> int:
+        room = self.max_tokens - ANSWER_TOKENS
+        if self.budget:
+            room = min(room, self.budget - len(encode(engine, BUDGET_PHRASE)))
+        if room < 0:
+            raise BrevityError(f"{self.name}: budget {self.budget} is smaller than the closing phrase; raise it")
+        return room
 
     def _start(self, problems, engine):
         base = prompts(problems, engine)
-        return base, [Thought() for _ in problems], self.max_tokens - ANSWER_TOKENS
+        return base, new_thoughts(problems), self._room(engine)
 
     def _exit(self, engine, thought: Thought, why: str) -> None:
         """Thinking ends here; the newline is what the model itself writes before `</think>`."""
-        thought.ids += encode(engine, "\n")
+        inject(engine, thought, "\n")
         thought.done = True
         thought.extra["exit"] = why
 
@@ -76,8 +104,10 @@ class Deer(EarlyExit):
             for i, trial in trials.items():
                 if trial.value is not None and trial.confidence >= self.threshold:
                     self._exit(engine, thoughts[i], "confident")
-                else:  # continue from the transition word, as if the probe never happened
-                    thoughts[i].ids += encode(engine, comps[i].stop_reason)
+                elif len(thoughts[i].ids) + len(encode(engine, comps[i].stop_reason)) <= room:
+                    inject(engine, thoughts[i], comps[i].stop_reason)  # think on, as if the probe never happened
+                else:  # the transition word would not fit in the budget
+                    force_close(engine, thoughts[i], BUDGET_PHRASE)
             active = [i for i in active if not thoughts[i].done and len(thoughts[i].ids) < room]
         for t in thoughts:
             if not t.done:

@@ -16,6 +16,7 @@ positional form (`strong=budget:128`), since `;` and `@` belong to the route's o
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -135,6 +136,8 @@ class Route(Method):
     # Solving -------------------------------------------------------------------------------
     def solve(self, problems, engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
         self.prepare(engine)
+        # Neither side streams: a cascade's fast answer may be dropped; the caller sends the chosen one.
+        problems = [dataclasses.replace(p, sink=None) for p in problems]
         fast_m, fast_engine, strong_m = self._sides(engine)
         thr = self._state["threshold"]
         if self.kind == "router":

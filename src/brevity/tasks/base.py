@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterator
@@ -17,16 +18,22 @@ SPLIT_OFFSET = {"train": 0, "validation": 1_000_003, "test": 2_000_029}
 
 @dataclass
 class Problem:
-    """One question with its gold answer; traces are the task's reference reasoning per style."""
+    """One question with its gold answer; traces are the task's reference reasoning per style.
+
+    A served request is a Problem too: its `prompt` (chat messages, rendered by each engine's own chat
+    template, or raw completion text) replaces the question, its gold answer is empty (nothing is
+    graded), and its `sink` receives the response's text as methods produce it (engines/streaming.py)."""
 
     id: str
     question: str
     answer: str
     metadata: dict[str, Any] = field(default_factory=dict)
     traces: dict[str, str] = field(default_factory=dict)
+    prompt: list[dict[str, str]] | str | None = None
+    sink: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(dataclasses.replace(self, sink=None))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""`brevity serve`: an OpenAI-compatible reasoning gateway over Brevity's registered methods."""

