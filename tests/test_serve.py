@@ -1,0 +1,263 @@
+"""`brevity serve` over the in-process hf backend: the unmodified openai client, enforced budgets,
+streaming equal to non-streaming, batching, cancellation on disconnect, and every bad input a 4xx."""
+
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from brevity.methods import build_method
+from brevity.serve.app import create_app
+from brevity.serve.background import BackgroundServer as Server
+from brevity.serve.config import ServeConfig, single_model
+from brevity.serve.gateway import Gateway
+from brevity.tasks import load_problems
+from brevity.tasks.grading import grade_problem
+
+ROUTE = "route:kind=cascade;calib_n=40@tiny-lrm"
+
+
+@pytest.fixture(scope="module")
+def gateway():
+    cfg = single_model("tiny-lrm")
+    cfg.aliases = {"route:cascade": ROUTE}
+    cfg.limits.max_tokens = 600
+    gw = Gateway(cfg)
+    gw.start()
+    yield cfg, gw
+    gw.close()
+
+
+@pytest.fixture(scope="module")
+def url(gateway):
+    with Server(*gateway) as u:
+        yield u
+
+
+@pytest.fixture(scope="module")
+def problems():
+    return load_problems("arith", split="test", n=24)
+
+
+def chat(p):
+    return [{"role": "user", "content": p.question}]
+
+
+def test_openai_client_chat_and_completions(url, problems):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=f"{url}/v1", api_key="unused")
+    p = problems[0]
+    r = client.chat.completions.create(model="tiny-lrm", messages=chat(p))
+    msg = r.choices[0].message
+    assert grade_problem(msg.content, p), msg.content
+    assert msg.reasoning_content and msg.reasoning == msg.reasoning_content and "</think>" not in msg.content
+    assert r.usage.completion_tokens_details.reasoning_tokens == r.model_extra["brevity"]["thinking_tokens"] > 50
+
+    chunks = list(client.chat.completions.create(model="tiny-lrm", messages=chat(p), stream=True,
+                                                 stream_options={"include_usage": True}))
+    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks
+                        if c.choices)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert len(chunks) > 20  # token by token, not one blob
+    assert (reasoning, content) == (msg.reasoning_content, msg.content)
+    reasoning_tokens = r.usage.completion_tokens_details.reasoning_tokens
+    assert chunks[-1].usage.completion_tokens_details.reasoning_tokens == reasoning_tokens
+
+    prompt = f"<|im_start|>user\n{p.question}<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    c = client.completions.create(model="tiny-lrm", prompt=prompt, max_tokens=400, extra_body={"thinking_budget": 96})
+    assert "</think>" in c.choices[0].text and c.usage.completion_tokens_details.reasoning_tokens <= 96
+    streamed = "".join(x.choices[0].text for x in client.completions.create(
+        model="tiny-lrm", prompt=prompt, max_tokens=400, stream=True, extra_body={"thinking_budget": 96}) if x.choices)
+    assert streamed == c.choices[0].text
+
+
+@pytest.mark.parametrize("budget", [16, 24, 32, 48, 64, 96, 136, 200])
+def test_thinking_budget_is_enforced_and_answered(url, problems, budget):
+    """Every response thinks at most B tokens and still answers; requests go concurrently (batched)."""
+    def one(p, out, i):
+        out[i] = httpx.post(f"{url}/v1/chat/completions", timeout=120,
+                            json={"model": "tiny-lrm", "messages": chat(p), "thinking_budget": budget}).json()
+
+    out = [None] * 8
+    threads = [threading.Thread(target=one, args=(p, out, i)) for i, p in enumerate(problems[:8])]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    for r in out:
+        assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] <= budget, r
+        assert r["choices"][0]["message"]["content"].startswith("The answer is"), r
+
+
+def test_served_budget_matches_the_bench(url, gateway, problems):
+    """The gateway runs the registered method: the same answers as `budget:64` run directly."""
+    _, gw = gateway
+    direct = build_method("budget:64").solve(problems, gw.engines["tiny-lrm"])
+    served = [httpx.post(f"{url}/v1/chat/completions", timeout=120, json={
+        "model": "tiny-lrm", "messages": chat(p), "thinking_budget": 64}).json() for p in problems]
+    same = sum(s["choices"][0]["message"]["content"] == d.answer.strip() for s, d in zip(served, direct))
+    assert same >= len(problems) - 1
+
+
+def test_effort_early_exit_and_route(url, problems):
+    p = problems[1]
+
+    def ask(**extra):
+        r = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={"model": "tiny-lrm", "messages": chat(p),
+                                                                         **extra})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    assert ask(reasoning_effort="none")["usage"]["completion_tokens_details"]["reasoning_tokens"] == 0
+    low = ask(reasoning_effort="low")
+    assert low["usage"]["completion_tokens_details"]["reasoning_tokens"] <= 96 and low["brevity"]["method"].startswith(
+        "budget:max=96")
+    deer = ask(early_exit={"method": "deer", "threshold": 0.9})
+    assert deer["brevity"]["method"].startswith("deer:threshold=0.9") and deer["choices"][0]["message"]["content"]
+    capped = ask(early_exit="dynasor", thinking_budget=64)
+    assert capped["usage"]["completion_tokens_details"]["reasoning_tokens"] <= 64
+    r = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={"model": "route:cascade", "messages": chat(p)})
+    assert r.status_code == 200 and r.json()["brevity"]["route"] in ("fast", "strong"), r.text
+    assert grade_problem(r.json()["choices"][0]["message"]["content"], p)
+    models = httpx.get(f"{url}/v1/models").json()["data"]
+    assert {m["id"] for m in models} == {"tiny-lrm", "route:cascade"}
+
+
+def test_concurrent_requests_are_batched(url, problems):
+    before = _metric(url, "brevity_batch_size_sum")
+    count_before = _metric(url, "brevity_batch_size_count")
+
+    def one(p):
+        httpx.post(f"{url}/v1/chat/completions", timeout=120, json={"model": "tiny-lrm", "messages": chat(p),
+                                                                    "thinking_budget": 32})
+
+    threads = [threading.Thread(target=one, args=(p,)) for p in problems[:12]]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    requests = _metric(url, "brevity_batch_size_sum") - before
+    batches = _metric(url, "brevity_batch_size_count") - count_before
+    assert requests == 12 and batches < 12  # at least two requests shared a batch
+    assert _metric(url, "brevity_thinking_tokens_saved_total") > 0
+
+
+def test_disconnect_stops_generation(url, gateway, problems):
+    _, gw = gateway
+    engine = gw.engines["tiny-lrm"]
+    start = engine.generated_tokens
+    with httpx.stream("POST", f"{url}/v1/chat/completions", timeout=60,
+                      json={"model": "tiny-lrm", "messages": chat(problems[2]), "stream": True}) as r:
+        lines = r.iter_lines()
+        for _ in range(4):
+            next(lines)
+    deadline = time.time() + 20
+    last = -1
+    while time.time() < deadline and engine.generated_tokens != last:  # wait until the engine is idle
+        last = engine.generated_tokens
+        time.sleep(1.0)
+    assert engine.generated_tokens - start < 100  # a full answer takes ~250 tokens
+
+
+def _error(r, status):
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body["error"]) >= {"message", "type", "code"} and body["error"]["message"]
+    return body["error"]
+
+
+def test_bad_input_gets_a_4xx_with_an_openai_error(url, problems):
+    ok = {"model": "tiny-lrm", "messages": chat(problems[0])}
+    post = lambda body, **kw: httpx.post(f"{url}/v1/chat/completions", timeout=60, **kw,  # noqa: E731
+                                         **({"json": body} if not isinstance(body, str) else {"content": body}))
+    _error(post('{"model": "tiny-lrm", "messages": [', headers={"content-type": "application/json"}), 400)
+    assert _error(post({**ok, "model": "nope"}), 404)["code"] == "model_not_found"
+    assert _error(post({**ok, "thinking_budget": -5}), 400)["param"] == "thinking_budget"
+    assert _error(post({**ok, "reasoning_effort": "maximum"}), 400)["param"] == "reasoning_effort"
+    assert "answer" in _error(post({**ok, "thinking_budget": 580}), 400)["message"]  # no room left to answer
+    assert "phrase" in _error(post({**ok, "thinking_budget": 4}), 400)["message"]
+    _error(post({**ok, "max_tokens": 100000}), 400)
+    _error(post({**ok, "early_exit": "sometimes"}), 400)
+    _error(post({**ok, "early_exit": {"method": "deer", "threshold": 7}}), 400)
+    _error(post({**ok, "early_exit": {"method": "deer", "words": "Wait;max_tokens=3"}}), 400)
+    _error(post({"model": "route:cascade", "messages": ok["messages"], "thinking_budget": 64}), 400)
+    _error(post({**ok, "messages": []}), 400)
+    _error(post({**ok, "messages": [{"role": "user", "content": "x " * 5000}]}), 400)
+    _error(post({**ok, "messages": [{"role": "user", "content": "x" * (2 << 20)}]}), 413)
+    _error(httpx.get(f"{url}/v1/nothing"), 404)
+
+
+def test_api_key_and_concurrency_limit(gateway, problems):
+    cfg, gw = gateway
+    keyed = ServeConfig(models=cfg.models, aliases={}, api_key="s3cret")
+    keyed.limits.max_concurrency = 1
+    with Server(keyed, gw) as u:
+        body = {"model": "tiny-lrm", "messages": chat(problems[0])}
+        assert _error(httpx.post(f"{u}/v1/chat/completions", json=body), 401)["code"] == "invalid_api_key"
+        _error(httpx.post(f"{u}/v1/chat/completions", json=body, headers={"Authorization": "Bearer wrong"}), 401)
+        _error(httpx.get(f"{u}/v1/models"), 401)
+        assert httpx.get(f"{u}/health").status_code == 200
+        auth = {"Authorization": "Bearer s3cret"}
+        out = [None] * 6
+
+        def one(i):
+            out[i] = httpx.post(f"{u}/v1/chat/completions", json=body, headers=auth, timeout=60)
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+        [t.start() for t in threads]
+        [t.join() for t in threads]
+        codes = sorted(r.status_code for r in out)
+        assert codes[0] == 200 and codes[-1] == 429, codes  # one slot: some wait their turn, the rest are told
+        assert _error(next(r for r in out if r.status_code == 429), 429)["type"] == "rate_limit_error"
+
+
+def test_serve_cli_bad_input(tmp_path):
+    import subprocess
+
+    r = subprocess.run(["brevity", "serve", "--host", "0.0.0.0"], capture_output=True, text=True)
+    assert r.returncode == 2 and "API key" in r.stderr
+    bad = tmp_path / "c.toml"
+    bad.write_text('[models.m]\npath = "tiny-lrm"\nbackend = "ollama"\n')
+    r = subprocess.run(["brevity", "serve", "--config", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "backend" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def _metric(url: str, name: str) -> float:
+    total = 0.0
+    for line in httpx.get(f"{url}/metrics").text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_fuzz_no_5xx(gateway):
+    """Schema-shaped and arbitrary bodies: every answer is 200 or a 4xx, never a 5xx."""
+    from fastapi.testclient import TestClient
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from hypothesis_jsonschema import from_schema
+
+    from brevity.serve.protocol import ChatCompletionRequest, CompletionRequest
+
+    cfg, gw = gateway
+    small = ServeConfig(models=cfg.models, aliases=cfg.aliases)
+    small.limits.max_tokens, small.limits.max_prompt_tokens = 80, 200
+    client = TestClient(create_app(small, gw))
+    scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
+    json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                               | st.dictionaries(st.text(), inner, max_size=4), max_leaves=12)
+    bodies = (from_schema(ChatCompletionRequest.model_json_schema()).map(lambda b: ("/v1/chat/completions", b))
+              | from_schema(CompletionRequest.model_json_schema()).map(lambda b: ("/v1/completions", b))
+              | st.tuples(st.sampled_from(["/v1/chat/completions", "/v1/completions"]), json_values))
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(bodies)
+    def check(case):
+        path, body = case
+        if isinstance(body, dict) and "model" in body and isinstance(body.get("model"), str) and body.get("stream"):
+            body["stream"] = False  # a streamed 200 can only fail inside the stream
+        r = client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
+        assert r.status_code < 500, (body, r.text)
+        if r.status_code >= 400:
+            assert r.json()["error"]["message"]
+
+    check()
