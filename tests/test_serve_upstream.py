@@ -54,3 +54,23 @@ def test_upstream_stream_and_early_exit(upstream):
     deltas = [json.loads(ln[6:])["choices"] for ln in lines]
     text = "".join(c[0]["delta"].get("reasoning_content") or "" for c in deltas if c)
     assert text == whole["choices"][0]["message"]["reasoning_content"]
+
+
+def test_native_vllm_thinking_budget(vllm_server):
+    """With native_budget, the gateway passes the cap to vLLM's own thinking_token_budget (one call) and
+    still holds every response to the budget, with an answer."""
+    cfg = single_model("tiny-lrm", backend="openai", url=f"{vllm_server}/v1")
+    cfg.aliases = {}
+    cfg.models["tiny-lrm"].native_budget = True
+    gw = Gateway(cfg)
+    gw.start()
+    probs = load_problems("arith", split="test", n=6)
+    with Server(cfg, gw) as url:
+        for budget in (24, 64, 136):
+            for p in probs:
+                r = httpx.post(f"{url}/v1/chat/completions", timeout=120,
+                               json={"model": "tiny-lrm", "messages": chat(p), "thinking_budget": budget}).json()
+                assert r["brevity"]["method"].startswith(f"budget:max={budget};native=true"), r
+                assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] <= budget, r
+                assert r["choices"][0]["message"]["content"].startswith("The answer is"), r
+    gw.close()

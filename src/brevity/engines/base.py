@@ -21,12 +21,16 @@ class Request:
     seed: int | None = None
     logprobs: bool = False
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias); -100 bans a token, as in OpenAI's API
+    # The server's own thinking cap (vLLM's `thinking_token_budget`): thinking tokens before it forces its
+    # configured end string. Engines without one raise EngineCapabilityError.
+    thinking_budget: int | None = None
     # Where the text goes as it is generated, and who can cancel it (engines/streaming.py); not a setting.
     sink: Any = field(default=None, compare=False, repr=False)
 
     def decode_key(self) -> tuple:
         """Requests with equal keys can share one batched generate call."""
-        return (self.max_tokens, self.stop, self.temperature, self.seed, self.logprobs, self.logit_bias)
+        return (self.max_tokens, self.stop, self.temperature, self.seed, self.logprobs, self.logit_bias,
+                self.thinking_budget)
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from transformers.generation.stopping_criteria import StoppingCriteriaList
 
-from brevity.engines.base import Completion, ProgressFn, Request, apply_stop
+from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
 from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
@@ -70,6 +70,8 @@ class HFEngine:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+        if any(r.thinking_budget is not None for r in requests):
+            raise EngineCapabilityError("the hf engine has no native thinking budget; use budget:N (native=false)")
         results: list[Completion | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):

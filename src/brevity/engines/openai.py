@@ -102,6 +102,8 @@ class OpenAIEngine:
             body["seed"] = r0.seed
         if r0.logprobs:
             body["logprobs"] = 1
+        if r0.thinking_budget is not None:
+            body["thinking_token_budget"] = r0.thinking_budget
         if r0.logit_bias:
             body["logit_bias"] = {str(t): b for t, b in r0.logit_bias}
         data = self._post(body)

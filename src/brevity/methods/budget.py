@@ -92,9 +92,23 @@ class Budget(CappedThinking):
     name = "budget"
     positional = "max"
     max: int = 136  # the smallest cap within 1 point of cot on 300 validation problems (docs/RESULTS.md)
+    # Let the server enforce the cap in one call (vLLM's thinking_token_budget, started with the closing phrase
+    # and `</think>` as its reasoning_end_str: brevity.serve.upstream.start_vllm(native_budget=True)).
+    native: bool = False
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        return capped(self, problems, engine, progress)
+        if not self.native:
+            return capped(self, problems, engine, progress)
+        room = self.room(engine)  # the server counts thinking before its closing phrase
+        reqs = [Request(p, room + len(encode(engine, self.phrase)) + 1 + ANSWER_TOKENS, thinking_budget=room,
+                        sink=prob.sink) for prob, p in zip(problems, prompts(problems, engine))]
+        out = []
+        for prob, c in zip(problems, engine.complete(reqs, progress)):
+            s = split_completion(c.token_ids, engine.tokenizer)
+            forced = engine.tokenizer.decode(s.thinking_ids).endswith(self.phrase)
+            out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
+                                          forward_passes=len(c.token_ids), **({"forced": True} if forced else {})))
+        return out
 
 
 @register

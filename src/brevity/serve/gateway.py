@@ -93,7 +93,7 @@ class Gateway:
             from brevity.serve.upstream import start_vllm
 
             log = Path(tempfile.gettempdir()) / f"brevity-vllm-{m.name}.log"
-            proc, url = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log)
+            proc, url = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log, native_budget=m.native_budget)
             self.procs.append(proc)
         return OpenAIEngine(m.upstream_model or m.name, base_url=url, tokenizer=path,
                             api_key=m.upstream_api_key or None, batch_size=m.batch_size)
@@ -157,7 +157,8 @@ class Gateway:
             params = {**exit_params, **({"budget": budget} if budget else {}), "max_tokens": limit}
             spec = spec_text(exit_name, params)
         elif budget is not None:
-            spec = spec_text("budget", {"max": budget, "max_tokens": limit})
+            native = {"native": "true"} if model.native_budget and model.backend != "hf" else {}
+            spec = spec_text("budget", {"max": budget, **native, "max_tokens": limit})
         else:
             base = parse_spec(model.method)
             spec = spec_text(base.name, {**_params(base), "max_tokens": limit})
