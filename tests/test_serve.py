@@ -210,6 +210,16 @@ def test_api_key_and_concurrency_limit(gateway, problems):
         assert _error(next(r for r in out if r.status_code == 429), 429)["type"] == "rate_limit_error"
 
 
+def test_example_config_loads():
+    from pathlib import Path
+
+    from brevity.serve.config import load_config
+
+    cfg = load_config(Path(__file__).parents[1] / "docs" / "serve.example.toml")
+    assert cfg.models["tiny-lrm"].efforts["medium"] == 136 and cfg.models["tiny-lrm"].efforts["xhigh"] is None
+    assert cfg.aliases == {"route:cascade": "route:cascade@tiny-lrm"}
+
+
 def test_serve_cli_bad_input(tmp_path):
     import subprocess
 

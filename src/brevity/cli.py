@@ -298,6 +298,8 @@ def serve(
                                                   "see docs/serve.example.toml. Replaces --model and --backend."),
     backend: str = typer.Option("hf", help="hf (in-process), vllm (starts vllm serve) or openai (an upstream)."),
     url: str = typer.Option("", help="The upstream's base URL for --backend openai, e.g. http://host:8000/v1."),
+    native_budget: bool = typer.Option(False, help="Upstream vLLM enforces thinking budgets itself "
+                                                   "(thinking_token_budget); --backend vllm starts it so."),
     host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
     api_key: str = typer.Option("", envvar="BREVITY_API_KEY", help="Required from clients as a Bearer token; "
                                                                     "without one the server binds to 127.0.0.1 only."),
@@ -315,6 +317,9 @@ def serve(
     from brevity.ui import ProgressUI, console
 
     cfg = load_config(config) if config else single_model(model, backend=backend, url=url)
+    if native_budget:
+        for m in cfg.models.values():
+            m.native_budget = True
     if api_key:
         cfg.api_key = api_key
     if not cfg.api_key and host not in LOCAL_HOSTS:

@@ -64,10 +64,12 @@ class ServeConfig:
 
 
 def single_model(name: str, backend: str = "hf", url: str = "", path: str = "") -> ServeConfig:
-    """`brevity serve --model NAME`: one model, defaults everywhere, `route:cascade` as an alias."""
+    """`brevity serve --model NAME`: one model with defaults; for the zoo's reasoning model also the alias
+    `route:cascade` (its fast sibling tiny-llm first, calibrated at start on the arith validation split)."""
     m = ModelConfig(name=Path(name).name, path=path or name, backend=backend, url=url)
     _check_model(m)
-    return ServeConfig(models={m.name: m}, aliases={"route:cascade": f"route:cascade@{m.name}"})
+    aliases = {"route:cascade": f"route:cascade@{m.name}"} if m.name == "tiny-lrm" else {}
+    return ServeConfig(models={m.name: m}, aliases=aliases)
 
 
 def load_config(path: Path) -> ServeConfig:

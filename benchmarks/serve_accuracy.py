@@ -1,0 +1,105 @@
+"""Served accuracy at a thinking budget against the bench's `budget:B` on the same problems: the gateway
+(`brevity serve`, hf or vllm backend) answers N test problems with `thinking_budget` B from 32 concurrent
+clients; `budget:B` runs directly on an in-process hf engine, as `brevity bench` runs it. Reports both
+accuracies, the paired difference with its 95% bootstrap interval, answer agreement, and the largest
+reasoning_tokens seen (it must not pass B).
+
+    python benchmarks/serve_accuracy.py --n 500 --budgets 96,136 --out docs/results/serve_accuracy.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from brevity.bench.metrics import paired_bootstrap
+from brevity.engines.hf import HFEngine
+from brevity.methods import build_method
+from brevity.serve.upstream import free_port
+from brevity.tasks import load_problems
+from brevity.tasks.grading import grade_problem
+from brevity.zoo import resolve_model
+
+
+def start(backend: str, native: bool) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    cmd = ["brevity", "serve", "--model", "tiny-lrm", "--backend", backend, "--port", str(port), "--timeout", "1200"]
+    proc = subprocess.Popen(cmd + (["--native-budget"] if native else []), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.5)
+    proc.kill()
+    sys.exit("brevity serve did not start")
+
+
+async def ask_all(url: str, problems, budget: int, clients: int) -> list[dict]:
+    sem = asyncio.Semaphore(clients)
+    async with httpx.AsyncClient(timeout=1200) as http:
+        async def one(p):
+            async with sem:
+                r = await http.post(f"{url}/v1/chat/completions", json={
+                    "model": "tiny-lrm", "messages": [{"role": "user", "content": p.question}],
+                    "thinking_budget": budget})
+                r.raise_for_status()
+                return r.json()
+        return await asyncio.gather(*(one(p) for p in problems))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=500)
+    ap.add_argument("--budgets", default="96,136")
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--backend", default="hf", choices=["hf", "vllm"])
+    ap.add_argument("--native", action="store_true", help="vllm backend: vLLM's own thinking_token_budget")
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    problems = load_problems("arith", split="test", n=args.n)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    engine = HFEngine(resolve_model("tiny-lrm"), batch_size=64)
+    direct = {b: build_method(f"budget:{b}").solve(problems, engine) for b in budgets}
+    proc, url = start(args.backend, args.native)
+    rows = []
+    try:
+        for b in budgets:
+            t0 = time.perf_counter()
+            served = asyncio.run(ask_all(url, problems, b, args.clients))
+            wall = time.perf_counter() - t0
+            s_ok = [float(grade_problem(r["choices"][0]["message"]["content"], p)) for r, p in zip(served, problems)]
+            d_ok = [float(s.correct) for s in direct[b]]
+            lo, hi = paired_bootstrap(s_ok, d_ok)
+            row = {"budget": b, "backend": args.backend + ("-native" if args.native else ""), "n": len(problems),
+                   "served_accuracy": round(sum(s_ok) / len(s_ok), 4),
+                   "bench_accuracy": round(sum(d_ok) / len(d_ok), 4),
+                   "difference": round((sum(s_ok) - sum(d_ok)) / len(s_ok), 4), "ci95": [round(lo, 4), round(hi, 4)],
+                   "same_answer": round(sum(r["choices"][0]["message"]["content"] == s.answer.strip()
+                                            for r, s in zip(served, direct[b])) / len(problems), 4),
+                   "max_reasoning_tokens": max(r["usage"]["completion_tokens_details"]["reasoning_tokens"]
+                                               for r in served),
+                   "mean_reasoning_tokens": round(sum(r["usage"]["completion_tokens_details"]["reasoning_tokens"]
+                                                      for r in served) / len(served), 1),
+                   "served_wall_s": round(wall, 1)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    finally:
+        proc.terminate()
+        proc.wait(60)
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""Load on `brevity serve` (hf backend, tiny-lrm): K concurrent clients for D seconds each, against the
+gateway with batching (--batch-size 32) and one request at a time (--batch-size 1). Reports requests,
+failures, throughput and p50/p95 latency per mode, and the throughput ratio.
+
+    python benchmarks/serve_load.py --clients 32 --seconds 60 --out docs/results/serve_load.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from brevity.bench.metrics import percentile
+from brevity.serve.upstream import free_port
+from brevity.tasks import load_problems
+
+
+def start(batch_size: int, clients: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(["brevity", "serve", "--model", "tiny-lrm", "--port", str(port), "--batch-size",
+                             str(batch_size), "--max-concurrency", str(max(64, clients)), "--timeout", "600"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.5)
+    proc.kill()
+    sys.exit("brevity serve did not start")
+
+
+async def client(url: str, bodies: list[dict], until: float, out: list[dict], k: int) -> None:
+    async with httpx.AsyncClient(timeout=600) as http:
+        i = k
+        while time.perf_counter() < until:
+            t0 = time.perf_counter()
+            try:
+                r = await http.post(f"{url}/v1/chat/completions", json=bodies[i % len(bodies)])
+                ok = r.status_code == 200
+                tokens = r.json()["usage"]["completion_tokens"] if ok else 0
+                status = r.status_code
+            except httpx.HTTPError as e:
+                ok, tokens, status = False, 0, type(e).__name__
+            out.append({"ok": ok, "status": status, "seconds": time.perf_counter() - t0, "tokens": tokens,
+                        "end": time.perf_counter()})
+            i += 1
+
+
+async def load(url: str, bodies: list[dict], clients: int, seconds: float) -> dict:
+    out: list[dict] = []
+    t0 = time.perf_counter()
+    until = t0 + seconds
+    await asyncio.gather(*(client(url, bodies, until, out, k) for k in range(clients)))
+    wall = time.perf_counter() - t0
+    lat = [r["seconds"] for r in out if r["ok"]]
+    return {"clients": clients, "wall_s": round(wall, 1), "requests": len(out),
+            "failed": sum(not r["ok"] for r in out), "statuses": sorted({str(r["status"]) for r in out}),
+            "requests_per_s": round(len(lat) / wall, 3),
+            "tokens_per_s": round(sum(r["tokens"] for r in out) / wall, 1),
+            "latency_p50_s": round(percentile(lat, 0.5), 2), "latency_p95_s": round(percentile(lat, 0.95), 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--method", default="", help='extra request fields as JSON, e.g. \'{"thinking_budget": 136}\'')
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args()
+    extra = json.loads(args.method) if args.method else {}
+    bodies = [{"model": "tiny-lrm", "messages": [{"role": "user", "content": p.question}], **extra}
+              for p in load_problems("arith", split="test", n=256)]
+    results = {}
+    for mode, batch in (("batched", 32), ("one_at_a_time", 1)):
+        proc, url = start(batch, args.clients)
+        try:
+            results[mode] = {"batch_size": batch, **asyncio.run(load(url, bodies, args.clients, args.seconds))}
+        finally:
+            proc.terminate()
+            proc.wait(30)
+        print(mode, json.dumps(results[mode]), flush=True)
+    results["throughput_ratio"] = round(results["batched"]["requests_per_s"] /
+                                        results["one_at_a_time"]["requests_per_s"], 2)
+    results["request"] = {"model": "tiny-lrm", **extra} if extra else {"model": "tiny-lrm", "method": "cot"}
+    print("throughput ratio batched / one at a time:", results["throughput_ratio"])
+    if args.out:
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
