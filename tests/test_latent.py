@@ -11,8 +11,8 @@ import torch
 
 from brevity.methods.control import prompts
 from brevity.methods.latent import BOT, EOT, cached_generate, reforward_generate
-from brevity.recipes.latent.coconut import coconut_loss
 from brevity.recipes.latent.data import chain_steps, latent_example
+from brevity.recipes.latent.train import coconut_loss
 from brevity.tasks import load_problems
 
 
@@ -80,7 +80,8 @@ def test_recipe_and_method_end_to_end(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     man = json.loads((out / "manifest.json").read_text())
-    assert man["latent"] == {"method": "coconut", "thoughts": 2, "per_step": 1} and man["train"]["steps"] == 6
+    assert man["latent"] == {"method": "coconut", "thoughts": 2, "per_step": 1, "input": "hidden"}
+    assert man["train"]["steps"] == 6
     p = subprocess.run([*run, "bench", "--task", "mult", "--model", str(out), "--methods", "coconut,coconut:1",
                         "--n", "4", "--latency-n", "1", "--max-tokens", "24", "--out", str(tmp_path / "b")],
                        capture_output=True, text=True)
@@ -93,3 +94,60 @@ def test_recipe_and_method_end_to_end(tmp_path):
                           "--stage0-steps", "0"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("kind", ["pause", "project"])
+def test_other_thought_inputs_decode_like_reforward(setup, kind):
+    """Pause tokens and CODI's projected thoughts: the cached path equals the re-forward reference too."""
+    from brevity.methods.latent import make_projection
+
+    model, tok, eot, prefixes = setup
+    torch.manual_seed(0)
+    extra = {"pause_id": tok.convert_tokens_to_ids("<pause>")} if kind == "pause" else \
+        {"project": make_projection(model.config.hidden_size).eval()}
+    a, _ = cached_generate(model, prefixes, 3, eot, tok.eos_token_id, tok.pad_token_id, 16, **extra)
+    b, _ = reforward_generate(model, prefixes, 3, eot, tok.eos_token_id, tok.pad_token_id, 16, **extra)
+    assert a == b
+
+
+def test_icot_and_codi_examples(lrm_engine):
+    from brevity.recipes.latent.data import codi_example, icot_example
+
+    tok = lrm_engine.tokenizer
+    p = load_problems("mult", split="train", n=1)[0]
+    full, cut, gone = (tok.decode(icot_example(p, tok, r).rest[1:]) for r in (0, 5, 10**9))
+    assert full.startswith(chain_steps(p)[0]) and len(cut) < len(full) and full.endswith(cut[-40:])
+    assert gone.startswith("</think>") and gone.endswith(f"The answer is {p.answer}.<|im_end|>")
+    e = codi_example(p, tok, 6)
+    assert e.student.thoughts == 6 and e.teacher.thoughts == 0
+    # Both align on the token before the answer's value ("is"), and what follows it is the same.
+    assert e.teacher.rest[e.teacher_at] == e.student.rest[e.student_at] == tok.convert_tokens_to_ids("Ġis")
+    assert e.teacher.rest[e.teacher_at:] == e.student.rest[e.student_at:]
+    g = load_problems("graph", split="train", n=1)[0]
+    assert len(chain_steps(g)) == g.metadata["depth"] and chain_steps(g)[0].endswith(".")
+
+
+@pytest.mark.parametrize("mode", ["compact", "nochain", "pause", "pause-curriculum", "icot", "codi"])
+def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
+    from brevity.cli import parse_task
+    from brevity.engines.hf import HFEngine
+    from brevity.methods import build_method
+    from brevity.recipes.latent.train import LatentConfig, build_latent
+    from brevity.zoo import resolve_model
+
+    cfg = LatentConfig(mode=mode, stages=2, per_step=1, steps_per_stage=1, stage0_steps=1, remove_per_stage=40,
+                       batch_size=4)
+    out = build_latent(resolve_model("tiny-base"), parse_task("mult"), tmp_path / mode, cfg, n_train=16)
+    man = json.loads((out / "manifest.json").read_text())
+    schedule = man["train"]["schedule"]
+    assert man["latent"]["thoughts"] == cfg.thoughts and man["train"]["steps"] == sum(n for _, n in schedule)
+    if mode == "icot":  # stage 0, then 40 chain tokens removed per stage until none are left
+        from transformers import AutoTokenizer
+
+        from brevity.recipes.latent.train import max_chain_tokens
+
+        longest = max_chain_tokens(load_problems("mult", split="train", n=16), AutoTokenizer.from_pretrained(out))
+        assert [k for k, _ in schedule] == list(range(0, -(-longest // 40) + 1)) and len(schedule) > 2
+    assert (out / "codi_projection.safetensors").exists() == (mode == "codi")
+    sols = build_method("coconut").solve(load_problems("mult", split="test", n=2), HFEngine(out))
+    assert all(s.latent_steps == cfg.thoughts for s in sols)

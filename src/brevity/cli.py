@@ -83,26 +83,30 @@ def bench(
 
 @app.command()
 def train(
-    recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length, l1, or coconut (latent)."),
+    recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length, l1; latent: coconut, codi, "
+                                           "icot, pause, pause-curriculum, and the baselines compact, nochain."),
     out: Path = typer.Option(..., help="Folder to write the trained HF model into."),
     base: str = typer.Option("tiny-lrm", help="Parent model: zoo name or HF folder (same tokenizer and chat format)."),
     steps: int | None = typer.Option(None, help="Training steps (default: the zoo member made by this recipe); "
-                                                "coconut: steps per curriculum stage."),
+                                                "latent: steps per stage (pause, nochain, codi: stages x steps)."),
     lr: float | None = typer.Option(None, help="Learning rate (default: the zoo member's)."),
     task: str = typer.Option("arith", help="Latent recipes: the task whose compact chains they internalize."),
-    stages: int = typer.Option(7, help="coconut: curriculum stages (steps replaced by thoughts); 0 trains only "
-                                       "the compact chain (stage 0), the explicit baseline."),
-    per_step: int = typer.Option(1, help="coconut: continuous thoughts per replaced step."),
-    stage0_steps: int = typer.Option(1000, help="coconut: steps on the full compact chain first."),
+    stages: int = typer.Option(7, help="latent: curriculum stages (steps replaced by thoughts); pause and codi use "
+                                       "stages x per-step thoughts. coconut with 0: only the compact chain."),
+    per_step: int = typer.Option(1, help="latent: thoughts per replaced step (Coconut's c)."),
+    stage0_steps: int = typer.Option(1000, help="latent: steps on the full compact chain first (0 when --base "
+                                                "already is a compact model)."),
+    remove_per_stage: int = typer.Option(16, help="icot: chain tokens removed per stage."),
     n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
 
+    from brevity.recipes.latent.train import MODES
     from brevity.zoo.registry import MEMBERS, resolve_model
 
-    if recipe == "coconut":
-        from brevity.recipes.latent.coconut import CoconutConfig, build_coconut
+    if recipe in MODES:
+        from brevity.recipes.latent.train import LatentConfig, build_latent
         from brevity.ui import ProgressUI, console
 
         if min(per_step, n_train) <= 0 or min(stages, stage0_steps) < 0 or stages + stage0_steps == 0 or \
@@ -111,12 +115,11 @@ def train(
                                "--stage0-steps non-negative and not both 0")
         if out.exists() and any(out.iterdir()):
             raise BrevityError(f"{out} exists and is not empty; choose a new --out")
-        cfg = CoconutConfig(stages=stages, per_step=per_step, steps_per_stage=steps or 300,
-                            stage0_steps=stage0_steps, lr=lr or 1e-3)
+        cfg = LatentConfig(mode=recipe, stages=stages, per_step=per_step, steps_per_stage=steps or 300,
+                           stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3)
         parent, task_spec = resolve_model(base), parse_task(task)
-        with ProgressUI().task(f"coconut {out.name}", total=cfg.total_steps()) as advance:
-            build_coconut(parent, task_spec, out, cfg, n_train, progress=lambda step, loss: advance(1),
-                          command=" ".join(["brevity", *sys.argv[1:]]))
+        build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
+                     command=" ".join(["brevity", *sys.argv[1:]]))
         console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
         return
 

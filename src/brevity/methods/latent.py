@@ -39,6 +39,30 @@ def _positions(mask: torch.Tensor, new: int) -> torch.Tensor:
     return (mask.cumsum(-1) - 1).clamp(min=0)[:, -new:]
 
 
+def make_projection(hidden: int) -> torch.nn.Module:
+    """CODI's projection of a thought's hidden state into the next input embedding."""
+    return torch.nn.Sequential(torch.nn.Linear(hidden, hidden), torch.nn.GELU(), torch.nn.Linear(hidden, hidden),
+                               torch.nn.LayerNorm(hidden))
+
+
+def load_thought_input(engine) -> dict:
+    """How a latent model's thought positions are fed, from its manifest: {} (hidden state, Coconut),
+    {"pause_id": id} (pause tokens) or {"project": module} (CODI's projection, saved beside the weights)."""
+    kind = latent_manifest(engine.model_path).get("input", "hidden")
+    if kind == "pause":
+        return {"pause_id": engine.tokenizer.convert_tokens_to_ids("<pause>")}
+    if kind == "projected":
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        model = engine.model()
+        project = make_projection(model.config.hidden_size)
+        project.load_state_dict(load_file(str(Path(engine.model_path) / "codi_projection.safetensors")))
+        return {"project": project.to(model.device).eval()}
+    return {}
+
+
 @dataclass
 class ThoughtState:
     """What follows the thoughts needs: the KV cache, the mask so far, and the last hidden state."""
@@ -49,29 +73,41 @@ class ThoughtState:
     thoughts: list[torch.Tensor]  # each (batch, hidden): the continuous thoughts, for reading them back
 
 
-def continuous_thoughts(model, ids: torch.Tensor, mask: torch.Tensor, n: int) -> ThoughtState:
-    """Prefill `ids` (ending with `<bot>`), then n continuous thoughts, each one forward pass of one
-    position on the KV cache. Differentiable: training backpropagates through the thought chain."""
+def continuous_thoughts(model, ids: torch.Tensor, mask: torch.Tensor, n: int, pause_id: int | None = None,
+                        project=None) -> ThoughtState:
+    """Prefill `ids` (ending with `<bot>`), then n thought positions. Continuous thoughts (Coconut) feed
+    the last hidden state back, through `project` if given (CODI's projection): one forward pass of one
+    position each, on the KV cache. With `pause_id` the thoughts are `<pause>` tokens instead (Goyal et
+    al.): ordinary inputs, so all of them go in the prefill. Differentiable: training backpropagates
+    through the thought chain."""
+    if pause_id is not None and n:
+        ids = torch.cat([ids, ids.new_full((ids.shape[0], n), pause_id)], dim=1)
+        mask = torch.cat([mask, mask.new_ones((mask.shape[0], n))], dim=1)
     out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask, ids.shape[1]), use_cache=True,
                 output_hidden_states=True)
     cache, h = out.cache, out.hidden_states[-1][:, -1]
+    if pause_id is not None:
+        last = out.hidden_states[-1][:, ids.shape[1] - n:] if n else h[:, None][:, :0]
+        return ThoughtState(cache, mask, h, list(last.unbind(1)))
     thoughts = []
     for _ in range(n):
         mask = torch.cat([mask, mask.new_ones((mask.shape[0], 1))], dim=1)
-        out = model(inputs_embeds=h.unsqueeze(1), attention_mask=mask, position_ids=_positions(mask, 1),
+        feed = project(h) if project is not None else h
+        out = model(inputs_embeds=feed.unsqueeze(1), attention_mask=mask, position_ids=_positions(mask, 1),
                     cache=cache, use_cache=True, output_hidden_states=True)
         cache, h = out.cache, out.hidden_states[-1][:, -1]
         thoughts.append(h)
     return ThoughtState(cache, mask, h, thoughts)
 
 
-def continue_with(model, state: ThoughtState, ids: torch.Tensor, ids_mask: torch.Tensor | None = None):
-    """Run token ids after the thoughts on the cache (one forward); returns the model output and the
-    extended mask. `ids_mask` marks right padding in `ids` (training batches)."""
+def continue_with(model, state: ThoughtState, ids: torch.Tensor, ids_mask: torch.Tensor | None = None,
+                  hidden: bool = False):
+    """Run token ids after the thoughts on the cache (one forward); returns the model output (with every
+    layer's hidden states if `hidden`). `ids_mask` marks right padding in `ids` (training batches)."""
     add = ids_mask if ids_mask is not None else torch.ones_like(ids)
     mask = torch.cat([state.mask, add], dim=1)
     out = model(input_ids=ids, attention_mask=mask, position_ids=_positions(mask, ids.shape[1]),
-                cache=state.cache, use_cache=True)
+                cache=state.cache, use_cache=True, output_hidden_states=hidden)
     state.cache, state.mask = out.cache, mask
     return out
 
@@ -98,11 +134,12 @@ def _greedy_after_eot(next_logits, rows: int, eot_id: int, eos_id: int, max_new:
 
 @torch.no_grad()
 def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
-                    max_new: int) -> tuple[list[list[int]], int]:
-    """Greedy decoding after n continuous thoughts, on the KV cache: prefix, thoughts, `<eot>`, then
-    tokens until EOS. Returns the generated token ids per row and the number of forward passes."""
+                    max_new: int, **thought_input) -> tuple[list[list[int]], int]:
+    """Greedy decoding after n thoughts, on the KV cache: prefix, thoughts, `<eot>`, then tokens until EOS.
+    `thought_input` is `continuous_thoughts`' pause_id or project. Returns the generated token ids per
+    row and the number of forward passes."""
     ids, mask = left_pad(prefixes, pad_id, model.device)
-    state = continuous_thoughts(model, ids, mask, n)
+    state = continuous_thoughts(model, ids, mask, n, **thought_input)
     out_ids, steps = _greedy_after_eot(lambda nxt: continue_with(model, state, nxt).logits[:, -1], len(prefixes),
                                        eot_id, eos_id, max_new, model.device)
     return out_ids, 1 + n + steps
@@ -110,7 +147,7 @@ def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: in
 
 @torch.no_grad()
 def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
-                       max_new: int) -> tuple[list[list[int]], int]:
+                       max_new: int, **thought_input) -> tuple[list[list[int]], int]:
     """The same decoding as Coconut's official code does it: no cache, the whole sequence of input
     embeddings re-run for every thought and every new token. The reference for `cached_generate`."""
     ids, mask = left_pad(prefixes, pad_id, model.device)
@@ -122,8 +159,13 @@ def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id:
                      output_hidden_states=True, use_cache=False)
 
     seq = [emb(ids), mask]
+    pause_id, project = thought_input.get("pause_id"), thought_input.get("project")
     for _ in range(n):
-        h = forward(*seq).hidden_states[-1][:, -1:]
+        if pause_id is not None:
+            h = emb(ids.new_full((len(prefixes), 1), pause_id))
+        else:
+            h = forward(*seq).hidden_states[-1][:, -1:]
+            h = project(h) if project is not None else h
         seq = [torch.cat([seq[0], h], dim=1), torch.cat([seq[1], ones], dim=1)]
 
     def next_logits(nxt):
@@ -168,10 +210,12 @@ class Coconut(Method):
         bot, eot = tok.convert_tokens_to_ids([BOT, EOT])
         prefixes = [list(p) + [bot] for p in prompts(problems, engine)]
         run = reforward_generate if self.reforward else cached_generate
+        thought_input = load_thought_input(engine)
         out = []
         bs = getattr(engine, "batch_size", 32)
         for i in range(0, len(problems), bs):
-            gen, _ = run(model, prefixes[i:i + bs], n, eot, tok.eos_token_id, tok.pad_token_id, self.max_tokens)
+            gen, _ = run(model, prefixes[i:i + bs], n, eot, tok.eos_token_id, tok.pad_token_id, self.max_tokens,
+                         **thought_input)
             for prob, ids in zip(problems[i:i + bs], gen):
                 s = split_completion(ids, tok)
                 sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids,

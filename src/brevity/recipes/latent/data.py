@@ -11,11 +11,14 @@ from brevity.tasks import Problem
 from brevity.zoo.chat import END_THINK, IM_END, answer_text, prompt_text
 
 STEP = re.compile(r"<<[^>]*>>")
+SENTENCE = re.compile(r"[^.]+\.")
 
 
 def chain_steps(problem: Problem) -> list[str]:
-    """The compact chain's steps (GSM8K-Aug equations `<<a*b=c>>`, as `arith` and `mult` write them)."""
-    return STEP.findall(problem.traces.get("compact", ""))
+    """The compact chain's steps: GSM8K-Aug equations `<<a*b=c>>` (`arith`, `mult`), else its sentences
+    (`graph`: "Alex is a wumpus.")."""
+    chain = problem.traces.get("compact", "")
+    return STEP.findall(chain) or [s.strip() for s in SENTENCE.findall(chain)]
 
 
 @dataclass
@@ -25,13 +28,49 @@ class LatentExample:
     rest: list[int]  # <eot>, remaining steps, </think>, the answer: loss on all but <eot>
 
 
-def latent_example(problem: Problem, tokenizer, replaced: int, per_step: int) -> LatentExample:
+def latent_example(problem: Problem, tokenizer, replaced: int, per_step: int,
+                   thoughts: int | None = None) -> LatentExample:
     """Replace the first `replaced` steps (all of them if the chain is shorter) by replaced*per_step
-    thoughts: the count does not depend on the chain's length, which is unknown at inference."""
+    thoughts (or `thoughts`): the count does not depend on the chain's length, unknown at inference."""
     steps = chain_steps(problem)
     k = min(replaced, len(steps))
     left = " ".join(steps[k:])
     rest = ("" if not left else f"{left}\n") + f"{END_THINK}\n\n{answer_text(problem.answer)}{IM_END}"
     enc = tokenizer([prompt_text(problem.question), rest], add_special_tokens=False).input_ids
     bot, eot = tokenizer.convert_tokens_to_ids([BOT, "<eot>"])
-    return LatentExample(enc[0] + [bot], replaced * per_step, [eot] + enc[1])
+    return LatentExample(enc[0] + [bot], replaced * per_step if thoughts is None else thoughts, [eot] + enc[1])
+
+
+def _rest_ids(tokenizer, steps_text: str, answer: str) -> tuple[list[int], int]:
+    """`<eot>`, what is left of the chain, `</think>` and the answer, as ids; and the index (in them) of the
+    token just before the answer's value, where CODI aligns teacher and student."""
+    head = ("" if not steps_text else f"{steps_text}\n") + f"{END_THINK}\n\n" + answer_text(answer).rsplit(" ", 1)[0]
+    tail = " " + answer_text(answer).rsplit(" ", 1)[1] + IM_END
+    a, b = tokenizer([head, tail], add_special_tokens=False).input_ids
+    eot = tokenizer.convert_tokens_to_ids("<eot>")
+    return [eot] + a + b, len(a)
+
+
+def icot_example(problem: Problem, tokenizer, removed: int) -> LatentExample:
+    """iCoT (Deng et al. 2024): the compact chain with its first `removed` tokens cut away, no thoughts."""
+    chain = tokenizer(" ".join(chain_steps(problem)), add_special_tokens=False).input_ids[removed:]
+    text = tokenizer.decode(chain).strip()
+    prefix = tokenizer(prompt_text(problem.question), add_special_tokens=False).input_ids
+    rest, _ = _rest_ids(tokenizer, text, problem.answer)
+    return LatentExample(prefix + [tokenizer.convert_tokens_to_ids(BOT)], 0, rest)
+
+
+@dataclass
+class CodiExample:
+    teacher: LatentExample  # the full compact chain, no thoughts
+    student: LatentExample  # `thoughts` continuous thoughts, then the answer
+    teacher_at: int  # index in teacher.rest / student.rest of the token before the answer's value
+    student_at: int
+
+
+def codi_example(problem: Problem, tokenizer, thoughts: int) -> CodiExample:
+    prefix = tokenizer(prompt_text(problem.question), add_special_tokens=False).input_ids
+    prefix = prefix + [tokenizer.convert_tokens_to_ids(BOT)]
+    t_rest, t_at = _rest_ids(tokenizer, " ".join(chain_steps(problem)), problem.answer)
+    s_rest, s_at = _rest_ids(tokenizer, "", problem.answer)
+    return CodiExample(LatentExample(prefix, 0, t_rest), LatentExample(prefix, thoughts, s_rest), t_at, s_at)

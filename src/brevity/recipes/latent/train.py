@@ -1,0 +1,242 @@
+"""One trainer for the latent family and its baselines, on any HF causal LM whose tokenizer has `<bot>`,
+`<eot>` and `<pause>` (the tiny zoo reserves them). Every example is: prompt and `<bot>`, a number of
+thought positions, then `<eot>`, what is left of the compact chain, `</think>` and the answer; the loss
+covers only what follows `<eot>`. The modes differ in what the thought positions are and in the schedule:
+
+- `compact`: no thoughts, the whole chain (the explicit baseline; Coconut's stage 0).
+- `nochain`: no thoughts, no chain: answer directly.
+- `coconut` (Hao et al. 2024): at stage k the first k steps become k*c continuous thoughts (the last
+  hidden state fed back as the next input embedding); stage 0 is `compact`.
+- `pause-curriculum`: the same curriculum with `<pause>` tokens in the thought positions: the control
+  that tells whether the curriculum or the hidden-state feedback does the work.
+- `pause` (Goyal et al. 2024): M `<pause>` tokens, no chain, no curriculum.
+- `icot` (Deng et al. 2024): stepwise internalization: stage k removes the first k*`remove_per_stage`
+  chain tokens, plus a small random extra (removal smoothing); inference decodes with no chain.
+- `codi` (Shen et al. 2025): one model as teacher (compact chain) and student (continuous thoughts
+  through a small projection); loss = teacher CE + student CE + `distill` times the L1 distance between
+  their hidden states, at every layer, on the token before the answer's value (teacher detached and
+  scaled by its std). No curriculum.
+
+The optimizer is reset at every stage (Coconut, iCoT). Thoughts run on the KV cache, one forward pass
+each (`methods/latent.continuous_thoughts`); gradients flow through the whole thought chain.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from brevity.errors import BrevityError
+from brevity.methods.latent import continue_with, continuous_thoughts, left_pad, make_projection
+from brevity.recipes.latent.data import LatentExample, chain_steps, codi_example, icot_example, latent_example
+from brevity.tasks import Problem
+
+MODES = ("compact", "nochain", "coconut", "pause-curriculum", "pause", "icot", "codi")
+INPUTS = {"coconut": "hidden", "pause-curriculum": "pause", "pause": "pause", "codi": "projected"}
+
+
+@dataclass
+class LatentConfig:
+    mode: str = "coconut"
+    stages: int = 7  # curriculum stages (coconut, pause-curriculum: steps replaced; pause, codi: M = stages*per_step)
+    per_step: int = 1  # thoughts per replaced step (the paper's c)
+    steps_per_stage: int = 300  # optimizer steps per stage (pause, nochain, codi: stages*steps_per_stage in all)
+    stage0_steps: int = 1000  # the full compact chain first (0 when starting from a compact model)
+    remove_per_stage: int = 16  # icot: chain tokens removed per stage
+    smoothing: float = 4.0  # icot: extra removal o with P(o) proportional to exp(-smoothing*o)
+    distill: float = 1.0  # codi: weight of the hidden-state distillation
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise BrevityError(f"latent mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.stages < 0 or self.per_step < 0 or self.steps_per_stage < 0 or self.stage0_steps < 0:
+            raise BrevityError("stages, per_step, steps and stage0 steps must be >= 0")
+        if self.remove_per_stage <= 0:
+            raise BrevityError("remove_per_stage must be positive")
+
+    @property
+    def thoughts(self) -> int:
+        """Thought positions at inference."""
+        return 0 if self.mode in ("compact", "nochain", "icot") else self.stages * self.per_step
+
+    def schedule(self, max_chain_tokens: int = 0) -> list[tuple[int, int]]:
+        """(stage, optimizer steps) in order."""
+        first = [(0, self.stage0_steps)] if self.stage0_steps else []
+        if self.mode == "compact":
+            return [(0, self.stage0_steps)]
+        if self.mode in ("coconut", "pause-curriculum"):
+            return first + [(k, self.steps_per_stage) for k in range(1, self.stages + 1)]
+        if self.mode == "icot":
+            n = max(1, math.ceil(max_chain_tokens / self.remove_per_stage))
+            return first + [(k, self.steps_per_stage) for k in range(1, n + 1)]
+        return [(self.stages, self.stages * self.steps_per_stage)]  # nochain, pause, codi: the final form only
+
+    def total_steps(self, max_chain_tokens: int = 0) -> int:
+        return sum(n for _, n in self.schedule(max_chain_tokens))
+
+
+def max_chain_tokens(problems: list[Problem], tokenizer) -> int:
+    """The longest compact chain in tokens (over the first 2,000 problems): iCoT's number of stages."""
+    return max(len(tokenizer(" ".join(chain_steps(p)), add_special_tokens=False).input_ids) for p in problems[:2000])
+
+
+def build_examples(cfg: LatentConfig, problems: list[Problem], tokenizer, stage: int, rng: random.Random,
+                   last_stage: int) -> list:
+    if cfg.mode == "codi":
+        return [codi_example(p, tokenizer, cfg.thoughts) for p in problems]
+    if cfg.mode == "icot":
+        out = []
+        for p in problems:
+            extra = 0
+            while rng.random() < math.exp(-cfg.smoothing):  # removal smoothing: usually 0, sometimes more
+                extra += 1
+            removed = 10**9 if stage == last_stage else stage * cfg.remove_per_stage + (extra if stage else 0)
+            out.append(icot_example(p, tokenizer, removed))
+        return out
+    if cfg.mode in ("nochain", "pause"):
+        return [latent_example(p, tokenizer, 10**9, 0 if cfg.mode == "nochain" else cfg.per_step,
+                               thoughts=cfg.thoughts if cfg.mode == "pause" else 0) for p in problems]
+    return [latent_example(p, tokenizer, stage, cfg.per_step) for p in problems]
+
+
+def _rest_batch(batch: list[LatentExample], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(e.rest) for e in batch)
+    rest = torch.full((len(batch), width), pad_id, dtype=torch.long, device=device)
+    mask = torch.zeros_like(rest)
+    for r, e in enumerate(batch):
+        rest[r, :len(e.rest)] = torch.tensor(e.rest, device=device)
+        mask[r, :len(e.rest)] = 1
+    return rest, mask
+
+
+def latent_forward(model, batch: list[LatentExample], pad_id: int, pause_id: int | None = None, project=None,
+                   hidden: bool = False):
+    """Logits (and, with `hidden`, every layer's hidden states) over `rest`, after the thoughts; and the
+    next-token loss after `<eot>` (a batch's rows all have the same thought count)."""
+    ids, mask = left_pad([e.prefix for e in batch], pad_id, model.device)
+    state = continuous_thoughts(model, ids, mask, batch[0].thoughts, pause_id=pause_id, project=project)
+    rest, rest_mask = _rest_batch(batch, pad_id, model.device)
+    out = continue_with(model, state, rest, rest_mask, hidden=hidden)
+    # Position t predicts token t+1 of `rest`; the last thought's prediction of <eot> is not trained.
+    targets = rest[:, 1:].masked_fill(rest_mask[:, 1:] == 0, -100)
+    logits = out.logits
+    loss = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+    return loss, out
+
+
+def coconut_loss(model, batch: list[LatentExample], pad_id: int, pause_id: int | None = None) -> torch.Tensor:
+    return latent_forward(model, batch, pad_id, pause_id)[0]
+
+
+def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch.Tensor:
+    """Teacher CE + student CE + distill * L1 between the two at the token before the answer's value, over
+    every layer's hidden state; the teacher's side is detached and scaled by its std, as in CODI."""
+    t_loss, t_out = latent_forward(model, [e.teacher for e in batch], pad_id, hidden=True)
+    s_loss, s_out = latent_forward(model, [e.student for e in batch], pad_id, project=project, hidden=True)
+    rows = torch.arange(len(batch), device=model.device)
+    t_at = torch.tensor([e.teacher_at for e in batch], device=model.device)
+    s_at = torch.tensor([e.student_at for e in batch], device=model.device)
+    align = 0.0
+    layers = t_out.hidden_states[1:]
+    for t_h, s_h in zip(layers, s_out.hidden_states[1:]):
+        t = t_h[rows, t_at].detach()
+        align = align + (s_h[rows, s_at] - t).abs().mean() / (t.std() + 1e-6)
+    return t_loss + s_loss + distill * align / len(layers)
+
+
+def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, progress=None, project=None) -> dict:
+    """Train in place through the mode's schedule; `progress(step, loss)` after every optimizer step."""
+    from accelerate import Accelerator
+
+    special = tokenizer.convert_tokens_to_ids(["<bot>", "<eot>", "<pause>"])
+    if any(t in (None, tokenizer.unk_token_id) for t in special):
+        raise BrevityError("the tokenizer lacks <bot>, <eot> or <pause>; add them (and resize embeddings) first")
+    pause_id = special[2] if INPUTS.get(cfg.mode) == "pause" else None
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    plan = cfg.schedule(max_chain_tokens(problems, tokenizer) if cfg.mode == "icot" else 0)
+    acc = Accelerator(cpu=not torch.cuda.is_available())
+    modules = [model] + ([project] if project is not None else [])
+    prepared = acc.prepare(*modules)
+    prepared = prepared if isinstance(prepared, tuple) else (prepared,)
+    model, project = prepared[0], (prepared[1] if project is not None else None)
+    params = [p for m in prepared for p in m.parameters()]
+    for m in prepared:
+        m.train()
+    step, t0, ema, stage_loss = 0, time.time(), None, {}
+    last_stage = plan[-1][0]
+    for stage, steps in plan:
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)  # reset at every stage
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda s, steps=steps: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / max(1, steps))))
+        for _ in range(steps):
+            batch = build_examples(cfg, rng.sample(problems, min(cfg.batch_size, len(problems))), tokenizer, stage,
+                                   rng, last_stage)
+            if cfg.mode == "codi":
+                loss = codi_loss(model, project, batch, tokenizer.pad_token_id, cfg.distill)
+            else:
+                loss = coconut_loss(model, batch, tokenizer.pad_token_id, pause_id)
+            acc.backward(loss)
+            acc.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            step += 1
+            ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+            if progress:
+                progress(step, ema)
+        stage_loss[stage] = round(ema, 4) if ema is not None else None
+    for m in prepared:
+        m.eval()
+    return {"train_seconds": round(time.time() - t0, 1), "steps": step, "stage_final_loss": stage_loss,
+            "schedule": plan, "config": asdict(cfg)}
+
+
+def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, command: str = ""):
+    """Train from `base` (an HF folder) on `n_train` training problems of `task`; save an HF folder whose
+    manifest's `latent` block tells the `coconut` method how to decode it (thought count and input kind),
+    plus `codi_projection.safetensors` for CODI."""
+    import json
+    import sys
+    from pathlib import Path
+
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from brevity.tasks import load_problems
+    from brevity.zoo.build import data_hash
+
+    base, out = Path(base), Path(out)
+    tok = AutoTokenizer.from_pretrained(base)
+    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True)
+    project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
+    problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
+    total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
+    if ui is None:
+        stats = train_latent(model, tok, problems, cfg, None, project)
+    else:
+        with ui.task(f"{cfg.mode} {out.name}", total=total) as advance:
+            stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    if project is not None:
+        weights = {k: v.contiguous() for k, v in project.state_dict().items()}
+        save_file(weights, str(out / "codi_projection.safetensors"))
+    manifest = {"name": out.name, "parent": base.name, "recipe": cfg.mode, "command": command,
+                "data": {"task": task.as_dict(), "split": "train", "examples": len(problems),
+                         "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])},
+                "latent": {"method": cfg.mode, "thoughts": cfg.thoughts, "per_step": cfg.per_step,
+                           "input": INPUTS.get(cfg.mode, "none")},
+                "params": sum(p.numel() for p in model.parameters()), "train": stats,
+                "python": sys.version.split()[0], "torch": torch.__version__}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return out
