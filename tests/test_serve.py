@@ -90,6 +90,18 @@ def test_thinking_budget_is_enforced_and_answered(url, problems, budget):
         assert r["choices"][0]["message"]["content"].startswith("The answer is"), r
 
 
+@pytest.mark.parametrize("early_exit", ["deer", "dynasor", None])
+def test_budget_the_size_of_the_phrase(url, gateway, problems, early_exit):
+    """The smallest budget that can apply is the closing phrase alone: no token of the model's own."""
+    from brevity.zoo.chat import BUDGET_PHRASE
+
+    b = len(gateway[1].tokenizers["tiny-lrm"](BUDGET_PHRASE, add_special_tokens=False).input_ids)
+    r = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={
+        "model": "tiny-lrm", "messages": chat(problems[3]), "thinking_budget": b, "early_exit": early_exit}).json()
+    assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] == b, r
+    assert r["choices"][0]["message"]["reasoning_content"] == BUDGET_PHRASE
+
+
 def test_served_budget_matches_the_bench(url, gateway, problems):
     """The gateway runs the registered method: the same answers as `budget:64` run directly."""
     _, gw = gateway
@@ -100,7 +112,7 @@ def test_served_budget_matches_the_bench(url, gateway, problems):
     assert same >= len(problems) - 1
 
 
-def test_effort_early_exit_and_route(url, problems):
+def test_effort_early_exit_and_route(url, gateway, problems):
     p = problems[1]
 
     def ask(**extra):
@@ -120,6 +132,10 @@ def test_effort_early_exit_and_route(url, problems):
     r = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={"model": "route:cascade", "messages": chat(p)})
     assert r.status_code == 200 and r.json()["brevity"]["route"] in ("fast", "strong"), r.text
     assert grade_problem(r.json()["choices"][0]["message"]["content"], p)
+    again = httpx.post(f"{url}/v1/chat/completions", timeout=60,
+                       json={"model": "route:cascade", "messages": chat(p), "max_tokens": 500})
+    assert again.status_code == 200, again.text  # a new max_tokens reuses the calibration
+    assert sum(spec.startswith("route") for _, spec in gateway[1].prepared) == 1
     models = httpx.get(f"{url}/v1/models").json()["data"]
     assert {m["id"] for m in models} == {"tiny-lrm", "route:cascade"}
 

@@ -91,6 +91,8 @@ class HFEngine:
     @torch.inference_mode()
     def _generate(self, prompts: list[tuple[int, ...]], reqs: list[Request]) -> list[Completion]:
         req = reqs[0]  # the decoding settings, equal across the batch
+        if req.max_tokens <= 0:
+            return [Completion(prompt_ids=list(p), token_ids=[], text="", finish_reason="length") for p in prompts]
         pad = self.tokenizer.pad_token_id
         hits = [self.cache.lookup(p) if self.cache else (0, None) for p in prompts]
         c_max = max(n for n, _ in hits)
@@ -167,7 +169,8 @@ class HFEngine:
                 keep = 0
                 while keep < len(body) and cut.startswith(self.decode(body[:keep + 1])):
                     keep += 1
-                toks, text = body[:keep], cut
+                toks = body[:keep]
+                text = self.decode(toks)  # a token straddling the stop string goes, with its text
         self.generated_tokens += len(toks)
         return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
                           stop_reason=stop_reason, logprobs=logps[:len(toks)] if logps else None)

@@ -2,8 +2,9 @@
 
 A request may carry a `Sink` (the server's per-response stream). Engines write each request's text to
 its sink as it grows, holding back any tail that could still become one of the request's stop strings
-(vLLM does the same), so that what a sink receives is exactly the completion's final `text`. A sink
-whose `cancelled` turns true (the client disconnected) ends its row at the next decoding step.
+(vLLM does the same), back to a token boundary (a token that straddles a stop string is dropped with
+its text), so that what a sink receives is exactly the completion's final `text`. A sink whose
+`cancelled` turns true (the client disconnected) ends its row at the next decoding step.
 """
 
 from __future__ import annotations
@@ -57,10 +58,14 @@ class RowStream:
         text = self.decode(self.tokens)
         cut = min((i for i in (text.find(s) for s in self.stops) if i != -1), default=-1)
         if cut != -1:
-            text, self.ended = text[:cut], True
-            self._send(text, len(text))
-        else:
-            self._send(text, safe_length(text, self.stops))
+            self.ended = True
+        upto = cut if cut != -1 else safe_length(text, self.stops)
+        if upto < len(text):  # back to the last token boundary inside what may be sent
+            j = len(self.tokens) - 1
+            while j > 0 and len(self.decode(self.tokens[:j])) > upto:
+                j -= 1
+            upto = len(self.decode(self.tokens[:j])) if j > 0 else 0
+        self._send(text, upto)
 
     def finish(self, text: str) -> None:
         """The engine's final text for this request: send what was held back."""

@@ -75,6 +75,10 @@ class Method:
         """One-time work before the timed solving starts (a route calibrates its threshold here); `ui`
         draws progress (`ui.task(description, total)`), None draws nothing."""
 
+    def adopt(self, prepared: Method) -> None:
+        """Take over the one-time preparation of an instance whose spec differs only in max_tokens (the
+        server keeps one per request limit; a route's calibration is not redone for each)."""
+
     def check(self, engine: Engine) -> None:
         """Raise BrevityError when the method cannot run as configured on this engine (a budget too small
         for its closing phrase); the server calls it before accepting a request."""

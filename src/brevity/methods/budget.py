@@ -48,7 +48,7 @@ class NoThink(Method):
         for prob in problems:
             if prob.sink is not None:
                 prob.sink.write(close_text)
-        reqs = [Request(p + close, ANSWER_TOKENS, logprobs=self.want_logprobs, sink=prob.sink)
+        reqs = [Request(p + close, min(ANSWER_TOKENS, self.max_tokens), logprobs=self.want_logprobs, sink=prob.sink)
                 for prob, p in zip(problems, prompts(problems, engine))]
         out = []
         for prob, c in zip(problems, engine.complete(reqs, progress)):

@@ -91,6 +91,8 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
             t.closed = t.done = True
         elif c.finish_reason == "stop" and c.stop_reason is None:  # the turn ended inside thinking
             t.done = True
+        if t.sink is not None and t.sink.cancelled:  # its reader left: no more rounds or probes
+            t.done = True
         out[i] = c
     return out
 
@@ -113,6 +115,7 @@ def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Though
     """Ask each active problem for a trial answer as if thinking stopped here: close thinking, add the
     inducer, decode greedily to `answer_end`. The tokens and time go to the probe columns, never to
     thinking; the thought itself is unchanged."""
+    active = [i for i in active if thoughts[i].sink is None or not thoughts[i].sink.cancelled]
     if not active:
         return {}
     suffix = encode(engine, "\n") + encode(engine, END_THINK) + encode(engine, inducer)

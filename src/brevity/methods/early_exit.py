@@ -89,7 +89,7 @@ class Deer(EarlyExit):
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         base, thoughts, room = self._start(problems, engine)
         points = tuple("\n" + w.strip() for w in self.words.split("|") if w.strip())
-        active = list(range(len(problems)))
+        active = list(range(len(problems))) if room > 0 else []
         while active:
             probing = [i for i in active if thoughts[i].probes < self.probes]
             plain = [i for i in active if thoughts[i].probes >= self.probes]
@@ -135,7 +135,7 @@ class Dynasor(EarlyExit):
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         base, thoughts, room = self._start(problems, engine)
         history: list[list[str | None]] = [[] for _ in problems]
-        active = list(range(len(problems)))
+        active = list(range(len(problems))) if room > 0 else []
         while active:
             comps = extend(engine, base, thoughts, active,
                            [min(self.every, room - len(thoughts[i].ids)) for i in active])
@@ -149,4 +149,7 @@ class Dynasor(EarlyExit):
                 if len(last) == self.agree and last[0] is not None and len(set(last)) == 1:
                     self._exit(engine, thoughts[i], "consistent")
             active = [i for i in active if not thoughts[i].done]
+        for t in thoughts:
+            if not t.done:  # room 0: the phrase fills the whole budget
+                force_close(engine, t, BUDGET_PHRASE)
         return answer(self, problems, engine, base, thoughts, progress)

@@ -60,6 +60,9 @@ class Route(Method):
                                f"answer log-probabilities), got {fast!r}")
         build_method(self.strong)
 
+    def adopt(self, prepared: Method) -> None:
+        self._state = prepared._state  # type: ignore[attr-defined]
+
     def fast_spec(self) -> str:
         return self.fast_method or ("nothink" if self.kind == "switch" else "cot")
 

@@ -36,6 +36,7 @@ from brevity.serve.scheduler import Job
 from brevity.serve.stream import ResponseStream
 from brevity.tasks import Problem
 
+ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/models")
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
                405: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
                504: "timeout_error"}
@@ -48,7 +49,24 @@ class ApiError(Exception):
 
 
 def _error(status: int, message: str, code: str | None = None, param: str | None = None) -> JSONResponse:
-    return JSONResponse(error_body(message, ERROR_TYPES.get(status, "server_error"), param, code), status)
+    # A timeout would only time out again: tell OpenAI's clients not to retry it.
+    headers = {"x-should-retry": "false"} if status == 504 else None
+    return JSONResponse(error_body(message, ERROR_TYPES.get(status, "server_error"), param, code), status, headers)
+
+
+class Released(StreamingResponse):
+    """A streamed response that gives back its concurrency slot, and stops its generation, however it
+    ends: done, failed, or cancelled before its body generator ever ran."""
+
+    def __init__(self, content, release, **kw):
+        super().__init__(content, **kw)
+        self.release = release
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release()
 
 
 class BodyLimit:
@@ -111,9 +129,12 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         response = await call_next(request)
         path = request.url.path
         if path.startswith("/v1/"):
+            path = path if path in ENDPOINTS else "other"  # labels from user input stay bounded
             model = getattr(request.state, "model", "-")
+            model = model if model in cfg.models or model in cfg.aliases else "other"
             gw.metrics.requests.labels(model, path, str(response.status_code)).inc()
-            if response.status_code == 200 and not isinstance(response, StreamingResponse):
+            streamed = response.headers.get("content-type", "").startswith("text/event-stream")
+            if response.status_code == 200 and not streamed:  # a stream records its latency when it ends
                 gw.metrics.latency.labels(model, path).observe(time.perf_counter() - t0)
         return response
 
@@ -192,11 +213,29 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         gw.metrics.inflight.inc()
         rid = new_id("chatcmpl" if chat else "cmpl")
         stream = ResponseStream(asyncio.get_running_loop(), raw=not chat, wants_text=body.stream)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                stream.cancelled = stream.cancelled or not stream.finished
+                state["inflight"] -= 1
+                gw.metrics.inflight.dec()
+
         gw.schedulers[plan.model.name].submit(Job(Problem(id=rid, question=question, answer="", prompt=prompt,
                                                           sink=stream), plan.spec))
         if body.stream:
-            return StreamingResponse(events(body, plan, stream, rid, n_prompt, chat), media_type="text/event-stream")
+            return Released(events(body, plan, stream, rid, n_prompt, chat), release,
+                            media_type="text/event-stream")
         t0 = time.perf_counter()
+
+        async def watch() -> None:  # a client that hangs up stops its generation
+            while not await request.is_disconnected():
+                await asyncio.sleep(0.25)
+            stream.cancelled = True
+
+        watcher = asyncio.create_task(watch())
         try:
             while True:
                 remaining = limits.timeout_s - (time.perf_counter() - t0)
@@ -204,13 +243,14 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
                 if kind == "done":
                     break
                 if kind == "error":
-                    raise value
+                    if isinstance(value, BrevityError):
+                        raise value
+                    raise ApiError(500, f"the method failed: {type(value).__name__}: {value}", "method_failed")
         except TimeoutError:
-            stream.cancelled = True
             raise ApiError(504, f"no answer within this server's {limits.timeout_s:g} s timeout", "timeout") from None
         finally:
-            state["inflight"] -= 1
-            gw.metrics.inflight.dec()
+            watcher.cancel()
+            release()
         sol: Solution = value
         gw.metrics.solved(plan.model.name, sol, gw.reference.get(plan.model.name, 0.0))
         build = chat_response if chat else completion_response
@@ -264,7 +304,5 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
         finally:  # the client went away, or we are done: either way its generation stops
             if not done:
                 stream.cancelled = True
-            state["inflight"] -= 1
-            gw.metrics.inflight.dec()
 
     return app

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 from brevity.engines.base import Engine
 from brevity.errors import BrevityError
@@ -18,6 +20,14 @@ from brevity.serve.config import ModelConfig, ServeConfig
 from brevity.serve.metrics import Metrics
 from brevity.serve.protocol import Extensions
 from brevity.serve.scheduler import Scheduler
+
+MAX_METHODS = 256
+
+
+def _without_max_tokens(spec: str) -> str:
+    parsed = parse_spec(spec)
+    params = {k: v for k, v in _params(parsed).items() if k != "max_tokens"}
+    return spec_text(parsed.name, params)
 
 
 class NotFound(BrevityError):
@@ -44,7 +54,8 @@ class Gateway:
         self.metrics = Metrics()
         self.engines: dict[str, Engine] = {}
         self.schedulers: dict[str, Scheduler] = {}
-        self.methods: dict[tuple[str, str], Method] = {}
+        self.methods: OrderedDict[tuple[str, str], Method] = OrderedDict()
+        self.prepared: dict[tuple[str, str], Method] = {}  # by spec without max_tokens (aliases, the config's)
         self.reference: dict[str, float] = {}
         self.procs: list = []
         self._side_engines: dict[str, Engine] = {}
@@ -100,16 +111,26 @@ class Gateway:
 
     # Methods --------------------------------------------------------------------------------
     def method_for(self, model: str, spec: str) -> Method:
-        """One prepared method instance per (model, spec), reused by every batch."""
+        """One prepared method instance per (model, spec), reused by every batch (the most recent
+        MAX_METHODS of them). Specs that differ only in max_tokens share one preparation."""
         key = (model, spec)
-        if key not in self.methods:
-            from brevity.cli import parse_task
+        if key in self.methods:
+            self.methods.move_to_end(key)
+            return self.methods[key]
+        from brevity.cli import parse_task
 
-            method = build_method(spec)
-            method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
+        method = build_method(spec)
+        method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
+        base = (model, _without_max_tokens(spec))
+        if base in self.prepared:
+            method.adopt(self.prepared[base])
+        else:
             method.prepare(self.engines[model], self.ui)
-            self.methods[key] = method
-        return self.methods[key]
+            self.prepared[base] = method
+        self.methods[key] = method
+        while len(self.methods) > MAX_METHODS:
+            self.methods.popitem(last=False)
+        return method
 
     def _side_engine(self, name: str) -> Engine:
         """Engines a method asks for besides its own (a route's fast model): in-process hf."""
@@ -167,13 +188,17 @@ class Gateway:
     def check(self, plan: Plan) -> None:
         """Build the method (bad parameters fail here) and let it check itself against the engine."""
         method = build_method(plan.spec)
-        method.check(self.engines[plan.model.name])
+        # The HTTP side's own tokenizer: the engine's belongs to its worker thread.
+        method.check(SimpleNamespace(tokenizer=self.tokenizers[plan.model.name]))
 
     def prompt_tokens(self, model: str, prompt) -> int:
         from brevity.tasks import Problem
 
         tok = self.tokenizers[model]
-        text = served_text(Problem(id="", question="", answer="", prompt=prompt), tok)
+        try:
+            text = served_text(Problem(id="", question="", answer="", prompt=prompt), tok)
+        except Exception as e:  # noqa: BLE001  (a chat template refusing these messages: the client's to fix)
+            raise BrevityError(f"the model's chat template rejected these messages: {e}") from None
         return len(tok(text, add_special_tokens=False).input_ids)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from brevity.engines.base import Engine
+from brevity.errors import BrevityError
 from brevity.methods.base import Method
 from brevity.serve.stream import ResponseStream
 from brevity.tasks import Problem
@@ -80,13 +81,21 @@ class Scheduler:
             for job in live:
                 groups.setdefault(job.spec, []).append(job)
             for spec, jobs in groups.items():
-                try:
-                    method = self.method_for(spec)
-                    sols = method.solve([j.problem for j in jobs], self.engine)
-                except Exception as e:  # noqa: BLE001  (reported to each waiting request)
-                    log.exception("batch of %d failed (%s)", len(jobs), spec)
-                    for j in jobs:
-                        j.stream.fail(e)
-                    continue
-                for j, sol in zip(jobs, sols):
-                    j.stream.finish(sol)
+                self._solve(spec, jobs)
+
+    def _solve(self, spec: str, jobs: list[Job]) -> None:
+        """Solve a group together; if that fails for a reason other than bad input, try each request alone
+        so that one bad request does not fail its batch mates."""
+        try:
+            sols = self.method_for(spec).solve([j.problem for j in jobs], self.engine)
+        except Exception as e:  # noqa: BLE001  (reported to each waiting request)
+            if len(jobs) > 1 and not isinstance(e, BrevityError):
+                for j in jobs:
+                    self._solve(spec, [j])
+                return
+            log.exception("%d request(s) failed (%s)", len(jobs), spec)
+            for j in jobs:
+                j.stream.fail(e)
+            return
+        for j, sol in zip(jobs, sols):
+            j.stream.finish(sol)

@@ -38,6 +38,7 @@ class ResponseStream:
         self.raw = raw
         self.wants_text = wants_text  # False: only cancellation matters (a non-streamed request)
         self.cancelled = False
+        self.finished = False  # the method is done with it (finish or fail was called)
         self.reasoning, self.content = "", ""
         self.in_answer = False
 
@@ -79,9 +80,11 @@ class ResponseStream:
                 if rest:  # reasoning the method injected after the answer began: should not happen
                     self._reasoning(rest)
                 self.write(answer[len(self.content):])
+        self.finished = True
         self._put("done", sol)
 
     def fail(self, error: BaseException) -> None:
+        self.finished = True
         self._put("error", error)
 
     def _put(self, kind: str, value) -> None:
