@@ -1,8 +1,9 @@
 """Load on `brevity serve` (hf backend, tiny-lrm): K concurrent clients for D seconds each, against the
-gateway with batching (--batch-size 32) and one request at a time (--batch-size 1). Reports requests,
-failures, throughput and p50/p95 latency per mode, and the throughput ratio.
+gateway with batching (--batch-size 32) and one request at a time (--batch-size 1), the two modes
+alternating for --repeats rounds. Reports requests, failures, throughput and p50/p95 latency per run, and
+the median throughput of each mode and their ratio.
 
-    python benchmarks/serve_load.py --clients 32 --seconds 60 --out docs/results/serve_load.json
+    python benchmarks/serve_load.py --clients 32 --seconds 60 --repeats 3 --out docs/results/serve_load.json
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from statistics import median
 
 import httpx
 
@@ -74,23 +76,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--method", default="", help='extra request fields as JSON, e.g. \'{"thinking_budget": 136}\'')
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     extra = json.loads(args.method) if args.method else {}
     bodies = [{"model": "tiny-lrm", "messages": [{"role": "user", "content": p.question}], **extra}
               for p in load_problems("arith", split="test", n=256)]
-    results = {}
-    for mode, batch in (("batched", 32), ("one_at_a_time", 1)):
-        proc, url = start(batch, args.clients)
-        try:
-            results[mode] = {"batch_size": batch, **asyncio.run(load(url, bodies, args.clients, args.seconds))}
-        finally:
-            proc.terminate()
-            proc.wait(30)
-        print(mode, json.dumps(results[mode]), flush=True)
-    results["throughput_ratio"] = round(results["batched"]["requests_per_s"] /
-                                        results["one_at_a_time"]["requests_per_s"], 2)
+    runs: dict[str, list[dict]] = {"batched": [], "one_at_a_time": []}
+    for _ in range(args.repeats):
+        for mode, batch in (("batched", 32), ("one_at_a_time", 1)):
+            proc, url = start(batch, args.clients)
+            try:
+                runs[mode].append({"batch_size": batch, **asyncio.run(load(url, bodies, args.clients, args.seconds))})
+            finally:
+                proc.terminate()
+                proc.wait(30)
+            print(mode, json.dumps(runs[mode][-1]), flush=True)
+    results: dict = {"runs": runs}
+    for mode in runs:
+        results[f"{mode}_median_requests_per_s"] = median(r["requests_per_s"] for r in runs[mode])
+    results["throughput_ratio"] = round(results["batched_median_requests_per_s"] /
+                                        results["one_at_a_time_median_requests_per_s"], 2)
+    results["failed"] = sum(r["failed"] for rs in runs.values() for r in rs)
     results["request"] = {"model": "tiny-lrm", **extra} if extra else {"model": "tiny-lrm", "method": "cot"}
     print("throughput ratio batched / one at a time:", results["throughput_ratio"])
     if args.out:
