@@ -90,6 +90,12 @@ def test_recipe_and_method_end_to_end(tmp_path):
     assert sorted({r["latent_steps"] for r in recs}) == [1, 2] and len(recs) == 8  # the manifest's 2, and 1
     assert all(r["generated_positions"] == r["thinking_tokens"] + r["answer_tokens"] + r["latent_steps"]
                for r in recs)
+    p = subprocess.run([*run, "explain", "--model", str(out), "--task", "mult", "--n", "3", "--out",
+                        str(tmp_path / "ex.json")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    ex = json.loads((tmp_path / "ex.json").read_text())
+    assert ex["rates"]["thoughts"] == 6 and len(ex["rates"]["per_position"]) == 2
+    assert all(len(t["lens"]) == 5 and len(t["nearest"]) == 5 for e in ex["examples"] for t in e["thoughts"])
     bad = subprocess.run([*run, "train", "coconut", "--out", str(tmp_path / "x"), "--stages", "0",
                           "--stage0-steps", "0"],
                          capture_output=True, text=True)
@@ -151,3 +157,13 @@ def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
     assert (out / "codi_projection.safetensors").exists() == (mode == "codi")
     sols = build_method("coconut").solve(load_problems("mult", split="test", n=2), HFEngine(out))
     assert all(s.latent_steps == cfg.thoughts for s in sols)
+
+
+def test_reading_values_from_decoded_thoughts():
+    from brevity.explain import first_value
+
+    assert first_value("<<12*3=36>> <<36+1=37>>", "", False) == "12"
+    assert first_value("</think>\n\nThe answer is 6.", "", False) is None  # an answer is not a thought
+    q = "Every wumpus is a zumpus. Alex is a wumpus. Is Alex a zumpus or a gorpus?"
+    assert first_value("Alex is a zumpus.", q, True) == "zumpus"
+    assert first_value("Alex is a tumpus.", q, True) is None

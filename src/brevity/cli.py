@@ -291,6 +291,52 @@ def route_eval(
     console.print(f"wrote {out}/routes.json, routes.md, routing.png")
 
 
+@app.command()
+def explain(
+    model: str = typer.Option(..., help="A latent model folder (brevity train coconut|codi|pause|pause-curriculum)."),
+    task: str = typer.Option("arith"), n: int = typer.Option(100, help="Problems to read."),
+    split: str = typer.Option("test"), thoughts: int = typer.Option(-1, help="Thought count (-1: the manifest's)."),
+    top: int = typer.Option(5, help="Tokens shown per thought (logit lens, nearest embeddings)."),
+    out: Path | None = typer.Option(None, help="Write every reading and the rates as JSON here."),
+) -> None:
+    """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
+    thought, and how often that text starts with a gold intermediate result."""
+    import json
+
+    from rich.table import Table
+
+    from brevity.engines.hf import HFEngine
+    from brevity.explain import decode_rates, to_json
+    from brevity.explain import explain as read
+    from brevity.tasks import load_problems
+    from brevity.ui import console
+    from brevity.zoo import resolve_model
+
+    if n <= 0 or top <= 0:
+        raise BrevityError("--n and --top must be positive")
+    task_spec = parse_task(task)
+    engine = HFEngine(resolve_model(model))
+    problems = load_problems(task_spec.name, split=split, n=n, **dict(task_spec.params))
+    readings = []
+    for i in range(0, n, 64):
+        readings += read(engine, problems[i:i + 64], None if thoughts < 0 else thoughts, top)
+    rates = decode_rates(readings)
+    ex = readings[0]
+    table = Table(title=f"{ex.problem_id}: gold intermediates {', '.join(ex.intermediates)}")
+    for col in ("thought", "logit lens (top)", "nearest embeddings", "decoded from it", "gold?"):
+        table.add_column(col)
+    for t in ex.thoughts:
+        table.add_row(str(t.position), " ".join(f"{s!r}:{p:.2f}" for s, p in t.lens[:3]),
+                      " ".join(repr(s) for s, _ in t.nearest[:3]), repr(t.decoded), "yes" if t.gold else "")
+    console.print(ex.question)
+    console.print(table)
+    console.print(f"decode rate (a thought's text starts with a gold intermediate): {rates['decode_rate']} over "
+                  f"{rates['thoughts']} thoughts of {rates['problems']} problems; per position {rates['per_position']}")
+    if out:
+        out.write_text(json.dumps(to_json(readings, rates, engine.model_name, task), indent=1) + "\n")
+        console.print(f"wrote {out}")
+
+
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
