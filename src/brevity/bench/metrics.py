@@ -71,7 +71,9 @@ def summarize(records: Sequence[Solution], cot: Sequence[Solution] | None = None
     row = {
         "n": n, "accuracy": k / n if n else 0.0, "accuracy_ci95": list(wilson(k, n)),
         "mean_thinking_tokens": think, "mean_answer_tokens": mean(r.answer_tokens for r in records) if n else 0.0,
-        "mean_generated_positions": positions, "mean_probe_tokens": mean(r.probe_tokens for r in records) if n else 0,
+        "mean_generated_positions": positions,
+        "mean_forward_passes": mean(r.forward_passes for r in records) if n else 0.0,
+        "mean_probe_tokens": mean(r.probe_tokens for r in records) if n else 0,
         "mean_probe_seconds": mean(r.probe_seconds for r in records) if n else 0,
         "outcome_efficiency": outcome_efficiency(records),
         "latency_p50_s": percentile(lat, 0.5), "latency_p95_s": percentile(lat, 0.95), "latency_n": len(lat),
