@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The latent family on `arith` with the compact equations as the chain (docs/RESULTS.md "Latent family"),
+# one training at a time. Every latent method starts from the same compact-chain model
+# (brevity-runs/tiny-compact-arith: tiny-base plus 1,000 steps on compact chains, benchmarks/results_latent.sh)
+# and trains 1,500 more steps: 5 stages of 300 where it has a curriculum.
+set -euo pipefail
+R=brevity-runs/latent-arith
+C=brevity-runs/tiny-compact-arith
+T="--task arith --n-train 20000 --stage0-steps 0"
+brevity train coconut --base $C $T --out $R/coconut --stages 5 --per-step 1 --steps 300
+brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300
+brevity train pause --base $C $T --out $R/pause --stages 5 --per-step 1 --steps 300
+brevity train icot --base $C $T --out $R/icot --remove-per-stage 10 --steps 300
+brevity train codi --base $C $T --out $R/codi --stages 5 --per-step 1 --steps 300
+brevity train nochain --base $C $T --out $R/nochain --stages 5 --per-step 1 --steps 300
