@@ -12,22 +12,34 @@ import sys
 from pathlib import Path
 
 
-def train_seconds(folder: Path) -> float:
-    """This model's training time plus its parents' inside the same runs folder."""
+def find(name: str, dirs: list[Path]) -> Path | None:
+    for d in dirs:
+        if (d / name / "manifest.json").is_file():
+            return d / name
+    from brevity.zoo import resolve_model
+
+    try:
+        return Path(resolve_model(name))
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def train_seconds(name: str, dirs: list[Path]) -> float | None:
+    """This model's training time plus its parents', down to (not including) the shared tiny-base."""
     total, seen = 0.0, set()
-    while folder.is_dir() and folder not in seen:
-        seen.add(folder)
-        man = json.loads((folder / "manifest.json").read_text()) if (folder / "manifest.json").is_file() else {}
+    while name and name != "tiny-base" and name not in seen:
+        seen.add(name)
+        folder = find(name, dirs)
+        if folder is None:
+            return None
+        man = json.loads((folder / "manifest.json").read_text())
         total += man.get("train", {}).get("train_seconds", 0.0)
-        parent = folder.parent / man.get("parent", "")
-        if not man.get("parent") or not parent.is_dir():
-            break
-        folder = parent
+        name = man.get("parent")
     return total
 
 
 def main() -> None:
-    bench = Path(sys.argv[1])
+    bench, dirs = Path(sys.argv[1]), [Path(d) for d in sys.argv[2:]]
     rows = json.loads((bench / "summary.json").read_text())
     rows = rows if isinstance(rows, list) else rows["rows"]
     print("| model | method | accuracy (95% CI) | generated positions | forward passes | batch-1 p50 latency | "
@@ -35,9 +47,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         lo, hi = r["accuracy_ci95"]
-        folder = bench.parent / r["model"]  # the runs folder holds the models beside the bench
         lat = f"{1000 * r['latency_p50_s']:.0f} ms" if r.get("latency_p50_s") is not None else "–"
-        mins = train_seconds(folder) / 60 if folder.is_dir() else None
+        secs = train_seconds(r["model"], dirs)
+        mins = None if secs is None else secs / 60
         print(f"| {r['model']} | {r['method']} | {100 * r['accuracy']:.1f} ({100 * lo:.1f}–{100 * hi:.1f}) | "
               f"{r['mean_generated_positions']:.1f} | {r.get('mean_forward_passes', 0):.1f} | {lat} | "
               f"{'–' if mins is None else f'{mins:.1f}'} |")
