@@ -386,10 +386,8 @@ def serve(
     console.print(f"loading {', '.join(cfg.models)} ...")
     gw.start()  # before the port opens: a bad model or config fails here, with exit 2
     console.print(f"serving {', '.join([*cfg.models, *cfg.aliases])} on http://{host}:{port}/v1")
-    try:
-        uvicorn.run(create_app(cfg, gw), host=host, port=port, log_level="warning")
-    finally:
-        gw.close()  # stops a vLLM it started
+    # The app closes the gateway at shutdown (and so stops a vLLM it started).
+    uvicorn.run(create_app(cfg, gw, close_gateway=True), host=host, port=port, log_level="warning")
 
 
 @zoo_app.command("list")

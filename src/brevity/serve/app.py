@@ -103,18 +103,21 @@ class BodyLimit:
             await too_large(scope, receive, send)
 
 
-def create_app(cfg: ServeConfig, gateway: Gateway | None = None) -> FastAPI:
+def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: bool = False) -> FastAPI:
+    """The app over `gateway` (started here when None). The gateway is closed at shutdown when the app
+    started it or `close_gateway` says so (uvicorn re-raises SIGTERM after shutdown, so a caller's
+    `finally` would not run)."""
     gw = gateway or Gateway(cfg)
     limits = cfg.limits
     state = {"inflight": 0}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        owned = not gw.engines  # a gateway started by the caller is the caller's to close
+        owned = not gw.engines  # a gateway started by the caller is the caller's to close, unless it says so
         if owned:
             gw.start()
         yield
-        if owned:
+        if owned or close_gateway:
             gw.close()
 
     app = FastAPI(title="Brevity gateway", version="0.1.0", lifespan=lifespan,

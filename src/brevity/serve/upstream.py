@@ -41,7 +41,8 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
     if native_budget:
         end = json.dumps({"reasoning_start_str": THINK, "reasoning_end_str": BUDGET_PHRASE + END_THINK})
         cmd += ["--reasoning-parser", "deepseek_r1", "--reasoning-config", end]
-    proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env)
+    proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -55,6 +56,17 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
         time.sleep(2)
     stop(proc)
     raise BrevityError(f"vllm serve did not become healthy in {timeout_s:.0f} s:\n{Path(log_path).read_text()[-3000:]}")
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the process that started it dies, however that happens."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def stop(proc: subprocess.Popen) -> None:
