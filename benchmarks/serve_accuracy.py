@@ -12,9 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -23,26 +20,10 @@ import httpx
 from brevity.bench.metrics import paired_bootstrap
 from brevity.engines.hf import HFEngine
 from brevity.methods import build_method
-from brevity.serve.upstream import free_port
+from brevity.serve.upstream import start_gateway
 from brevity.tasks import load_problems
 from brevity.tasks.grading import grade_problem
 from brevity.zoo import resolve_model
-
-
-def start(backend: str, native: bool) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    cmd = ["brevity", "serve", "--model", "tiny-lrm", "--backend", backend, "--port", str(port), "--timeout", "1200"]
-    proc = subprocess.Popen(cmd + (["--native-budget"] if native else []), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=os.environ)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit("brevity serve did not start")
 
 
 async def ask_all(url: str, problems, budget: int, clients: int) -> list[dict]:
@@ -71,7 +52,8 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     engine = HFEngine(resolve_model("tiny-lrm"), batch_size=64)
     direct = {b: build_method(f"budget:{b}").solve(problems, engine) for b in budgets}
-    proc, url = start(args.backend, args.native)
+    proc, url = start_gateway(["--model", "tiny-lrm", "--backend", args.backend, "--timeout", "1200",
+                               *(["--native-budget"] if args.native else [])], timeout_s=600)
     rows = []
     try:
         for b in budgets:

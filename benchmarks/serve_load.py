@@ -11,9 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 from statistics import median
@@ -21,24 +18,8 @@ from statistics import median
 import httpx
 
 from brevity.bench.metrics import percentile
-from brevity.serve.upstream import free_port
+from brevity.serve.upstream import start_gateway
 from brevity.tasks import load_problems
-
-
-def start(batch_size: int, clients: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(["brevity", "serve", "--model", "tiny-lrm", "--port", str(port), "--batch-size",
-                             str(batch_size), "--max-concurrency", str(max(64, clients)), "--timeout", "600"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit("brevity serve did not start")
 
 
 async def client(url: str, bodies: list[dict], until: float, out: list[dict], k: int) -> None:
@@ -86,7 +67,8 @@ def main() -> None:
     runs: dict[str, list[dict]] = {"batched": [], "one_at_a_time": []}
     for _ in range(args.repeats):
         for mode, batch in (("batched", 32), ("one_at_a_time", 1)):
-            proc, url = start(batch, args.clients)
+            proc, url = start_gateway(["--model", "tiny-lrm", "--batch-size", str(batch), "--max-concurrency",
+                                       str(max(64, args.clients)), "--timeout", "600"])
             try:
                 runs[mode].append({"batch_size": batch, **asyncio.run(load(url, bodies, args.clients, args.seconds))})
             finally:

@@ -23,13 +23,12 @@ from brevity.serve.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
     Extensions,
-    chat_chunk,
     chat_response,
-    completion_chunk,
     completion_response,
     error_body,
     finish_reason,
     new_id,
+    stream_chunk,
     usage,
 )
 from brevity.serve.scheduler import Job
@@ -267,9 +266,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
             return f"data: {json.dumps(obj)}\n\n"
 
         def piece(delta: dict | None = None, text: str | None = None, finish: str | None = None, use=None):
-            if chat:
-                return sse(chat_chunk(rid, body.model, created, delta, finish, use))
-            return sse(completion_chunk(rid, body.model, created, text, finish, use))
+            return sse(stream_chunk(rid, body.model, created, chat, delta if chat else text, finish, use))
 
         try:
             if chat:

@@ -122,19 +122,12 @@ def completion_response(rid: str, model: str, sol: Solution, spec: str, prompt_t
             "usage": usage(sol, prompt_tokens), "brevity": brevity_info(sol, spec)}
 
 
-def chat_chunk(rid: str, model: str, created: int, delta: dict | None = None, finish: str | None = None,
-               usage_: dict | None = None) -> dict:
-    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]
-    chunk = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": choices}
-    if usage_ is not None:
-        chunk["usage"] = usage_
-    return chunk
-
-
-def completion_chunk(rid: str, model: str, created: int, text: str | None = None, finish: str | None = None,
-                     usage_: dict | None = None) -> dict:
-    choices = [] if text is None else [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]
-    chunk = {"id": rid, "object": "text_completion", "created": created, "model": model, "choices": choices}
+def stream_chunk(rid: str, model: str, created: int, chat: bool, piece: dict | str | None = None,
+                 finish: str | None = None, usage_: dict | None = None) -> dict:
+    """One SSE chunk: `piece` is a chat delta or a completion's text; None sends no choice (the usage chunk)."""
+    choice = {"index": 0, ("delta" if chat else "text"): piece, "finish_reason": finish, "logprobs": None}
+    chunk = {"id": rid, "object": "chat.completion.chunk" if chat else "text_completion", "created": created,
+             "model": model, "choices": [] if piece is None else [choice]}
     if usage_ is not None:
         chunk["usage"] = usage_
     return chunk

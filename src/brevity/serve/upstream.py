@@ -43,19 +43,34 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
         cmd += ["--reasoning-parser", "deepseek_r1", "--reasoning-config", end]
     proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env,
                             preexec_fn=_die_with_parent)
+    url = wait_healthy(proc, port, timeout_s, "vllm serve", log_path)
+    return proc, f"{url}/v1"
+
+
+def start_gateway(args: list[str], timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
+    """`brevity serve ARGS` on a free port, for benchmarks; returns the process and its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(["brevity", "serve", "--port", str(port), *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ, preexec_fn=_die_with_parent)
+    return proc, wait_healthy(proc, port, timeout_s, "brevity serve")
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str, log_path=None) -> str:
+    """The base URL once /health answers; a one-line error (with the log's tail) if it never does."""
     url = f"http://127.0.0.1:{port}"
+    tail = (lambda: "\n" + Path(log_path).read_text()[-3000:]) if log_path else (lambda: "")
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise BrevityError(f"vllm serve exited early:\n{Path(log_path).read_text()[-3000:]}")
+            raise BrevityError(f"{what} exited early{tail()}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                return proc, f"{url}/v1"
+                return url
         except httpx.TransportError:
             pass
-        time.sleep(2)
+        time.sleep(1)
     stop(proc)
-    raise BrevityError(f"vllm serve did not become healthy in {timeout_s:.0f} s:\n{Path(log_path).read_text()[-3000:]}")
+    raise BrevityError(f"{what} did not become healthy in {timeout_s:.0f} s{tail()}")
 
 
 def _die_with_parent() -> None:
