@@ -125,3 +125,16 @@ def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     r = run([sys.executable, "-m", "brevity.cli", "train"] + [a.format(tmp=tmp_path) for a in args])
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+
+
+def test_a_rebuilt_model_replaces_its_old_records_in_the_report():
+    from brevity.bench.report import current_weights
+
+    old = [{"method": "cot", "model": "m", "model_hash": "a", "problem_id": str(i)} for i in range(3)]
+    new = [{"method": "cot", "model": "m", "model_hash": "b", "problem_id": str(i)} for i in range(3)]
+    other = [{"method": "cot", "model": "n", "model_hash": "c", "problem_id": "0"}]
+    runs = [{"method": "cot", "model": "m", "seconds": 1.0}, {"method": "cot", "model": "m", "model_hash": "b"},
+            {"method": "cot", "model": "n", "seconds": 2.0}]
+    rows, kept = current_weights(old + other + new, runs)
+    assert rows == other + new
+    assert kept == runs[1:]

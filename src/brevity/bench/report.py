@@ -18,12 +18,30 @@ COLUMNS = [("method", "method"), ("model", "model"), ("n", "n"), ("accuracy", "a
            ("latency_p95_s", "p95 s"), ("throughput_tok_s", "tok/s"), ("peak_memory_mb", "peak MB")]
 
 
+def current_weights(rows: list[dict], runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Records and runs of the weights a (method, model) name was last run with. A model rebuilt under
+    the same name gets new record ids (they include its weights' hash), so --resume runs it afresh;
+    its older records stay in the file but must not be averaged with the new ones. Runs written
+    before runs carried a hash belong to the first weights seen."""
+    first: dict[tuple[str, str], str] = {}
+    last: dict[tuple[str, str], str] = {}
+    for r in rows:
+        key = (r["method"], r["model"])
+        first.setdefault(key, r.get("model_hash"))
+        last[key] = r.get("model_hash")
+    rows = [r for r in rows if r.get("model_hash") == last[(r["method"], r["model"])]]
+    runs = [r for r in runs if (r["method"], r["model"]) not in last
+            or r.get("model_hash", first[(r["method"], r["model"])]) == last[(r["method"], r["model"])]]
+    return rows, runs
+
+
 def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> list[dict]:
+    runs = [json.loads(line) for line in runs_path.read_text().splitlines() if line.strip()] \
+        if runs_path.exists() else []
+    rows, runs = current_weights(rows, runs)
     groups: dict[tuple[str, str], list[Solution]] = defaultdict(list)
     for r in rows:
         groups[(r["method"], r["model"])].append(Solution.from_dict(r))
-    runs = [json.loads(line) for line in runs_path.read_text().splitlines() if line.strip()] \
-        if runs_path.exists() else []
     out = []
     rank = {s: i for i, s in enumerate(order)}
     for (method, model), recs in sorted(groups.items(), key=lambda kv: (kv[0][1], rank.get(kv[0][0], 99))):

@@ -214,7 +214,8 @@ def _save(store: RecordStore, runs_path: Path, sols: list[Solution], ids: dict, 
     store.append(rows)
     tokens = sum(s.generated_positions + s.probe_tokens for s in sols)
     with open(runs_path, "a") as f:
-        f.write(json.dumps({"method": spec, "model": engine.model_name, "batched": not alone, "seconds": seconds,
+        f.write(json.dumps({"method": spec, "model": engine.model_name, "model_hash": mhash, "batched": not alone,
+                            "seconds": seconds,
                             "tokens": tokens, "problems": len(sols), "peak_memory_mb": peak_mb}) + "\n")
 
 
