@@ -15,13 +15,15 @@ import json
 from collections import defaultdict
 from statistics import mean
 
+from brevity.bench.report import current_weights
+
 
 def load(path: str) -> dict[tuple[str, str], dict[str, dict]]:
+    """Records by (model, method), of the weights each was last run with (a rebuilt model's replace its old)."""
     rows: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
-    for line in open(path):
-        if line.strip():
-            r = json.loads(line)
-            rows[(r["model"], r["method"])][r["problem_id"]] = r
+    records, _ = current_weights([json.loads(line) for line in open(path) if line.strip()], [])
+    for r in records:
+        rows[(r["model"], r["method"])][r["problem_id"]] = r
     return rows
 
 

@@ -12,6 +12,7 @@ import json
 from statistics import mean
 
 from brevity.bench.metrics import paired_bootstrap
+from brevity.bench.report import current_weights
 
 
 def main() -> None:
@@ -23,12 +24,11 @@ def main() -> None:
     args = ap.parse_args()
     key = {s: tuple(s.split("@", 1)) if "@" in s else (s, args.model) for s in (args.a, args.b)}
     by: dict[str, dict[str, dict]] = {args.a: {}, args.b: {}}
-    for line in open(args.records):
-        if line.strip():
-            r = json.loads(line)
-            for s, k in key.items():
-                if (r["method"], r["model"]) == k:
-                    by[s][r["problem_id"]] = r
+    records, _ = current_weights([json.loads(line) for line in open(args.records) if line.strip()], [])
+    for r in records:  # of the weights each (method, model) was last run with
+        for s, k in key.items():
+            if (r["method"], r["model"]) == k:
+                by[s][r["problem_id"]] = r
     ids = sorted(set(by[args.a]) & set(by[args.b]))
     if not ids:
         raise SystemExit(f"no problems with both {args.a} and {args.b}")

@@ -2,9 +2,10 @@
 bench run: accuracy, mean thinking tokens, probe tokens and wall time per method, and the first
 trace of the last method. Used for the small validation checks quoted in docs/RESULTS.md.
 
-    python benchmarks/quick_check.py tiny-lrm-tokenskip 64 "tokenskip:1.0,tokenskip:0.5"
+    [BREVITY_THREADS=2] python benchmarks/quick_check.py tiny-lrm-tokenskip 64 "tokenskip:1.0,tokenskip:0.5"
 """
 
+import os
 import statistics
 import sys
 import time
@@ -16,7 +17,8 @@ from brevity.methods import build_method
 from brevity.tasks import load_problems
 from brevity.zoo import resolve_model
 
-torch.set_num_threads(1)  # it ran beside trainings; one thread keeps it from slowing them tenfold
+# One thread by default: it ran beside trainings (two jobs on two cores slow each tenfold); BREVITY_THREADS=2 alone.
+torch.set_num_threads(int(os.environ.get("BREVITY_THREADS", "1")))
 eng = HFEngine(resolve_model(sys.argv[1]), batch_size=64)
 probs = load_problems("arith", split="validation", n=int(sys.argv[2]))
 for spec in sys.argv[3].split(","):

@@ -98,6 +98,8 @@ def train(
                                                 "already is a compact model)."),
     remove_per_stage: int = typer.Option(16, help="icot: chain tokens removed per stage."),
     n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
+    warmup_steps: int | None = typer.Option(None, help="l1: SFT warm-start steps before GRPO (default: the zoo "
+                                                       "member's; 0 skips it)."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
@@ -123,21 +125,25 @@ def train(
         console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
         return
 
-    members = {m.recipe: m for m in MEMBERS.values() if m.recipe != "sft"}
+    members: dict = {}
+    for m in MEMBERS.values():  # a recipe's first member holds its defaults (tiny-lrm-l1 before -loose)
+        if m.recipe != "sft":
+            members.setdefault(m.recipe, m)
     if recipe not in members:
         raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
-    if (steps is not None and steps <= 0) or (lr is not None and lr <= 0):
-        raise BrevityError("--steps and --lr must be positive")
+    if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
+        raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
     if out.exists() and any(out.iterdir()):
         raise BrevityError(f"{out} exists and is not empty; choose a new --out")
     parent = resolve_model(base)
-    member = dataclasses.replace(members[recipe], steps=steps or members[recipe].steps, lr=lr or members[recipe].lr)
+    member = dataclasses.replace(members[recipe], steps=steps or members[recipe].steps, lr=lr or members[recipe].lr,
+                                 warmup_steps=members[recipe].warmup_steps if warmup_steps is None else warmup_steps)
     from brevity.ui import ProgressUI, console
     from brevity.zoo.build import train_member
 
     ui = ProgressUI()
     command = " ".join(["brevity", *sys.argv[1:]])
-    with ui.task(f"{recipe} {out.name}", total=member.steps) as advance:
+    with ui.task(f"{recipe} {out.name}", total=member.steps + member.warmup_steps) as advance:
         train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command)
     console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
 
@@ -426,7 +432,7 @@ def zoo_build(
     ui = ProgressUI()
     root = out or ZOO_DIR
     for name in names:
-        with ui.task(f"train {name}", total=MEMBERS[name].steps) as advance:
+        with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
             build_member(name, Path(root), progress=lambda step, loss: advance(1))
         validate_member(name, Path(root), validate_n, ui)
 

@@ -22,12 +22,17 @@ MIXTURE = {"plain": 0.3, "cod": 0.1, "ccot": 0.12, "l1": 0.18, "tale-solve": 0.1
            "sot": 0.12}
 
 
-def trace_variants(problem: Problem) -> dict[str, str]:
+def trace_variants(problem: Problem, max_rounds: int | None = None) -> dict[str, str]:
     """Obeying traces for one arith problem, from longest to shortest: the verbose trace with r down to 0
     re-check rounds, the same without the opening sentence ("core"), the compact <<a+b=c>> chain
-    ("compact"), and one-line draft equations ("draft")."""
+    ("compact"), and one-line draft equations ("draft"). `max_rounds` extends the verbose trace with
+    further rounds past the problem's own (for length control, where a long request must be filled)."""
+    from brevity.tasks.arith import recheck_line
+
     lines = problem.traces["verbose"].split("\n")
     so = max(i for i, line in enumerate(lines) if line.startswith("So "))
+    own = len(lines) - so - 1
+    lines += [recheck_line(r, problem.metadata["equations"], problem.answer) for r in range(own, max_rounds or own)]
     out = {}
     for r in range(len(lines) - so - 1, -1, -1):
         out[f"rechecks={r}"] = "\n".join(lines[:so + 1 + r])

@@ -26,8 +26,35 @@ from brevity.thinking import split_completion
 from brevity.zoo.chat import prompt_text
 
 RL_PROBLEMS = 4000  # train questions offered to GRPO (each step draws a few)
-L1_ALPHA = 0.003  # per token of distance: 100 tokens off costs 0.3 of a correct answer
 L1_RANGE = (16, 256)  # requested thinking lengths in training
+L1_WARMUP_PLAIN = 0.3  # share of plain questions in l1's SFT warm start
+L1_MAX_ROUNDS = 12  # re-check rounds a warm-start trace may have, to fill long requests
+
+
+def l1_warmup_examples(problems: list[Problem], tokenizer, seed: int = 0, budget_cut: float = 0.25):
+    """SFT warm start for `l1`: "Think for N tokens." with N drawn from L1_RANGE, answered by the trace
+    variant whose length is nearest N (re-check rounds added past the problem's own when N is long, cut
+    down to the compact chain or a draft when it is short), plus a share L1_WARMUP_PLAIN of plain
+    questions with the full trace, as the parent was trained. A 1M-parameter model cannot find by
+    sampling how to fill 256 tokens or to answer in 32; GRPO then trades length against correctness."""
+    from brevity.methods.prompting import render_template
+    from brevity.recipes.instruct import instruct_example, trace_variants
+    from brevity.zoo.chat import completion_text
+
+    rng = random.Random(f"l1-warmup/{seed}")
+
+    def n_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False).input_ids)
+
+    out = []
+    for p in problems:
+        if rng.random() < L1_WARMUP_PLAIN:
+            out.append(instruct_example(p, "plain", rng, n_tokens, budget_cut))
+            continue
+        n = rng.randint(*L1_RANGE)
+        trace = min(trace_variants(p, max_rounds=L1_MAX_ROUNDS).values(), key=lambda t: abs(n_tokens(t) - n))
+        out.append((render_template("l1", p.question, tokens=n), completion_text(trace, p.answer)))
+    return out
 
 
 def score(ids: list[int], problem: Problem, tokenizer) -> tuple[bool, int]:
@@ -51,7 +78,7 @@ def kimi_length_rewards(correct: list[bool], lengths: list[int], groups: list[st
     return out
 
 
-def l1_rewards(correct: list[bool], lengths: list[int], targets: list[int], alpha: float = L1_ALPHA) -> list[float]:
+def l1_rewards(correct: list[bool], lengths: list[int], targets: list[int], alpha: float) -> list[float]:
     return [float(c) - alpha * abs(t - n) for c, n, t in zip(correct, lengths, targets)]
 
 
@@ -72,14 +99,14 @@ def rl_dataset(recipe: str, seed: int = 0):
     return Dataset.from_list(rows).shuffle(seed=seed)
 
 
-def make_reward(recipe: str, tokenizer):
+def make_reward(recipe: str, tokenizer, alpha: float = 0.0):
     problems = {p.id: p for p in load_problems("arith", split="train", n=RL_PROBLEMS)}
 
     def reward(prompts, completions, completion_ids, problem_id, target, **_) -> list[float]:
         scored = [score(list(ids), problems[pid], tokenizer) for ids, pid in zip(completion_ids, problem_id)]
         correct, lengths = [c for c, _ in scored], [n for _, n in scored]
         if recipe == "l1":
-            return l1_rewards(correct, lengths, list(target))
+            return l1_rewards(correct, lengths, list(target), alpha)
         return kimi_length_rewards(correct, lengths, list(prompts))
 
     reward.__name__ = f"{recipe}_reward"
@@ -141,7 +168,7 @@ def train_grpo(member, model, tokenizer, progress=None, **overrides) -> tuple[li
     cb = Progress()
     with tempfile.TemporaryDirectory() as scratch:  # TRL's output_dir; nothing is saved there (save_strategy "no")
         cfg = grpo_config(member, Path(scratch), **overrides)
-        trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer), args=cfg,
+        trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer, member.alpha), args=cfg,
                               train_dataset=data, processing_class=tokenizer, callbacks=[cb],
                               rollout_func=engine_rollouts(tokenizer, cfg.max_completion_length, cfg.temperature))
         t0 = time.time()
@@ -151,6 +178,6 @@ def train_grpo(member, model, tokenizer, progress=None, **overrides) -> tuple[li
              "num_generations": cfg.num_generations, "batch_size": cfg.per_device_train_batch_size,
              "steps_per_generation": cfg.steps_per_generation,
              "max_completion_length": cfg.max_completion_length, "beta": cfg.beta,
-             "alpha": L1_ALPHA if member.recipe == "l1" else None, "seed": cfg.seed, "log": cb.log}
+             "alpha": member.alpha if member.recipe == "l1" else None, "seed": cfg.seed, "log": cb.log}
     examples = [(row["prompt"], "") for row in data]
     return examples, stats

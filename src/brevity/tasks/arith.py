@@ -110,6 +110,12 @@ def _slip(rng: random.Random, value: int, gold: int) -> int:
     return value + 1 if value + 1 != gold else value + 3
 
 
+def recheck_line(r: int, equations: list[str], gold: int | str) -> str:
+    """Re-check round r (from 0) of a verbose trace: the round's opener, every equation again, the verdict."""
+    checks = " ".join(f"{e}." for e in equations)
+    return f"{RECHECK_OPENERS[r % len(RECHECK_OPENERS)]} {checks} Yes, {gold} is right."
+
+
 def make_problem(rng: random.Random, steps: int, pid: str, recheck_rounds: dict[str, int] | None = None,
                  slip_prob: float = SLIP_PROB) -> Problem | None:
     """One problem; None when the gold answer would appear in the trace before it is computed."""
@@ -144,9 +150,7 @@ def make_problem(rng: random.Random, steps: int, pid: str, recheck_rounds: dict[
             lines.append(f"{phrase} {s.equation()}.")
     lines.append(f"So {name} has {gold} {items}.")
     rounds = (recheck_rounds or RECHECK_ROUNDS)[items]
-    for r in range(rounds):
-        checks = " ".join(f"{s.equation()}." for s in chain)
-        lines.append(f"{RECHECK_OPENERS[r % len(RECHECK_OPENERS)]} {checks} Yes, {gold} is right.")
+    lines += [recheck_line(r, [s.equation() for s in chain], gold) for r in range(rounds)]
     verbose = "\n".join(lines)
     compact = " ".join(f"<<{s.left}{SYMBOL[s.op]}{s.x}={s.result}>>" for s in chain)
     return Problem(

@@ -56,6 +56,10 @@ def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: P
         from brevity.recipes.instruct import instruct_examples
         return instruct_examples(load_problems("arith", split="train", n=member.steps * member.batch_size), tok,
                                  seed=SEED, budget_cut=member.budget_cut)
+    if member.recipe == "l1":  # the SFT warm start; GRPO follows in train_member
+        from brevity.recipes.rl import l1_warmup_examples
+        return l1_warmup_examples(load_problems("arith", split="train", n=member.warmup_steps * member.batch_size),
+                                  tok, seed=SEED, budget_cut=member.budget_cut)
     from brevity.recipes import compact
     problems, rollouts = parent_rollouts(parent)
     if member.recipe == "shortest":
@@ -117,11 +121,26 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
         model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32)
     if member.recipe in ("rl-length", "l1"):
         from brevity.recipes.rl import train_grpo
+        warmup = None
+        if member.warmup_steps:
+            warmup = recipe_examples(member, model, tok, parent, out_root)
+            cfg = SFTConfig(steps=member.warmup_steps, lr=member.warmup_lr, batch_size=member.batch_size, seed=SEED)
+            warmup = {"examples": len(warmup), "hash": data_hash(warmup),
+                      **train_sft(model, tok, warmup, cfg, progress=progress)}
         examples, stats = train_grpo(member, model, tok, progress=progress)
+        if warmup:
+            stats["warmup"] = warmup
     else:
         examples = recipe_examples(member, model, tok, parent, out_root)
         cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
         stats = train_sft(model, tok, examples, cfg, progress=progress)
+    save_member(member, model, tok, parent, out, examples, stats, command, out_root)
+    return out
+
+
+def save_member(member: Member, model, tok, parent: Path | None, out: Path, examples: list[Example], stats: dict,
+                command: str, out_root: Path = ZOO_DIR) -> None:
+    """Write the HF folder and its manifest (command, seed, data hash, training stats)."""
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tok.pad_token_id
     model.generation_config.eos_token_id = tok.eos_token_id
@@ -136,7 +155,6 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
         "python": sys.version.split()[0], "torch": torch.__version__,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return out
 
 
 def _parent_name(parent: Path | None, out_root: Path) -> str | None:

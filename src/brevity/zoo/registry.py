@@ -23,6 +23,9 @@ class Member:
     budget_cut: float = 0.0  # share of thinking traces cut by a budget in training (build.budget_cut_example)
     recipe: str = "sft"  # how build.build_member makes it: sft, instruct, tokenskip, shortest, rl-length, l1
     scorer: str | None = None  # tokenskip: the zoo model whose self-information ranks words
+    warmup_steps: int = 0  # l1: SFT steps on length-obeying traces before GRPO
+    warmup_lr: float = 3e-4
+    alpha: float = 0.0  # l1: reward lost per token of distance from the requested length
 
 
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).
@@ -43,8 +46,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            "self-trained on the shortest correct of 4 own traces per question", recipe="shortest"),
     Member("tiny-lrm-rl-length", "tiny-lrm", ("verbose",), 80, 1e-4,
            "GRPO with correctness plus Kimi k1.5's group length reward", recipe="rl-length"),
-    Member("tiny-lrm-l1", "tiny-lrm-instruct", ("verbose",), 80, 1e-4,
-           "L1-Exact: GRPO rewarding correctness minus alpha times |requested - actual| length", recipe="l1"),
+    # alpha chosen on validation (docs/RESULTS.md, "Length control"): 0.1 follows all four requested
+    # lengths within 20%; 0.03 keeps more accuracy at short requests and drifts at the ends.
+    Member("tiny-lrm-l1", "tiny-lrm", ("verbose",), 80, 1e-4,
+           "L1-Exact: SFT warm start on length-obeying traces, then GRPO rewarding correctness minus "
+           "alpha times |requested - actual| length", budget_cut=0.25, recipe="l1", warmup_steps=2000, alpha=0.1),
+    Member("tiny-lrm-l1-loose", "tiny-lrm", ("verbose",), 80, 1e-4,
+           "tiny-lrm-l1 with a weaker length penalty (alpha 0.03): more accurate near short requests, "
+           "looser length control", budget_cut=0.25, recipe="l1", warmup_steps=2000, alpha=0.03),
 ]}
 
 MODEL_CONFIG = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
