@@ -5,6 +5,10 @@
   user picks gamma at inference. The original scores tokens with LLMLingua-2, a trained classifier we
   cannot download; here a word's importance is its self-information under the model itself (the
   summed -log p of its tokens, as in Selective Context), one forward pass per trace.
+  Self-information alone keeps the wrong words on these traces (docs/RESULTS.md, "TokenSkip"), so where
+  a problem carries its compressed chain (arith's equations, as GSM8K-Aug carries GPT-4's) the words
+  that chain aligns to rank first (`aligned_words`): the compression LLMLingua-2 learns to imitate,
+  used directly on the training traces; self-information orders the rest.
 - `shortest` (Munkhbat et al. 2025; Kimi k1.5's shortest rejection sampling): keep the shortest
   correct of K sampled traces per question and fine-tune on those, with the plain prompt.
 """
@@ -70,9 +74,38 @@ def prune(ids: Sequence[int], scores: Sequence[float], pieces: Sequence[str], ga
     return [ids[j] for u in sorted(keep) for j in units[u]]
 
 
+def aligned_words(words: Sequence[str], equations: Sequence[str]) -> list[bool]:
+    """Per word: does the compressed chain align to it? Each equation aligns, in order, to its first
+    occurrence after the previous one, once, as LLMLingua-2 labels its training text from a compression;
+    the re-checks' copies are not aligned."""
+    norm = [w.strip().rstrip(".,") for w in words]
+    keep = [False] * len(words)
+    after = 0
+    for eq in equations:
+        parts = eq.split()
+        k = next((k for k in range(after, len(norm) - len(parts) + 1) if norm[k:k + len(parts)] == parts), None)
+        if k is not None:
+            keep[k:k + len(parts)] = [True] * len(parts)
+            after = k + len(parts)
+    return keep
+
+
+def guided_scores(scores: Sequence[float], pieces: Sequence[str], equations: Sequence[str]) -> list[float]:
+    """Token scores that rank the words the chain aligns to first, then the rest by summed self-information."""
+    units = word_units(pieces)
+    keep = aligned_words(["".join(pieces[j] for j in u) for u in units], equations)
+    top = sum(scores) + 1.0  # above any word's self-information
+    out = list(scores)
+    for u, k in zip(units, keep):
+        if k:
+            out[u[0]] += top  # once per word, on its first token (prune sums a word's tokens)
+    return out
+
+
 def tokenskip_examples(model, tokenizer, problems: Sequence[Problem], rollouts: Sequence[list[Rollout]],
-                       gammas: Sequence[float] = TOKENSKIP_GAMMAS) -> list[Example]:
-    """Every correct greedy trace, pruned to every gamma, with gamma in the prompt."""
+                       gammas: Sequence[float] = TOKENSKIP_GAMMAS, guide: bool = True) -> list[Example]:
+    """Every correct greedy trace, pruned to every gamma, with gamma in the prompt; `guide` ranks the
+    words the problem's equations align to first (`aligned_words`)."""
     from brevity.methods.prompting import render_template
 
     chosen = [(p, g[0]) for p, g in zip(problems, rollouts) if g[0].correct]
@@ -82,6 +115,8 @@ def tokenskip_examples(model, tokenizer, problems: Sequence[Problem], rollouts: 
     examples: list[Example] = []
     for (p, _), ids, sc in zip(chosen, traces, scores):
         pieces = [tokenizer.decode([t], skip_special_tokens=False) for t in ids]
+        if guide and p.metadata.get("equations"):
+            sc = guided_scores(sc, pieces, p.metadata["equations"])
         for g in gammas:
             text = tokenizer.decode(prune(ids, sc, pieces, g), skip_special_tokens=False)
             examples.append((render_template("tokenskip", p.question, gamma=g), completion_text(text, p.answer)))
