@@ -24,6 +24,9 @@ class Request:
     # The server's own thinking cap (vLLM's `thinking_token_budget`): thinking tokens before it forces its
     # configured end string. Engines without one raise EngineCapabilityError.
     thinking_budget: int | None = None
+    # False: no later request continues this sequence (a probe), so a prefix-caching engine need not keep
+    # its KV. A hint, not a setting; servers with automatic prefix caching ignore it.
+    keep_cache: bool = field(default=True, compare=False)
     # Where the text goes as it is generated, and who can cancel it (engines/streaming.py); not a setting.
     sink: Any = field(default=None, compare=False, repr=False)
 

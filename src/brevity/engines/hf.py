@@ -148,7 +148,7 @@ class HFEngine:
                 streams[r].finish(comp.text)
             completions.append(comp)
         if self.cache is not None and out.cache is not None:
-            self._store(out.cache, masks, prompts, new, completions)
+            self._store(out.cache, masks, prompts, reqs, completions)
         return completions
 
     def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps) -> Completion:
@@ -175,10 +175,12 @@ class HFEngine:
         return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
                           stop_reason=stop_reason, logprobs=logps[:len(toks)] if logps else None)
 
-    def _store(self, cache, masks, prompts, new, completions) -> None:
+    def _store(self, cache, masks, prompts, reqs, completions) -> None:
         """Keep each row's KV (real positions only) keyed by its tokens, for later continuations."""
         kv_len = cache.get_seq_length()
         for r, (p, comp) in enumerate(zip(prompts, completions)):
+            if not reqs[r].keep_cache:
+                continue
             width = len(masks[r])
             positions = [j for j, m in enumerate(masks[r]) if m] + list(range(width, width + len(comp.token_ids)))
             positions = [j for j in positions if j < kv_len]

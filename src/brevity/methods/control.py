@@ -120,7 +120,8 @@ def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Though
         return {}
     suffix = encode(engine, "\n") + encode(engine, END_THINK) + encode(engine, inducer)
     reqs = [Request(base[i] + tuple(thoughts[i].ids) + tuple(suffix), PROBE_TOKENS,
-                    stop=(answer_end, engine.tokenizer.eos_token or END_THINK), logprobs=True) for i in active]
+                    stop=(answer_end, engine.tokenizer.eos_token or END_THINK), logprobs=True, keep_cache=False)
+            for i in active]
     t0 = time.perf_counter()
     comps = engine.complete(reqs)
     share = (time.perf_counter() - t0) / len(reqs)
