@@ -5,9 +5,9 @@ import pytest
 from brevity.errors import BrevityError
 from brevity.methods import build_method
 from brevity.methods.prompting import render_template, sot_paradigm, templates
-from brevity.recipes.compact import prune, shortest_examples, word_units
+from brevity.recipes.compact import aligned_words, guided_scores, prune, shortest_examples, word_units
 from brevity.recipes.instruct import instruct_examples, trace_variants
-from brevity.recipes.rl import kimi_length_rewards, l1_rewards, score
+from brevity.recipes.rl import L1_RANGE, kimi_length_rewards, l1_rewards, l1_warmup_examples, score
 from brevity.recipes.rollouts import Rollout, generate_rollouts
 from brevity.recipes.sft import segments
 from brevity.tasks import load_problems
@@ -45,6 +45,43 @@ def test_trace_variants_shrink_and_keep_every_equation(probs):
         assert v[0] == p.traces["verbose"]
         for eq in p.metadata["equations"]:
             assert all(eq.replace(" ", "") in t.replace(" ", "") for t in v)
+
+
+def test_trace_variants_extend_with_more_rechecks(probs):
+    p = probs[1]
+    own = p.metadata["recheck_rounds"]
+    v = trace_variants(p, max_rounds=own + 3)
+    assert v[f"rechecks={own}"] == p.traces["verbose"] and f"rechecks={own + 3}" in v
+    extra = v[f"rechecks={own + 3}"].split("\n")[-1]
+    assert all(f"{eq}." in extra for eq in p.metadata["equations"]) and extra.endswith(f"Yes, {p.answer} is right.")
+
+
+def test_l1_warmup_pairs_each_request_with_the_nearest_trace(lrm_engine):
+    tok = lrm_engine.tokenizer
+    problems = load_problems("arith", split="train", n=200)
+    n_tok = lambda t: len(tok(t, add_special_tokens=False).input_ids)  # noqa: E731
+    asked = 0
+    for p, e in zip(problems, l1_warmup_examples(problems, tok, budget_cut=0.0)):
+        prompt, completion = [t for t, _ in segments(e)][:2]
+        thinking = completion.split("</think>")[0].rstrip("\n")
+        if "Think for " not in prompt:
+            assert thinking == p.traces["verbose"]
+            continue
+        want = int(prompt.split("Think for ")[1].split()[0])
+        assert L1_RANGE[0] <= want <= L1_RANGE[1]
+        lengths = [n_tok(t) for t in trace_variants(p, max_rounds=12).values()]
+        assert abs(n_tok(thinking) - want) == min(abs(n - want) for n in lengths)
+        asked += 1
+    assert 100 < asked < 180  # about 70% of the examples ask for a length
+
+
+def test_the_chain_aligns_once_to_its_first_occurrence_and_ranks_first():
+    words = "Tom starts with 4 . Adding 3 gives 4 + 3 = 7. So 7. Wait, 4 + 3 = 7. Yes".split()
+    keep = aligned_words(words, ["4 + 3 = 7"])
+    assert [j for j, k in enumerate(keep) if k] == list(range(8, 13))
+    pieces = [" " + w for w in words]
+    kept = prune(list(range(len(pieces))), guided_scores([1.0] * len(pieces), pieces, ["4 + 3 = 7"]), pieces, 0.2)
+    assert kept == list(range(8, 13))
 
 
 def test_instruct_examples_obey_their_instruction(lrm_engine):
