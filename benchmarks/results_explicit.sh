@@ -34,3 +34,31 @@ for row in cot@tiny-lrm-shortest cot@tiny-lrm-rl-length; do
   python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $row cot
 done | tee -a docs/results/paired_diffs_explicit.txt
 python benchmarks/rollout_stats.py | tee docs/results/rollout_stats.txt
+
+# --- 2026-11-27 evening: l1 rebuilt with a warm start, TokenSkip rebuilt with a guided scorer ---
+# The l1 warm start once, then GRPO from it per alpha (validation table in RESULTS, "Length control");
+# `brevity zoo build tiny-lrm-l1 tiny-lrm-l1-loose` runs both stages in one.
+brevity zoo build tiny-lrm-l1 tiny-lrm-l1-loose tiny-lrm-tokenskip
+for m in tiny-lrm-l1 tiny-lrm-l1-loose; do
+  BREVITY_THREADS=2 python benchmarks/quick_check.py $m 300 "l1:32,l1:64,l1:80,l1:96,l1:128,l1:256"
+done
+BREVITY_THREADS=2 python benchmarks/quick_check.py tiny-lrm-tokenskip 300 \
+  "tokenskip:1.0,tokenskip:0.9,tokenskip:0.8,tokenskip:0.7,tokenskip:0.6,tokenskip:0.5,tokenskip:0.4,tokenskip:0.3"
+L1="l1:32@tiny-lrm-l1,l1:64@tiny-lrm-l1,l1:128@tiny-lrm-l1,l1:256@tiny-lrm-l1,l1:80@tiny-lrm-l1-loose,\
+l1:32@tiny-lrm-l1-loose,l1:64@tiny-lrm-l1-loose,l1:128@tiny-lrm-l1-loose,l1:256@tiny-lrm-l1-loose"
+TS="tokenskip:1.0@tiny-lrm-tokenskip,tokenskip:0.9@tiny-lrm-tokenskip,tokenskip:0.8@tiny-lrm-tokenskip,\
+tokenskip:0.7@tiny-lrm-tokenskip"
+brevity bench --n 2000 --latency-n 0 --batch-size 64 --out brevity-runs/test-2000 --resume \
+  --methods "$CORE,$EXPLICIT,cot@tiny-lrm-shortest,cot@tiny-lrm-rl-length,$L1,$TS"
+cp brevity-runs/test-2000/{summary.json,report.md,pareto.png} docs/results/
+python benchmarks/length_control.py brevity-runs/test-2000/records.jsonl | tee docs/results/length_control.txt
+for row in l1:32@tiny-lrm-l1 l1:64@tiny-lrm-l1 l1:128@tiny-lrm-l1 l1:256@tiny-lrm-l1 l1:80@tiny-lrm-l1-loose \
+    l1:128@tiny-lrm-l1-loose tokenskip:1.0@tiny-lrm-tokenskip tokenskip:0.9@tiny-lrm-tokenskip \
+    tokenskip:0.8@tiny-lrm-tokenskip tokenskip:0.7@tiny-lrm-tokenskip; do
+  python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $row cot
+done | tee docs/results/paired_diffs_l1_tokenskip.txt
+for pair in "l1:80@tiny-lrm-l1-loose budget:96" "l1:80@tiny-lrm-l1-loose deer:0.95"; do
+  python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $pair
+done | tee -a docs/results/paired_diffs_l1_tokenskip.txt
+python benchmarks/tokenskip_scorers.py --n 200 --gamma 0.5 --scorers tiny-llm --guide | tee -a docs/results/tokenskip_scorers.txt
+python benchmarks/probe_overhead.py --n 256 --repeats 3 | tee docs/results/probe_overhead.txt

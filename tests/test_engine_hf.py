@@ -33,6 +33,17 @@ def test_batched_equals_single_and_cache_continuation_is_exact(engines):
         assert max(abs(x - y) for x, y in zip(h.logprobs, m.logprobs)) < 1e-4
 
 
+def test_a_probe_uses_the_cache_but_does_not_fill_it(engines):
+    cached, _ = engines
+    p = load_problems("arith", split="validation", n=7)[6]
+    first = cached.complete([Request(prompt_text(p.question), 20)])[0]
+    entries = len(cached.cache.entries)
+    probe = cached.complete([Request(tuple(first.prompt_ids + first.token_ids) + (5, 6), 3, keep_cache=False)])[0]
+    assert probe.cached_tokens >= len(first.prompt_ids) and len(cached.cache.entries) == entries
+    cached.complete([Request(tuple(first.prompt_ids + first.token_ids), 3)])
+    assert len(cached.cache.entries) == entries + 1
+
+
 def test_stop_strings_are_cut_like_openai_servers(engines):
     _, plain = engines
     p = load_problems("arith", split="validation", n=1)[0]
