@@ -61,4 +61,8 @@ for pair in "l1:80@tiny-lrm-l1-loose budget:96" "l1:80@tiny-lrm-l1-loose deer:0.
   python benchmarks/paired_diff.py brevity-runs/test-2000/records.jsonl $pair
 done | tee -a docs/results/paired_diffs_l1_tokenskip.txt
 python benchmarks/tokenskip_scorers.py --n 200 --gamma 0.5 --scorers tiny-llm --guide | tee -a docs/results/tokenskip_scorers.txt
-python benchmarks/probe_overhead.py --n 256 --repeats 3 | tee docs/results/probe_overhead.txt
+python benchmarks/probe_overhead.py --n 256 --repeats 3  # (before the batch-cache change; both runs in docs/results/probe_overhead.txt)
+# after the batch-cache change (GrowableCache.from_rows): probe overhead again, and on the test problems
+python benchmarks/probe_overhead.py --n 256 --repeats 3
+brevity bench --n 2000 --latency-n 0 --batch-size 64 --methods "dynasor,deer" --out brevity-runs/probe-overhead-2000
+cp brevity-runs/probe-overhead-2000/report.md docs/results/probe_overhead_report.md

@@ -39,6 +39,12 @@ class GrowableLayer(DynamicLayer):
         self.values = self._vbuf[..., :need, :]
         return self.keys, self.values
 
+    def adopt(self, kbuf: torch.Tensor, vbuf: torch.Tensor, length: int) -> None:
+        """Take over buffers whose first `length` positions are filled; the rest is room to grow."""
+        self.lazy_initialization(kbuf[..., :0, :], vbuf[..., :0, :])
+        self._kbuf, self._vbuf, self._len = kbuf, vbuf, length
+        self.keys, self.values = kbuf[..., :length, :], vbuf[..., :length, :]
+
     def reset(self) -> None:
         super().reset()
         self._kbuf = self._vbuf = None
@@ -62,3 +68,27 @@ class GrowableCache(Cache):
         super().__init__(layer_class_to_replicate=GrowableLayer)
         for layer_idx, (k, v) in enumerate(prefill or []):
             self.update(k, v, layer_idx)
+
+    @classmethod
+    def from_rows(cls, rows: list[list[tuple[torch.Tensor, torch.Tensor]] | None], width: int,
+                  capacity: int) -> GrowableCache:
+        """A batch cache from per-row cached KV ([heads, len, dim] per layer, None for an uncached row),
+        left-padded to `width`, in buffers that already hold `capacity` positions: each row is copied
+        once, and the first decode steps do not grow (copy) the buffers again."""
+        ref = next(kv for kv in rows if kv is not None)
+        cache = cls()
+        for layer_idx, (k0, v0) in enumerate(ref):
+            bufs = []
+            for t in (k0, v0):
+                buf = t.new_empty((len(rows), t.shape[0], max(capacity, width), t.shape[2]))
+                buf[:, :, :width].zero_()  # padding positions are masked, but must not hold NaNs
+                bufs.append(buf)
+            for r, kv in enumerate(rows):
+                if kv is not None:
+                    n = kv[layer_idx][0].shape[1]
+                    bufs[0][r, :, width - n:width] = kv[layer_idx][0]
+                    bufs[1][r, :, width - n:width] = kv[layer_idx][1]
+            layer = GrowableLayer()
+            layer.adopt(bufs[0], bufs[1], width)
+            cache.layers.append(layer)
+        return cache

@@ -103,19 +103,10 @@ class HFEngine:
             masks.append([0] * (c_max - n) + [1] * n + [0] * (s_max - len(p) + n) + [1] * (len(p) - n))
         input_ids = torch.tensor(rows, device=self.device)
         attention = torch.tensor(masks, device=self.device)
-        layers = []
-        if c_max:
-            ref = next(kv for _, kv in hits if kv is not None)
-            for layer, (k0, _v0) in enumerate(ref):
-                shape = (len(prompts), k0.shape[0], c_max, k0.shape[2])
-                k, v = torch.zeros(shape, dtype=k0.dtype, device=self.device), torch.zeros(shape, dtype=k0.dtype,
-                                                                                          device=self.device)
-                for r, (n, kv) in enumerate(hits):
-                    if kv is not None:
-                        k[r, :, c_max - n:] = kv[layer][0]
-                        v[r, :, c_max - n:] = kv[layer][1]
-                layers.append((k, v))
-        kwargs = {"cache": GrowableCache(layers)}
+        # Room for the uncached prompt tokens and every new token: the buffers never grow (copy) again.
+        cache = GrowableCache.from_rows([kv for _, kv in hits], c_max, c_max + s_max + max(1, req.max_tokens)) \
+            if c_max else GrowableCache()
+        kwargs = {"cache": cache}
         gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
                    return_dict_in_generate=True, output_logits=req.logprobs, use_cache=True)
         if req.temperature > 0:
