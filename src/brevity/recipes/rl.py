@@ -52,7 +52,9 @@ def l1_warmup_examples(problems: list[Problem], tokenizer, seed: int = 0, budget
             out.append(instruct_example(p, "plain", rng, n_tokens, budget_cut))
             continue
         n = rng.randint(*L1_RANGE)
-        trace = min(trace_variants(p, max_rounds=L1_MAX_ROUNDS).values(), key=lambda t: abs(n_tokens(t) - n))
+        variants = list(trace_variants(p, max_rounds=L1_MAX_ROUNDS).values())
+        lengths = [len(ids) for ids in tokenizer(variants, add_special_tokens=False).input_ids]  # one batched call
+        trace = variants[min(range(len(variants)), key=lambda k: abs(lengths[k] - n))]
         out.append((render_template("l1", p.question, tokens=n), completion_text(trace, p.answer)))
     return out
 
