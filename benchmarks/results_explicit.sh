@@ -66,3 +66,26 @@ python benchmarks/probe_overhead.py --n 256 --repeats 3  # (before the batch-cac
 python benchmarks/probe_overhead.py --n 256 --repeats 3
 brevity bench --n 2000 --latency-n 0 --batch-size 64 --methods "dynasor,deer" --out brevity-runs/probe-overhead-2000
 cp brevity-runs/probe-overhead-2000/report.md docs/results/probe_overhead_report.md
+
+# --- 2026-11-27 night: shortest with a prompted sampler (tiny-lrm-shortest-prompted) ---
+BREVITY_THREADS=2 python benchmarks/quick_check.py tiny-lrm-instruct 300 "cot,tale-ep,ccot:45,cod"  # the condition
+# first round, 1,500 questions (the recipe's defaults), each then `quick_check.py DIR 2000 cot`:
+for s in "5e-4 400" "1e-4 400" "2e-4 400" "1e-4 1000" "5e-4 200"; do set -- $s
+  brevity train shortest --base tiny-lrm --sampler tiny-lrm-instruct --conditions tale-ep --lr $1 --steps $2 \
+    --out brevity-runs/shortest-study/lr$1-s$2
+  BREVITY_THREADS=2 python benchmarks/quick_check.py brevity-runs/shortest-study/lr$1-s$2 2000 cot
+done
+BREVITY_THREADS=2 python benchmarks/quick_check.py tiny-lrm 2000 cot
+# the member's 4,000 questions:
+python benchmarks/shortest_sweep.py tiny-lrm-shortest-prompted 5e-4x250 5e-4x500 2e-4x500 1e-3x500 5e-4x1000 \
+  5e-4x2000 --n 2000 | tee docs/results/shortest_sweep.txt
+brevity zoo build tiny-lrm-shortest-prompted
+brevity bench --n 2000 --latency-n 0 --batch-size 64 --out brevity-runs/test-2000 --resume \
+  --methods "cot,cot@tiny-lrm-shortest-prompted"
+cp brevity-runs/test-2000/{summary.json,report.md,pareto.png} docs/results/
+R=brevity-runs/test-2000/records.jsonl
+for pair in "cot@tiny-lrm-shortest-prompted cot" "cot@tiny-lrm-shortest-prompted deer:0.95" \
+    "cot@tiny-lrm-shortest-prompted l1:80@tiny-lrm-l1-loose" "cot@tiny-lrm-shortest-prompted tale-ep@tiny-lrm-instruct"; do
+  python benchmarks/paired_diff.py $R $pair
+done | tee docs/results/paired_diffs_shortest_prompted.txt
+python benchmarks/recheck_changes.py $R cot@tiny-lrm | tee docs/results/recheck_changes.txt

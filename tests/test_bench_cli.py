@@ -119,6 +119,8 @@ def test_help_is_fast():
     (["tokenskip", "--out", "{tmp}/m", "--steps", "0"], "must be positive"),
     (["shortest", "--out", "{tmp}/m", "--base", "/nonexistent/folder"], "unknown model"),
     (["l1", "--out", "{tmp}"], "not empty"),
+    (["l1", "--out", "{tmp}/m", "--conditions", "tale-ep"], "belong to the shortest recipe"),
+    (["shortest", "--out", "{tmp}/m", "--conditions", "nosuchmethod"], "nosuchmethod"),
 ])
 def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     (tmp_path / "x").write_text("occupied")

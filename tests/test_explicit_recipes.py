@@ -8,7 +8,7 @@ from brevity.methods.prompting import render_template, sot_paradigm, templates
 from brevity.recipes.compact import aligned_words, guided_scores, prune, shortest_examples, word_units
 from brevity.recipes.instruct import instruct_examples, trace_variants
 from brevity.recipes.rl import L1_RANGE, kimi_length_rewards, l1_rewards, l1_warmup_examples, score
-from brevity.recipes.rollouts import Rollout, generate_rollouts
+from brevity.recipes.rollouts import Rollout, cached_rollouts, generate_rollouts
 from brevity.recipes.sft import segments
 from brevity.tasks import load_problems
 from brevity.zoo.chat import prompt_text
@@ -139,6 +139,19 @@ def test_rollouts_greedy_then_samples(lrm_engine, probs):
     for g, c in zip(groups, cot):
         assert [r.sample for r in g] == [0, 1]
         assert lrm_engine.tokenizer.decode(g[0].thinking_ids) == c.thinking and g[0].correct == c.correct
+
+
+def test_method_rollouts_condition_the_candidates_and_cache_apart(lrm_engine, probs, tmp_path):
+    """`shortest` with conditions: a method's greedy trace joins each group, numbered after the plain ones."""
+    cut = cached_rollouts(tmp_path, "h", lrm_engine, probs[:3], 1, 1.0, method="budget:24", sample=4)
+    plain = cached_rollouts(tmp_path, "h", lrm_engine, probs[:3], 1, 1.0)
+    sols = build_method("budget:24").solve(probs[:3], lrm_engine)
+    for (c,), (g,), s in zip(cut, plain, sols):
+        assert c.sample == 4 and c.correct == s.correct and len(c.thinking_ids) < len(g.thinking_ids)
+        assert lrm_engine.tokenizer.decode(c.thinking_ids) == s.thinking.rstrip("\n")
+    assert len(list(tmp_path.glob("rollouts-*.jsonl"))) == 2
+    again = cached_rollouts(tmp_path, "h", None, probs[:3], 1, 1.0, method="budget:24", sample=4)  # no engine: cache
+    assert again == cut
 
 
 def test_kimi_reward_pays_short_correct_answers_only():

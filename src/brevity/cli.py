@@ -100,6 +100,10 @@ def train(
     n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
     warmup_steps: int | None = typer.Option(None, help="l1: SFT warm-start steps before GRPO (default: the zoo "
                                                        "member's; 0 skips it)."),
+    conditions: str = typer.Option("", help="shortest: comma-separated method specs (e.g. tale-ep); each adds "
+                                            "the sampler's trace under that method to every question's candidates."),
+    sampler: str | None = typer.Option(None, help="shortest: the model that writes the --conditions traces (zoo "
+                                                  "name or HF folder; default: --base)."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
@@ -135,9 +139,17 @@ def train(
         raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
     if out.exists() and any(out.iterdir()):
         raise BrevityError(f"{out} exists and is not empty; choose a new --out")
+    specs = tuple(c.strip() for c in conditions.split(",") if c.strip())
+    if (specs or sampler) and recipe != "shortest":
+        raise BrevityError("--conditions and --sampler belong to the shortest recipe")
+    from brevity.methods import build_method
+    for spec in specs:
+        build_method(spec)  # a bad spec fails here, before any rollout
     parent = resolve_model(base)
     member = dataclasses.replace(members[recipe], steps=steps or members[recipe].steps, lr=lr or members[recipe].lr,
-                                 warmup_steps=members[recipe].warmup_steps if warmup_steps is None else warmup_steps)
+                                 warmup_steps=members[recipe].warmup_steps if warmup_steps is None else warmup_steps,
+                                 conditions=specs or members[recipe].conditions,
+                                 sampler=str(resolve_model(sampler)) if sampler else None)
     from brevity.ui import ProgressUI, console
     from brevity.zoo.build import train_member
 

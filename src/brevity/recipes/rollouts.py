@@ -49,16 +49,38 @@ def generate_rollouts(engine: Engine, problems: Sequence[Problem], k: int = 1, t
     return out
 
 
+def method_rollouts(engine: Engine, problems: Sequence[Problem], spec: str, sample: int = 0,
+                    progress: ProgressFn | None = None) -> list[list[Rollout]]:
+    """One greedy trace per problem through a registered method: a prompt method (TALE-EP, CCoT)
+    conditions the model to be brief, as Munkhbat et al.'s few-shot conditioning does before they
+    keep the shortest correct. `sample` numbers these traces after the plain ones of a group."""
+    from brevity.methods import build_method
+
+    tok = engine.tokenizer
+    sols = build_method(spec).solve(problems, engine, progress=progress)
+    ids = tok([s.thinking.rstrip("\n") for s in sols], add_special_tokens=False).input_ids
+    return [[Rollout(s.problem_id, sample, list(t), s.answer, s.correct, s.finish_reason == "stop")]
+            for s, t in zip(sols, ids)]
+
+
 def cached_rollouts(cache_dir: Path, model_hash: str, engine: Engine, problems: Sequence[Problem], k: int,
-                    temperature: float, seed: int = 0, progress: ProgressFn | None = None) -> list[list[Rollout]]:
-    """generate_rollouts, read from `cache_dir` when the same model and settings were rolled out before."""
-    key = hashlib.sha256(json.dumps([model_hash, [p.id for p in problems], k, temperature, seed]).encode())
+                    temperature: float, seed: int = 0, progress: ProgressFn | None = None,
+                    method: str | None = None, sample: int = 0) -> list[list[Rollout]]:
+    """generate_rollouts (or, given a method spec, method_rollouts), read from `cache_dir` when the
+    same model and settings were rolled out before."""
+    settings = [model_hash, [p.id for p in problems], k, temperature, seed] + ([method, sample] if method else [])
+    key = hashlib.sha256(json.dumps(settings).encode())
     path = Path(cache_dir) / f"rollouts-{key.hexdigest()[:16]}.jsonl"
     if path.is_file():
         rows = [Rollout(**json.loads(line)) for line in path.read_text().splitlines()]
         if len(rows) == k * len(problems):
             return [rows[i * k:(i + 1) * k] for i in range(len(problems))]
-    result = generate_rollouts(engine, problems, k, temperature, seed, progress=progress)
+    if method:
+        if k != 1:
+            raise ValueError("a method's rollouts are one greedy trace per problem (k=1)")
+        result = method_rollouts(engine, problems, method, sample, progress=progress)
+    else:
+        result = generate_rollouts(engine, problems, k, temperature, seed, progress=progress)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(asdict(r)) + "\n" for group in result for r in group))
     return result

@@ -19,7 +19,6 @@ from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, ZOO_DIR, Member
 
 TRAIN_PROBLEMS = 40_000
 SEED = 0
-ROLLOUT_PROBLEMS, ROLLOUT_K = 1500, 4  # self-training recipes: own traces per train question
 ROLLOUT_CACHE = Path.home() / ".cache" / "brevity" / "rollouts"
 
 
@@ -61,27 +60,38 @@ def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: P
         return l1_warmup_examples(load_problems("arith", split="train", n=member.warmup_steps * member.batch_size),
                                   tok, seed=SEED, budget_cut=member.budget_cut)
     from brevity.recipes import compact
-    problems, rollouts = parent_rollouts(parent)
+    problems, rollouts = parent_rollouts(parent, member.rollout_problems, member.rollout_k)
     if member.recipe == "shortest":
+        sampler = parent if member.sampler is None else _zoo_model(member.sampler, out_root)
+        for j, spec in enumerate(member.conditions):
+            extra = parent_rollouts(sampler, member.rollout_problems, 1, method=spec, sample=member.rollout_k + j)[1]
+            rollouts = [group + more for group, more in zip(rollouts, extra)]
         return compact.shortest_examples(tok, problems, rollouts)
     if member.recipe == "tokenskip":
         from brevity.engines.hf import load_model_folder
-        from brevity.zoo.registry import resolve_model
-        local = Path(out_root) / member.scorer
-        scorer, _ = load_model_folder(local if (local / "config.json").is_file() else resolve_model(member.scorer))
+        scorer, _ = load_model_folder(_zoo_model(member.scorer, out_root))
         return compact.tokenskip_examples(scorer, tok, problems, rollouts)
     raise ValueError(f"{member.name}: unknown recipe {member.recipe!r}")
 
 
-def parent_rollouts(parent: Path):
-    """The parent's greedy trace and 3 samples (temperature 1) on ROLLOUT_PROBLEMS train problems."""
+def _zoo_model(name: str, out_root: Path) -> Path:
+    """A zoo member as built under out_root, else wherever `resolve_model` finds it."""
+    from brevity.zoo.registry import resolve_model
+    local = Path(out_root) / name
+    return local if (local / "config.json").is_file() else resolve_model(name)
+
+
+def parent_rollouts(parent: Path, n: int = 1500, k: int = 4, method: str | None = None, sample: int = 0):
+    """The parent's greedy trace and k-1 samples (temperature 1) on the first n train problems; with a
+    method spec (k=1), its one greedy trace per problem under that method instead."""
     from brevity.bench.runner import model_hash
     from brevity.engines.hf import HFEngine
     from brevity.recipes.rollouts import cached_rollouts
 
-    problems = load_problems("arith", split="train", n=ROLLOUT_PROBLEMS)
+    problems = load_problems("arith", split="train", n=n)
     engine = HFEngine(parent, batch_size=128)
-    return problems, cached_rollouts(ROLLOUT_CACHE, model_hash(parent), engine, problems, ROLLOUT_K, 1.0)
+    return problems, cached_rollouts(ROLLOUT_CACHE, model_hash(parent), engine, problems, k, 1.0,
+                                     method=method, sample=sample)
 
 
 def data_hash(examples: list[Example]) -> str:
@@ -150,7 +160,9 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
         "name": out.name, "about": member.about, "parent": _parent_name(parent, out_root),
         "command": command, "seed": SEED, "recipe": member.recipe,
         "data": {"task": "arith", "split": "train", "examples": len(examples), "styles": list(member.styles),
-                 "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples)},
+                 "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples),
+                 **({"sampler": member.sampler or _parent_name(parent, out_root),
+                     "conditions": list(member.conditions)} if member.conditions else {})},
         "params": sum(p.numel() for p in model.parameters()), "config": MODEL_CONFIG, "train": stats,
         "python": sys.version.split()[0], "torch": torch.__version__,
     }

@@ -26,6 +26,10 @@ class Member:
     warmup_steps: int = 0  # l1: SFT steps on length-obeying traces before GRPO
     warmup_lr: float = 3e-4
     alpha: float = 0.0  # l1: reward lost per token of distance from the requested length
+    sampler: str | None = None  # shortest: the zoo model that adds prompted candidates (None: the parent)
+    conditions: tuple[str, ...] = ()  # shortest: method specs, one more greedy candidate per question each
+    rollout_problems: int = 1500  # self-training recipes: train questions rolled out
+    rollout_k: int = 4  # self-training recipes: the parent's greedy trace and k-1 samples per question
 
 
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).
@@ -44,6 +48,12 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            recipe="tokenskip", scorer="tiny-llm"),
     Member("tiny-lrm-shortest", "tiny-lrm", ("verbose",), 400, 5e-4,
            "self-trained on the shortest correct of 4 own traces per question", recipe="shortest"),
+    # the emulation's stand-in for Munkhbat et al.'s few-shot conditioning: tiny-lrm does not follow
+    # instructions, tiny-lrm-instruct (its fine-tune) does; docs/RESULTS.md says how TALE-EP was chosen
+    Member("tiny-lrm-shortest-prompted", "tiny-lrm", ("verbose",), 2000, 5e-4,
+           "trained on the shorter correct of its own greedy trace and tiny-lrm-instruct's TALE-EP trace, "
+           "with a plain prompt", recipe="shortest", sampler="tiny-lrm-instruct", conditions=("tale-ep",),
+           rollout_problems=4000, rollout_k=1),
     Member("tiny-lrm-rl-length", "tiny-lrm", ("verbose",), 80, 1e-4,
            "GRPO with correctness plus Kimi k1.5's group length reward", recipe="rl-length"),
     # alpha chosen on validation (docs/RESULTS.md, "Length control"): 0.1 follows all four requested
