@@ -111,18 +111,21 @@ def plot_pareto(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     families: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for r in rows:
         families[(r["method"].split(":")[0], r["model"])].append(r)
-    for (fam, model), rs in families.items():
+    many = len(families) > 8  # then the legend goes beside the axes, and colors and markers both vary
+    fig, ax = plt.subplots(figsize=(10, 5.5) if many else (7, 4.5))
+    colors, markers = plt.get_cmap("tab20").colors, "osD^vP*Xh<>p"
+    for i, ((fam, model), rs) in enumerate(families.items()):
         rs = sorted(rs, key=lambda r: r["mean_thinking_tokens"])
         xs = [r["mean_thinking_tokens"] for r in rs]
         ys = [100 * r["accuracy"] for r in rs]
         err = [[100 * (r["accuracy"] - r["accuracy_ci95"][0]) for r in rs],
                [100 * (r["accuracy_ci95"][1] - r["accuracy"]) for r in rs]]
         label = fam if len({m for _, m in families}) == 1 else f"{fam} @ {model}"
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, linestyle="-" if len(rs) > 1 else "none", label=label)
+        style = dict(marker=markers[i % len(markers)], color=colors[i % len(colors)]) if many else dict(marker="o")
+        ax.errorbar(xs, ys, yerr=err, capsize=3, linestyle="-" if len(rs) > 1 else "none", label=label, **style)
         if len(rs) > 1:
             for r, x, y in zip(rs, xs, ys):
                 ax.annotate(r["method"].split(":", 1)[-1], (x, y), textcoords="offset points", xytext=(4, -10),
@@ -130,8 +133,11 @@ def plot_pareto(rows: list[dict], path: Path) -> None:
     ax.set_xlabel("mean thinking tokens per problem")
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if many:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=8)
     ax.set_title("accuracy versus thinking tokens")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
