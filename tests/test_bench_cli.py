@@ -121,6 +121,7 @@ def test_help_is_fast():
     (["l1", "--out", "{tmp}"], "not empty"),
     (["l1", "--out", "{tmp}/m", "--conditions", "tale-ep"], "belong to the shortest recipe"),
     (["shortest", "--out", "{tmp}/m", "--conditions", "nosuchmethod"], "nosuchmethod"),
+    (["shortest", "--out", "{tmp}/m", "--sampler", "tiny-lrm-instruct"], "give --conditions too"),
 ])
 def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     (tmp_path / "x").write_text("occupied")

@@ -142,6 +142,8 @@ def train(
     specs = tuple(c.strip() for c in conditions.split(",") if c.strip())
     if (specs or sampler) and recipe != "shortest":
         raise BrevityError("--conditions and --sampler belong to the shortest recipe")
+    if sampler and not specs:
+        raise BrevityError("--sampler writes the --conditions traces; give --conditions too")
     from brevity.methods import build_method
     for spec in specs:
         build_method(spec)  # a bad spec fails here, before any rollout

@@ -10,7 +10,9 @@
   that chain aligns to rank first (`aligned_words`): the compression LLMLingua-2 learns to imitate,
   used directly on the training traces; self-information orders the rest.
 - `shortest` (Munkhbat et al. 2025; Kimi k1.5's shortest rejection sampling): keep the shortest
-  correct of K sampled traces per question and fine-tune on those, with the plain prompt.
+  correct of K sampled traces per question and fine-tune on those, with the plain prompt. Munkhbat et
+  al. condition the sampler (few-shot concise exemplars) because plain samples are rarely shorter; a
+  member's `conditions` add one candidate per method spec (e.g. `tale-ep`), from its `sampler`.
 """
 
 from __future__ import annotations
