@@ -50,6 +50,12 @@ def test_mult_and_graph():
         a, b = map(int, re.findall(r"\d+", p.question))
         assert str(a * b) == p.answer and len(str(a)) == 4
         assert p.metadata["intermediates"][-1] == a * b
+    for p in load_problems("mult", n=50, order="lsd"):  # every number least significant digit first
+        a, b = (int(x[::-1]) for x in re.findall(r"\d+", p.question)[:2])
+        assert p.answer == str(a * b)[::-1] and p.metadata["intermediates"][-1] == p.answer
+        for x, op, y, z in re.findall(r"<<(\d+)([*+])(\d+)=(\d+)>>", p.traces["compact"]):
+            x, y, z = (int(v[::-1]) for v in (x, y, z))
+            assert (x * y if op == "*" else x + y) == z
     for p in load_problems("graph", n=100):
         facts = re.findall(r"Every (\w+) is a (\w+)\.", p.question)
         start = re.search(r"(\w+) is a (\w+)\. Is", p.question).group(2)

@@ -1,4 +1,9 @@
-"""k-by-k multiplication (the iCoT benchmark) with a partial-product chain of thought."""
+"""k-by-k multiplication (the iCoT benchmark) with a partial-product chain of thought.
+
+`order=lsd` writes every number least significant digit first, as iCoT's data does (Deng et al.):
+then each digit of a partial product or a sum depends only on digits already written and a carry,
+which a small transformer can learn; in the usual order the carry comes from digits not yet written.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +12,39 @@ from collections.abc import Iterator
 
 from brevity.tasks.base import SPLIT_OFFSET, Problem, register_task
 
+ORDERS = ("msd", "lsd")
 
-def make_problem(rng: random.Random, k: int, pid: str) -> Problem:
+
+def make_problem(rng: random.Random, k: int, pid: str, order: str = "msd") -> Problem:
+    w = (lambda n: str(n)[::-1]) if order == "lsd" else str  # how a number is written
     a = rng.randint(10 ** (k - 1), 10**k - 1)
     b = rng.randint(10 ** (k - 1), 10**k - 1)
     steps, total = [], 0
     for place, digit in enumerate(reversed(str(b))):
         partial = a * int(digit) * 10**place
-        steps.append(f"<<{a}*{int(digit) * 10**place}={partial}>>")
+        multiplier = int(digit) * 10**place
+        steps.append(f"<<{w(a)}*{'0' * place + digit if order == 'lsd' else multiplier}={w(partial)}>>")
         if place:
-            steps.append(f"<<{total}+{partial}={total + partial}>>")
+            steps.append(f"<<{w(total)}+{w(partial)}={w(total + partial)}>>")
         total += partial
-    intermediates = [int(s.split("=")[1].rstrip(">")) for s in steps]
+    written = [s.split("=")[1].rstrip(">") for s in steps]  # as the chain writes them (explain compares text)
+    intermediates = written if order == "lsd" else [int(x) for x in written]
     chain = " ".join(steps)
-    return Problem(id=pid, question=f"What is {a} * {b}?", answer=str(a * b),
-                   metadata={"k": k, "steps": len(steps), "intermediates": intermediates},
+    note = " (digits least significant first)" if order == "lsd" else ""
+    return Problem(id=pid, question=f"What is {w(a)} * {w(b)}?{note}", answer=w(a * b),
+                   metadata={"k": k, "steps": len(steps), "intermediates": intermediates, "order": order},
                    traces={"compact": chain, "verbose": chain, "none": ""})
 
 
-@register_task("mult", "k-by-k multiplication (default k=4); the chain lists partial products and running sums.")
-def mult(split: str = "test", seed: int = 1234, k: int = 4) -> Iterator[Problem]:
+@register_task("mult", "k-by-k multiplication (default k=4); the chain lists partial products and running sums; "
+                       "order=lsd writes numbers least significant digit first, as iCoT does.")
+def mult(split: str = "test", seed: int = 1234, k: int = 4, order: str = "msd") -> Iterator[Problem]:
+    if order not in ORDERS:
+        from brevity.errors import BrevityError
+        raise BrevityError(f"mult: order must be one of {', '.join(ORDERS)}, not {order!r}")
     i = 0
+    tag = "" if order == "msd" else f"/{order}"
     while True:
         rng = random.Random(f"mult/{seed + SPLIT_OFFSET[split]}/{k}/{i}")
-        yield make_problem(rng, k, f"mult/k{k}/{seed}/{split}/{i}")
+        yield make_problem(rng, k, f"mult/k{k}{tag}/{seed}/{split}/{i}", order)
         i += 1

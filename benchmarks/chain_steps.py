@@ -1,0 +1,26 @@
+"""How far a compact chain goes right: for each step position, the share of problems whose generated
+step equals the gold one (`<<...>>` steps, in order), from a bench run's records.
+
+    python benchmarks/chain_steps.py brevity-runs/latent-mult-lsd/val/records.jsonl mult:order=lsd
+"""
+
+import json
+import re
+import sys
+
+from brevity.cli import parse_task
+from brevity.tasks import load_problems
+
+records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+task = parse_task(sys.argv[2])
+split = records[0]["problem_id"].split("/")[-2]
+gold = {p.id: re.findall(r"<<[^>]*>>", p.traces["compact"])
+        for p in load_problems(task.name, split=split, n=len(records), **dict(task.params))}
+width = max(len(g) for g in gold.values())
+right = [0] * width
+for r in records:
+    got = re.findall(r"<<[^>]*>>", r["thinking"])
+    for i, step in enumerate(gold[r["problem_id"]]):
+        right[i] += i < len(got) and got[i] == step
+print(f"{sys.argv[1]}: n={len(records)}, accuracy {sum(r['correct'] for r in records) / len(records):.1%}; "
+      "steps right by position: " + ", ".join(f"{x / len(records):.0%}" for x in right))
