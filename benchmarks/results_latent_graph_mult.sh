@@ -23,3 +23,9 @@ brevity bench --task mult:order=lsd --model brevity-runs/latent-mult-lsd/compact
   --latency-n 0 --batch-size 64 --out brevity-runs/latent-mult-lsd/val-5k --methods coconut
 python benchmarks/chain_steps.py brevity-runs/latent-mult-lsd/val/records.jsonl mult:order=lsd
 python benchmarks/chain_steps.py brevity-runs/latent-mult-lsd/val-5k/records.jsonl mult:order=lsd
+# the control: the usual order, the same 4,000 more steps from the 1,000-step compact model
+brevity train compact --base brevity-runs/tiny-compact-mult --task mult --n-train 100000 \
+  --out brevity-runs/latent-mult/compact-5k --stages 0 --stage0-steps 4000
+brevity bench --task mult --model brevity-runs/latent-mult/compact-5k --split validation --n 100 --latency-n 0 \
+  --batch-size 64 --out brevity-runs/latent-mult/val-5k --methods coconut
+python benchmarks/chain_steps.py brevity-runs/latent-mult/val-5k/records.jsonl mult
