@@ -167,3 +167,25 @@ def test_reading_values_from_decoded_thoughts():
     q = "Every wumpus is a zumpus. Alex is a wumpus. Is Alex a zumpus or a gorpus?"
     assert first_value("Alex is a zumpus.", q, True) == "zumpus"
     assert first_value("Alex is a tumpus.", q, True) is None
+
+
+def test_a_latent_zoo_member_builds_through_the_zoo_path(tmp_path, monkeypatch):
+    """`brevity zoo build` makes latent members with the latent trainer and validates them on their task."""
+    import shutil
+
+    from brevity.tasks import TaskSpec
+    from brevity.zoo import registry, resolve_model
+    from brevity.zoo.build import build_member, validate_member
+
+    shutil.copytree(resolve_model("tiny-base"), tmp_path / "tiny-base")
+    member = registry.Member("tiny-mult-test", "tiny-base", (), 3, 1e-3, "test", recipe="pause",
+                             task=TaskSpec("mult", (("order", "lsd"),)), n_train=16,
+                             latent=(("stages", 3), ("steps_per_stage", 1), ("batch_size", 4)))
+    monkeypatch.setitem(registry.MEMBERS, member.name, member)
+    steps = []
+    build_member(member.name, tmp_path, progress=lambda step, loss: steps.append(step))
+    man = json.loads((tmp_path / member.name / "manifest.json").read_text())
+    assert steps == [1, 2, 3] and man["recipe"] == "pause" and man["parent"] == "tiny-base"
+    assert man["data"]["task"] == {"name": "mult", "order": "lsd"} and man["latent"]["thoughts"] == 3
+    result = validate_member(member.name, tmp_path, n=2)
+    assert set(result) == {"n", "coconut_accuracy", "coconut_thinking_tokens"}

@@ -433,7 +433,7 @@ def zoo_build(
     out: Path | None = typer.Option(None, help="Write here instead of the package's checkpoint folder."),
     validate_n: int = typer.Option(500, help="Validation problems for the manifest's numbers."),
 ) -> None:
-    """Reproduce the reference checkpoints with the sft recipe (minutes each on two CPU cores)."""
+    """Reproduce the reference checkpoints with their recipes (minutes each on two CPU cores)."""
     from brevity.zoo.registry import MEMBERS, ZOO_DIR
 
     names = names or list(MEMBERS)

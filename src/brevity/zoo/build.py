@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from brevity.recipes.sft import Example, Segment, SFTConfig, segments, train_sft
-from brevity.tasks import load_problems
+from brevity.tasks import TaskSpec, load_problems
 from brevity.thinking import mention_end
 from brevity.zoo.chat import BUDGET_PHRASE, END_THINK, IM_END, answer_text, completion_text, prompt_text
 from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, ZOO_DIR, Member
@@ -119,6 +119,11 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
 
     from brevity.zoo.tokenizer import train_tokenizer
 
+    if member.task is not None:  # a latent-family member: the latent trainer, which seeds itself
+        from brevity.recipes.latent.train import LatentConfig, build_latent
+
+        cfg = LatentConfig(mode=member.recipe, lr=member.lr, **dict(member.latent))
+        return build_latent(parent, member.task, out, cfg, member.n_train, command=command, progress=progress)
     torch.manual_seed(SEED)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if parent is None:
@@ -181,17 +186,20 @@ def remove_member(name: str, out_root: Path = ZOO_DIR) -> None:
 
 
 def validate_member(name: str, out_root: Path = ZOO_DIR, n: int = 500, ui=None) -> dict:
-    """Greedy `cot` and `nothink` accuracy on validation problems, written into the manifest."""
+    """Greedy `cot` and `nothink` accuracy on validation problems (a latent member: its own task, decoded
+    by `coconut` from its manifest), written into the manifest."""
     from statistics import mean
 
     from brevity.engines.hf import HFEngine
     from brevity.methods import build_method
 
+    member = MEMBERS[name]
     path = Path(out_root) / name
     engine = HFEngine(path)
-    problems = load_problems("arith", split="validation", n=n)
+    task = member.task or TaskSpec("arith")
+    problems = load_problems(task.name, split="validation", n=n, **dict(task.params))
     result = {"n": n}
-    for spec in ("cot", "nothink"):
+    for spec in ("cot", "nothink") if member.task is None else ("coconut",):
         method = build_method(spec)
         if ui is not None:
             with ui.task(f"validate {name} {spec}", total=n) as advance:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.tasks.base import TaskSpec
 
 ZOO_DIR = Path(__file__).parent / "checkpoints"
 
@@ -30,6 +31,10 @@ class Member:
     conditions: tuple[str, ...] = ()  # shortest: method specs, one more greedy candidate per question each
     rollout_problems: int = 1500  # self-training recipes: train questions rolled out
     rollout_k: int = 4  # self-training recipes: the parent's greedy trace and k-1 samples per question
+    # latent family (recipe = a latent mode, recipes/latent/train.py; steps = the schedule's total)
+    task: TaskSpec | None = None  # the task whose compact chain the member learns or internalizes
+    latent: tuple[tuple[str, int], ...] = ()  # LatentConfig settings besides mode and lr, e.g. (("stages", 7),)
+    n_train: int = 20000  # training problems
 
 
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).

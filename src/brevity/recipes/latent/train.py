@@ -200,10 +200,11 @@ def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, p
             "schedule": plan, "config": asdict(cfg)}
 
 
-def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, command: str = ""):
+def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, command: str = "", progress=None):
     """Train from `base` (an HF folder) on `n_train` training problems of `task`; save an HF folder whose
     manifest's `latent` block tells the `coconut` method how to decode it (thought count and input kind),
-    plus `codi_projection.safetensors` for CODI."""
+    plus `codi_projection.safetensors` for CODI. Progress goes to a bar of `ui` sized to the schedule, or
+    to `progress(step, loss)` (`brevity zoo build`, whose bar the member's step count sizes)."""
     import json
     import sys
     from pathlib import Path
@@ -221,7 +222,7 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
     total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
     if ui is None:
-        stats = train_latent(model, tok, problems, cfg, None, project)
+        stats = train_latent(model, tok, problems, cfg, progress, project)
     else:
         with ui.task(f"{cfg.mode} {out.name}", total=total) as advance:
             stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project)
