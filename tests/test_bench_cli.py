@@ -120,6 +120,7 @@ def test_help_is_fast():
     (["shortest", "--out", "{tmp}/m", "--base", "/nonexistent/folder"], "unknown model"),
     (["l1", "--out", "{tmp}"], "not empty"),
     (["l1", "--out", "{tmp}/m", "--conditions", "tale-ep"], "belong to the shortest recipe"),
+    (["shortest", "--out", "{tmp}/m", "--save-stages"], "belongs to the latent recipes"),
     (["shortest", "--out", "{tmp}/m", "--conditions", "nosuchmethod"], "nosuchmethod"),
     (["shortest", "--out", "{tmp}/m", "--sampler", "tiny-lrm-instruct"], "give --conditions too"),
 ])

@@ -143,8 +143,16 @@ def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
 
     cfg = LatentConfig(mode=mode, stages=2, per_step=1, steps_per_stage=1, stage0_steps=1, remove_per_stage=40,
                        batch_size=4)
-    out = build_latent(resolve_model("tiny-base"), parse_task("mult"), tmp_path / mode, cfg, n_train=16)
+    out = build_latent(resolve_model("tiny-base"), parse_task("mult"), tmp_path / mode, cfg, n_train=16,
+                       save_stages=True)
     man = json.loads((out / "manifest.json").read_text())
+    stages = sorted(p.name for p in out.glob("stage-*"))
+    assert stages == [f"stage-{k}" for k, _ in man["train"]["schedule"][:-1]]  # every stage but the last
+    if mode == "pause-curriculum":  # the stage-1 model: one <pause>, then the chain's remaining steps
+        mid = json.loads((out / "stage-1" / "manifest.json").read_text())
+        assert mid["latent"]["thoughts"] == 1 and mid["latent"]["stage"] == 1 and mid["train"]["steps"] == 2
+        sols = build_method("coconut").solve(load_problems("mult", split="test", n=2), HFEngine(out / "stage-1"))
+        assert all(s.latent_steps == 1 for s in sols)
     schedule = man["train"]["schedule"]
     assert man["latent"]["thoughts"] == cfg.thoughts and man["train"]["steps"] == sum(n for _, n in schedule)
     if mode == "icot":  # stage 0, then 40 chain tokens removed per stage until none are left

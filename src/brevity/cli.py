@@ -104,6 +104,8 @@ def train(
                                             "the sampler's trace under that method to every question's candidates."),
     sampler: str | None = typer.Option(None, help="shortest: the model that writes the --conditions traces (zoo "
                                                   "name or HF folder; default: --base)."),
+    save_stages: bool = typer.Option(False, help="latent curricula (coconut, pause-curriculum, icot): also save "
+                                                 "the model after each stage but the last, as OUT/stage-K."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
@@ -125,7 +127,7 @@ def train(
                            stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3)
         parent, task_spec = resolve_model(base), parse_task(task)
         build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
-                     command=" ".join(["brevity", *sys.argv[1:]]))
+                     command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages)
         console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
         return
 
@@ -135,6 +137,8 @@ def train(
             members.setdefault(m.recipe, m)
     if recipe not in members:
         raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
+    if save_stages:
+        raise BrevityError("--save-stages belongs to the latent recipes")
     if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
         raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
     if out.exists() and any(out.iterdir()):

@@ -152,8 +152,10 @@ def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch
     return t_loss + s_loss + distill * align / len(layers)
 
 
-def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, progress=None, project=None) -> dict:
-    """Train in place through the mode's schedule; `progress(step, loss)` after every optimizer step."""
+def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, progress=None, project=None,
+                 stage_done=None) -> dict:
+    """Train in place through the mode's schedule; `progress(step, loss)` after every optimizer step and
+    `stage_done(stage, stats so far)` after every stage but the last (in eval mode, restored after)."""
     from accelerate import Accelerator
 
     special = tokenizer.convert_tokens_to_ids(["<bot>", "<eot>", "<pause>"])
@@ -194,26 +196,32 @@ def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, p
             if progress:
                 progress(step, ema)
         stage_loss[stage] = round(ema, 4) if ema is not None else None
+        if stage_done is not None and stage != last_stage:
+            for m in prepared:
+                m.eval()
+            stage_done(stage, {"train_seconds": round(time.time() - t0, 1), "steps": step,
+                               "stage_final_loss": dict(stage_loss), "schedule": plan, "config": asdict(cfg)})
+            for m in prepared:
+                m.train()
     for m in prepared:
         m.eval()
     return {"train_seconds": round(time.time() - t0, 1), "steps": step, "stage_final_loss": stage_loss,
             "schedule": plan, "config": asdict(cfg)}
 
 
-def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, command: str = "", progress=None):
+def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, command: str = "", progress=None,
+                 save_stages: bool = False):
     """Train from `base` (an HF folder) on `n_train` training problems of `task`; save an HF folder whose
     manifest's `latent` block tells the `coconut` method how to decode it (thought count and input kind),
     plus `codi_projection.safetensors` for CODI. Progress goes to a bar of `ui` sized to the schedule, or
-    to `progress(step, loss)` (`brevity zoo build`, whose bar the member's step count sizes)."""
-    import json
-    import sys
+    to `progress(step, loss)` (`brevity zoo build`, whose bar the member's step count sizes). With
+    `save_stages`, the model after each curriculum stage but the last is saved too, as `out/stage-K`:
+    the points between the compact chain and the final latent model, decoded the same way."""
     from pathlib import Path
 
-    from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from brevity.tasks import load_problems
-    from brevity.zoo.build import data_hash
 
     base, out = Path(base), Path(out)
     tok = AutoTokenizer.from_pretrained(base)
@@ -221,23 +229,46 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
     total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
+
+    def save(folder: Path, stats: dict, stage: int | None = None) -> None:
+        _save_latent(folder, model, tok, project, base, task, cfg, problems, stats, command, stage)
+
+    stage_done = (lambda stage, stats: save(out / f"stage-{stage}", stats, stage)) if save_stages else None
     if ui is None:
-        stats = train_latent(model, tok, problems, cfg, progress, project)
+        stats = train_latent(model, tok, problems, cfg, progress, project, stage_done)
     else:
         with ui.task(f"{cfg.mode} {out.name}", total=total) as advance:
-            stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project)
+            stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project, stage_done)
+    save(out, stats)
+    return out
+
+
+def _save_latent(out, model, tok, project, base, task, cfg: LatentConfig, problems, stats: dict, command: str,
+                 stage: int | None) -> None:
+    """The HF folder, CODI's projection and the manifest; `stage`: an intermediate curriculum stage, whose
+    thought count is the stage's (icot: none) and whose manifest says which stage it is."""
+    import json
+    import sys
+
+    from safetensors.torch import save_file
+
+    from brevity.zoo.build import data_hash
+
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     if project is not None:
         weights = {k: v.contiguous() for k, v in project.state_dict().items()}
         save_file(weights, str(out / "codi_projection.safetensors"))
-    manifest = {"name": out.name, "parent": base.name, "recipe": cfg.mode, "command": command,
+    thoughts = cfg.thoughts
+    if stage is not None and cfg.mode in ("coconut", "pause-curriculum"):
+        thoughts = stage * cfg.per_step
+    manifest = {"name": out.name if stage is None else f"{out.parent.name}/{out.name}", "parent": base.name,
+                "recipe": cfg.mode, "command": command,
                 "data": {"task": task.as_dict(), "split": "train", "examples": len(problems),
                          "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])},
-                "latent": {"method": cfg.mode, "thoughts": cfg.thoughts, "per_step": cfg.per_step,
-                           "input": INPUTS.get(cfg.mode, "none")},
+                "latent": {"method": cfg.mode, "thoughts": thoughts, "per_step": cfg.per_step,
+                           "input": INPUTS.get(cfg.mode, "none"), **({"stage": stage} if stage is not None else {})},
                 "params": sum(p.numel() for p in model.parameters()), "train": stats,
                 "python": sys.version.split()[0], "torch": torch.__version__}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return out
