@@ -69,6 +69,17 @@ def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
 
 
+def test_two_models_with_one_folder_name_are_refused(tmp_path):
+    """Rows are labelled by folder name: coconut/stage-1 and pause-curriculum/stage-1 would merge."""
+    for parent in ("a", "b"):
+        (tmp_path / parent / "stage-1").mkdir(parents=True)
+        (tmp_path / parent / "stage-1" / "config.json").write_text("{}")
+    specs = ",".join(f"coconut@{tmp_path / p / 'stage-1'}" for p in ("a", "b"))
+    r = run(BENCH + ["--methods", specs, "--out", str(tmp_path / "o")])
+    assert r.returncode == 2 and "share the name 'stage-1'" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
 def test_out_is_a_file_and_mismatched_resume(small_run, tmp_path):
     f = tmp_path / "file"
     f.write_text("x")

@@ -154,12 +154,23 @@ def prepare_out(cfg: BenchConfig) -> None:
     run.write_text(json.dumps(cfg.settings(), indent=2) + "\n")
 
 
+def _check_model_names(models: list[str]) -> None:
+    """A report row is labelled by its model folder's name, so two folders with one name would merge."""
+    seen: dict[str, Path] = {}
+    for model in models:
+        folder = resolve_model(model)
+        if seen.setdefault(folder.name, folder.resolve()) != folder.resolve():
+            raise BrevityError(f"models {seen[folder.name]} and {folder.resolve()} share the name {folder.name!r}, "
+                               "which labels report rows; give them distinct folder names")
+
+
 def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> list[dict]:
     """Run every (method, model) on the problems; returns the summary rows. `ui` draws progress."""
     from brevity.bench.report import summarize_records, write_outputs
 
     specs = [parse_spec(s) for s in cfg.methods]
     methods: list[tuple[Method, str]] = [(build_method(s), s.model or cfg.model) for s in specs]
+    _check_model_names([m for _, m in methods])
     problems = load_problems(cfg.task.name, split=cfg.split, n=cfg.n, **dict(cfg.task.params))
     if not problems:
         raise BrevityError(f"task {cfg.task.name!r} has no {cfg.split} problems")

@@ -37,6 +37,9 @@ class Member:
     n_train: int = 20000  # training problems
 
 
+MULT_LSD = TaskSpec("mult", (("order", "lsd"),))
+_LATENT_7 = (("stages", 7), ("per_step", 1), ("steps_per_stage", 300), ("stage0_steps", 0))
+
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).
 MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-base", None, ("verbose", "compact", "none"), 4000, 2e-3,
@@ -69,6 +72,27 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-lrm-l1-loose", "tiny-lrm", ("verbose",), 80, 1e-4,
            "tiny-lrm-l1 with a weaker length penalty (alpha 0.03): more accurate near short requests, "
            "looser length control", budget_cut=0.25, recipe="l1", warmup_steps=2000, alpha=0.03),
+    # The latent family on 4-by-4 multiplication, iCoT's digit order (docs/RESULTS.md "Latent family";
+    # benchmarks/results_latent_mult.sh). Every latent member starts from tiny-mult-compact.
+    *[Member(name, parent, (), steps, 1e-3, about, recipe=recipe, task=MULT_LSD, n_train=n_train,
+             latent=latent) for name, parent, recipe, steps, n_train, latent, about in [
+        ("tiny-mult-compact-1k", "tiny-base", "compact", 1000, 20000, (("stages", 0), ("stage0_steps", 1000)),
+         "mult (lsd): 1,000 steps on the compact chain; the format is right, the products are not"),
+        ("tiny-mult-compact", "tiny-mult-compact-1k", "compact", 4000, 100000,
+         (("stages", 0), ("stage0_steps", 4000)), "mult (lsd): the compact chain, 4,000 more steps: exact"),
+        ("tiny-mult-nochain", "tiny-mult-compact", "nochain", 2100, 100000, _LATENT_7,
+         "mult (lsd): answers directly, no chain (the latent table's lower baseline)"),
+        ("tiny-mult-pause", "tiny-mult-compact", "pause", 2100, 100000, _LATENT_7,
+         "mult (lsd): 7 <pause> tokens before the answer (Goyal et al.)"),
+        ("tiny-mult-pause-curriculum", "tiny-mult-compact", "pause-curriculum", 2100, 100000, _LATENT_7,
+         "mult (lsd): Coconut's curriculum with <pause> tokens in the thought positions (the control)"),
+        ("tiny-mult-icot", "tiny-mult-compact", "icot", 2700, 100000, _LATENT_7 + (("remove_per_stage", 16),),
+         "mult (lsd): stepwise internalization, 16 chain tokens removed per stage (Deng et al.)"),
+        ("tiny-mult-coconut", "tiny-mult-compact", "coconut", 2100, 100000, _LATENT_7,
+         "mult (lsd): Coconut, one continuous thought per chain step, 7 stages"),
+        ("tiny-mult-codi", "tiny-mult-compact", "codi", 2100, 100000, _LATENT_7,
+         "mult (lsd): CODI, 7 projected thoughts, self-distilled from the compact chain"),
+    ]],
 ]}
 
 MODEL_CONFIG = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4, num_attention_heads=4,
