@@ -26,4 +26,5 @@ for r in records:
     for i, step in enumerate(gold[r["problem_id"]][skip:], start=skip):
         right[i] += i < len(got) and got[i] == step
 print(f"{sys.argv[1]}: n={len(records)}, accuracy {sum(r['correct'] for r in records) / len(records):.1%}; "
-      "steps right by position: " + ", ".join("latent" if i < skip else f"{x / len(records):.0%}" for i, x in enumerate(right)))
+      "steps right by position: "
+      + ", ".join("latent" if i < skip else f"{x / len(records):.0%}" for i, x in enumerate(right)))
