@@ -55,3 +55,11 @@ brevity explain --model $R/coconut-stage-1 --task mult:order=lsd --n 500 --out $
 python benchmarks/coconut_kv.py --model tiny-lrm --task mult --n 10 --thoughts 7 --max-new 160,320 --repeats 3 --threads 1,2
 python benchmarks/coconut_kv.py --model $R/coconut/stage-1 --task mult:order=lsd --n 20 --thoughts 1 --max-new 160 \
   --repeats 3 --threads 1,2
+# stage 1 alone with four times the steps (the thought then holds the product), on validation and test
+brevity train coconut --base $C $T --out $R/coconut-s1-1200 --stages 1 --per-step 1 --steps 1200
+val $R/coconut-s1-1200 $R/val-coconut-s1-1200
+python benchmarks/chain_steps.py $R/val-coconut-s1-1200/records.jsonl mult:order=lsd 1
+python benchmarks/first_digit_accuracy.py mult:order=lsd $R/val-coconut-s1-1200/records.jsonl
+brevity bench --task mult:order=lsd --model tiny-mult-compact --n 2000 --latency-n 20 --batch-size 64 --out $R/bench \
+  --resume --methods "$M,coconut@$R/coconut-s1-1200"
+python benchmarks/latent_table.py $R/bench $R brevity-runs > docs/results/latent_mult.md
