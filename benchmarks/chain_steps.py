@@ -7,22 +7,22 @@ compared with gold step K+1.
 """
 
 import json
-import re
 import sys
 
 from brevity.cli import parse_task
+from brevity.recipes.latent.data import STEP, chain_steps
 from brevity.tasks import load_problems
 
 records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
 task = parse_task(sys.argv[2])
 skip = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 split = records[0]["problem_id"].split("/")[-2]
-gold = {p.id: re.findall(r"<<[^>]*>>", p.traces["compact"])
+gold = {p.id: chain_steps(p)
         for p in load_problems(task.name, split=split, n=len(records), **dict(task.params))}
 width = max(len(g) for g in gold.values())
 right = [0] * width
 for r in records:
-    got = [None] * skip + re.findall(r"<<[^>]*>>", r["thinking"])
+    got = [None] * skip + STEP.findall(r["thinking"])
     for i, step in enumerate(gold[r["problem_id"]][skip:], start=skip):
         right[i] += i < len(got) and got[i] == step
 print(f"{sys.argv[1]}: n={len(records)}, accuracy {sum(r['correct'] for r in records) / len(records):.1%}; "

@@ -7,10 +7,10 @@ Prints, per records file, digit: right/problems.
 
 import collections
 import json
-import re
 import sys
 
 from brevity.cli import parse_task
+from brevity.recipes.latent.data import chain_steps
 from brevity.tasks import load_problems
 
 task = parse_task(sys.argv[1])
@@ -20,7 +20,7 @@ for path in sys.argv[2:]:
     problems = {p.id: p for p in load_problems(task.name, split=split, n=len(records), **dict(task.params))}
     right, total = collections.Counter(), collections.Counter()
     for r in records:
-        first = re.findall(r"<<[^>]*>>", problems[r["problem_id"]].traces["compact"])[0]
+        first = chain_steps(problems[r["problem_id"]])[0]
         digit = first.split("*")[1].split("=")[0].lstrip("0")[:1] or "0"
         total[digit] += 1
         right[digit] += bool(r["correct"])

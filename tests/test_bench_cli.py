@@ -132,6 +132,7 @@ def test_help_is_fast():
     (["l1", "--out", "{tmp}"], "not empty"),
     (["l1", "--out", "{tmp}/m", "--conditions", "tale-ep"], "belong to the shortest recipe"),
     (["shortest", "--out", "{tmp}/m", "--save-stages"], "belongs to the latent recipes"),
+    (["pause", "--out", "{tmp}/m", "--save-stages"], "needs a curriculum"),
     (["shortest", "--out", "{tmp}/m", "--conditions", "nosuchmethod"], "nosuchmethod"),
     (["shortest", "--out", "{tmp}/m", "--sampler", "tiny-lrm-instruct"], "give --conditions too"),
 ])

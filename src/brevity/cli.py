@@ -123,6 +123,9 @@ def train(
                                "--stage0-steps non-negative and not both 0")
         if out.exists() and any(out.iterdir()):
             raise BrevityError(f"{out} exists and is not empty; choose a new --out")
+        if save_stages and recipe not in ("coconut", "pause-curriculum", "icot"):
+            raise BrevityError(f"--save-stages needs a curriculum (coconut, pause-curriculum, icot); {recipe} has "
+                               "one stage")
         cfg = LatentConfig(mode=recipe, stages=stages, per_step=per_step, steps_per_stage=steps or 300,
                            stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3)
         parent, task_spec = resolve_model(base), parse_task(task)

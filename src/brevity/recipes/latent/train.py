@@ -65,7 +65,11 @@ class LatentConfig:
     @property
     def thoughts(self) -> int:
         """Thought positions at inference."""
-        return 0 if self.mode in ("compact", "nochain", "icot") else self.stages * self.per_step
+        return self.thoughts_at(self.stages)
+
+    def thoughts_at(self, stage: int) -> int:
+        """Thought positions of the model after `stage` (a curriculum's stage K replaces K steps)."""
+        return 0 if self.mode in ("compact", "nochain", "icot") else stage * self.per_step
 
     def schedule(self, max_chain_tokens: int = 0) -> list[tuple[int, int]]:
         """(stage, optimizer steps) in order."""
@@ -222,6 +226,7 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from brevity.tasks import load_problems
+    from brevity.zoo.build import data_hash
 
     base, out = Path(base), Path(out)
     tok = AutoTokenizer.from_pretrained(base)
@@ -229,9 +234,11 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
     total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
+    data = {"task": task.as_dict(), "split": "train", "examples": len(problems),
+            "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])}
 
     def save(folder: Path, stats: dict, stage: int | None = None) -> None:
-        _save_latent(folder, model, tok, project, base, task, cfg, problems, stats, command, stage)
+        _save_latent(folder, model, tok, project, base, data, cfg, stats, command, stage)
 
     stage_done = (lambda stage, stats: save(out / f"stage-{stage}", stats, stage)) if save_stages else None
     if ui is None:
@@ -243,7 +250,7 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     return out
 
 
-def _save_latent(out, model, tok, project, base, task, cfg: LatentConfig, problems, stats: dict, command: str,
+def _save_latent(out, model, tok, project, base, data: dict, cfg: LatentConfig, stats: dict, command: str,
                  stage: int | None) -> None:
     """The HF folder, CODI's projection and the manifest; `stage`: an intermediate curriculum stage, whose
     thought count is the stage's (icot: none) and whose manifest says which stage it is."""
@@ -252,21 +259,16 @@ def _save_latent(out, model, tok, project, base, task, cfg: LatentConfig, proble
 
     from safetensors.torch import save_file
 
-    from brevity.zoo.build import data_hash
-
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     if project is not None:
         weights = {k: v.contiguous() for k, v in project.state_dict().items()}
         save_file(weights, str(out / "codi_projection.safetensors"))
-    thoughts = cfg.thoughts
-    if stage is not None and cfg.mode in ("coconut", "pause-curriculum"):
-        thoughts = stage * cfg.per_step
+    thoughts = cfg.thoughts if stage is None else cfg.thoughts_at(stage)
     manifest = {"name": out.name if stage is None else f"{out.parent.name}/{out.name}", "parent": base.name,
                 "recipe": cfg.mode, "command": command,
-                "data": {"task": task.as_dict(), "split": "train", "examples": len(problems),
-                         "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])},
+                "data": data,
                 "latent": {"method": cfg.mode, "thoughts": thoughts, "per_step": cfg.per_step,
                            "input": INPUTS.get(cfg.mode, "none"), **({"stage": stage} if stage is not None else {})},
                 "params": sum(p.numel() for p in model.parameters()), "train": stats,
