@@ -132,7 +132,9 @@ def _greedy_after_eot(next_logits, rows: int, eot_id: int, eos_id: int, max_new:
     return out_ids, steps
 
 
-@torch.no_grad()
+# inference_mode rather than no_grad: a batch-1 step is a few dozen tiny ops, and skipping autograd's
+# version counters and view tracking on them is what makes the cached path measurably faster on CPU.
+@torch.inference_mode()
 def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
                     max_new: int, **thought_input) -> tuple[list[list[int]], int]:
     """Greedy decoding after n thoughts, on the KV cache: prefix, thoughts, `<eot>`, then tokens until EOS.
@@ -145,7 +147,7 @@ def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: in
     return out_ids, 1 + n + steps
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
                        max_new: int, **thought_input) -> tuple[list[list[int]], int]:
     """The same decoding as Coconut's official code does it: no cache, the whole sequence of input
