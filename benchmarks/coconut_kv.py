@@ -3,6 +3,8 @@ the whole sequence for every thought and token): same outputs, and the speed rat
 length, at batch 1 (what one user waits for) or with all problems in one batch (--batched); median of
 --repeats runs, same model, prompts and settings. With several --threads, both paths run at each count:
 a tiny model's single-position steps can be faster on one thread, where re-forward gains from two.
+With --grad-modes inference,no_grad both paths also run under each autograd mode, to measure in one run
+what decoding under inference_mode (what the methods use) gains over no_grad.
 
     python benchmarks/coconut_kv.py --model DIR --task mult --n 20 --thoughts 7 --max-new 16,64,160 --threads 1,2
 """
@@ -33,6 +35,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--batched", action="store_true", help="all problems in one left-padded batch")
     ap.add_argument("--threads", default="2", help="comma-separated torch thread counts to run both paths at")
+    ap.add_argument("--grad-modes", default="inference", help="comma-separated: inference, no_grad")
     args = ap.parse_args()
     task = parse_task(args.task)
     model, tok = load_model_folder(resolve_model(args.model), device="cpu")
@@ -47,12 +50,23 @@ def main() -> None:
     print(f"model {args.model}, task {args.task}, {args.n} test problems at batch {len(groups[0])}, "
           f"{args.thoughts} thoughts, "
           f"median of {args.repeats}")
-    print("threads  max_new  mean_seq_len  same_tokens  same_answer  cached_s  reforward_s  ratio")
+    modes = args.grad_modes.split(",")
+    if not set(modes) <= set(GRAD_MODES):
+        ap.error(f"--grad-modes takes {', '.join(GRAD_MODES)}")
+    print(("grad_mode  " if len(modes) > 1 else "")
+          + "threads  max_new  mean_seq_len  same_tokens  same_answer  cached_s  reforward_s  ratio")
     for threads in (int(x) for x in args.threads.split(",")):
         torch.set_num_threads(threads)
         for cap in (int(x) for x in args.max_new.split(",")):
-            row = measure(model, tok, groups, args.thoughts, cap, args.repeats, eot)
-            print(f"{threads:7d}  {cap:7d}  " + row)
+            for mode in modes:
+                with GRAD_MODES[mode]():
+                    row = measure(model, tok, groups, args.thoughts, cap, args.repeats, eot)
+                print((f"{mode:9s}  " if len(modes) > 1 else "") + f"{threads:7d}  {cap:7d}  " + row)
+
+
+# The decoders are decorated with inference_mode; their undecorated bodies run under the mode chosen here.
+GRAD_MODES = {"inference": torch.inference_mode, "no_grad": torch.no_grad}
+_cached, _reforward = cached_generate.__wrapped__, reforward_generate.__wrapped__
 
 
 def measure(model, tok, groups, thoughts: int, cap: int, repeats: int, eot: int) -> str:
@@ -63,10 +77,10 @@ def measure(model, tok, groups, thoughts: int, cap: int, repeats: int, eot: int)
         rc, rr = [], []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            a, _ = cached_generate(model, group, thoughts, eot, tok.eos_token_id, tok.pad_token_id, cap)
+            a, _ = _cached(model, group, thoughts, eot, tok.eos_token_id, tok.pad_token_id, cap)
             rc.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            b, _ = reforward_generate(model, group, thoughts, eot, tok.eos_token_id, tok.pad_token_id, cap)
+            b, _ = _reforward(model, group, thoughts, eot, tok.eos_token_id, tok.pad_token_id, cap)
             rr.append(time.perf_counter() - t0)
         t_c.append(statistics.median(rc))
         t_r.append(statistics.median(rr))

@@ -63,3 +63,14 @@ python benchmarks/first_digit_accuracy.py mult:order=lsd $R/val-coconut-s1-1200/
 brevity bench --task mult:order=lsd --model tiny-mult-compact --n 2000 --latency-n 20 --batch-size 64 --out $R/bench \
   --resume --methods "$M,coconut@$R/coconut-s1-1200"
 python benchmarks/latent_table.py $R/bench $R brevity-runs > docs/results/latent_mult.md
+
+# 2026-11-28, second session: the whole Coconut curriculum at 1,200 steps per stage (stage 1's length that
+# worked above), every stage saved; decoded with inference_mode (the cached path's batch-1 speed-up)
+brevity train coconut --base tiny-mult-compact --task mult:order=lsd --n-train 100000 --stage0-steps 0 \
+  --out $R/coconut-1200 --stages 7 --per-step 1 --steps 1200 --save-stages
+for k in 1 2 3 4 5 6 7; do
+  d=$R/coconut-1200/stage-$k; [ $k = 7 ] && d=$R/coconut-1200
+  val $d $R/val-c1200-s$k
+  python benchmarks/chain_steps.py $R/val-c1200-s$k/records.jsonl mult:order=lsd $k
+done
+python benchmarks/first_digit_accuracy.py mult:order=lsd $R/val-c1200-s1/records.jsonl
