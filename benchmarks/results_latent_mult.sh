@@ -74,3 +74,10 @@ for k in 1 2 3 4 5 6 7; do
   python benchmarks/chain_steps.py $R/val-c1200-s$k/records.jsonl mult:order=lsd $k
 done
 python benchmarks/first_digit_accuracy.py mult:order=lsd $R/val-c1200-s1/records.jsonl
+# KV-cached against re-forward decoding at batch 1 after the inference_mode change, run while the training
+# above was paused (kill -STOP) after its stage 2; then both autograd modes in one run
+python benchmarks/coconut_kv.py --model tiny-lrm --task mult --n 10 --thoughts 7 --max-new 160,320 --repeats 3 --threads 1,2
+python benchmarks/coconut_kv.py --model $R/coconut-1200/stage-1 --task mult:order=lsd --n 20 --thoughts 1 --max-new 160 \
+  --repeats 3 --threads 1,2
+python benchmarks/coconut_kv.py --model $R/coconut-1200/stage-1 --task mult:order=lsd --n 20 --thoughts 1 --max-new 160 \
+  --repeats 3 --threads 1 --grad-modes inference,no_grad
