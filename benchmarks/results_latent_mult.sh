@@ -81,3 +81,24 @@ python benchmarks/coconut_kv.py --model $R/coconut-1200/stage-1 --task mult:orde
   --repeats 3 --threads 1,2
 python benchmarks/coconut_kv.py --model $R/coconut-1200/stage-1 --task mult:order=lsd --n 20 --thoughts 1 --max-new 160 \
   --repeats 3 --threads 1 --grad-modes inference,no_grad
+# the curriculum was stopped after stage 4 (validation: 57.5, 19.0, 2.0, 0.5%); instead the control at the
+# same length: pause-curriculum stages 1 and 2 at 1,200 steps
+brevity train pause-curriculum --base tiny-mult-compact --task mult:order=lsd --n-train 100000 --stage0-steps 0 \
+  --out $R/pause-curriculum-1200 --stages 2 --per-step 1 --steps 1200 --save-stages
+val $R/pause-curriculum-1200/stage-1 $R/val-pc1200-s1
+val $R/pause-curriculum-1200 $R/val-pc1200-s2
+for k in 1 2; do python benchmarks/chain_steps.py $R/val-pc1200-s$k/records.jsonl mult:order=lsd $k; done
+python benchmarks/first_digit_accuracy.py mult:order=lsd $R/val-pc1200-s1/records.jsonl
+# test, 2,000 problems: the 1,200-step stages under distinct names, beside the baselines and the 300-step finals
+for k in 1 2 3 4; do cp -r $R/coconut-1200/stage-$k $R/coconut-1200-s$k; done
+cp -r $R/pause-curriculum-1200/stage-1 $R/pause-curriculum-1200-s1
+mkdir -p $R/pause-curriculum-1200-s2 && cp $R/pause-curriculum-1200/*.* $R/pause-curriculum-1200-s2/
+M=coconut@tiny-mult-compact,coconut@tiny-mult-nochain,coconut@tiny-mult-coconut,coconut@tiny-mult-pause-curriculum
+for k in 1 2 3 4; do M=$M,coconut@$R/coconut-1200-s$k; done
+M=$M,coconut@$R/pause-curriculum-1200-s1,coconut@$R/pause-curriculum-1200-s2
+brevity bench --task mult:order=lsd --model tiny-mult-compact --n 2000 --latency-n 20 --batch-size 64 \
+  --out $R/bench-1200 --methods "$M"
+python benchmarks/latent_table.py $R/bench-1200 $R brevity-runs --plot docs/results/latent_mult_1200.png \
+  > docs/results/latent_mult_1200.md
+brevity explain --model $R/coconut-1200-s1 --task mult:order=lsd --n 500 --out $R/explain-coconut-1200-s1.json \
+  > docs/results/explain_coconut_1200_s1_mult.txt 2>&1
