@@ -102,3 +102,7 @@ python benchmarks/latent_table.py $R/bench-1200 $R brevity-runs --plot docs/resu
   > docs/results/latent_mult_1200.md
 brevity explain --model $R/coconut-1200-s1 --task mult:order=lsd --n 500 --out $R/explain-coconut-1200-s1.json \
   > docs/results/explain_coconut_1200_s1_mult.txt 2>&1
+# does the first session's stage-1-alone model (99.8%) reproduce? the same command, then compare weights
+brevity train coconut --base tiny-mult-compact --task mult:order=lsd --n-train 100000 --stage0-steps 0 \
+  --out $R/coconut-s1-1200-rerun --stages 1 --per-step 1 --steps 1200
+sha256sum $R/coconut-s1-1200-rerun/model.safetensors $R/coconut-1200/stage-1/model.safetensors
