@@ -106,3 +106,6 @@ brevity explain --model $R/coconut-1200-s1 --task mult:order=lsd --n 500 --out $
 brevity train coconut --base tiny-mult-compact --task mult:order=lsd --n-train 100000 --stage0-steps 0 \
   --out $R/coconut-s1-1200-rerun --stages 1 --per-step 1 --steps 1200
 sha256sum $R/coconut-s1-1200-rerun/model.safetensors $R/coconut-1200/stage-1/model.safetensors
+# the two partly latent Coconut models that beat nochain, into the zoo (validated on 500 problems)
+python benchmarks/install_zoo_member.py $R/coconut-1200/stage-1 tiny-mult-coconut-s1
+python benchmarks/install_zoo_member.py $R/coconut-1200/stage-2 tiny-mult-coconut-s2

@@ -40,6 +40,11 @@ class Member:
 MULT_LSD = TaskSpec("mult", (("order", "lsd"),))
 _LATENT_7 = (("stages", 7), ("per_step", 1), ("steps_per_stage", 300), ("stage0_steps", 0))
 
+
+def _latent_1200(stages: int) -> tuple[tuple[str, int], ...]:
+    return (("stages", stages), ("per_step", 1), ("steps_per_stage", 1200), ("stage0_steps", 0))
+
+
 # Model size and training length were chosen on the validation split (docs/RESULTS.md).
 MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-base", None, ("verbose", "compact", "none"), 4000, 2e-3,
@@ -92,6 +97,12 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "mult (lsd): Coconut, one continuous thought per chain step, 7 stages"),
         ("tiny-mult-codi", "tiny-mult-compact", "codi", 2100, 100000, _LATENT_7,
          "mult (lsd): CODI, 7 projected thoughts, self-distilled from the compact chain"),
+        # Coconut's curriculum at 1,200 steps per stage, stopped early: the partly latent models that beat
+        # nochain (stage K of the 7-stage run; training is deterministic, so --stages K writes the same)
+        ("tiny-mult-coconut-s1", "tiny-mult-compact", "coconut", 1200, 100000, _latent_1200(1),
+         "mult (lsd): Coconut stage 1 at 1,200 steps: the first step is a thought, six are written"),
+        ("tiny-mult-coconut-s2", "tiny-mult-compact", "coconut", 2400, 100000, _latent_1200(2),
+         "mult (lsd): Coconut stage 2 at 1,200 steps per stage: two steps are thoughts, five are written"),
     ]],
 ]}
 
