@@ -1,5 +1,5 @@
 """How far a compact chain goes right: for each step position, the share of problems whose generated
-step equals the gold one (`<<...>>` steps, in order), from a bench run's records. A third argument K
+step equals the gold one (`<<...>>` steps, or `graph`'s sentences, in order), from a bench run's records. A third argument K
 says the model's first K steps are latent (a Coconut model at stage K, c=1): its first written step is
 compared with gold step K+1.
 
@@ -10,7 +10,7 @@ import json
 import sys
 
 from brevity.cli import parse_task
-from brevity.recipes.latent.data import STEP, chain_steps
+from brevity.recipes.latent.data import chain_steps, split_steps
 from brevity.tasks import load_problems
 
 records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
@@ -22,7 +22,7 @@ gold = {p.id: chain_steps(p)
 width = max(len(g) for g in gold.values())
 right = [0] * width
 for r in records:
-    got = [None] * skip + STEP.findall(r["thinking"])
+    got = [None] * skip + split_steps(r["thinking"])
     for i, step in enumerate(gold[r["problem_id"]][skip:], start=skip):
         right[i] += i < len(got) and got[i] == step
 print(f"{sys.argv[1]}: n={len(records)}, accuracy {sum(r['correct'] for r in records) / len(records):.1%}; "

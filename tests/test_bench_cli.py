@@ -131,8 +131,9 @@ def test_help_is_fast():
     (["shortest", "--out", "{tmp}/m", "--base", "/nonexistent/folder"], "unknown model"),
     (["l1", "--out", "{tmp}"], "not empty"),
     (["l1", "--out", "{tmp}/m", "--conditions", "tale-ep"], "belong to the shortest recipe"),
-    (["shortest", "--out", "{tmp}/m", "--save-stages"], "belongs to the latent recipes"),
+    (["shortest", "--out", "{tmp}/m", "--save-stages"], "belong to the latent recipes"),
     (["pause", "--out", "{tmp}/m", "--save-stages"], "needs a curriculum"),
+    (["tokenskip", "--out", "{tmp}/m", "--reinit-untrained"], "belong to the latent recipes"),
     (["shortest", "--out", "{tmp}/m", "--conditions", "nosuchmethod"], "nosuchmethod"),
     (["shortest", "--out", "{tmp}/m", "--sampler", "tiny-lrm-instruct"], "give --conditions too"),
 ])

@@ -167,6 +167,34 @@ def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
     assert all(s.latent_steps == cfg.thoughts for s in sols)
 
 
+def test_untrained_embedding_rows_are_redrawn_and_trained_rows_kept():
+    """tiny-base never saw `graph`'s concept names: their tied rows collapsed onto one direction, and only
+    they (never a digit, which `arith` trained) are redrawn, after which they are told apart."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from brevity.recipes.latent.train import reinit_untrained, task_token_ids
+    from brevity.zoo import resolve_model
+
+    path = resolve_model("tiny-base")
+    tok, model = AutoTokenizer.from_pretrained(path), AutoModelForCausalLM.from_pretrained(path)
+    emb = model.get_input_embeddings().weight
+    before = emb.detach().clone()
+    graph_ids = task_token_ids(load_problems("graph", split="train", n=50), tok)
+    concepts = [i for i in graph_ids if tok.convert_ids_to_tokens(i).endswith("pus")]
+    digits = tok.convert_tokens_to_ids([str(d) for d in range(10)])
+
+    def mean_cos(ids):
+        x = torch.nn.functional.normalize(emb.detach()[ids], dim=-1)
+        return (x @ x.T)[~torch.eye(len(ids), dtype=torch.bool)].mean().item()
+
+    assert len(concepts) > 20 and mean_cos(concepts) > 0.99
+    fresh = reinit_untrained(model, graph_ids | set(digits))
+    assert set(concepts) <= set(fresh) and not set(digits) & set(fresh)
+    assert abs(mean_cos(concepts)) < 0.2 and torch.equal(emb.detach()[digits], before[digits])
+    assert model.get_output_embeddings().weight is emb  # tied: the output rows are the same tensor
+    assert reinit_untrained(model, set(digits)) == []  # mult's digits: nothing to redraw
+
+
 def test_reading_values_from_decoded_thoughts():
     from brevity.explain import first_value
 

@@ -106,6 +106,8 @@ def train(
                                                   "name or HF folder; default: --base)."),
     save_stages: bool = typer.Option(False, help="latent curricula (coconut, pause-curriculum, icot): also save "
                                                  "the model after each stage but the last, as OUT/stage-K."),
+    reinit_untrained: bool = typer.Option(False, help="latent: redraw the embeddings of the task's tokens that "
+                                                      "--base never trained (rows collapsed onto one direction)."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
@@ -127,7 +129,8 @@ def train(
             raise BrevityError(f"--save-stages needs a curriculum (coconut, pause-curriculum, icot); {recipe} has "
                                "one stage")
         cfg = LatentConfig(mode=recipe, stages=stages, per_step=per_step, steps_per_stage=steps or 300,
-                           stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3)
+                           stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3,
+                           reinit_untrained=reinit_untrained)
         parent, task_spec = resolve_model(base), parse_task(task)
         build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
                      command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages)
@@ -140,8 +143,8 @@ def train(
             members.setdefault(m.recipe, m)
     if recipe not in members:
         raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
-    if save_stages:
-        raise BrevityError("--save-stages belongs to the latent recipes")
+    if save_stages or reinit_untrained:
+        raise BrevityError("--save-stages and --reinit-untrained belong to the latent recipes")
     if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
         raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
     if out.exists() and any(out.iterdir()):

@@ -14,11 +14,15 @@ STEP = re.compile(r"<<[^>]*>>")
 SENTENCE = re.compile(r"[^.]+\.")
 
 
-def chain_steps(problem: Problem) -> list[str]:
-    """The compact chain's steps: GSM8K-Aug equations `<<a*b=c>>` (`arith`, `mult`), else its sentences
+def split_steps(chain: str) -> list[str]:
+    """A compact chain's steps: GSM8K-Aug equations `<<a*b=c>>` (`arith`, `mult`), else its sentences
     (`graph`: "Alex is a wumpus.")."""
-    chain = problem.traces.get("compact", "")
     return STEP.findall(chain) or [s.strip() for s in SENTENCE.findall(chain)]
+
+
+def chain_steps(problem: Problem) -> list[str]:
+    """The steps of the problem's gold compact chain."""
+    return split_steps(problem.traces.get("compact", ""))
 
 
 @dataclass

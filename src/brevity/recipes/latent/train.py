@@ -53,6 +53,7 @@ class LatentConfig:
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
+    reinit_untrained: bool = False  # fresh embeddings for the task's tokens the base never trained
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -90,6 +91,32 @@ class LatentConfig:
 def max_chain_tokens(problems: list[Problem], tokenizer) -> int:
     """The longest compact chain in tokens (over the first 2,000 problems): iCoT's number of stages."""
     return max(len(tokenizer(" ".join(chain_steps(p)), add_special_tokens=False).input_ids) for p in problems[:2000])
+
+
+def task_token_ids(problems: list[Problem], tokenizer) -> set[int]:
+    """Every token id of the training texts (question, compact chain, answer) of the first 2,000 problems."""
+    texts = [t for p in problems[:2000] for t in (p.question, " ".join(chain_steps(p)), f" {p.answer}")]
+    return {i for ids in tokenizer(texts, add_special_tokens=False).input_ids for i in ids}
+
+
+def reinit_untrained(model, token_ids: set[int], threshold: float = 0.95) -> list[int]:
+    """Re-draw the embedding rows of `token_ids` that the base never trained; return their ids.
+
+    With tied embeddings, every output step pushes the logits of tokens absent from the training data down
+    through the same shared direction, so their rows all drift by one vector and end up nearly identical
+    (in `tiny-base`, 673 of 841 rows have cosine >= 0.99 with the mean row; every trained row is below
+    0.8). Such tokens cannot be told apart as inputs, so a task that must copy them (`graph`'s concept
+    names) does not train. A row whose cosine with the mean row reaches `threshold` is redrawn as at
+    initialization (normal, std `initializer_range`)."""
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        mean = F.normalize(emb.mean(0), dim=0)
+        cos = F.normalize(emb, dim=-1) @ mean
+        ids = sorted(i for i in token_ids if cos[i] >= threshold)
+        if ids:
+            std = getattr(model.config, "initializer_range", 0.02)
+            emb[ids] = torch.randn(len(ids), emb.shape[1], generator=torch.Generator().manual_seed(0)) * std
+    return ids
 
 
 def build_examples(cfg: LatentConfig, problems: list[Problem], tokenizer, stage: int, rng: random.Random,
@@ -233,6 +260,9 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True)
     project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
+    if cfg.reinit_untrained:
+        fresh = reinit_untrained(model, task_token_ids(problems, tok))
+        print(f"re-initialized {len(fresh)} untrained embedding rows of the task's tokens")
     total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
     data = {"task": task.as_dict(), "split": "train", "examples": len(problems),
             "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])}
