@@ -18,3 +18,34 @@ brevity train compact --base $R/compact-reinit-1k --task graph --n-train 100000 
   --stage0-steps 4000
 val $R/compact-reinit-5k $R/val-compact-reinit-5k
 for v in val-compact-reinit-1k val-compact-reinit-5k; do python benchmarks/chain_steps.py $R/$v/records.jsonl graph; done
+# 3. The family from the compact model, one stage per chain step (at most 5): 5 stages of 300 steps where a method
+#    has a curriculum (icot: 5 of the at most 25 chain tokens per stage), 5 x 300 steps where it has none
+C=$R/compact-reinit-5k
+T="--task graph --n-train 100000 --stage0-steps 0"
+brevity train coconut --base $C $T --out $R/coconut --stages 5 --per-step 1 --steps 300 --save-stages
+brevity train nochain --base $C $T --out $R/nochain --stages 5 --per-step 1 --steps 300
+brevity train codi --base $C $T --out $R/codi --stages 5 --per-step 1 --steps 300
+brevity train pause --base $C $T --out $R/pause --stages 5 --per-step 1 --steps 300
+brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300 --save-stages
+brevity train icot --base $C $T --out $R/icot --remove-per-stage 5 --steps 300
+for m in coconut nochain codi pause pause-curriculum icot; do val $R/$m $R/val-$m; done
+for k in 1 2 3 4; do val $R/coconut/stage-$k $R/val-coconut-s$k; python benchmarks/chain_steps.py $R/val-coconut-s$k/records.jsonl graph $k; done
+# 4. The zoo members (validated on 500 problems), then the test table; the Coconut stages as NAME-sK so that
+#    the plot joins them to the final model's curve
+python benchmarks/install_zoo_member.py $R/compact-reinit-1k tiny-graph-compact-1k
+python benchmarks/install_zoo_member.py $C tiny-graph-compact
+python benchmarks/install_zoo_member.py $R/coconut tiny-graph-coconut
+python benchmarks/install_zoo_member.py $R/codi tiny-graph-codi
+for k in 1 2 3 4; do cp -r $R/coconut/stage-$k $R/tiny-graph-coconut-s$k; done
+M=coconut@tiny-graph-compact,coconut@$R/compact-5k,coconut@$R/nochain,coconut@$R/pause,coconut@$R/pause-curriculum
+M=$M,coconut@$R/icot,coconut@tiny-graph-coconut,coconut@tiny-graph-codi
+for k in 1 2 3 4; do M=$M,coconut@$R/tiny-graph-coconut-s$k; done
+brevity bench --task graph --model tiny-graph-compact --n 2000 --latency-n 20 --batch-size 64 --out $R/bench \
+  --methods "$M"
+python benchmarks/latent_table.py $R/bench $R brevity-runs --plot docs/results/latent_graph.png \
+  > docs/results/latent_graph.md
+python benchmarks/graph_errors.py $R/bench/records.jsonl
+brevity explain --model tiny-graph-coconut --task graph --n 500 --out $R/explain-coconut.json \
+  > docs/results/explain_coconut_graph.txt 2>&1
+brevity explain --model tiny-graph-codi --task graph --n 500 --out $R/explain-codi.json \
+  > docs/results/explain_codi_graph.txt 2>&1
