@@ -44,7 +44,7 @@ brevity bench --task graph --model tiny-graph-compact --n 2000 --latency-n 20 --
   --methods "$M"
 python benchmarks/latent_table.py $R/bench $R brevity-runs --plot docs/results/latent_graph.png \
   > docs/results/latent_graph.md
-python benchmarks/graph_errors.py $R/bench/records.jsonl
+python benchmarks/graph_errors.py $R/bench/records.jsonl > docs/results/graph_errors.md
 brevity explain --model tiny-graph-coconut --task graph --n 500 --out $R/explain-coconut.json \
   > docs/results/explain_coconut_graph.txt 2>&1
 brevity explain --model tiny-graph-codi --task graph --n 500 --out $R/explain-codi.json \

@@ -38,7 +38,9 @@ class Member:
 
 
 MULT_LSD = TaskSpec("mult", (("order", "lsd"),))
+GRAPH = TaskSpec("graph", ())
 _LATENT_7 = (("stages", 7), ("per_step", 1), ("steps_per_stage", 300), ("stage0_steps", 0))
+_LATENT_5 = (("stages", 5), ("per_step", 1), ("steps_per_stage", 300), ("stage0_steps", 0))
 
 
 def _latent_1200(stages: int) -> tuple[tuple[str, int], ...]:
@@ -103,6 +105,20 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "mult (lsd): Coconut stage 1 at 1,200 steps: the first step is a thought, six are written"),
         ("tiny-mult-coconut-s2", "tiny-mult-compact", "coconut", 2400, 100000, _latent_1200(2),
          "mult (lsd): Coconut stage 2 at 1,200 steps per stage: two steps are thoughts, five are written"),
+    ]],
+    # The latent family on ProsQA-style `graph` (benchmarks/results_latent_graph.sh): the compact chain with
+    # the task's untrained embedding rows redrawn, and the two methods `brevity explain` reads.
+    *[Member(name, parent, (), steps, 1e-3, about, recipe=recipe, task=GRAPH, n_train=100000,
+             latent=latent) for name, parent, recipe, steps, latent, about in [
+        ("tiny-graph-compact-1k", "tiny-base", "compact", 1000,
+         (("stages", 0), ("stage0_steps", 1000), ("reinit_untrained", True)),
+         "graph: 1,000 steps on the compact chain, graph's words given fresh embeddings first"),
+        ("tiny-graph-compact", "tiny-graph-compact-1k", "compact", 4000, (("stages", 0), ("stage0_steps", 4000)),
+         "graph: the compact chain, 4,000 more steps"),
+        ("tiny-graph-coconut", "tiny-graph-compact", "coconut", 1500, _LATENT_5,
+         "graph: Coconut, one continuous thought per chain step, 5 stages"),
+        ("tiny-graph-codi", "tiny-graph-compact", "codi", 1500, _LATENT_5,
+         "graph: CODI, 5 projected thoughts, self-distilled from the compact chain"),
     ]],
 ]}
 
