@@ -1,7 +1,7 @@
 """How far a compact chain goes right: for each step position, the share of problems whose generated
 step equals the gold one (`<<...>>` steps, or `graph`'s sentences, in order), from a bench run's records.
-A third argument K says the model's first K steps are latent (a Coconut model at stage K, c=1): its first written step is
-compared with gold step K+1.
+A third argument K says the model's first K steps are latent (a Coconut model at stage K, c=1): its
+first written step is compared with gold step K+1.
 
     python benchmarks/chain_steps.py brevity-runs/latent-mult-lsd/val/records.jsonl mult:order=lsd [K]
 """
