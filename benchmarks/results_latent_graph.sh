@@ -49,3 +49,13 @@ brevity explain --model tiny-graph-coconut --task graph --n 500 --out $R/explain
   > docs/results/explain_coconut_graph.txt 2>&1
 brevity explain --model tiny-graph-codi --task graph --n 500 --out $R/explain-codi.json \
   > docs/results/explain_codi_graph.txt 2>&1
+# 5. Coconut stages 1 and 2 at 1,200 steps per stage (mult's stage 1 needed that length), on validation
+brevity train coconut --base tiny-graph-compact --task graph --n-train 100000 --stage0-steps 0 \
+  --out $R/coconut-1200 --stages 2 --per-step 1 --steps 1200 --save-stages
+val $R/coconut-1200/stage-1 $R/val-c1200-s1
+val $R/coconut-1200 $R/val-c1200-s2
+val $R/coconut/stage-1 $R/val-coconut-stage-1
+val $R/coconut/stage-2 $R/val-coconut-stage-2
+for v in val-c1200-s1 val-c1200-s2 val-coconut-stage-1 val-coconut-stage-2; do
+  python benchmarks/graph_errors.py $R/$v/records.jsonl | tail -1
+done
