@@ -59,3 +59,5 @@ val $R/coconut/stage-2 $R/val-coconut-stage-2
 for v in val-c1200-s1 val-c1200-s2 val-coconut-stage-1 val-coconut-stage-2; do
   python benchmarks/graph_errors.py $R/$v/records.jsonl | tail -1
 done
+# 6. How far the embedding rows had collapsed, before and after
+python benchmarks/embedding_collapse.py tiny-base $R/compact-5k tiny-graph-compact

@@ -99,19 +99,24 @@ def task_token_ids(problems: list[Problem], tokenizer) -> set[int]:
     return {i for ids in tokenizer(texts, add_special_tokens=False).input_ids for i in ids}
 
 
+def mean_row_cosine(emb: torch.Tensor) -> torch.Tensor:
+    """Each embedding row's cosine with the mean row: near 1 for rows that drifted only along the shared
+    direction (`reinit_untrained`)."""
+    return F.normalize(emb.detach(), dim=-1) @ F.normalize(emb.detach().mean(0), dim=0)
+
+
 def reinit_untrained(model, token_ids: set[int], threshold: float = 0.95) -> list[int]:
     """Re-draw the embedding rows of `token_ids` that the base never trained; return their ids.
 
     With tied embeddings, every output step pushes the logits of tokens absent from the training data down
     through the same shared direction, so their rows all drift by one vector and end up nearly identical
-    (in `tiny-base`, 673 of 841 rows have cosine >= 0.99 with the mean row; every trained row is below
-    0.8). Such tokens cannot be told apart as inputs, so a task that must copy them (`graph`'s concept
+    (in `tiny-base`, 673 of 841 rows have cosine >= 0.99 with the mean row; the others are at
+    most 0.60). Such tokens cannot be told apart as inputs, so a task that must copy them (`graph`'s concept
     names) does not train. A row whose cosine with the mean row reaches `threshold` is redrawn as at
     initialization (normal, std `initializer_range`)."""
     emb = model.get_input_embeddings().weight
     with torch.no_grad():
-        mean = F.normalize(emb.mean(0), dim=0)
-        cos = F.normalize(emb, dim=-1) @ mean
+        cos = mean_row_cosine(emb)
         ids = sorted(i for i in token_ids if cos[i] >= threshold)
         if ids:
             std = getattr(model.config, "initializer_range", 0.02)
@@ -266,6 +271,8 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
     data = {"task": task.as_dict(), "split": "train", "examples": len(problems),
             "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])}
+    if cfg.reinit_untrained:
+        data["reinitialized_rows"] = len(fresh)  # the manifest keeps how many rows were redrawn
 
     def save(folder: Path, stats: dict, stage: int | None = None) -> None:
         _save_latent(folder, model, tok, project, base, data, cfg, stats, command, stage)
