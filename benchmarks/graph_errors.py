@@ -4,6 +4,7 @@ the whole path right; the path right but continued past its end (the model did n
 which has no outgoing edge); a right path cut short; a first wrong step along a real edge of the question
 (a wrong branch) or along one it does not state (invented); no chain written; or nothing left to write
 (every step latent). Also accuracy within each class and the share of answers that name an option.
+The problems are regenerated from the task in the bench's `run.json`, beside the records.
 
     python benchmarks/graph_errors.py brevity-runs/latent-graph/bench/records.jsonl
 """
@@ -12,16 +13,19 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from pathlib import Path
 
 from brevity.recipes.latent.data import chain_steps, split_steps
 from brevity.tasks import load_problems
 
 CLASSES = ("path right", "did not stop", "stopped early", "wrong branch", "invented edge", "no chain",
            "all latent")
-records = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+path = Path(sys.argv[1])
+records = [json.loads(line) for line in open(path) if line.strip()]
+task = json.loads((path.parent / "run.json").read_text())["task"]  # the bench's task, parameters and all
 split = records[0]["problem_id"].split("/")[-2]
 n = max(int(r["problem_id"].rsplit("/", 1)[1]) for r in records) + 1
-problems = {p.id: p for p in load_problems("graph", split=split, n=n)}
+problems = {p.id: p for p in load_problems(task.pop("name"), split=split, n=n, **task)}
 
 
 def concept(step: str) -> str:

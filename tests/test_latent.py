@@ -76,10 +76,12 @@ def test_recipe_and_method_end_to_end(tmp_path):
     out = tmp_path / "cc"
     run = [sys.executable, "-m", "brevity.cli"]
     p = subprocess.run([*run, "train", "coconut", "--base", "tiny-base", "--task", "mult", "--out", str(out),
-                        "--stages", "2", "--steps", "2", "--stage0-steps", "2", "--n-train", "32"],
+                        "--stages", "2", "--steps", "2", "--stage0-steps", "2", "--n-train", "32",
+                        "--reinit-untrained"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     man = json.loads((out / "manifest.json").read_text())
+    assert f"redrew {man['data']['reinitialized_rows']} untrained embedding rows" in p.stderr  # reported once
     assert man["latent"] == {"method": "coconut", "thoughts": 2, "per_step": 1, "input": "hidden"}
     assert man["train"]["steps"] == 6
     p = subprocess.run([*run, "bench", "--task", "mult", "--model", str(out), "--methods", "coconut,coconut:1",

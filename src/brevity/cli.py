@@ -3,6 +3,7 @@ that `brevity --help` stays fast."""
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -134,6 +135,9 @@ def train(
         parent, task_spec = resolve_model(base), parse_task(task)
         build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
                      command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages)
+        if reinit_untrained:
+            rows = json.loads((out / "manifest.json").read_text())["data"]["reinitialized_rows"]
+            console.print(f"redrew {rows} untrained embedding rows of the task's tokens")
         console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
         return
 
@@ -226,8 +230,6 @@ def merge_sweep(
     batch_size: int = typer.Option(64), resume: bool = typer.Option(False, help="Continue a sweep in --out."),
 ) -> None:
     """Merge over a grid, bench each merge and both parents, plot accuracy against thinking tokens."""
-    import json
-
     from brevity.merge.sweep import best_tradeoff, build_merges, plot_sweep, sweep_plans, sweep_rows
     from brevity.methods import build_method, parse_spec
 
@@ -331,8 +333,6 @@ def explain(
 ) -> None:
     """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
     thought, and how often that text starts with a gold intermediate result."""
-    import json
-
     from rich.table import Table
 
     from brevity.engines.hf import HFEngine

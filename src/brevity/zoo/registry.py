@@ -39,6 +39,7 @@ class Member:
 
 MULT_LSD = TaskSpec("mult", (("order", "lsd"),))
 GRAPH = TaskSpec("graph", ())
+ARITH = TaskSpec("arith", ())
 _LATENT_7 = (("stages", 7), ("per_step", 1), ("steps_per_stage", 300), ("stage0_steps", 0))
 _LATENT_5 = (("stages", 5), ("per_step", 1), ("steps_per_stage", 300), ("stage0_steps", 0))
 
@@ -119,6 +120,19 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "graph: Coconut, one continuous thought per chain step, 5 stages"),
         ("tiny-graph-codi", "tiny-graph-compact", "codi", 1500, _LATENT_5,
          "graph: CODI, 5 projected thoughts, self-distilled from the compact chain"),
+    ]],
+    # The latent family on `arith`, the compact equations as the chain (benchmarks/results_latent.sh and
+    # results_latent_arith.sh): the compact chain every arith latent model starts from, and the Coconut and
+    # CODI models `brevity explain` reads.
+    *[Member(name, parent, (), steps, 1e-3, about, recipe=recipe, task=ARITH, latent=latent)
+      for name, parent, recipe, steps, latent, about in [
+        ("tiny-arith-compact", "tiny-base", "compact", 1000, (("stages", 0), ("stage0_steps", 1000)),
+         "arith: 1,000 steps on the compact equations (the explicit baseline of the arith latent table)"),
+        ("tiny-arith-coconut", "tiny-arith-compact", "coconut", 3000,
+         (("stages", 5), ("per_step", 2), ("steps_per_stage", 600), ("stage0_steps", 0)),
+         "arith: Coconut, two continuous thoughts per equation, 5 stages of 600 steps"),
+        ("tiny-arith-codi", "tiny-arith-compact", "codi", 1500, _LATENT_5,
+         "arith: CODI, 5 projected thoughts, self-distilled from the compact equations"),
     ]],
 ]}
 

@@ -267,7 +267,6 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
     if cfg.reinit_untrained:
         fresh = reinit_untrained(model, task_token_ids(problems, tok))
-        print(f"re-initialized {len(fresh)} untrained embedding rows of the task's tokens")
     total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
     data = {"task": task.as_dict(), "split": "train", "examples": len(problems),
             "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])}
