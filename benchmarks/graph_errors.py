@@ -20,9 +20,14 @@ from brevity.tasks import load_problems
 
 CLASSES = ("path right", "did not stop", "stopped early", "wrong branch", "invented edge", "no chain",
            "all latent")
-path = Path(sys.argv[1])
+path = Path(sys.argv[1]) if len(sys.argv) == 2 else Path()
+run = path.parent / "run.json"
+task = json.loads(run.read_text())["task"] if path.is_file() and run.is_file() else {}  # the bench's, params and all
+if task.get("name") != "graph":
+    print("usage: graph_errors.py RECORDS.jsonl, from a `brevity bench --task graph` folder (with its run.json)",
+          file=sys.stderr)
+    sys.exit(2)
 records = [json.loads(line) for line in open(path) if line.strip()]
-task = json.loads((path.parent / "run.json").read_text())["task"]  # the bench's task, parameters and all
 split = records[0]["problem_id"].split("/")[-2]
 n = max(int(r["problem_id"].rsplit("/", 1)[1]) for r in records) + 1
 problems = {p.id: p for p in load_problems(task.pop("name"), split=split, n=n, **task)}

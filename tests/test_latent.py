@@ -81,7 +81,7 @@ def test_recipe_and_method_end_to_end(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     man = json.loads((out / "manifest.json").read_text())
-    assert f"redrew {man['data']['reinitialized_rows']} untrained embedding rows" in p.stderr  # reported once
+    assert f"redrew {man['data']['reinitialized_rows']} untrained embedding rows" in p.stderr  # the manifest's count
     assert man["latent"] == {"method": "coconut", "thoughts": 2, "per_step": 1, "input": "hidden"}
     assert man["train"]["steps"] == 6
     p = subprocess.run([*run, "bench", "--task", "mult", "--model", str(out), "--methods", "coconut,coconut:1",
