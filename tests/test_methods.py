@@ -2,7 +2,6 @@
 
 from brevity.methods import build_method
 from brevity.tasks import load_problems
-from brevity.thinking import count_thinking_tokens
 
 
 def test_budget_caps_thinking_and_always_answers(lrm_engine):
@@ -24,7 +23,7 @@ def test_cot_and_nothink_records(lrm_engine):
         assert s.correct == grade_problem(s.answer, p) and s.finish_reason == "stop"
         assert s.thinking_tokens == len(lrm_engine.encode(s.thinking))
         ids = lrm_engine.encode(s.thinking + "</think>\n\n" + s.answer)
-        assert count_thinking_tokens(ids, lrm_engine.tokenizer) == s.thinking_tokens
+        assert lrm_engine.format.count_thinking(ids) == s.thinking_tokens
         assert s.thinking.startswith("Okay")  # tiny-lrm thinks verbosely
         if s.correct:
             assert 0 < s.first_answer_tokens <= s.thinking_tokens

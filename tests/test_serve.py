@@ -93,13 +93,12 @@ def test_thinking_budget_is_enforced_and_answered(url, problems, budget):
 @pytest.mark.parametrize("early_exit", ["deer", "dynasor", None])
 def test_budget_the_size_of_the_phrase(url, gateway, problems, early_exit):
     """The smallest budget that can apply is the closing phrase alone: no token of the model's own."""
-    from brevity.zoo.chat import BUDGET_PHRASE
-
-    b = len(gateway[1].tokenizers["tiny-lrm"](BUDGET_PHRASE, add_special_tokens=False).input_ids)
+    phrase = gateway[1].formats["tiny-lrm"].spec.forced_close
+    b = len(gateway[1].formats["tiny-lrm"].encode(phrase))
     r = httpx.post(f"{url}/v1/chat/completions", timeout=60, json={
         "model": "tiny-lrm", "messages": chat(problems[3]), "thinking_budget": b, "early_exit": early_exit}).json()
     assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] == b, r
-    assert r["choices"][0]["message"]["reasoning_content"] == BUDGET_PHRASE
+    assert r["choices"][0]["message"]["reasoning_content"] == phrase
 
 
 def test_served_budget_matches_the_bench(url, gateway, problems):

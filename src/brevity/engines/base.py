@@ -55,6 +55,7 @@ class Engine(Protocol):
     name: str
     model_name: str
     tokenizer: Any
+    format: Any  # the model's brevity.formats.ModelFormat: markers, stop ids, rendering
 
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]: ...
 

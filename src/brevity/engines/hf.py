@@ -12,6 +12,7 @@ from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, 
 from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
+from brevity.formats import resolve_format
 
 
 def load_model_folder(path: str | Path, device: str | None = None, dtype: torch.dtype = torch.float32):
@@ -36,9 +37,12 @@ class HFEngine:
     name = "hf"
 
     def __init__(self, model_path: str | Path, batch_size: int = 32, device: str | None = None,
-                 prefix_cache: bool = True, cache_bytes: int = 512 * 2**20):
+                 prefix_cache: bool = True, cache_bytes: int = 512 * 2**20, reasoning_format: str | None = None,
+                 answer_tokens: int | None = None):
         model, tokenizer = load_model_folder(model_path, device)
         self._setup(model, tokenizer, Path(model_path), batch_size, prefix_cache, cache_bytes)
+        self.format = resolve_format(tokenizer, model_path, reasoning_format, answer_tokens)
+        self.eos_ids = set(self.format.stop_ids)
 
     @classmethod
     def from_model(cls, model, tokenizer, batch_size: int = 32, prefix_cache: bool = False,
@@ -57,7 +61,8 @@ class HFEngine:
         self.device = model.device
         self.batch_size = batch_size
         self.cache = PrefixCache(cache_bytes) if prefix_cache else None
-        self.eos_ids = {tokenizer.eos_token_id}
+        self.format = resolve_format(tokenizer, path if path.is_dir() else None)
+        self.eos_ids = set(self.format.stop_ids)
         self.generated_tokens = 0
 
     def model(self):

@@ -16,13 +16,15 @@ import httpx
 
 from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
 from brevity.errors import BrevityError
+from brevity.formats import resolve_format
 
 
 class OpenAIEngine:
     name = "openai"
 
     def __init__(self, model: str, base_url: str = "http://127.0.0.1:8000/v1", tokenizer: str | None = None,
-                 api_key: str | None = None, timeout: float = 600.0, retries: int = 3, batch_size: int = 32):
+                 api_key: str | None = None, timeout: float = 600.0, retries: int = 3, batch_size: int = 32,
+                 reasoning_format: str | None = None, answer_tokens: int | None = None):
         from transformers import AutoTokenizer
 
         self.base_url = base_url.rstrip("/")
@@ -33,6 +35,7 @@ class OpenAIEngine:
         self.model_path = Path(tok_path)
         self.model_name = self.model_path.name
         self.tokenizer = AutoTokenizer.from_pretrained(tok_path)
+        self.format = resolve_format(self.tokenizer, tok_path, reasoning_format, answer_tokens)
         self.batch_size, self.retries = batch_size, retries
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.Client(timeout=timeout, headers=headers)
@@ -119,8 +122,7 @@ class OpenAIEngine:
                 text2, which = apply_stop(text, r0.stop)
                 if which:
                     text, stop_reason = text2, which
-            eos = self.tokenizer.eos_token_id
-            if ids and ids[-1] == eos:
+            if ids and ids[-1] in self.format.stop_ids:
                 text = self.decode(ids[:-1])
             if stop_reason is not None:  # token ids without the stop string, as the hf engine returns them
                 while ids and not text.startswith(self.decode(ids)):

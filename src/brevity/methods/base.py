@@ -14,7 +14,6 @@ from brevity.methods.spec import MethodSpec, parse_spec
 from brevity.tasks import Problem, TaskSpec
 from brevity.tasks.grading import extract_answer, grade_problem
 from brevity.thinking import first_mention
-from brevity.zoo.chat import prompt_text
 
 _METHODS: dict[str, type[Method]] = {}
 
@@ -46,6 +45,10 @@ class Method:
     want_logprobs: ClassVar[bool] = False
     # Set by the bench (or any caller) for methods that need more than one engine (routes).
     context: ClassVar[RunContext | None] = None
+    # Set on an instance by `brevity bench --log-prompts`: records keep the rendered prompt text.
+    log_prompts: ClassVar[bool] = False
+    # Methods that steer the thinking section refuse a model whose format has none (cot does not).
+    steers_thinking: ClassVar[bool] = False
     max_tokens: int = DEFAULT_MAX_TOKENS
 
     def __post_init__(self) -> None:
@@ -66,9 +69,10 @@ class Method:
     def solve(self, problems: Sequence[Problem], engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
         raise NotImplementedError
 
-    def render(self, problem: Problem) -> str:
-        """The prompt text; prompt-level methods (methods/prompting.py) override it."""
-        return prompt_text(problem.question)
+    def render(self, problem: Problem, fmt: Any) -> list[dict[str, str]]:
+        """The chat messages for a problem (the model's format renders them); prompt-level methods
+        (methods/prompting.py) override it."""
+        return fmt.messages(problem.question)
 
     # Shared helpers -----------------------------------------------------------------------
     def prepare(self, engine: Engine, ui: Any = None) -> None:
@@ -81,7 +85,10 @@ class Method:
 
     def check(self, engine: Engine) -> None:
         """Raise BrevityError when the method cannot run as configured on this engine (a budget too small
-        for its closing phrase); the server calls it before accepting a request."""
+        for its closing phrase, a thinking method on a model without a thinking section); the bench and the
+        server call it before any work. `engine` may be a stand-in with only `tokenizer` and `format`."""
+        if self.steers_thinking:
+            engine.format.require_thinking(self.name)
 
     def extra_models(self) -> list[str]:
         """Models the method uses besides its engine's (a route's fast model); they enter record ids."""
@@ -89,9 +96,10 @@ class Method:
 
     def make_solution(self, problem: Problem, engine: Engine, thinking_ids: list[int], answer_ids: list[int],
                       finish_reason: str, forward_passes: int, answer_logprobs: Sequence[float] | None = None,
-                      **extra: Any) -> Solution:
-        """Grade only the answer after </think>; no answer means wrong. With `answer_logprobs` (one per answer
-        token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on."""
+                      prompt_ids: Sequence[int] = (), closed: bool = True, **extra: Any) -> Solution:
+        """Grade only the answer after thinking; no answer means wrong. With `answer_logprobs` (one per answer
+        token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on. `closed`: the
+        thinking section ended, so a length finish cut the answer (`answer_truncated`)."""
         tok = engine.tokenizer
         if answer_logprobs:
             extra["answer_logprob"] = sum(answer_logprobs) / len(answer_logprobs)
@@ -103,7 +111,9 @@ class Method:
         return Solution(problem_id=problem.id, method=self.spec(), model=engine.model_name, engine=engine.name,
                         prediction=pred, correct=correct, thinking_tokens=len(thinking_ids),
                         answer_tokens=len(answer_ids), forward_passes=forward_passes, first_answer_tokens=first,
-                        finish_reason=finish_reason, thinking=thinking, answer=answer, extra=extra)
+                        finish_reason=finish_reason, thinking=thinking, answer=answer, extra=extra,
+                        prompt_tokens=len(prompt_ids), answer_truncated=closed and finish_reason == "length",
+                        prompt=tok.decode(list(prompt_ids), skip_special_tokens=False) if self.log_prompts else None)
 
 
 def method_names() -> list[str]:

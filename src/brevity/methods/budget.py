@@ -6,66 +6,72 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import ClassVar
 
 from brevity.engines.base import ProgressFn, Request
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
-from brevity.methods.control import ANSWER_TOKENS, answer, encode, extend, force_close, inject, new_thoughts, prompts
+from brevity.methods.control import answer, encode, extend, force_close, inject, new_thoughts, prompts
 from brevity.methods.solution import Solution
-from brevity.thinking import split_completion
-from brevity.zoo.chat import BUDGET_PHRASE, END_THINK
 
 
 @register
 @dataclass
 class CoT(Method):
-    """Think until the model closes thinking itself, then answer."""
+    """Think until the model closes thinking itself, then answer; on a model without a thinking section,
+    plain generation."""
 
     name = "cot"
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+        base = prompts(problems, engine, self.render)
         reqs = [Request(p, self.max_tokens, logprobs=self.want_logprobs, sink=prob.sink)
-                for prob, p in zip(problems, prompts(problems, engine, self.render))]
+                for prob, p in zip(problems, base)]
         out = []
-        for prob, c in zip(problems, engine.complete(reqs, progress)):
-            s = split_completion(c.token_ids, engine.tokenizer)
+        for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
+            s = engine.format.split(c.token_ids)
             lps = c.logprobs[s.answer_start:s.answer_start + len(s.answer_ids)] if c.logprobs else None
             out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
-                                          forward_passes=len(c.token_ids), answer_logprobs=lps))
+                                          forward_passes=len(c.token_ids), answer_logprobs=lps, prompt_ids=b,
+                                          closed=s.closed))
         return out
 
 
 @register
 @dataclass
 class NoThink(Method):
-    """NoThinking (Ma et al. 2025): prefill an empty thinking span and let the model answer."""
+    """NoThinking (Ma et al. 2025): thinking off the family's way (Qwen3's switch, else a prefilled empty
+    section, rendered by the format), then the model answers."""
 
     name = "nothink"
+    steers_thinking = True
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        close_text = f"{END_THINK}\n\n"
-        close = tuple(engine.tokenizer(close_text, add_special_tokens=False).input_ids)
+        fmt = engine.format
+        fmt.require_thinking(self.name)
         for prob in problems:
             if prob.sink is not None:
-                prob.sink.write(close_text)
-        reqs = [Request(p + close, min(ANSWER_TOKENS, self.max_tokens), logprobs=self.want_logprobs, sink=prob.sink)
-                for prob, p in zip(problems, prompts(problems, engine))]
+                prob.sink.write(fmt.spec.close)  # the stream's reasoning is empty; the answer follows
+        base = prompts(problems, engine, thinking=False)
+        reqs = [Request(p, min(fmt.answer_tokens, self.max_tokens), logprobs=self.want_logprobs, sink=prob.sink)
+                for prob, p in zip(problems, base)]
         out = []
-        for prob, c in zip(problems, engine.complete(reqs, progress)):
-            ans = c.token_ids[:-1] if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
+        for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
+            ans = fmt.strip_stop(c.token_ids) if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
             lps = c.logprobs[:len(ans)] if c.logprobs else None
             out.append(self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
-                                          answer_logprobs=lps))
+                                          answer_logprobs=lps, prompt_ids=b))
         return out
 
 
 @dataclass
 class CappedThinking(Method):
     """Thinking capped at `max` tokens, the transition phrase included; when the cap is hit the method
-    closes thinking with the phrase and `</think>` and the model answers."""
+    closes thinking with the phrase and the format's closing marker, and the model answers."""
 
     max: int = 256
-    phrase: str = BUDGET_PHRASE
+    phrase: str = ""  # what closes a thought that hit the cap; "" is the model's format's forced close
+    steers_thinking: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -73,11 +79,15 @@ class CappedThinking(Method):
             raise BrevityError(f"{self.name}: max must be a positive number of tokens, got {self.max}")
 
     def check(self, engine) -> None:
+        super().check(engine)
         self.room(engine)
+
+    def closing(self, engine) -> str:
+        return self.phrase or engine.format.spec.forced_close
 
     def room(self, engine) -> int:
         """Tokens the model may write itself before the phrase must go in."""
-        room = self.max - len(encode(engine, self.phrase))
+        room = self.max - len(encode(engine, self.closing(engine)))
         if room < 0:
             raise BrevityError(f"{self.name}: budget {self.max} is smaller than the transition phrase; "
                                "raise the budget or shorten the phrase")
@@ -93,21 +103,25 @@ class Budget(CappedThinking):
     positional = "max"
     max: int = 136  # the smallest cap within 1 point of cot on 300 validation problems (docs/RESULTS.md)
     # Let the server enforce the cap in one call (vLLM's thinking_token_budget, started with the closing phrase
-    # and `</think>` as its reasoning_end_str: brevity.serve.upstream.start_vllm(native_budget=True)).
+    # and the closing marker as its reasoning_end_str: brevity.serve.upstream.start_vllm(native_budget=FORMAT)).
     native: bool = False
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         if not self.native:
             return capped(self, problems, engine, progress)
+        fmt = engine.format
         room = self.room(engine)  # the server counts thinking before its closing phrase
-        reqs = [Request(p, room + len(encode(engine, self.phrase)) + 1 + ANSWER_TOKENS, thinking_budget=room,
-                        sink=prob.sink) for prob, p in zip(problems, prompts(problems, engine))]
+        phrase = self.closing(engine)
+        base = prompts(problems, engine)
+        reqs = [Request(p, room + len(encode(engine, phrase)) + len(fmt.close_ids) + fmt.answer_tokens,
+                        thinking_budget=room, sink=prob.sink) for prob, p in zip(problems, base)]
         out = []
-        for prob, c in zip(problems, engine.complete(reqs, progress)):
-            s = split_completion(c.token_ids, engine.tokenizer)
-            forced = engine.tokenizer.decode(s.thinking_ids).endswith(self.phrase)
+        for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
+            s = fmt.split(c.token_ids)
+            forced = engine.tokenizer.decode(s.thinking_ids).endswith(phrase)
             out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
-                                          forward_passes=len(c.token_ids), **({"forced": True} if forced else {})))
+                                          forward_passes=len(c.token_ids), prompt_ids=b, closed=s.closed,
+                                          **({"forced": True} if forced else {})))
         return out
 
 
@@ -139,20 +153,21 @@ class NoWait(Method):
     token that spells one of `words`, separated by |), then answer normally."""
 
     name = "nowait"
+    steers_thinking = True
     words: str = "Wait|Hmm|Alternatively|However|But|Check|Verify|Again|Oh|Maybe"
 
     def banned(self, engine) -> tuple[tuple[int, float], ...]:
         return banned_tokens(engine.tokenizer, self.words)
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        base = prompts(problems, engine)
+        base = prompts(problems, engine, steer=True)
         thoughts = new_thoughts(problems)
-        room = self.max_tokens - ANSWER_TOKENS
+        room = max(0, self.max_tokens - engine.format.answer_tokens)
         comps = extend(engine, base, thoughts, list(range(len(problems))), [room] * len(problems),
                        logit_bias=self.banned(engine))
         for i, c in comps.items():
             if c.finish_reason == "length" and not thoughts[i].done:
-                force_close(engine, thoughts[i], BUDGET_PHRASE)
+                force_close(engine, thoughts[i])
         return answer(self, problems, engine, base, thoughts, progress)
 
 
@@ -173,7 +188,7 @@ def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None
     """Think up to the cap in batched rounds; a thought closed too early gets "Wait" instead of `</think>`
     while it has waits left; a thought that reaches the cap gets the phrase. Then answer."""
     room = method.room(engine)
-    base = prompts(problems, engine)
+    base = prompts(problems, engine, steer=True)
     thoughts = new_thoughts(problems)
     used = [0] * len(problems)
     wait_len = len(encode(engine, wait)) if wait else 0
@@ -189,11 +204,11 @@ def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None
                 used[i] += 1
                 nxt.append(i)
             elif not t.done:
-                force_close(engine, t, method.phrase)
+                force_close(engine, t, method.closing(engine))
         active = nxt
     for i, t in enumerate(thoughts):
         if not t.done:  # room 0: the phrase fills the whole budget
-            force_close(engine, t, method.phrase)
+            force_close(engine, t, method.closing(engine))
         if used[i]:
             t.extra["waits"] = used[i]
     return answer(method, problems, engine, base, thoughts, progress)

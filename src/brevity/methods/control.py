@@ -19,32 +19,38 @@ from brevity.engines.base import Completion, Engine, ProgressFn, Request
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
 from brevity.tasks.grading import extract_answer
-from brevity.thinking import split_completion
-from brevity.zoo.chat import END_THINK, prompt_text
 
-ANSWER_TOKENS = 48  # room for the answer after thinking is closed
 PROBE_TOKENS = 12  # room for a trial answer
 
-
-def prompts(problems: Sequence[Problem], engine: Engine,
-            render: Callable[[Problem], str] | None = None) -> list[tuple[int, ...]]:
-    """Token-id prompts via the model's own chat template, so every engine sees the same ids; `render`
-    (a prompt-level method's template) replaces the plain question prompt."""
-    tok = engine.tokenizer
-    texts = [served_text(p, tok) if p.prompt is not None else render(p) if render else prompt_text(p.question)
-             for p in problems]
-    return [tuple(ids) for ids in tok(texts, add_special_tokens=False).input_ids]
+Messages = list[dict[str, str]]
 
 
-def served_text(problem: Problem, tokenizer) -> str:
-    """A served request's prompt: raw text as given, chat messages through the model's own template."""
+Render = Callable[[Problem, Any], Messages]  # (problem, the model's format) -> chat messages
+
+
+def prompts(problems: Sequence[Problem], engine: Engine, render: Render | None = None,
+            thinking: bool = True, steer: bool = False) -> list[tuple[int, ...]]:
+    """Token-id prompts rendered by the model's own chat template through its format, so every engine sees
+    the same ids; `render` (a prompt-level method's messages) replaces the plain question. `steer` opens the
+    thinking section for a method that caps or probes it (formats whose model opens it itself)."""
+    return [tuple(engine.format.encode(prompt_text(p, engine, render, thinking, steer))) for p in problems]
+
+
+def prompt_text(problem: Problem, engine: Engine, render: Render | None = None,
+                thinking: bool = True, steer: bool = False) -> str:
+    """One problem's prompt: a served raw prompt as given, served chat messages or a benchmark question
+    through the model's format."""
+    fmt = engine.format
     if isinstance(problem.prompt, str):
         return problem.prompt
-    return tokenizer.apply_chat_template(problem.prompt, tokenize=False, add_generation_prompt=True)
+    if problem.prompt is not None:
+        return fmt.render(problem.prompt, thinking=thinking, steer=steer, **problem.template_kwargs)
+    messages = render(problem, fmt) if render else fmt.messages(problem.question)
+    return fmt.render(messages, thinking=thinking, steer=steer)
 
 
 def encode(engine: Engine, text: str) -> list[int]:
-    return list(engine.tokenizer(text, add_special_tokens=False).input_ids)
+    return engine.format.encode(text)
 
 
 @dataclass
@@ -75,10 +81,12 @@ def inject(engine: Engine, thought: Thought, text: str) -> None:
 
 
 def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thought], active: list[int],
-           max_new: Sequence[int], stop: tuple[str, ...] = (END_THINK,),
+           max_new: Sequence[int], stop: tuple[str, ...] = (),
            logit_bias: tuple[tuple[int, float], ...] = ()) -> dict[int, Completion]:
-    """Continue the active problems' thinking by up to max_new[k] tokens each, stopping at `stop`;
-    a problem whose model closes thinking (`</think>`) or ends its turn is marked done."""
+    """Continue the active problems' thinking by up to max_new[k] tokens each, stopping at `stop` and at
+    the format's closing marker; a problem whose model closes thinking or ends its turn is marked done."""
+    close = engine.format.spec.close
+    stop = tuple(dict.fromkeys((*stop, close)))
     reqs = [Request(base[i] + tuple(thoughts[i].ids), n, stop=stop, logit_bias=logit_bias, sink=thoughts[i].sink)
             for i, n in zip(active, max_new)]
     comps = engine.complete(reqs) if reqs else []
@@ -87,7 +95,7 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
         t = thoughts[i]
         t.ids += c.token_ids
         t.passes += len(c.token_ids)
-        if c.stop_reason == END_THINK:
+        if c.stop_reason == close:
             t.closed = t.done = True
         elif c.finish_reason == "stop" and c.stop_reason is None:  # the turn ended inside thinking
             t.done = True
@@ -97,9 +105,9 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
     return out
 
 
-def force_close(engine: Engine, thought: Thought, phrase: str) -> None:
-    """The budget ran out: add the transition phrase (it counts as thinking) and stop."""
-    inject(engine, thought, phrase)
+def force_close(engine: Engine, thought: Thought, phrase: str = "") -> None:
+    """The budget ran out: add the transition phrase (it counts as thinking; default: the format's) and stop."""
+    inject(engine, thought, phrase or engine.format.spec.forced_close)
     thought.forced = thought.done = True
 
 
@@ -111,16 +119,16 @@ class TrialAnswer:
 
 
 def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thought], active: list[int],
-          inducer: str, answer_end: str) -> dict[int, TrialAnswer]:
-    """Ask each active problem for a trial answer as if thinking stopped here: close thinking, add the
-    inducer, decode greedily to `answer_end`. The tokens and time go to the probe columns, never to
-    thinking; the thought itself is unchanged."""
+          suffix: Sequence[int], answer_end: str) -> dict[int, TrialAnswer]:
+    """Ask each active problem for a trial answer as if thinking stopped here: append `suffix` (leave
+    thinking, ask for the answer the format's way), decode greedily to `answer_end`. The tokens and time
+    go to the probe columns, never to thinking; the thought itself is unchanged."""
     active = [i for i in active if thoughts[i].sink is None or not thoughts[i].sink.cancelled]
     if not active:
         return {}
-    suffix = encode(engine, "\n") + encode(engine, END_THINK) + encode(engine, inducer)
+    suffix = list(suffix)
     reqs = [Request(base[i] + tuple(thoughts[i].ids) + tuple(suffix), PROBE_TOKENS,
-                    stop=(answer_end, engine.tokenizer.eos_token or END_THINK), logprobs=True, keep_cache=False)
+                    stop=(answer_end,), logprobs=True, keep_cache=False)
             for i in active]
     t0 = time.perf_counter()
     comps = engine.complete(reqs)
@@ -139,21 +147,21 @@ def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Though
 
 def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[tuple[int, ...]],
            thoughts: list[Thought], progress: ProgressFn | None = None) -> list[Solution]:
-    """Close every thought with `</think>` and let the model answer; build the Solutions."""
-    tok = engine.tokenizer
-    end = (tok.convert_tokens_to_ids(END_THINK),)
+    """Close every thought with the format's closing marker and let the model answer (room: the format's
+    answer tokens); build the Solutions."""
+    fmt = engine.format
+    end = tuple(fmt.close_ids)
     for t in thoughts:
         if t.sink is not None:
-            t.sink.write(END_THINK)
-    reqs = [Request(b + tuple(t.ids) + end, ANSWER_TOKENS, sink=t.sink) for b, t in zip(base, thoughts)]
+            t.sink.write(fmt.spec.close)
+    reqs = [Request(b + tuple(t.ids) + end, fmt.answer_tokens, sink=t.sink) for b, t in zip(base, thoughts)]
     out = []
-    for prob, t, c in zip(problems, thoughts, engine.complete(reqs, progress)):
-        s = split_completion(list(end) + c.token_ids, tok)
+    for prob, b, t, c in zip(problems, base, thoughts, engine.complete(reqs, progress)):
         extra = dict(t.extra)
         if t.forced:
             extra["forced"] = True
-        sol = method.make_solution(prob, engine, t.ids, s.answer_ids, c.finish_reason,
-                                   forward_passes=t.passes + len(c.token_ids), **extra)
+        sol = method.make_solution(prob, engine, t.ids, fmt.strip_stop(c.token_ids), c.finish_reason,
+                                   forward_passes=t.passes + len(c.token_ids), prompt_ids=b, **extra)
         sol.probe_tokens, sol.probe_seconds = t.probe_tokens, t.probe_seconds
         out.append(sol)
     return out

@@ -16,7 +16,6 @@ from brevity.engines.base import ProgressFn
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
 from brevity.methods.control import (
-    ANSWER_TOKENS,
     Thought,
     answer,
     encode,
@@ -28,15 +27,15 @@ from brevity.methods.control import (
     prompts,
 )
 from brevity.methods.solution import Solution
-from brevity.zoo.chat import BUDGET_PHRASE, END_THINK
-
-INDUCER = "\n\nThe answer is"  # what follows `</think>` in the zoo's chat format, up to the number
 
 
 @dataclass
 class EarlyExit(Method):
-    inducer: str = INDUCER  # text after `</think>` that makes the model state its answer
-    answer_end: str = "."  # the trial answer ends here (the zoo writes "The answer is 42.")
+    steers_thinking = True
+    # Text after the closing marker that makes the model state its answer, and where that answer ends;
+    # "" takes the model's format's (the zoo: "The answer is" ... "."; R1, Qwen: "**Final Answer**\n\boxed{" ... "}").
+    inducer: str = ""
+    answer_end: str = ""
     budget: int = 0  # a cap on thinking tokens as `budget:N` sets it, the closing phrase included (0: none)
 
     def __post_init__(self) -> None:
@@ -45,23 +44,35 @@ class EarlyExit(Method):
             raise BrevityError(f"{self.name}: budget must be >= 0 tokens (0: no cap), got {self.budget}")
 
     def check(self, engine) -> None:
+        super().check(engine)
         self._room(engine)
 
     def _room(self, engine) -> int:
-        room = self.max_tokens - ANSWER_TOKENS
+        room = self.max_tokens - engine.format.answer_tokens
         if self.budget:
-            room = min(room, self.budget - len(encode(engine, BUDGET_PHRASE)))
+            room = min(room, self.budget - len(encode(engine, engine.format.spec.forced_close)))
         if room < 0:
             raise BrevityError(f"{self.name}: budget {self.budget} is smaller than the closing phrase; raise it")
         return room
 
     def _start(self, problems, engine):
-        base = prompts(problems, engine)
+        engine.format.require_thinking(self.name)
+        base = prompts(problems, engine, steer=True)
         return base, new_thoughts(problems), self._room(engine)
 
+    def _probe(self, engine, base, thoughts, active):
+        """Trial answers the model's format's way, unless the spec names its own inducer."""
+        spec = engine.format.spec
+        if self.inducer:
+            suffix = encode(engine, spec.exit_text) + engine.format.close_ids + encode(engine, self.inducer)
+        else:
+            suffix = engine.format.probe_suffix()
+        return probe(engine, base, thoughts, active, suffix, self.answer_end or spec.answer_end)
+
     def _exit(self, engine, thought: Thought, why: str) -> None:
-        """Thinking ends here; the newline is what the model itself writes before `</think>`."""
-        inject(engine, thought, "\n")
+        """Thinking ends here, with what the model itself writes before its closing marker."""
+        if engine.format.spec.exit_text:
+            inject(engine, thought, engine.format.spec.exit_text)
         thought.done = True
         thought.extra["exit"] = why
 
@@ -94,24 +105,24 @@ class Deer(EarlyExit):
             probing = [i for i in active if thoughts[i].probes < self.probes]
             plain = [i for i in active if thoughts[i].probes >= self.probes]
             comps = extend(engine, base, thoughts, probing, [room - len(thoughts[i].ids) for i in probing],
-                           stop=points + (END_THINK,))
+                           stop=points)
             comps |= extend(engine, base, thoughts, plain, [room - len(thoughts[i].ids) for i in plain])
             at_point = [i for i, c in comps.items() if c.stop_reason in points]
             for i, c in comps.items():
                 if c.finish_reason == "length" and not thoughts[i].done:
-                    force_close(engine, thoughts[i], BUDGET_PHRASE)
-            trials = probe(engine, base, thoughts, at_point, self.inducer, self.answer_end)
+                    force_close(engine, thoughts[i])
+            trials = self._probe(engine, base, thoughts, at_point)
             for i, trial in trials.items():
                 if trial.value is not None and trial.confidence >= self.threshold:
                     self._exit(engine, thoughts[i], "confident")
                 elif len(thoughts[i].ids) + len(encode(engine, comps[i].stop_reason)) <= room:
                     inject(engine, thoughts[i], comps[i].stop_reason)  # think on, as if the probe never happened
                 else:  # the transition word would not fit in the budget
-                    force_close(engine, thoughts[i], BUDGET_PHRASE)
+                    force_close(engine, thoughts[i])
             active = [i for i in active if not thoughts[i].done and len(thoughts[i].ids) < room]
         for t in thoughts:
             if not t.done:
-                force_close(engine, t, BUDGET_PHRASE)
+                force_close(engine, t)
         return answer(self, problems, engine, base, thoughts, progress)
 
 
@@ -141,9 +152,9 @@ class Dynasor(EarlyExit):
                            [min(self.every, room - len(thoughts[i].ids)) for i in active])
             for i in active:
                 if not thoughts[i].done and len(thoughts[i].ids) >= room:
-                    force_close(engine, thoughts[i], BUDGET_PHRASE)
+                    force_close(engine, thoughts[i])
             open_ = [i for i in comps if not thoughts[i].done]
-            for i, trial in probe(engine, base, thoughts, open_, self.inducer, self.answer_end).items():
+            for i, trial in self._probe(engine, base, thoughts, open_).items():
                 history[i].append(trial.value)
                 last = history[i][-self.agree:]
                 if len(last) == self.agree and last[0] is not None and len(set(last)) == 1:
@@ -151,5 +162,5 @@ class Dynasor(EarlyExit):
             active = [i for i in active if not thoughts[i].done]
         for t in thoughts:
             if not t.done:  # room 0: the phrase fills the whole budget
-                force_close(engine, t, BUDGET_PHRASE)
+                force_close(engine, t)
         return answer(self, problems, engine, base, thoughts, progress)

@@ -203,7 +203,6 @@ class Coconut(Method):
     def solve(self, problems, engine, progress=None) -> list[Solution]:
         from brevity.errors import BrevityError
         from brevity.methods.control import prompts
-        from brevity.thinking import split_completion
 
         model, tok = engine.model(), engine.tokenizer
         n = self.thoughts if self.thoughts >= 0 else latent_manifest(engine.model_path).get("thoughts")
@@ -218,11 +217,11 @@ class Coconut(Method):
         for i in range(0, len(problems), bs):
             gen, _ = run(model, prefixes[i:i + bs], n, eot, tok.eos_token_id, tok.pad_token_id, self.max_tokens,
                          **thought_input)
-            for prob, ids in zip(problems[i:i + bs], gen):
-                s = split_completion(ids, tok)
+            for prob, prefix, ids in zip(problems[i:i + bs], prefixes[i:i + bs], gen):
+                s = engine.format.split(ids)
                 sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids,
                                          "stop" if ids and ids[-1] == tok.eos_token_id else "length",
-                                         forward_passes=1 + n + len(ids))
+                                         forward_passes=1 + n + len(ids), prompt_ids=prefix, closed=s.closed)
                 sol.latent_steps = n
                 out.append(sol)
             if progress:

@@ -22,7 +22,6 @@ from brevity.methods.base import Method, register
 from brevity.methods.budget import CoT
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
-from brevity.zoo.chat import prompt_text
 
 TEMPLATES_FILE = Path(__file__).with_name("prompts.toml")
 ESTIMATE_TOKENS = 16  # room for TALE-EP's budget estimate
@@ -33,11 +32,16 @@ def templates() -> dict:
     return tomllib.loads(TEMPLATES_FILE.read_text())
 
 
-def render_template(name: str, question: str, **params) -> str:
-    """The chat prompt of template `name` for one question (the instruct recipe trains on this too)."""
+def chat(user: str, system: str | None = None) -> list[dict[str, str]]:
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+
+
+def render_template(name: str, question: str, **params) -> list[dict[str, str]]:
+    """The chat messages of template `name` for one question (the model's format renders them; the
+    instruct recipe trains on exactly these)."""
     t = templates()[name]
     user = t.get("user", "{question}").format(question=question, **params)
-    return prompt_text(user, system=t.get("system"))
+    return chat(user, system=t.get("system"))
 
 
 @dataclass
@@ -52,9 +56,9 @@ class Prompted(CoT):
         if self.name == "tokenskip" and self.gamma > 1:
             raise BrevityError(f"tokenskip: gamma is a kept fraction in (0, 1], got {self.gamma}")
 
-    def render(self, problem: Problem) -> str:
+    def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
         params = {k: getattr(self, k) for k in templates()[self.name].get("params", {})}
-        return render_template(self.name, problem.question, **params)
+        return render_template(self.name, fmt.question(problem.question), **params)
 
 
 def _make_prompted(name: str, t: dict) -> type[Method]:
@@ -80,7 +84,8 @@ class TaleEP(CoT):
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         tok = engine.tokenizer
         t = templates()[self.name]
-        ask = [tuple(tok(prompt_text(t["estimate"].format(question=p.question)), add_special_tokens=False).input_ids)
+        fmt = engine.format  # the estimate is a direct answer: thinking off, the family's way
+        ask = [tuple(fmt.encode(fmt.render(chat(t["estimate"].format(question=p.question)), thinking=False)))
                for p in problems]
         t0 = time.perf_counter()
         comps = engine.complete([Request(a, ESTIMATE_TOKENS) for a in ask])
@@ -96,11 +101,11 @@ class TaleEP(CoT):
             s.extra["estimate"] = b
         return sols
 
-    def render(self, problem: Problem) -> str:
+    def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
         budget = self._budgets.get(problem.id)
         if budget is None:  # no number came back: solve without a budget, as the paper's fallback
-            return prompt_text(problem.question)
-        return prompt_text(templates()[self.name]["user"].format(question=problem.question, budget=budget))
+            return fmt.messages(problem.question)
+        return chat(templates()[self.name]["user"].format(question=fmt.question(problem.question), budget=budget))
 
 
 def sot_paradigm(question: str) -> str:
@@ -118,8 +123,9 @@ class SketchOfThought(CoT):
 
     name = "sot"
 
-    def render(self, problem: Problem) -> str:
-        return prompt_text(problem.question, system=templates()["sot"]["paradigms"][sot_paradigm(problem.question)])
+    def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
+        paradigm = templates()["sot"]["paradigms"][sot_paradigm(problem.question)]
+        return chat(fmt.question(problem.question), system=paradigm)
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         sols = super().solve(problems, engine, progress)

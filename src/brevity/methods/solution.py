@@ -23,6 +23,9 @@ class Solution:
     first_answer_tokens: int | None = None  # thinking tokens up to the first mention of the gold answer
     finish_reason: str = ""
     latency_s: float | None = None  # set when the problem was run alone at batch 1
+    prompt_tokens: int = 0  # the rendered prompt's length
+    answer_truncated: bool = False  # thinking ended but the answer hit its token limit
+    prompt: str | None = None  # the rendered prompt text (`brevity bench --log-prompts`)
     thinking: str = ""
     answer: str = ""
     extra: dict[str, Any] = field(default_factory=dict)

@@ -25,7 +25,7 @@ import torch
 from brevity.recipes.rollouts import Rollout
 from brevity.recipes.sft import Example
 from brevity.tasks import Problem
-from brevity.zoo.chat import completion_text, prompt_text
+from brevity.zoo.chat import chat_text, completion_text, prompt_text
 
 TOKENSKIP_GAMMAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
@@ -121,7 +121,8 @@ def tokenskip_examples(model, tokenizer, problems: Sequence[Problem], rollouts: 
             sc = guided_scores(sc, pieces, p.metadata["equations"])
         for g in gammas:
             text = tokenizer.decode(prune(ids, sc, pieces, g), skip_special_tokens=False)
-            examples.append((render_template("tokenskip", p.question, gamma=g), completion_text(text, p.answer)))
+            prompt = chat_text(render_template("tokenskip", p.question, gamma=g))
+            examples.append((prompt, completion_text(text, p.answer)))
     return examples
 
 

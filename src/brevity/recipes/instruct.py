@@ -15,7 +15,7 @@ import random
 
 from brevity.recipes.sft import Example
 from brevity.tasks import Problem
-from brevity.zoo.chat import END_THINK, IM_END, completion_text, prompt_text
+from brevity.zoo.chat import END_THINK, IM_END, chat_text, completion_text, prompt_text
 
 # Share of each instruction in the mixture; "plain" is the bare question (full verbose thinking).
 MIXTURE = {"plain": 0.3, "cod": 0.1, "ccot": 0.12, "l1": 0.18, "tale-solve": 0.1, "tale-estimate": 0.08,
@@ -60,7 +60,7 @@ def instruct_example(problem: Problem, kind: str, rng: random.Random, n_tokens, 
             return budget_cut_example(problem, full, rng)
         return prompt_text(q), completion_text(full, ans)
     if kind == "cod":
-        return render_template("cod", q), completion_text(v["draft"], ans)
+        return chat_text(render_template("cod", q)), completion_text(v["draft"], ans)
     if kind == "sot":  # arith questions route to chunked symbolism
         from brevity.methods.prompting import sot_paradigm
         system = templates()["sot"]["paradigms"][sot_paradigm(q)]
@@ -68,11 +68,11 @@ def instruct_example(problem: Problem, kind: str, rng: random.Random, n_tokens, 
     if kind == "ccot":  # the longest trace within the word limit; the draft when none fits
         words = rng.randint(5, int(1.2 * len(v[next(iter(v))].split())))
         fit = [t for t in v.values() if len(t.split()) <= words and "<<" not in t]
-        return render_template("ccot", q, words=words), completion_text(fit[0] if fit else v["draft"], ans)
+        return chat_text(render_template("ccot", q, words=words)), completion_text(fit[0] if fit else v["draft"], ans)
     if kind == "l1":  # "think for N tokens": N within 10% of the chosen trace's length
         t = rng.choice(list(v.values()))
         n = max(1, round(n_tokens(t) * rng.uniform(0.9, 1.1)))
-        return render_template("l1", q, tokens=n), completion_text(t, ans)
+        return chat_text(render_template("l1", q, tokens=n)), completion_text(t, ans)
     if kind == "tale-solve":  # "use less than N tokens": the trace fits with up to 50% to spare
         t = rng.choice(list(v.values()))
         n = int(math.ceil(n_tokens(t) * rng.uniform(1.0, 1.5)))

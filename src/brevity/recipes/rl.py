@@ -13,6 +13,7 @@ completion's token ids (TRL's decoded text drops `</think>`). The trainer runs o
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import tempfile
@@ -20,10 +21,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from brevity.formats import resolve_format
 from brevity.tasks import Problem, load_problems
 from brevity.tasks.grading import grade_problem
-from brevity.thinking import split_completion
-from brevity.zoo.chat import prompt_text
+from brevity.zoo.chat import chat_text, prompt_text
 
 RL_PROBLEMS = 4000  # train questions offered to GRPO (each step draws a few)
 L1_RANGE = (16, 256)  # requested thinking lengths in training
@@ -55,13 +56,19 @@ def l1_warmup_examples(problems: list[Problem], tokenizer, seed: int = 0, budget
         variants = list(trace_variants(p, max_rounds=L1_MAX_ROUNDS).values())
         lengths = [len(ids) for ids in tokenizer(variants, add_special_tokens=False).input_ids]  # one batched call
         trace = variants[min(range(len(variants)), key=lambda k: abs(lengths[k] - n))]
-        out.append((render_template("l1", p.question, tokens=n), completion_text(trace, p.answer)))
+        out.append((chat_text(render_template("l1", p.question, tokens=n)), completion_text(trace, p.answer)))
     return out
+
+
+@functools.lru_cache(maxsize=4)
+def _format(tokenizer):
+    """The policy's format, resolved once per tokenizer (the reward runs per completion)."""
+    return resolve_format(tokenizer)
 
 
 def score(ids: list[int], problem: Problem, tokenizer) -> tuple[bool, int]:
     """(correct, thinking tokens) of one completion; an unclosed thinking span is wrong."""
-    s = split_completion(ids, tokenizer)
+    s = _format(tokenizer).split(ids)
     answer = tokenizer.decode(s.answer_ids, skip_special_tokens=True)
     return s.closed and bool(s.answer_ids) and grade_problem(answer, problem), len(s.thinking_ids)
 
@@ -95,7 +102,8 @@ def rl_dataset(recipe: str, seed: int = 0):
     for p in load_problems("arith", split="train", n=RL_PROBLEMS):
         if recipe == "l1":
             n = rng.randint(*L1_RANGE)
-            rows.append({"prompt": render_template("l1", p.question, tokens=n), "problem_id": p.id, "target": n})
+            prompt = chat_text(render_template("l1", p.question, tokens=n))
+            rows.append({"prompt": prompt, "problem_id": p.id, "target": n})
         else:
             rows.append({"prompt": prompt_text(p.question), "problem_id": p.id, "target": 0})
     return Dataset.from_list(rows).shuffle(seed=seed)

@@ -19,7 +19,6 @@ from brevity.methods.base import DEFAULT_MAX_TOKENS
 from brevity.methods.control import prompts
 from brevity.tasks import Problem
 from brevity.tasks.grading import grade_problem
-from brevity.thinking import split_completion
 
 
 @dataclass
@@ -42,7 +41,7 @@ def generate_rollouts(engine: Engine, problems: Sequence[Problem], k: int = 1, t
         reqs = [Request(p, max_tokens, temperature=0.0 if s == 0 else temperature,
                         seed=None if s == 0 else seed + s) for p in base]
         for i, (prob, c) in enumerate(zip(problems, engine.complete(reqs, progress))):
-            sp = split_completion(c.token_ids, engine.tokenizer)
+            sp = engine.format.split(c.token_ids)
             ans = engine.tokenizer.decode(sp.answer_ids, skip_special_tokens=True)
             ok = sp.closed and bool(sp.answer_ids) and grade_problem(ans, prob)
             out[i].append(Rollout(prob.id, s, sp.thinking_ids, ans, ok, sp.closed))

@@ -214,7 +214,8 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         state["inflight"] += 1
         gw.metrics.inflight.inc()
         rid = new_id("chatcmpl" if chat else "cmpl")
-        stream = ResponseStream(asyncio.get_running_loop(), raw=not chat, wants_text=body.stream)
+        fmt = gw.formats[plan.model.name]
+        stream = ResponseStream(asyncio.get_running_loop(), fmt.spec, raw=not chat, wants_text=body.stream)
         released = False
 
         def release() -> None:
@@ -225,8 +226,9 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                 state["inflight"] -= 1
                 gw.metrics.inflight.dec()
 
+        kwargs = {k: v for k, v in (body.chat_template_kwargs or {}).items() if k != "enable_thinking"}
         gw.schedulers[plan.model.name].submit(Job(Problem(id=rid, question=question, answer="", prompt=prompt,
-                                                          sink=stream), plan.spec))
+                                                          template_kwargs=kwargs, sink=stream), plan.spec))
         if body.stream:
             return Released(events(body, plan, stream, rid, n_prompt, chat), release,
                             media_type="text/event-stream")
@@ -256,7 +258,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         sol: Solution = value
         gw.metrics.solved(plan.model.name, sol, gw.reference.get(plan.model.name, 0.0))
         build = chat_response if chat else completion_response
-        return JSONResponse(build(rid, body.model, sol, plan.spec, n_prompt))
+        return JSONResponse(build(rid, body.model, sol, plan.spec, n_prompt, fmt.spec))
 
     async def events(body: Extensions, plan: Plan, stream: ResponseStream, rid: str, n_prompt: int,
                      chat: bool) -> AsyncIterator[str]:

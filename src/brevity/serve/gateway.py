@@ -13,8 +13,9 @@ from types import SimpleNamespace
 
 from brevity.engines.base import Engine
 from brevity.errors import BrevityError
+from brevity.formats import ModelFormat, resolve_format
 from brevity.methods.base import Method, RunContext, build_method
-from brevity.methods.control import ANSWER_TOKENS, served_text
+from brevity.methods.control import prompt_text
 from brevity.methods.spec import parse_spec
 from brevity.serve.config import ModelConfig, ServeConfig
 from brevity.serve.metrics import Metrics
@@ -60,6 +61,7 @@ class Gateway:
         self.procs: list = []
         self._side_engines: dict[str, Engine] = {}
         self.tokenizers: dict = {}
+        self.formats: dict[str, ModelFormat] = {}  # over the HTTP side's tokenizers
         self.context: dict[str, int] = {}  # the models' context lengths (positions)
 
     # Start and stop ---------------------------------------------------------------------------
@@ -69,7 +71,8 @@ class Gateway:
         for name, m in self.cfg.models.items():
             self.engines[name] = engine = self._engine(m)
             # The HTTP side counts prompt tokens with its own tokenizer; the engine's belongs to its worker thread.
-            self.tokenizers[name] = AutoTokenizer.from_pretrained(engine.model_path)
+            self.tokenizers[name] = tok = AutoTokenizer.from_pretrained(engine.model_path)
+            self.formats[name] = resolve_format(tok, engine.model_path, m.format or None, m.answer_tokens or None)
             self.context[name] = getattr(AutoConfig.from_pretrained(engine.model_path), "max_position_embeddings", 0)
             self.reference[name] = m.reference_thinking or _manifest_thinking(engine)
             self.schedulers[name] = Scheduler(engine, lambda spec, n=name: self.method_for(n, spec), m.batch_size,
@@ -93,21 +96,24 @@ class Gateway:
         from brevity.zoo import resolve_model
 
         path = str(resolve_model(m.path))
+        fmt = dict(reasoning_format=m.format or None, answer_tokens=m.answer_tokens or None)
         if m.backend == "hf":
             from brevity.engines.hf import HFEngine
 
-            return HFEngine(path, batch_size=m.batch_size)
+            return HFEngine(path, batch_size=m.batch_size, **fmt)
         from brevity.engines.openai import OpenAIEngine
 
         url = m.url
         if m.backend == "vllm":
+            from brevity.formats import load_format
             from brevity.serve.upstream import start_vllm
 
             log = Path(tempfile.gettempdir()) / f"brevity-vllm-{m.name}.log"
-            proc, url = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log, native_budget=m.native_budget)
+            proc, url = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log,
+                                   native_budget=load_format(path, **fmt) if m.native_budget else None)
             self.procs.append(proc)
         return OpenAIEngine(m.upstream_model or m.name, base_url=url, tokenizer=path,
-                            api_key=m.upstream_api_key or None, batch_size=m.batch_size)
+                            api_key=m.upstream_api_key or None, batch_size=m.batch_size, **fmt)
 
     # Methods --------------------------------------------------------------------------------
     def method_for(self, model: str, spec: str) -> Method:
@@ -153,7 +159,7 @@ class Gateway:
         if exit_name == "none":
             exit_name = None
         if req.model in self.cfg.aliases:
-            if req.thinking_budget is not None or req.reasoning_effort or exit_name:
+            if req.thinking_budget is not None or req.reasoning_effort or exit_name or req.thinking_off():
                 raise BrevityError(f"{req.model} is a route: it decides how much to think itself; drop "
                                    "thinking_budget, reasoning_effort and early_exit, or name a model")
             target = parse_spec(self.cfg.aliases[req.model])
@@ -164,11 +170,17 @@ class Gateway:
             raise NotFound(f"model {req.model!r} is not served here; choose one of {names}")
         model = self.cfg.models[req.model]
         budget = req.thinking_budget
+        if req.thinking_off():
+            if budget:
+                raise BrevityError("chat_template_kwargs.enable_thinking=false turns thinking off; drop "
+                                   "thinking_budget or enable thinking")
+            budget = 0
         if budget is None and req.reasoning_effort:
             budget = model.efforts[req.reasoning_effort]
-        if budget is not None and budget > 0 and budget + ANSWER_TOKENS > limit:
+        room = self.formats[model.name].answer_tokens if model.name in self.formats else 0
+        if budget is not None and budget > 0 and budget + room > limit:
             raise BrevityError(f"thinking_budget {budget} leaves no room for the answer: max_tokens must be at least "
-                               f"{budget + ANSWER_TOKENS} (the budget plus {ANSWER_TOKENS} answer tokens)")
+                               f"{budget + room} (the budget plus {room} answer tokens)")
         if budget == 0:
             if exit_name:
                 raise BrevityError("a thinking budget of 0 (or reasoning_effort none) skips thinking; early_exit "
@@ -189,17 +201,15 @@ class Gateway:
         """Build the method (bad parameters fail here) and let it check itself against the engine."""
         method = build_method(plan.spec)
         # The HTTP side's own tokenizer: the engine's belongs to its worker thread.
-        method.check(SimpleNamespace(tokenizer=self.tokenizers[plan.model.name]))
+        name = plan.model.name
+        method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
 
     def prompt_tokens(self, model: str, prompt) -> int:
         from brevity.tasks import Problem
 
-        tok = self.tokenizers[model]
-        try:
-            text = served_text(Problem(id="", question="", answer="", prompt=prompt), tok)
-        except Exception as e:  # noqa: BLE001  (a chat template refusing these messages: the client's to fix)
-            raise BrevityError(f"the model's chat template rejected these messages: {e}") from None
-        return len(tok(text, add_special_tokens=False).input_ids)
+        fmt = self.formats[model]
+        text = prompt_text(Problem(id="", question="", answer="", prompt=prompt), SimpleNamespace(format=fmt))
+        return len(fmt.encode(text))
 
 
 def _exit_params(extra: dict) -> dict[str, object]:

@@ -45,6 +45,12 @@ class Extensions(BaseModel):
     reasoning_effort: Effort | None = Field(None, description="Mapped to a thinking budget per model.")
     early_exit: Literal["deer", "dynasor", "none"] | EarlyExitOptions | None = Field(
         None, description="Stop thinking once a trial answer is settled (DEER) or stable (Dynasor).")
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None, description="Passed to the model's chat template; enable_thinking=false turns thinking off (the "
+                          "model's own way: Qwen3's switch, else a prefilled empty thinking section).")
+
+    def thinking_off(self) -> bool:
+        return (self.chat_template_kwargs or {}).get("enable_thinking") is False
 
     def limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -108,7 +114,7 @@ def brevity_info(sol: Solution, spec: str) -> dict:
     return info
 
 
-def chat_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int) -> dict:
+def chat_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int, fmt=None) -> dict:
     reasoning, answer = response_parts(sol)
     message = {"role": "assistant", "content": answer, "reasoning_content": reasoning, "reasoning": reasoning}
     return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
@@ -116,9 +122,11 @@ def chat_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens:
             "usage": usage(sol, prompt_tokens), "brevity": brevity_info(sol, spec)}
 
 
-def completion_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int) -> dict:
+def completion_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int, fmt) -> dict:
+    """`fmt`: the model's ReasoningFormat (the raw text keeps its markers)."""
     return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "text": raw_text(sol), "finish_reason": finish_reason(sol), "logprobs": None}],
+            "choices": [{"index": 0, "text": raw_text(sol, fmt), "finish_reason": finish_reason(sol),
+                         "logprobs": None}],
             "usage": usage(sol, prompt_tokens), "brevity": brevity_info(sol, spec)}
 
 

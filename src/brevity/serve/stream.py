@@ -1,9 +1,10 @@
 """One response's text on its way from a method (in the engine's worker thread) to an HTTP handler.
 
-The method writes what the model produces and what it injects, in order; this object splits it at
-`</think>` into reasoning and answer, the way vLLM's reasoning parsers do, and hands the pieces to the
-event loop. When the method is done, `finish` sends whatever the method did not stream (routes and
-latent methods stream nothing), so the streamed fields always add up to the non-streamed response.
+The method writes what the model produces and what it injects, in order; this object splits it at the
+model's closing marker (its format's) into reasoning and answer, the way vLLM's reasoning parsers do, drops
+a model-written opening marker, and hands the pieces to the event loop. When the method is done, `finish`
+sends whatever the method did not stream (routes and latent methods stream nothing), so the streamed fields
+always add up to the non-streamed response.
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from brevity.formats import ReasoningFormat
 from brevity.methods.solution import Solution
-from brevity.zoo.chat import END_THINK
 
 log = logging.getLogger("brevity.serve")
 
@@ -22,18 +23,31 @@ def response_parts(sol: Solution) -> tuple[str, str]:
     return sol.thinking, sol.answer.lstrip()
 
 
-def raw_text(sol: Solution) -> str:
-    """A /v1/completions response: the continuation in the model's own format."""
+def thinking_closed(sol: Solution) -> bool:
+    """Whether the thinking section ended (an answer began, or the turn ended), rather than being cut."""
+    return bool(sol.answer_tokens) or sol.answer_truncated or sol.finish_reason == "stop"
+
+
+def raw_text(sol: Solution, fmt: ReasoningFormat) -> str:
+    """A /v1/completions response: the continuation in the model's own format. A closing marker is written
+    only where thinking actually closed."""
     reasoning, answer = response_parts(sol)
-    return f"{reasoning}{END_THINK}\n\n{answer}"
+    if not fmt.thinks:
+        return answer
+    if not thinking_closed(sol):
+        return reasoning
+    return f"{reasoning}{fmt.close}{fmt.after_close}{answer}"
 
 
 class ResponseStream:
-    """The sink a served Problem carries (engines/streaming.py). `raw` keeps `</think>` in one text field
+    """The sink a served Problem carries (engines/streaming.py). `raw` keeps the markers in one text field
     (completions); otherwise reasoning and content are separate fields (chat)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None, raw: bool = False, wants_text: bool = True):
+    def __init__(self, loop: asyncio.AbstractEventLoop | None, fmt: ReasoningFormat, raw: bool = False,
+                 wants_text: bool = True):
         self.loop = loop
+        self.fmt = fmt
+        self.pending = ""  # text that may still turn out to be a marker
         self.queue: asyncio.Queue = asyncio.Queue()
         self.raw = raw
         self.wants_text = wants_text  # False: only cancellation matters (a non-streamed request)
@@ -41,21 +55,36 @@ class ResponseStream:
         self.finished = False  # the method is done with it (finish or fail was called)
         self.reasoning, self.content = "", ""
         self.in_answer = False
+        self.opened = False  # a model-written opening marker was seen (or is no longer possible)
 
     # Worker-thread side --------------------------------------------------------------------
     def write(self, text: str) -> None:
         if not self.wants_text:
             return
+        fmt = self.fmt
+        if not fmt.thinks:
+            self.in_answer = True
         if not self.in_answer:
-            i = text.find(END_THINK)
+            text = self.pending + text
+            self.pending = ""
+            if not fmt.prompt_opens and not self.reasoning and not self.opened:
+                if fmt.open.startswith(text.lstrip()) and text.strip():  # maybe the start of the opening marker
+                    self.pending = text
+                    return
+                if text.lstrip().startswith(fmt.open):
+                    text = text.lstrip()[len(fmt.open):]
+                self.opened = True
+            i = text.find(fmt.close)
             if i == -1:
-                self._reasoning(text)
+                keep = _marker_prefix(text, fmt.close)  # a marker split across two writes
+                self.pending = text[len(text) - keep:] if keep else ""
+                self._reasoning(text[:len(text) - keep])
                 return
             self._reasoning(text[:i])
             self.in_answer = True
             if self.raw:
-                self._put("text", f"{END_THINK}\n\n")
-            text = text[i + len(END_THINK):]
+                self._put("text", f"{fmt.close}{fmt.after_close}")
+            text = text[i + len(fmt.close):]
         if not self.content:
             text = text.lstrip()
         if text:
@@ -74,7 +103,10 @@ class ResponseStream:
             if not reasoning.startswith(self.reasoning) or not answer.startswith(self.content):
                 log.warning("streamed text diverged from the method's result (%s)", sol.method)
             elif not self.in_answer:
-                self.write(reasoning[len(self.reasoning):] + END_THINK + answer)
+                self.pending = ""
+                self.opened = True
+                rest = reasoning[len(self.reasoning):]
+                self.write(rest + (self.fmt.close + answer if self.fmt.thinks and thinking_closed(sol) else ""))
             else:
                 rest = reasoning[len(self.reasoning):]
                 if rest:  # reasoning the method injected after the answer began: should not happen
@@ -92,3 +124,11 @@ class ResponseStream:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
         else:
             self.queue.put_nowait((kind, value))
+
+
+def _marker_prefix(text: str, marker: str) -> int:
+    """Length of the longest end of `text` that begins `marker` (held back until the next write)."""
+    for k in range(min(len(marker) - 1, len(text)), 0, -1):
+        if marker.startswith(text[-k:]):
+            return k
+    return 0

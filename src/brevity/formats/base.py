@@ -1,0 +1,211 @@
+"""A reasoning format: how one model family writes its reasoning, and the one place that knows it.
+
+R1 distills and QwQ get `<think>\\n` from their template and close with `</think>`; Qwen3 opens its own
+`<think>` and has an `enable_thinking` switch; gpt-oss writes harmony's `analysis` and `final`
+channels. Methods, the bench and the server never write a marker or a prompt string themselves: they
+ask a `ModelFormat` (a format bound to a model's tokenizer) to render, split and count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from brevity.errors import BrevityError
+
+
+@dataclass(frozen=True)
+class ReasoningFormat:
+    """The markers and phrases of one family. Text fields are what the model itself would write."""
+
+    name: str
+    about: str
+    open: str | None = "<think>"  # opens the thinking section; None: the format has no thinking section
+    close: str | None = "</think>"
+    prompt_opens: bool = True  # the generation prompt already ends inside thinking (R1, QwQ, the zoo)
+    switch: str | None = None  # the chat-template kwarg that turns thinking on and off (Qwen3: enable_thinking)
+    exit_text: str = "\n"  # what the model writes just before the close marker
+    after_close: str = "\n\n"  # what it writes between the close marker and the answer
+    # What a budget injects inside thinking when it runs out, before the close marker (Qwen3's recipe).
+    forced_close: str = ("\n\nConsidering the limited time by the user, I have to give the solution based on the "
+                         "thinking directly now.\n")
+    nothink_text: str = "Okay, I think I have finished thinking.\n"  # NoThinking's prefill (Ma et al. 2025)
+    inducer: str = "**Final Answer**\n\\boxed{"  # after the close, makes the model state its answer (probes)
+    answer_end: str = "}"  # a probe's answer ends here
+    answer_tokens: int = 512  # room for the answer after a forced close
+    instruction: str = "Please reason step by step, and put your final answer within \\boxed{}."
+    vllm_parser: str | None = "deepseek_r1"  # vLLM's --reasoning-parser for this family
+    template: str | None = None  # a format that owns its chat template exactly (the zoo's)
+    stop_tokens: tuple[str, ...] = ()  # stop strings that are tokens, besides generation_config's eos ids
+
+    @property
+    def thinks(self) -> bool:
+        return self.close is not None
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("template",)}
+
+
+@dataclass
+class Split:
+    """A completion cut into its thinking and answer (markers and the final stop token left out)."""
+
+    thinking_ids: list[int]
+    answer_ids: list[int]
+    closed: bool  # False when the completion never left the thinking section
+    answer_start: int = 0  # index in the completion of the first answer token (aligns per-token logprobs)
+
+
+@dataclass
+class ModelFormat:
+    """A format bound to one model's tokenizer: renders prompts, splits completions, knows the stop ids."""
+
+    spec: ReasoningFormat
+    tokenizer: Any
+    stop_ids: frozenset[int]
+    why: str = ""  # how the format was resolved (shown by `brevity formats show`)
+    answer_tokens: int = 0
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.answer_tokens = self.answer_tokens or self.spec.answer_tokens
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def with_answer_tokens(self, n: int | None) -> ModelFormat:
+        if n is None:
+            return self
+        if n <= 0:
+            raise BrevityError(f"--answer-tokens must be positive, got {n}")
+        return replace(self, answer_tokens=n, _cache={})
+
+    # Token ids --------------------------------------------------------------------------------
+    def encode(self, text: str) -> list[int]:
+        if text not in self._cache:
+            self._cache[text] = list(self.tokenizer(text, add_special_tokens=False).input_ids)
+        return list(self._cache[text])
+
+    @property
+    def open_ids(self) -> list[int]:
+        return self.encode(self.spec.open) if self.spec.open else []
+
+    @property
+    def close_ids(self) -> list[int]:
+        return self.encode(self.spec.close) if self.spec.close else []
+
+    def check_markers(self) -> None:
+        """Markers must tokenize the same inside a text as alone, or splitting by ids would miss them."""
+        for marker in (self.spec.open, self.spec.close):
+            if marker is None:
+                continue
+            ids = self.encode(marker)
+            if not ids or _find(self.encode(f"Hello.{marker}\n\nOkay"), ids, 0) is None:
+                raise BrevityError(f"format {self.name}: the marker {marker!r} is not a stable token sequence in "
+                                   "this model's vocabulary; name the model's own format with --format")
+
+    def require_thinking(self, what: str) -> None:
+        """One-line refusal for a thinking method on a model whose format has no thinking section."""
+        if not self.spec.thinks:
+            raise BrevityError(f"{what} steers thinking, but this model's format ({self.name}) has no thinking "
+                               "section; use cot, or name a format with --format")
+
+    # Rendering --------------------------------------------------------------------------------
+    def question(self, question: str) -> str:
+        """A benchmark question with the family's answer instruction (R1, Qwen: put it in \\boxed{})."""
+        return f"{question}\n{self.spec.instruction}" if self.spec.instruction else question
+
+    def messages(self, question: str, system: str | None = None) -> list[dict[str, str]]:
+        """A benchmark question as chat messages."""
+        user = self.question(question)
+        return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
+
+    def render(self, messages: Sequence[dict], thinking: bool = True, steer: bool = False,
+               **template_kwargs: Any) -> str:
+        """The prompt through the model's own chat template. `thinking=False` turns thinking off the family's
+        way (its switch, else a prefilled closed section); `steer=True` also opens the section when the
+        model would open it itself, so that a method counts and caps thinking from its first token."""
+        tok = self.tokenizer
+        if not getattr(tok, "chat_template", None):
+            raise BrevityError("this model's tokenizer has no chat template; give the folder one "
+                               "(chat_template.jinja) so that prompts are rendered the model's own way")
+        kwargs = dict(template_kwargs)
+        if self.spec.switch:
+            kwargs[self.spec.switch] = thinking
+        try:
+            text = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True, **kwargs)
+        except Exception as e:  # noqa: BLE001  (a template refusing these messages: the caller's to fix)
+            raise BrevityError(f"the model's chat template rejected these messages: {e}") from None
+        if not thinking:
+            if self.spec.thinks and not self.spec.switch:
+                text += self.off_prefill()
+        elif steer and self.spec.thinks and not self.spec.prompt_opens:
+            text += self.spec.open
+        return text
+
+    def off_prefill(self) -> str:
+        """A closed, empty thinking section written for the model (NoThinking)."""
+        s = self.spec
+        if not s.thinks:
+            return ""
+        opener = "" if s.prompt_opens else s.open
+        return f"{opener}{s.nothink_text}{s.close}{s.after_close}"
+
+    def probe_suffix(self) -> list[int]:
+        """What a probe appends to a thought: leave thinking, then ask for the answer."""
+        s = self.spec
+        return self.encode(s.exit_text) + self.close_ids + self.encode(s.after_close + s.inducer)
+
+    # Splitting --------------------------------------------------------------------------------
+    def split(self, ids: Sequence[int]) -> Split:
+        """Thinking and answer of a completion that continues a rendered prompt (vLLM's reasoning parsers
+        split the same way). A model-written opening marker is neither thinking nor answer."""
+        ids = list(ids)
+        if not self.spec.thinks:
+            return Split([], self.strip_stop(ids), True, 0)
+        start = 0
+        if not self.spec.prompt_opens:
+            o = _find(ids, self.open_ids, 0)
+            if o is None:  # the model did not open a thinking section: it answered directly
+                return Split([], self.strip_stop(ids), True, 0)
+            start = o + len(self.open_ids)
+        c = _find(ids, self.close_ids, start)
+        if c is None:
+            return Split(ids[start:], [], False, len(ids))
+        answer_start = c + len(self.close_ids)
+        return Split(ids[start:c], self.strip_stop(ids[answer_start:]), True, answer_start)
+
+    def strip_stop(self, ids: Sequence[int]) -> list[int]:
+        """An answer without the token that ended the turn."""
+        ids = list(ids)
+        return ids[:-1] if ids and ids[-1] in self.stop_ids else ids
+
+    def count_thinking(self, ids: Sequence[int]) -> int:
+        return len(self.split(ids).thinking_ids)
+
+    def split_text(self, text: str) -> tuple[str, str, bool]:
+        """(reasoning, answer, closed) of a completion's text, for streams that see text only."""
+        s = self.spec
+        if not s.thinks:
+            return "", text, True
+        if not s.prompt_opens:
+            i = text.find(s.open)
+            if i == -1 or text[:i].strip():
+                return "", text, True
+            text = text[i + len(s.open):]
+        j = text.find(s.close)
+        if j == -1:
+            return text, "", False
+        return text[:j], text[j + len(s.close):], True
+
+
+def _find(ids: list[int], pattern: list[int], start: int) -> int | None:
+    if not pattern:
+        return None
+    n = len(pattern)
+    for i in range(start, len(ids) - n + 1):
+        if ids[i] == pattern[0] and ids[i:i + n] == pattern:
+            return i
+    return None
