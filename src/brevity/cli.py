@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -24,6 +25,8 @@ app.add_typer(merge_app, name="merge")
 route_app = typer.Typer(help="Routing between a fast side and a strong side: curves, CPT and APGR.",
                         no_args_is_help=True)
 app.add_typer(route_app, name="route")
+formats_app = typer.Typer(help="Reasoning formats: how each model family writes its reasoning.", no_args_is_help=True)
+app.add_typer(formats_app, name="formats")
 
 DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget,budget:192,budget:256,deer"
 
@@ -56,6 +59,11 @@ def bench(
     latency_n: int = typer.Option(20, help="Problems run alone at batch 1 for latency percentiles."),
     batch_size: int = typer.Option(32, help="Batch size of the hf engine."),
     max_tokens: int = typer.Option(1024, help="Generation cap for every method."),
+    format: str | None = typer.Option(None, "--format", help="The models' reasoning format by name (`brevity formats "
+                                                             "list`); default: resolved from each folder."),
+    answer_tokens: int | None = typer.Option(None, help="Room for the answer after a forced close (default: the "
+                                                        "format's: 512 for R1/Qwen/QwQ, 48 for the zoo)."),
+    log_prompts: bool = typer.Option(False, help="Keep each rendered prompt in its record (field `prompt`)."),
     progress: bool = typer.Option(True, help="Show progress bars."),
 ) -> None:
     """Run methods side by side on one task and print the table (writes records, summary, report, plot)."""
@@ -65,20 +73,17 @@ def bench(
         raise BrevityError(f"--n must be positive, got {n}")
     if latency_n < 0 or batch_size <= 0 or max_tokens <= 0:
         raise BrevityError("--latency-n must be >= 0, --batch-size and --max-tokens positive")
-    from brevity.methods import build_method, parse_spec_list
-    from brevity.zoo import resolve_model
+    from brevity.methods import parse_spec_list
 
     specs = parse_spec_list(methods)
     if not specs:
         raise BrevityError("--methods is empty; give e.g. cot,nothink,budget:128")
-    for s in specs:  # validate everything before any work starts
-        build_method(s)
-        resolve_model(s.model or model)
+    check_methods(specs, model, format, answer_tokens)  # everything is validated before any work starts
     parse_task(task)
     out = out or Path("brevity-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     _bench(task, [model], [str(s) for s in specs], n, out, split, batch_size, resume, latency_n, max_tokens,
-           progress)
+           progress, fmt=FormatOptions(format, answer_tokens, log_prompts))
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
 
 
@@ -259,8 +264,42 @@ def merge_sweep(
                       f"({100 * best['accuracy']:.1f}%, {best['mean_thinking_tokens']:.0f} tokens)")
 
 
+def check_methods(specs, model: str, format: str | None, answer_tokens: int | None) -> None:
+    """Build every method and check it against its model's format (a thinking method on a model without a
+    thinking section, a budget smaller than its phrase), loading tokenizers only."""
+    from types import SimpleNamespace
+
+    from brevity.bench.runner import check_model_names
+    from brevity.formats import load_format
+    from brevity.methods import build_method
+    from brevity.zoo import resolve_model
+
+    check_model_names([s.model or model for s in specs])
+    formats: dict = {}
+    for s in specs:
+        method = build_method(s)
+        folder = resolve_model(s.model or model)
+        if folder not in formats:
+            formats[folder] = load_format(folder, format, answer_tokens)
+        fmt = formats[folder]
+        try:
+            method.check(SimpleNamespace(tokenizer=fmt.tokenizer, format=fmt))
+        except BrevityError as e:
+            raise BrevityError(f"{s} on {folder.name}: {e}") from None
+
+
+@dataclass
+class FormatOptions:
+    """`--format`, `--answer-tokens` and `--log-prompts`, as every bench of a command takes them."""
+
+    name: str | None = None
+    answer_tokens: int | None = None
+    log_prompts: bool = False
+
+
 def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, split: str, batch_size: int,
-           resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True) -> list[dict]:
+           resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True,
+           fmt: FormatOptions | None = None) -> list[dict]:
     """The bench, as `brevity bench` runs it, for commands that bench models they made."""
     from brevity.bench.runner import BenchConfig, run_bench
     from brevity.engines import make_engine
@@ -273,11 +312,14 @@ def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, 
         if name not in engines:
             engines.clear()  # one model in memory at a time
             console.print(f"loading {name} ...")
-            engines[name] = make_engine("hf", str(resolve_model(name)), batch_size=batch_size)
+            engines[name] = make_engine("hf", str(resolve_model(name)), batch_size=batch_size,
+                                        reasoning_format=fmt.name, answer_tokens=fmt.answer_tokens)
         return engines[name]
 
+    fmt = fmt or FormatOptions()
     cfg = BenchConfig(task=parse_task(task), model=models[0], methods=methods, n=n, out=out, split=split,
-                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, resume=resume)
+                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, resume=resume,
+                      format=fmt.name, answer_tokens=fmt.answer_tokens, log_prompts=fmt.log_prompts)
     rows = run_bench(cfg, get_engine, ProgressUI(progress))
     print_table(rows, title=f"{task} {split}, n={n}")
     return rows
@@ -385,6 +427,10 @@ def serve(
     batch_size: int = typer.Option(0, help="Most requests decoded together (1: one at a time; 0: the config's)."),
     max_concurrency: int = typer.Option(0, help="Requests in flight before 429 (0: the config's, 64 by default)."),
     timeout: float = typer.Option(0, help="Seconds per request before 504 (0: the config's, 300 by default)."),
+    format: str = typer.Option("", "--format", help="The model's reasoning format by name (`brevity formats list`); "
+                                                    "default: resolved from the folder. With --config: set per model."),
+    answer_tokens: int = typer.Option(0, help="Room for the answer after a forced close (0: the format's)."),
+    log_prompts: Path | None = typer.Option(None, help="Append each request's rendered prompt to this JSONL file."),
 ) -> None:
     """An OpenAI-compatible reasoning gateway: enforced `thinking_budget`, `reasoning_effort`, `early_exit`
     (deer, dynasor) and routes (model `route:cascade`), with reasoning in `reasoning_content` and
@@ -395,7 +441,13 @@ def serve(
     from brevity.serve.config import load_config, single_model
     from brevity.ui import ProgressUI, console
 
-    cfg = load_config(config) if config else single_model(model, backend=backend, url=url)
+    if config and (format or answer_tokens):
+        raise BrevityError("--format and --answer-tokens set one model; with --config give format and answer_tokens "
+                           "per model in the config")
+    cfg = load_config(config) if config else single_model(model, backend=backend, url=url, format=format,
+                                                          answer_tokens=answer_tokens)
+    if log_prompts:
+        cfg.log_prompts = str(log_prompts)
     if native_budget:
         for m in cfg.models.values():
             m.native_budget = True
@@ -418,6 +470,49 @@ def serve(
     console.print(f"serving {', '.join([*cfg.models, *cfg.aliases])} on http://{host}:{port}/v1")
     # The app closes the gateway at shutdown (and so stops a vLLM it started).
     uvicorn.run(create_app(cfg, gw, close_gateway=True), host=host, port=port, log_level="warning")
+
+
+@formats_app.command("list")
+def formats_list() -> None:
+    """The named formats (`--format NAME` on bench and serve, `format = "NAME"` in the serve config)."""
+    from brevity.formats import FORMATS
+
+    for f in FORMATS.values():
+        markers = f"{f.open} ... {f.close}" if f.thinks else "no thinking section"
+        opens = "prompt opens it" if f.prompt_opens else "model opens it"
+        typer.echo(f"{f.name:<12} {markers}; {opens}; switch {f.switch or '-'}; vLLM parser {f.vllm_parser or '-'}")
+        typer.echo(f"{'':<12} {f.about}")
+
+
+@formats_app.command("show")
+def formats_show(
+    model: str = typer.Argument(..., help="A zoo name or an HF folder."),
+    format: str | None = typer.Option(None, "--format", help="Resolve as this named format instead."),
+    answer_tokens: int | None = typer.Option(None, help="Room for the answer after a forced close."),
+) -> None:
+    """What a model folder resolves to, before a long run: markers and their ids, stop ids, the phrases
+    methods inject, and the prompt a benchmark question renders to (thinking on and off)."""
+    from brevity.formats import load_format
+    from brevity.zoo import resolve_model
+
+    fmt = load_format(resolve_model(model), format, answer_tokens)
+    s = fmt.spec
+    tok = fmt.tokenizer
+    rows = [("format", f"{s.name} ({fmt.why})"), ("open", f"{s.open!r} ids {fmt.open_ids}" if s.open else "–"),
+            ("close", f"{s.close!r} ids {fmt.close_ids}" if s.close else "–"),
+            ("prompt opens thinking", "yes" if s.prompt_opens else "no (the model opens it)"),
+            ("thinking off", f"switch {s.switch}" if s.switch else ("prefill " + repr(fmt.off_prefill()))
+             if s.thinks else "–"),
+            ("stop ids", ", ".join(f"{i} {tok.convert_ids_to_tokens(i)!r}" for i in sorted(fmt.stop_ids))),
+            ("forced close", repr(s.forced_close)), ("probe", repr(tok.decode(fmt.probe_suffix())) + " ... "
+                                                     + repr(s.answer_end)),
+            ("answer tokens", str(fmt.answer_tokens)), ("vLLM reasoning parser", s.vllm_parser or "–")]
+    for k, v in rows:
+        typer.echo(f"{k:>22}: {v}")
+    question = fmt.messages("What is 2 + 3?")
+    typer.echo(f"\nprompt (thinking on):\n{fmt.render(question)!r}")
+    if s.thinks:
+        typer.echo(f"prompt (thinking off):\n{fmt.render(question, thinking=False)!r}")
 
 
 @zoo_app.command("list")

@@ -34,6 +34,9 @@ class BenchConfig:
     max_tokens: int = 1024
     engine: str = "hf"
     resume: bool = False
+    format: str | None = None  # a named reasoning format for every model (None: each folder's own)
+    answer_tokens: int | None = None  # room for the answer after a forced close (None: the format's)
+    log_prompts: bool = False  # keep each rendered prompt in its record
     extra: dict = field(default_factory=dict)
 
     def settings(self) -> dict:
@@ -41,7 +44,10 @@ class BenchConfig:
         return {"task": self.task.as_dict(), "split": self.split, "decoding": self.decoding(), "engine": self.engine}
 
     def decoding(self) -> dict:
-        return {"temperature": 0.0, "max_tokens": self.max_tokens}
+        """Settings that change what is generated; a format override enters only when given, so default runs
+        keep their record ids."""
+        extra = {k: v for k, v in (("format", self.format), ("answer_tokens", self.answer_tokens)) if v}
+        return {"temperature": 0.0, "max_tokens": self.max_tokens, **extra}
 
 
 def model_hash(path: Path) -> str:
@@ -154,7 +160,7 @@ def prepare_out(cfg: BenchConfig) -> None:
     run.write_text(json.dumps(cfg.settings(), indent=2) + "\n")
 
 
-def _check_model_names(models: list[str]) -> None:
+def check_model_names(models: list[str]) -> None:
     """A report row is labelled by its model folder's name, so two folders with one name would merge."""
     seen: dict[str, Path] = {}
     for model in models:
@@ -170,7 +176,7 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
 
     specs = [parse_spec(s) for s in cfg.methods]
     methods: list[tuple[Method, str]] = [(build_method(s), s.model or cfg.model) for s in specs]
-    _check_model_names([m for _, m in methods])
+    check_model_names([m for _, m in methods])
     problems = load_problems(cfg.task.name, split=cfg.split, n=cfg.n, **dict(cfg.task.params))
     if not problems:
         raise BrevityError(f"task {cfg.task.name!r} has no {cfg.split} problems")
@@ -179,6 +185,7 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
     runs_path = cfg.out / "runs.jsonl"
     for method, model in methods:
         method.max_tokens = cfg.max_tokens
+        method.log_prompts = cfg.log_prompts
         method.context = RunContext(make_engine, cfg.task)
         engine = make_engine(model)
         mhash = model_hash(engine.model_path)

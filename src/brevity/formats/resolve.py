@@ -75,6 +75,19 @@ def detect(tokenizer: Any) -> tuple[ReasoningFormat, str]:
         "generic <think>...</think>; the generation prompt " + ("opens" if opens else "does not open") + " it")
 
 
+def _check_named(tokenizer: Any, spec: ReasoningFormat) -> None:
+    """A named format must match what the model's template renders, or every count would be off."""
+    if not spec.thinks or spec.template is not None or not template_of(tokenizer):
+        return
+    gen = _generation_prompt(tokenizer).rstrip()
+    if spec.prompt_opens and not gen.endswith(spec.open):
+        raise BrevityError(f"format {spec.name} expects the generation prompt to open {spec.open}, but this model's "
+                           "template does not; check `brevity formats show MODEL` without --format")
+    if spec.switch and spec.close not in _generation_prompt(tokenizer, **{spec.switch: False}):
+        raise BrevityError(f"format {spec.name} turns thinking off with {spec.switch}, which this model's template "
+                           "ignores; check `brevity formats show MODEL` without --format")
+
+
 def stop_ids(tokenizer: Any, folder: Path | None, spec: ReasoningFormat) -> frozenset[int]:
     """Every id that ends a turn: generation_config.json's eos ids (Qwen3 lists two), the tokenizer's eos,
     and the format's own stop tokens."""
@@ -112,6 +125,7 @@ def resolve_format(tokenizer: Any, folder: str | Path | None = None, name: str |
         spec, why = get_format(name), "named explicitly"
         if name == "think":
             spec = replace(spec, prompt_opens=detect(tokenizer)[0].prompt_opens)
+        _check_named(tokenizer, spec)
     elif (recorded := manifest_format(folder)) is not None:
         spec, why = get_format(recorded), "recorded in the model's manifest.json"
     else:

@@ -200,7 +200,9 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         request.state.model = body.model
         plan = gw.plan(body)
         gw.check(plan)
-        n_prompt = gw.prompt_tokens(plan.model.name, prompt)
+        kwargs = {k: v for k, v in (body.chat_template_kwargs or {}).items() if k != "enable_thinking"}
+        rendered = gw.render(plan.model.name, prompt, kwargs)
+        n_prompt = len(gw.formats[plan.model.name].encode(rendered))
         if n_prompt > limits.max_prompt_tokens:
             raise ApiError(400, f"the prompt has {n_prompt} tokens; this server takes at most "
                                 f"{limits.max_prompt_tokens}", "prompt_too_long", "messages" if chat else "prompt")
@@ -226,7 +228,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                 state["inflight"] -= 1
                 gw.metrics.inflight.dec()
 
-        kwargs = {k: v for k, v in (body.chat_template_kwargs or {}).items() if k != "enable_thinking"}
+        gw.log_prompt(rid, plan.model.name, plan.spec, rendered)
         gw.schedulers[plan.model.name].submit(Job(Problem(id=rid, question=question, answer="", prompt=prompt,
                                                           template_kwargs=kwargs, sink=stream), plan.spec))
         if body.stream:

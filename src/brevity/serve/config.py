@@ -59,16 +59,19 @@ class ServeConfig:
     limits: Limits = field(default_factory=Limits)
     api_key: str = ""
     calibration_task: str = "arith"  # the task whose validation split calibrates a route
+    log_prompts: str = ""  # a JSONL file that gets every request's rendered prompt
 
     @property
     def default_model(self) -> str:
         return next(iter(self.models))
 
 
-def single_model(name: str, backend: str = "hf", url: str = "", path: str = "") -> ServeConfig:
+def single_model(name: str, backend: str = "hf", url: str = "", path: str = "", format: str = "",
+                 answer_tokens: int = 0) -> ServeConfig:
     """`brevity serve --model NAME`: one model with defaults; for the zoo's reasoning model also the alias
     `route:cascade` (its fast sibling tiny-llm first, calibrated at start on the arith validation split)."""
-    m = ModelConfig(name=Path(name).name, path=path or name, backend=backend, url=url)
+    m = ModelConfig(name=Path(name).name, path=path or name, backend=backend, url=url, format=format,
+                    answer_tokens=answer_tokens)
     _check_model(m)
     aliases = {"route:cascade": f"route:cascade@{m.name}"} if m.name == "tiny-lrm" else {}
     return ServeConfig(models={m.name: m}, aliases=aliases)
@@ -102,7 +105,7 @@ def load_config(path: Path) -> ServeConfig:
     if key.startswith("env:"):
         key = os.environ.get(key[4:], "")
     return ServeConfig(models=models, aliases=dict(raw.get("aliases") or {}), limits=limits, api_key=key,
-                       calibration_task=raw.get("calibration_task", "arith"))
+                       calibration_task=raw.get("calibration_task", "arith"), log_prompts=raw.get("log_prompts", ""))
 
 
 def _check_model(m: ModelConfig) -> None:
@@ -110,5 +113,11 @@ def _check_model(m: ModelConfig) -> None:
         raise BrevityError(f"model {m.name!r}: backend must be one of {', '.join(BACKENDS)}, got {m.backend!r}")
     if m.backend == "openai" and not m.url:
         raise BrevityError(f"model {m.name!r}: the openai backend needs url = \"http://host:port/v1\"")
+    if m.format:
+        from brevity.formats import get_format
+
+        get_format(m.format)  # an unknown name fails at start, with the list of names
+    if m.answer_tokens < 0:
+        raise BrevityError(f"model {m.name!r}: answer_tokens must be positive (0: the format's default)")
     if m.batch_size < 1:
         raise BrevityError(f"model {m.name!r}: batch_size must be at least 1")

@@ -204,12 +204,19 @@ class Gateway:
         name = plan.model.name
         method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
 
-    def prompt_tokens(self, model: str, prompt) -> int:
+    def render(self, model: str, prompt, template_kwargs: dict | None = None) -> str:
+        """A request's prompt as the model's format renders it (thinking on), for counting and logging."""
         from brevity.tasks import Problem
 
-        fmt = self.formats[model]
-        text = prompt_text(Problem(id="", question="", answer="", prompt=prompt), SimpleNamespace(format=fmt))
-        return len(fmt.encode(text))
+        problem = Problem(id="", question="", answer="", prompt=prompt, template_kwargs=template_kwargs or {})
+        return prompt_text(problem, SimpleNamespace(format=self.formats[model]))
+
+    def log_prompt(self, rid: str, model: str, spec: str, text: str) -> None:
+        """`brevity serve --log-prompts FILE`: one JSON line per request."""
+        if self.cfg.log_prompts:
+            with open(self.cfg.log_prompts, "a") as f:
+                f.write(json.dumps({"id": rid, "model": model, "method": spec, "format": self.formats[model].name,
+                                    "prompt": text}) + "\n")
 
 
 def _exit_params(extra: dict) -> dict[str, object]:
