@@ -15,8 +15,9 @@ that branch (the text in `EDITS`; the build fails if it is not found once), so t
 ends with `<think>\\n` as the originals' does. The other templates are used unchanged.
 
 Folders are built on first use and cached under ~/.cache/brevity/standins/NAME (or $BREVITY_STANDINS);
-a version key (a hash of this package's code, the token table and the template) rebuilds them when any
-of those change.
+a version key (a hash of this package's code, the token table, the template and transformers' version)
+rebuilds them when any of those change. Builds go to a temporary folder renamed into place, so
+concurrent test processes do not see half-written folders.
 """
 
 from __future__ import annotations
@@ -96,8 +97,10 @@ def chat_template(name: str) -> str:
 
 
 def version_key(name: str) -> str:
-    """Changes whenever the code, the token table or the template behind a stand-in changes."""
-    h = hashlib.sha256()
+    """Changes whenever the code, the token table, the template or transformers' version changes."""
+    import transformers
+
+    h = hashlib.sha256(transformers.__version__.encode())
     here = Path(__file__).parent
     for part in ("vocab.py", "standins.py", "added_tokens.toml"):
         h.update((here / part).read_bytes())
