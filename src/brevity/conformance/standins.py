@@ -1,0 +1,222 @@
+"""Stand-ins of real reasoning models: their real tokenizer and chat template on a tiny random network.
+
+Why: Brevity's formats, methods and servers must be checked against the way real families write and
+render reasoning (R1 distills, QwQ, Qwen3, gpt-oss), and no real checkpoint can be downloaded or run
+where Brevity is built and tested. A stand-in is an ordinary transformers folder: the family's
+architecture with random weights (seeded, hidden size 16, one or two layers, the real number of
+embedding rows), the tokenizer rebuilt by `brevity.conformance.vocab`, the template that llama.cpp ships
+for that model, and generation_config.json with the family's stop ids. Its outputs are noise; its token
+ids, prompts and stop ids are the real ones.
+
+Template edit: llama.cpp's copies of the DeepSeek-R1-Distill-Qwen-32B and QwQ-32B templates add an
+`enable_thinking` branch that the published templates do not have, so that a default render (where
+`enable_thinking` is undefined) closes thinking at once with `</think>`. The stand-ins remove exactly
+that branch (the text in `EDITS`; the build fails if it is not found once), so that the generation prompt
+ends with `<think>\\n` as the originals' does. The other templates are used unchanged.
+
+Folders are built on first use and cached under ~/.cache/brevity/standins/NAME (or $BREVITY_STANDINS);
+a version key (a hash of this package's code, the token table, the template and transformers' version)
+rebuilds them when any of those change. Builds go to a temporary folder renamed into place, so
+concurrent test processes do not see half-written folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from brevity.conformance import vocab
+from brevity.errors import BrevityError
+
+SEED = 0
+HIDDEN = 16
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What one stand-in is made of."""
+
+    family: str  # row of added_tokens.toml
+    architecture: str  # transformers class name
+    template: str  # file in llama.cpp's models/templates/
+    edit: str = ""  # exact text removed from the template (see the module docstring)
+
+
+# llama.cpp's additions to the two templates, removed verbatim.
+_R1_QWEN_EDIT = "{% if not enable_thinking %}{{- '</think>' -}}{% endif %}"
+_QWQ_EDIT = "\n    {%- if not enable_thinking -%}{{- '</think>' -}}{%- endif -%}"
+
+STANDINS: dict[str, Spec] = {
+    "r1-distill-qwen": Spec(
+        "r1-distill-qwen", "Qwen2ForCausalLM", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", _R1_QWEN_EDIT
+    ),
+    "r1-distill-llama": Spec("r1-distill-llama", "LlamaForCausalLM", "deepseek-ai-DeepSeek-R1-Distill-Llama-8B.jinja"),
+    "qwq": Spec("qwq", "Qwen2ForCausalLM", "Qwen-QwQ-32B.jinja", _QWQ_EDIT),
+    "qwen3": Spec("qwen3", "Qwen3ForCausalLM", "Qwen-Qwen3-0.6B.jinja"),
+    "gpt-oss": Spec("gpt-oss", "GptOssForCausalLM", "openai-gpt-oss-120b.jinja"),
+}
+
+
+def standin_names() -> list[str]:
+    """The stand-ins that can be built."""
+    return list(STANDINS)
+
+
+def spec(name: str) -> Spec:
+    if name not in STANDINS:
+        raise BrevityError(f"unknown stand-in {name!r}; known: {', '.join(STANDINS)}")
+    return STANDINS[name]
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("BREVITY_STANDINS", Path.home() / ".cache/brevity/standins"))
+
+
+def template_path(name: str) -> Path:
+    return vocab.models_dir() / "templates" / spec(name).template
+
+
+def chat_template(name: str) -> str:
+    """The stand-in's chat template: llama.cpp's file, minus the documented edit."""
+    path = template_path(name)
+    if not path.is_file():
+        raise BrevityError(f"no template {path.name} in {path.parent}; {vocab.FETCH_HINT}")
+    text = path.read_text(encoding="utf-8")
+    edit = spec(name).edit
+    if edit:
+        if text.count(edit) != 1:
+            raise BrevityError(f"{path.name} no longer holds llama.cpp's enable_thinking edit exactly once")
+        text = text.replace(edit, "")
+    return text
+
+
+def version_key(name: str) -> str:
+    """Changes whenever the code, the token table, the template or transformers' version changes."""
+    import transformers
+
+    h = hashlib.sha256(transformers.__version__.encode())
+    here = Path(__file__).parent
+    for part in ("vocab.py", "standins.py", "added_tokens.toml"):
+        h.update((here / part).read_bytes())
+    h.update(chat_template(name).encode())
+    h.update(name.encode())
+    return h.hexdigest()[:16]
+
+
+def _model_config(s: Spec, fam: dict):
+    """A tiny config of the family's architecture with the real vocabulary rows and stop ids."""
+    from transformers import AutoConfig
+
+    ids = {t: i for i, (t, _) in fam["tokens"].items()}
+    eos = fam["generation_eos"]
+    common = dict(
+        vocab_size=fam["vocab_rows"],
+        hidden_size=HIDDEN,
+        intermediate_size=2 * HIDDEN,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=HIDDEN // 2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=fam.get("generation_bos", ids.get(fam["bos"])),
+        eos_token_id=eos if len(eos) > 1 else eos[0],
+        pad_token_id=ids.get(fam["pad"]),
+        architectures=[s.architecture],
+    )
+    model_type = {
+        "Qwen2ForCausalLM": "qwen2",
+        "Qwen3ForCausalLM": "qwen3",
+        "LlamaForCausalLM": "llama",
+        "GptOssForCausalLM": "gpt_oss",
+    }[s.architecture]
+    if model_type == "gpt_oss":
+        common.update(
+            num_hidden_layers=2,
+            layer_types=["sliding_attention", "full_attention"],
+            sliding_window=128,
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            intermediate_size=HIDDEN,
+        )
+    else:
+        common.update(num_hidden_layers=1)
+    return AutoConfig.for_model(model_type, **common)
+
+
+def _tokenizer(name: str, fam: dict):
+    from transformers import PreTrainedTokenizerFast
+
+    specials = {k: fam[k] for k in ("bos", "eos", "pad") if fam.get(k)}
+    return PreTrainedTokenizerFast(
+        tokenizer_object=vocab.build_tokenizer(spec(name).family),
+        chat_template=chat_template(name),
+        model_max_length=4096,
+        clean_up_tokenization_spaces=False,
+        **{f"{k}_token": v for k, v in specials.items()},
+    )
+
+
+def build_standin(name: str, out: Path) -> Path:
+    """Write the stand-in folder for `name` to `out` (created); returns `out`."""
+    import torch
+    from transformers import AutoModelForCausalLM, GenerationConfig
+
+    s = spec(name)
+    fam = vocab.family(s.family)
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    _tokenizer(name, fam).save_pretrained(out)
+    config = _model_config(s, fam)
+    torch.manual_seed(SEED)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.generation_config = GenerationConfig(
+        bos_token_id=config.bos_token_id, eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id
+    )
+    model.save_pretrained(out, safe_serialization=True)
+    manifest = {
+        "standin": name,
+        "family": s.family,
+        "architecture": s.architecture,
+        "template": s.template,
+        "template_edit_removed": s.edit,
+        "token_table": "brevity/conformance/added_tokens.toml",
+        "seed": SEED,
+        "version": version_key(name),
+        "build_seconds": round(time.perf_counter() - started, 1),
+    }
+    (out / "standin.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out
+
+
+def _cached_version(folder: Path) -> str | None:
+    try:
+        return json.loads((folder / "standin.json").read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def standin_path(name: str) -> Path:
+    """The stand-in's folder, built on first use and whenever its version key changes."""
+    key = version_key(name)
+    folder = cache_root() / name
+    if _cached_version(folder) == key:
+        return folder
+    cache_root().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_root()))
+    try:
+        build_standin(name, tmp)
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared cache from other users
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        if _cached_version(folder) != key:  # another process may have finished first
+            shutil.rmtree(folder, ignore_errors=True)
+            tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
