@@ -269,6 +269,7 @@ def check_methods(specs, model: str, format: str | None, answer_tokens: int | No
     thinking section, a budget smaller than its phrase), loading tokenizers only."""
     from types import SimpleNamespace
 
+    import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.bench.runner import check_model_names
     from brevity.formats import load_format
     from brevity.methods import build_method

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import brevity.route.method  # noqa: F401  (registers the route methods)
 from brevity.errors import BrevityError
 from brevity.methods import Method, Solution, build_method, parse_spec
 from brevity.methods.base import RunContext

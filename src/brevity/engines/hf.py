@@ -6,7 +6,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-from transformers.generation.stopping_criteria import StoppingCriteriaList
+from transformers.generation.stopping_criteria import StoppingCriteriaList, StopStringCriteria
 
 from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
 from brevity.engines.growable_cache import GrowableCache
@@ -64,6 +64,7 @@ class HFEngine:
         self.format = resolve_format(tokenizer, path if path.is_dir() else None)
         self.eos_ids = set(self.format.stop_ids)
         self.generated_tokens = 0
+        self._stops: dict[tuple[str, ...], StopStringCriteria] = {}
 
     def model(self):
         return self._model
@@ -120,8 +121,7 @@ class HFEngine:
                 torch.manual_seed(req.seed)
         else:
             gen.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        if req.stop:
-            gen.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+        criteria = [self._stop_criteria(req.stop)] if req.stop else []
         if req.logit_bias:
             gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
         streams = {r: RowStream(q.sink, self.decode, q.stop, self.eos_ids) for r, q in enumerate(reqs)
@@ -129,7 +129,9 @@ class HFEngine:
         if streams:
             gen["streamer"] = BatchStreamer(streams)
         if any(q.sink is not None for q in reqs):
-            gen["stopping_criteria"] = StoppingCriteriaList([CancelledRows([q.sink for q in reqs])])
+            criteria.append(CancelledRows([q.sink for q in reqs]))
+        if criteria:
+            gen["stopping_criteria"] = StoppingCriteriaList(criteria)
         out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
         new = out.sequences[:, input_ids.shape[1]:].tolist()
         logps = None
@@ -146,6 +148,13 @@ class HFEngine:
         if self.cache is not None and out.cache is not None:
             self._store(out.cache, masks, prompts, reqs, completions)
         return completions
+
+    def _stop_criteria(self, stops: tuple[str, ...]) -> StopStringCriteria:
+        """transformers' stop-string criterion, built once per set of stop strings: building it scans the
+        whole vocabulary (seconds per call on a 150k-token one)."""
+        if stops not in self._stops:
+            self._stops[stops] = StopStringCriteria(self.tokenizer, list(stops))
+        return self._stops[stops]
 
     def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps) -> Completion:
         """Trim padding after EOS, apply stop strings, and cut token ids to match the text."""

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.formats import load_format
 
 # name -> (mergekit method, uses density, needs a base model)
 MERGE_METHODS = {
@@ -147,7 +148,8 @@ def merge_models(plan: MergePlan, out: Path, command: str = "") -> Path:
     template = Path(plan.reasoning) / "chat_template.jinja"
     if template.is_file() and not (out / "chat_template.jinja").is_file():
         shutil.copy(template, out / "chat_template.jinja")
-    manifest = {"name": out.name, "merge": asdict(plan), "tokenizer_from": "reasoning", "command": command,
+    manifest = {"name": out.name, "format": load_format(out).name, "merge": asdict(plan), "tokenizer_from": "reasoning",
+                "command": command,
                 "mergekit_config": plan.mergekit_config()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return out

@@ -162,4 +162,5 @@ def _convert(method: str, key: str, value: str, typ: Any) -> Any:
 
 def _load_builtin() -> None:
     from brevity.methods import budget, early_exit, latent, prompting  # noqa: F401  (registration side effect)
-    from brevity.route import method  # noqa: F401
+    # Routes (a higher layer) register themselves when imported: `import brevity.route.method` in the callers
+    # that build methods from user specs (the CLI, the bench, the gateway).

@@ -97,12 +97,23 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
         t.passes += len(c.token_ids)
         if c.stop_reason == close:
             t.closed = t.done = True
+        elif c.finish_reason == "length" and (k := _partial_marker(t.ids, engine.format.close_ids)):
+            del t.ids[-k:]  # the cap fell inside a multi-token closing marker (harmony's): it closed
+            t.closed = t.done = True
         elif c.finish_reason == "stop" and c.stop_reason is None:  # the turn ended inside thinking
             t.done = True
         if t.sink is not None and t.sink.cancelled:  # its reader left: no more rounds or probes
             t.done = True
         out[i] = c
     return out
+
+
+def _partial_marker(ids: list[int], marker: list[int]) -> int:
+    """Length of the longest proper start of `marker` that `ids` ends with (0: none)."""
+    for k in range(min(len(marker) - 1, len(ids)), 0, -1):
+        if ids[-k:] == marker[:k]:
+            return k
+    return 0
 
 
 def force_close(engine: Engine, thought: Thought, phrase: str = "") -> None:

@@ -49,6 +49,9 @@ class EarlyExit(Method):
 
     def _room(self, engine) -> int:
         room = self.max_tokens - engine.format.answer_tokens
+        if room < 0:
+            raise BrevityError(f"{self.name}: max_tokens {self.max_tokens} leaves no room to think after the "
+                               f"{engine.format.answer_tokens} answer tokens; raise max_tokens or lower answer tokens")
         if self.budget:
             room = min(room, self.budget - len(encode(engine, engine.format.spec.forced_close)))
         if room < 0:

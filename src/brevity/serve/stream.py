@@ -34,9 +34,10 @@ def raw_text(sol: Solution, fmt: ReasoningFormat) -> str:
     reasoning, answer = response_parts(sol)
     if not fmt.thinks:
         return answer
+    opener = fmt.open if not fmt.prompt_opens and reasoning else ""  # the model wrote it: it is its text
     if not thinking_closed(sol):
-        return reasoning
-    return f"{reasoning}{fmt.close}{fmt.after_close}{answer}"
+        return opener + reasoning
+    return f"{opener}{reasoning}{fmt.close}{fmt.after_close}{answer}"
 
 
 class ResponseStream:
@@ -65,6 +66,8 @@ class ResponseStream:
         if not fmt.thinks:
             self.in_answer = True
         if not self.in_answer:
+            if self.pending and text.startswith(fmt.close) and fmt.close.startswith(self.pending):
+                self.pending = ""  # the model's partial closing marker, trimmed by the method that closes it
             text = self.pending + text
             self.pending = ""
             if not fmt.prompt_opens and not self.reasoning and not self.opened:
@@ -73,6 +76,8 @@ class ResponseStream:
                     return
                 if text.lstrip().startswith(fmt.open):
                     text = text.lstrip()[len(fmt.open):]
+                    if self.raw:
+                        self._put("text", fmt.open)
                 self.opened = True
             i = text.find(fmt.close)
             if i == -1:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from brevity.formats.catalog import ZOO
 from brevity.recipes.sft import Example, Segment, SFTConfig, segments, train_sft
 from brevity.tasks import TaskSpec, load_problems
 from brevity.thinking import mention_end
@@ -162,7 +163,7 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     manifest = {
-        "name": out.name, "about": member.about, "parent": _parent_name(parent, out_root),
+        "name": out.name, "format": ZOO.name, "about": member.about, "parent": _parent_name(parent, out_root),
         "command": command, "seed": SEED, "recipe": member.recipe,
         "data": {"task": "arith", "split": "train", "examples": len(examples), "styles": list(member.styles),
                  "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples),

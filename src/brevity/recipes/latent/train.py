@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from brevity.errors import BrevityError
+from brevity.formats import load_format
 from brevity.methods.latent import continue_with, continuous_thoughts, left_pad, make_projection
 from brevity.recipes.latent.data import LatentExample, chain_steps, codi_example, icot_example, latent_example
 from brevity.tasks import Problem
@@ -303,6 +304,7 @@ def _save_latent(out, model, tok, project, base, data: dict, cfg: LatentConfig, 
         save_file(weights, str(out / "codi_projection.safetensors"))
     thoughts = cfg.thoughts if stage is None else cfg.thoughts_at(stage)
     manifest = {"name": out.name if stage is None else f"{out.parent.name}/{out.name}", "parent": base.name,
+                "format": load_format(base).name,
                 "recipe": cfg.mode, "command": command,
                 "data": data,
                 "latent": {"method": cfg.mode, "thoughts": thoughts, "per_step": cfg.per_step,
