@@ -120,11 +120,33 @@ def markdown(table: list[dict[str, str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_resolver() -> Callable[[str, str], str]:
+    """`brevity.formats` detection on each template, over the Qwen3 stand-in's tokenizer (the detection reads
+    the template and renders it; the vocabulary only has to hold the markers for the resolved format's check)."""
+    from transformers import AutoTokenizer
+
+    from brevity.conformance.standins import standin_path
+    from brevity.formats import detect
+
+    tok = AutoTokenizer.from_pretrained(standin_path("qwen3"))
+
+    def resolve(name: str, template: str) -> str:
+        tok.chat_template = template
+        try:
+            spec, why = detect(tok)
+        except Exception as e:  # noqa: BLE001  (a template that does not render a plain chat)
+            return f"not resolved: {str(e).splitlines()[0][:70]}"
+        return f"`{spec.name}`" + ("" if spec.name != "think" else f" (prompt {'opens' if spec.prompt_opens else 'does not open'})") \
+            + (f": {why}" if spec.name == "plain" else "")
+
+    return resolve
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, help="write a markdown page here (default: print the table)")
     args = parser.parse_args()
-    table = rows()
+    table = rows(resolve=format_resolver())
     body = markdown(table)
     if args.out is None:
         print(body, end="")
@@ -137,7 +159,8 @@ def main() -> None:
         "(fetched by `scripts/fetch_llama_cpp_models.sh`). Listed: the "
         f"{len(table)} whose text mentions thinking.\n{n_open} open thinking in their default generation prompt;\n"
         f"{n_switch} have an `enable_thinking` switch that changes it. Columns are defined in\n"
-        "`benchmarks/template_table.py`; the format each resolves to will be added by `brevity.formats`.\n"
+        "`benchmarks/template_table.py`; `format` is what `brevity.formats` resolves each template to (its\n"
+        "`detect`, the same code `brevity formats show` runs), and `plain` means no `</think>` section it knows.\n"
         "The rows are the corpus as shipped: llama.cpp's copies of the R1-Distill-Qwen-32B and QwQ-32B templates\n"
         "add an `enable_thinking` branch (hence `closed`, `yes`); the published originals, and the conformance\n"
         "stand-ins (`brevity.conformance.standins`), end the generation prompt with `<think>\\n` (open, no switch).\n\n"

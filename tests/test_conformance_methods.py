@@ -311,3 +311,21 @@ def test_gateway_logs_the_models_own_template(name, tmp_path):
     logged = [json.loads(x) for x in (tmp_path / "prompts.jsonl").read_text().splitlines()]
     assert len(logged) == 4 and all(x["format"] == fmt.name for x in logged)
     assert logged[0]["prompt"] == fmt.render([{"role": "user", "content": QUESTION}])
+
+
+@pytest.mark.parametrize(("name", "template", "want"), [
+    ("qwq", "Qwen-QwQ-32B.jinja", "qwq"),
+    ("r1-distill-qwen", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", "deepseek-r1")])
+def test_llama_cpp_edited_copies_still_open_thinking(name, template, want):
+    """llama.cpp's copies add an enable_thinking branch that closes thinking in a default render; the format
+    is the original family's (not switchable) and its prompts still open thinking."""
+    from transformers import AutoTokenizer
+
+    from brevity.conformance.vocab import models_dir
+    from brevity.formats import resolve_format
+
+    tok = AutoTokenizer.from_pretrained(_require(name))
+    tok.chat_template = (models_dir() / "templates" / template).read_text()
+    fmt = resolve_format(tok)
+    assert fmt.name == want and fmt.spec.switch is None
+    assert fmt.render(fmt.messages(QUESTION)).endswith("<think>\n")

@@ -134,6 +134,8 @@ class ModelFormat:
         kwargs = dict(template_kwargs)
         if self.spec.switch:
             kwargs[self.spec.switch] = thinking
+        elif thinking:  # llama.cpp's copies of R1 and QwQ templates close thinking unless told otherwise
+            kwargs.setdefault("enable_thinking", True)
         try:
             text = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True, **kwargs)
         except Exception as e:  # noqa: BLE001  (a template refusing these messages: the caller's to fix)

@@ -51,15 +51,15 @@ def detect(tokenizer: Any) -> tuple[ReasoningFormat, str]:
         return FORMATS["gpt-oss"], "the template writes harmony channels (analysis, final)"
     if "</think>" not in template:
         return FORMATS["plain"], "the chat template has no </think>: no thinking section"
-    try:
-        gen = _generation_prompt(tokenizer)
+    try:  # thinking asked for, as render() asks (llama.cpp's edited R1 and QwQ copies close it otherwise)
+        gen = _generation_prompt(tokenizer, enable_thinking=True)
     except Exception as e:  # noqa: BLE001
         raise BrevityError(f"the model's chat template does not render a one-message chat: {e}") from None
     opens = gen.rstrip().endswith("<think>")
     if "<｜Assistant｜>" in template:
-        if not opens:  # llama.cpp's edited copies close thinking by default; the originals do not
-            return FORMATS["deepseek-r1"], ("DeepSeek markers (<｜Assistant｜>); note: this copy of the template "
-                                            "does not open <think> in its generation prompt")
+        if not opens:
+            return FORMATS["deepseek-r1"], ("DeepSeek markers (<｜Assistant｜>); note: this template does not open "
+                                            "<think> in its generation prompt")
         return FORMATS["deepseek-r1"], "DeepSeek markers (<｜Assistant｜>) and a generation prompt that opens <think>"
     if "enable_thinking" in template and not opens:
         try:
@@ -79,7 +79,7 @@ def _check_named(tokenizer: Any, spec: ReasoningFormat) -> None:
     """A named format must match what the model's template renders, or every count would be off."""
     if not spec.thinks or spec.template is not None or not template_of(tokenizer):
         return
-    gen = _generation_prompt(tokenizer).rstrip()
+    gen = _generation_prompt(tokenizer, enable_thinking=True).rstrip()
     if spec.prompt_opens and not gen.endswith(spec.open):
         raise BrevityError(f"format {spec.name} expects the generation prompt to open {spec.open}, but this model's "
                            "template does not; check `brevity formats show MODEL` without --format")
