@@ -136,8 +136,9 @@ def format_resolver() -> Callable[[str, str], str]:
             spec, why = detect(tok)
         except Exception as e:  # noqa: BLE001  (a template that does not render a plain chat)
             return f"not resolved: {str(e).splitlines()[0][:70]}"
-        return f"`{spec.name}`" + ("" if spec.name != "think" else f" (prompt {'opens' if spec.prompt_opens else 'does not open'})") \
-            + (f": {why}" if spec.name == "plain" else "")
+        if spec.name == "think":
+            return f"`think` (prompt {'opens' if spec.prompt_opens else 'does not open'})"
+        return f"`{spec.name}`" + (f": {why}" if spec.name == "plain" else "")
 
     return resolve
 
