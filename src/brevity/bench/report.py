@@ -90,7 +90,13 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join([head, sep, *body])
 
 
-def write_outputs(out: Path, rows: list[dict]) -> None:
+def write_outputs(out: Path, rows: list[dict], groups: dict | None = None) -> None:
+    """summary.json (with the per-group accuracies of `groups`, see breakdown.py), report.md, pareto.png."""
+    from brevity.bench.breakdown import breakdown_markdown
+
+    for r in rows:
+        if groups:
+            r["breakdown"] = {key: by_run.get(f"{r['method']} @ {r['model']}", {}) for key, by_run in groups.items()}
     (out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
     notes = ("acc % with Wilson 95% CI; think tok = mean thinking tokens (injected phrases count); positions = "
              "thinking + answer tokens + latent steps; OE = outcome efficiency (tokens to the first correct "
@@ -100,7 +106,14 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
              "sent to the strong side; of ideal = that saving over cot's ideal saving (1 - cot's OE); Δacc vs cot "
              "with a paired bootstrap interval in summary.json; AES of O1-Pruner (1, 3, 5); latency at batch 1 on a "
              "fixed subsample; tok/s from the batched run.")
-    (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}\n\n![pareto](pareto.png)\n")
+    skipped = [f"{r['method']} @ {r['model']}: {r['skipped_long_prompts']}" for r in rows
+               if r.get("skipped_long_prompts")]
+    if skipped:
+        notes += (" Skipped, prompt longer than the model's context (not in n or accuracy): " + ", ".join(skipped)
+                  + ".")
+    extra = f"\n\n{breakdown_markdown(groups)}" if groups else ""
+    (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}{extra}\n\n"
+                                   "![pareto](pareto.png)\n")
     plot_pareto(rows, out / "pareto.png")
 
 
