@@ -37,7 +37,7 @@ def breakdown_markdown(table: dict[str, dict[str, dict[str, dict]]]) -> str:
     """One table per key: a row per method and model, a column per value, cells "acc % (n)"."""
     parts = []
     for key, by_run in table.items():
-        values = sorted({v for cells in by_run.values() for v in cells})
+        values = sorted({v for cells in by_run.values() for v in cells}, key=lambda v: (not v.isdigit(), len(v), v))
         head = f"| method @ model | {' | '.join(values)} |"
         sep = "|---" * (len(values) + 1) + "|"
         body = [f"| {name} | " + " | ".join(
