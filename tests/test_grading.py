@@ -28,6 +28,10 @@ def test_every_gsm8k_gold_solution_grades_by_its_own_answer(gsm8k_dir):
     ("She pays $ 12.50 in total", None, "12.50"),
     ("It drops to -5 degrees", None, "-5"),
     ("The final answer is \\boxed{42}", "42", "42"),
+    ("The answer is **42**.", "42", "42"),
+    ("so the answer is 3 + 4 = 7", "7", "7"),
+    ("The answer is 16 apples. Wait, 18 apples.", "16", "16"),
+    ("\\boxed{16} ... \\boxed{\\dfrac{1}{2}}", "\\dfrac{1}{2}", "\\dfrac{1}{2}"),
     ("no number here", None, None),
 ])
 def test_extraction_modes(text, strict, flexible):

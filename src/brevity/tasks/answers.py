@@ -17,8 +17,9 @@ _PLAIN_NUMBER_RE = re.compile(r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\.?"
 _HASHES_RE = re.compile(r"####\s*(" + NUMBER + r")")
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _PHRASE_RE = re.compile(r"answer(?:\s+is|\s*:)(?:\s*\*\*)?[:\s]*", re.IGNORECASE)
-# A number that ends the phrase's value: then punctuation, words, markdown or the end, not more math.
-_PHRASE_NUMBER_RE = re.compile(r"(" + NUMBER + r")(?=\.?\s*$|\.\s|[.;!?)]|,(?!\s*-?\d)|\s+[A-Za-z]|\s*\*\*)")
+# A number is the phrase's whole value unless math goes on after it ("3! \times 5!", "3x", "3, 5, 7").
+_PHRASE_NUMBER_RE = re.compile(r"((?>" + NUMBER + r"))"
+                               r"(?!\s*(?:[\\^_{}/+=×÷!(\[]|\*(?!\*))|\s*-\s*\d|[A-Za-z]|,\s*-?\d|\.\d)")
 _SPAN_RE = re.compile(r"(\$\$|\$|\\\(|\\\[)(.+?)(?<!\\)(\$\$|\$|\\\)|\\\])", re.DOTALL)
 _CLOSERS = {"$$": "$$", "$": "$", "\\(": "\\)", "\\[": "\\]"}
 # Between two boxes of one answer ("\boxed{3}, \boxed{5} and \boxed{7}"): only separators.

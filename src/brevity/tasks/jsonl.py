@@ -67,7 +67,7 @@ def math500(split: str = "test", path: str | None = None) -> Iterator[Problem]:
         yield Problem(id=f"math500/{row.get('unique_id', i)}", question=row["problem"], answer=_text(row["answer"]),
                       metadata={"answer_type": "math", "solution": row.get("solution", ""), **groups,
                                 "breakdown": sorted(groups)},
-                      traces={"none": ""})
+                      traces={"verbose": row.get("solution", ""), "none": ""})  # the reference solution
 
 
 @register_task("jsonl", "A user's own set: path=FILE;question=FIELD;answer=FIELD (defaults question, answer), "
