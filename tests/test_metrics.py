@@ -55,3 +55,12 @@ def test_accuracy_breakdown_by_level_and_subject():
     md = breakdown_markdown(table)
     assert "| method @ model | 1 | 2 | 10 |" in md and "| cot @ m | 50.0 (2) | 0.0 (1) | 100.0 (1) |" in md
     assert breakdown(records, [Problem("0", "q", "1")]) == {}
+
+
+def test_pareto_plot_survives_a_perfect_score(tmp_path):
+    from brevity.bench.report import plot_pareto
+
+    row = {"method": "cot", "model": "m", "mean_thinking_tokens": 200.0, "accuracy": 1.0,
+           "accuracy_ci95": [0.987, 0.9999999999999999]}  # Wilson's upper bound at 300/300, as computed
+    plot_pareto([row], tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0

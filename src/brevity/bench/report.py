@@ -134,8 +134,9 @@ def plot_pareto(rows: list[dict], path: Path) -> None:
         rs = sorted(rs, key=lambda r: r["mean_thinking_tokens"])
         xs = [r["mean_thinking_tokens"] for r in rs]
         ys = [100 * r["accuracy"] for r in rs]
-        err = [[100 * (r["accuracy"] - r["accuracy_ci95"][0]) for r in rs],
-               [100 * (r["accuracy_ci95"][1] - r["accuracy"]) for r in rs]]
+        # Clamped at 0: at 100% accuracy Wilson's upper bound can round to just under 1.0.
+        err = [[max(0.0, 100 * (r["accuracy"] - r["accuracy_ci95"][0])) for r in rs],
+               [max(0.0, 100 * (r["accuracy_ci95"][1] - r["accuracy"])) for r in rs]]
         label = fam if len({m for _, m in families}) == 1 else f"{fam} @ {model}"
         style = dict(marker=markers[i % len(markers)], color=colors[i % len(colors)]) if many else dict(marker="o")
         ax.errorbar(xs, ys, yerr=err, capsize=3, linestyle="-" if len(rs) > 1 else "none", label=label, **style)
