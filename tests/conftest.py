@@ -6,6 +6,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BREVITY_SHARED", ROOT.parent / "shared"))
 GSM8K = SHARED / "data" / "gsm8k"
+MATH500 = SHARED / "data" / "math500" / "test.jsonl"
 
 
 @pytest.fixture(scope="session")
@@ -13,6 +14,15 @@ def gsm8k_dir() -> Path:
     if not (GSM8K / "test.jsonl").is_file():
         pytest.skip(f"GSM8K copy not found at {GSM8K}")
     return GSM8K
+
+
+@pytest.fixture(scope="session")
+def math500_rows() -> list[dict]:
+    import json
+
+    if not MATH500.is_file():
+        pytest.skip(f"MATH-500 copy not found at {MATH500}")
+    return [json.loads(line) for line in MATH500.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="session")

@@ -155,3 +155,31 @@ def test_a_rebuilt_model_replaces_its_old_records_in_the_report():
     rows, kept = current_weights(old + other + new, runs)
     assert rows == other + new
     assert kept == runs[1:]
+
+
+@pytest.mark.parametrize("content,fields,needle", [
+    (None, "", "no file at"),
+    ("", "", "holds no records"),
+    ('{"q": "1+1?"}\n', ";question=q;answer=gold", "has no field 'gold'"),
+])
+def test_jsonl_task_bad_input_is_one_line_exit_2(tmp_path, content, fields, needle):
+    f = tmp_path / "set.jsonl"
+    if content is not None:
+        f.write_text(content)
+    r = run(BENCH + ["--task", f"jsonl:path={f}{fields}", "--methods", "cot", "--out", str(tmp_path / "o")])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+
+
+def test_jsonl_bench_skips_and_counts_prompts_longer_than_the_context(tmp_path):
+    f = tmp_path / "own.jsonl"
+    rows = [{"q": "What is 2 + 3?", "a": 5}, {"q": "Half of one? $\\frac{1}{2}$", "a": "\\frac{1}{2}"},
+            {"q": "long " * 2000, "a": "1"}]  # tiny-lrm has 1536 positions
+    f.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    out = tmp_path / "o"
+    r = run(BENCH + ["--task", f"jsonl:path={f};question=q;answer=a", "--methods", "cot", "--n", "3",
+                     "--latency-n", "0", "--max-tokens", "16", "--out", str(out), "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    (row,) = json.loads((out / "summary.json").read_text())
+    assert row["n"] == 2 and row["skipped_long_prompts"] == 1
+    assert "prompt longer than the model's context" in (out / "report.md").read_text()

@@ -36,3 +36,31 @@ def test_paired_bootstrap_and_percentile():
     lo, hi = paired_bootstrap([1.0] * 50, [0.0] * 50)
     assert lo == hi == 1.0
     assert percentile([1, 2, 3, 4], 0.5) == 2.5 and percentile([], 0.5) is None
+
+
+def test_accuracy_breakdown_by_level_and_subject():
+    from brevity.bench.breakdown import breakdown, breakdown_markdown
+    from brevity.tasks import Problem
+
+    problems = [Problem(str(i), "q", "1", metadata={"level": lv, "subject": s, "breakdown": ["level", "subject"]})
+                for i, (lv, s) in enumerate([(1, "Algebra"), (1, "Geometry"), (10, "Algebra"), (2, "Algebra")])]
+    records = [{"problem_id": str(i), "method": "cot", "model": "m", "model_hash": "h", "correct": ok}
+               for i, ok in enumerate([True, False, True, False])]
+    records.append({"problem_id": "other-task", "method": "cot", "model": "m", "model_hash": "h", "correct": True})
+    table = breakdown(records, problems)
+    assert table["level"]["cot @ m"] == {"1": {"n": 2, "correct": 1, "accuracy": 0.5},
+                                         "10": {"n": 1, "correct": 1, "accuracy": 1.0},
+                                         "2": {"n": 1, "correct": 0, "accuracy": 0.0}}
+    assert table["subject"]["cot @ m"]["Algebra"]["n"] == 3
+    md = breakdown_markdown(table)
+    assert "| method @ model | 1 | 2 | 10 |" in md and "| cot @ m | 50.0 (2) | 0.0 (1) | 100.0 (1) |" in md
+    assert breakdown(records, [Problem("0", "q", "1")]) == {}
+
+
+def test_pareto_plot_survives_a_perfect_score(tmp_path):
+    from brevity.bench.report import plot_pareto
+
+    row = {"method": "cot", "model": "m", "mean_thinking_tokens": 200.0, "accuracy": 1.0,
+           "accuracy_ci95": [0.987, 0.9999999999999999]}  # Wilson's upper bound at 300/300, as computed
+    plot_pareto([row], tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 0

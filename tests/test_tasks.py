@@ -1,5 +1,9 @@
+import json
 import re
 
+import pytest
+
+from brevity.errors import BrevityError
 from brevity.tasks import describe_task, load_problems
 from brevity.tasks.arith import RECHECK_ROUNDS
 
@@ -84,3 +88,58 @@ def test_gsm8k_loader(gsm8k_dir):
 def test_describe_names_default_difficulty():
     text = describe_task("arith")
     assert "1..5" in text and "0.1" in text
+
+
+# Real sets: MATH-500 and a user's own JSONL --------------------------------------------------------
+def test_math500_keeps_level_and_subject(math500_rows):
+    problems = load_problems("math500")
+    assert len(problems) == len(math500_rows) == 500
+    p = problems[0]
+    assert p.question == math500_rows[0]["problem"] and p.answer == math500_rows[0]["answer"]
+    assert p.metadata["answer_type"] == "math" and p.metadata["breakdown"] == ["level", "subject"]
+    assert {q.metadata["level"] for q in problems} == {1, 2, 3, 4, 5}
+    assert "Number Theory" in {q.metadata["subject"] for q in problems}
+    assert len({q.id for q in problems}) == 500
+
+
+def test_math500_reads_a_path_and_the_shared_override(tmp_path, monkeypatch):
+    f = tmp_path / "m.jsonl"
+    f.write_text(json.dumps({"problem": "1+1?", "answer": "2", "level": 1, "subject": "Algebra"}) + "\n")
+    assert [p.answer for p in load_problems("math500", path=str(f))] == ["2"]
+    (tmp_path / "data" / "math500").mkdir(parents=True)
+    f.rename(tmp_path / "data" / "math500" / "test.jsonl")
+    monkeypatch.setenv("BREVITY_SHARED", str(tmp_path))
+    assert [p.question for p in load_problems("math500")] == ["1+1?"]
+
+
+def test_jsonl_task_names_its_fields(tmp_path):
+    f = tmp_path / "aime.jsonl"
+    f.write_text("\n".join(json.dumps(r) for r in [{"problem": "P1", "ans": 204, "uid": "2024-I-1"},
+                                                   {"problem": "P2", "ans": "\\frac{1}{2}", "uid": "2024-I-2"}]))
+    ps = load_problems("jsonl", path=str(f), question="problem", answer="ans", id="uid")
+    assert [(p.id, p.question, p.answer) for p in ps] == [("jsonl/aime/2024-I-1", "P1", "204"),
+                                                          ("jsonl/aime/2024-I-2", "P2", "\\frac{1}{2}")]
+    assert ps[0].metadata["answer_type"] == "math"
+    assert [p.id for p in load_problems("jsonl", path=str(f), question="problem", answer="ans")] == \
+        ["jsonl/aime/0", "jsonl/aime/1"]
+
+
+@pytest.mark.parametrize("content,params,needle", [
+    (None, {}, "no file at"),
+    ("", {}, "holds no records"),
+    ('{"question": "q"}\n', {}, "has no field 'answer'"),
+    ('{"question": "q", "answer": "1"}\n', {"id": "uid"}, "has no field 'uid'"),
+    ("not json\n", {}, "is not valid JSON"),
+])
+def test_jsonl_bad_input_is_one_brevity_error(tmp_path, content, params, needle):
+    f = tmp_path / "set.jsonl"
+    if content is not None:
+        f.write_text(content)
+    with pytest.raises(BrevityError, match=needle) as e:
+        load_problems("jsonl", path=str(f), **params)
+    assert "\n" not in str(e.value)
+
+
+def test_real_sets_have_only_a_test_split(tmp_path):
+    with pytest.raises(BrevityError, match="only a test split"):
+        load_problems("math500", split="validation", path=str(tmp_path / "x.jsonl"))

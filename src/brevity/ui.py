@@ -34,7 +34,9 @@ def print_table(rows: list[dict], title: str = "") -> None:
     if all(r.get("strong_share") is None for r in rows):  # no route among the rows
         drop.add("strong_share")
     keep = [c for c in COLUMNS if c[0] not in drop]
-    table = Table(title=title)
+    skipped = [f"{r['method']}: {r['skipped_long_prompts']}" for r in rows if r.get("skipped_long_prompts")]
+    caption = f"skipped, prompt longer than the context: {', '.join(skipped)}" if skipped else None
+    table = Table(title=title, caption=caption)
     for _, head in keep:
         table.add_column(head, justify="left" if head in ("method", "model") else "right")
     for r in rows:

@@ -90,7 +90,13 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join([head, sep, *body])
 
 
-def write_outputs(out: Path, rows: list[dict]) -> None:
+def write_outputs(out: Path, rows: list[dict], groups: dict | None = None) -> None:
+    """summary.json (with the per-group accuracies of `groups`, see breakdown.py), report.md, pareto.png."""
+    from brevity.bench.breakdown import breakdown_markdown
+
+    for r in rows:
+        if groups:
+            r["breakdown"] = {key: by_run.get(f"{r['method']} @ {r['model']}", {}) for key, by_run in groups.items()}
     (out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
     notes = ("acc % with Wilson 95% CI; think tok = mean thinking tokens (injected phrases count); positions = "
              "thinking + answer tokens + latent steps; OE = outcome efficiency (tokens to the first correct "
@@ -100,7 +106,14 @@ def write_outputs(out: Path, rows: list[dict]) -> None:
              "sent to the strong side; of ideal = that saving over cot's ideal saving (1 - cot's OE); Δacc vs cot "
              "with a paired bootstrap interval in summary.json; AES of O1-Pruner (1, 3, 5); latency at batch 1 on a "
              "fixed subsample; tok/s from the batched run.")
-    (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}\n\n![pareto](pareto.png)\n")
+    skipped = [f"{r['method']} @ {r['model']}: {r['skipped_long_prompts']}" for r in rows
+               if r.get("skipped_long_prompts")]
+    if skipped:
+        notes += (" Skipped, prompt longer than the model's context (not in n or accuracy): " + ", ".join(skipped)
+                  + ".")
+    extra = f"\n\n{breakdown_markdown(groups)}" if groups else ""
+    (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}{extra}\n\n"
+                                   "![pareto](pareto.png)\n")
     plot_pareto(rows, out / "pareto.png")
 
 
@@ -121,8 +134,9 @@ def plot_pareto(rows: list[dict], path: Path) -> None:
         rs = sorted(rs, key=lambda r: r["mean_thinking_tokens"])
         xs = [r["mean_thinking_tokens"] for r in rs]
         ys = [100 * r["accuracy"] for r in rs]
-        err = [[100 * (r["accuracy"] - r["accuracy_ci95"][0]) for r in rs],
-               [100 * (r["accuracy_ci95"][1] - r["accuracy"]) for r in rs]]
+        # Clamped at 0: at 100% accuracy Wilson's upper bound can round to just under 1.0.
+        err = [[max(0.0, 100 * (r["accuracy"] - r["accuracy_ci95"][0])) for r in rs],
+               [max(0.0, 100 * (r["accuracy_ci95"][1] - r["accuracy"])) for r in rs]]
         label = fam if len({m for _, m in families}) == 1 else f"{fam} @ {model}"
         style = dict(marker=markers[i % len(markers)], color=colors[i % len(colors)]) if many else dict(marker="o")
         ax.errorbar(xs, ys, yerr=err, capsize=3, linestyle="-" if len(rs) > 1 else "none", label=label, **style)

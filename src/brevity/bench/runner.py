@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import brevity.route.method  # noqa: F401  (registers the route methods)
+from brevity.bench.breakdown import breakdown
 from brevity.errors import BrevityError
 from brevity.methods import Method, Solution, build_method, parse_spec
 from brevity.methods.base import RunContext
-from brevity.tasks import TaskSpec, load_problems
+from brevity.tasks import Problem, TaskSpec, load_problems
 from brevity.zoo import resolve_model
 
 CHUNK = 64  # problems per batched call; small enough that a continuation finds its prefix still cached
@@ -171,6 +172,29 @@ def check_model_names(models: list[str]) -> None:
                                "which labels report rows; give them distinct folder names")
 
 
+def context_length(engine) -> int | None:
+    """The model's context (max positions), or None when the engine does not say."""
+    path = getattr(engine, "model_path", None)
+    if path is None:
+        return None
+    from transformers import AutoConfig
+
+    try:
+        return getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", None)
+    except (OSError, ValueError):
+        return None
+
+
+def too_long(method: Method, engine, problems: list[Problem]) -> set[str]:
+    """Ids of problems whose prompt leaves no room in the model's context: skipped (and counted), not run."""
+    from brevity.methods.control import prompt_text
+
+    context, fmt = context_length(engine), getattr(engine, "format", None)
+    if not context or fmt is None:
+        return set()
+    return {p.id for p in problems if len(fmt.encode(prompt_text(p, engine, method.render))) >= context}
+
+
 def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> list[dict]:
     """Run every (method, model) on the problems; returns the summary rows. `ui` draws progress."""
     from brevity.bench.report import summarize_records, write_outputs
@@ -184,6 +208,7 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
     prepare_out(cfg)
     store = RecordStore(cfg.out / "records.jsonl")
     runs_path = cfg.out / "runs.jsonl"
+    skipped: dict[tuple[str, str], int] = {}
     for method, model in methods:
         method.max_tokens = cfg.max_tokens
         method.log_prompts = cfg.log_prompts
@@ -194,7 +219,9 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
             mhash = hashlib.sha256((mhash + model_hash(resolve_model(other))).encode()).hexdigest()[:16]
         spec = method.spec()
         ids = {p.id: record_id(cfg.task.key(), p.id, mhash, spec, cfg.decoding()) for p in problems}
-        todo = [p for p in problems if ids[p.id] not in store.ids]
+        long = too_long(method, engine, problems)
+        skipped[(spec, engine.model_name)] = len(long)
+        todo = [p for p in problems if ids[p.id] not in store.ids and p.id not in long]
         if not todo:
             continue
         method.prepare(engine, ui)
@@ -219,7 +246,9 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
                 _save(store, runs_path, sols, ids, mhash, spec, engine, time.perf_counter() - t0, mem.mb)
                 advance(len(chunk))
     rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])
-    write_outputs(cfg.out, rows)
+    for r in rows:
+        r["skipped_long_prompts"] = skipped.get((r["method"], r["model"]), 0)
+    write_outputs(cfg.out, rows, breakdown(store.rows, problems))
     return rows
 
 

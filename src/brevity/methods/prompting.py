@@ -102,7 +102,7 @@ class TaleEP(CoT):
         return sols
 
     def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
-        budget = self._budgets.get(problem.id)
+        budget = getattr(self, "_budgets", {}).get(problem.id)  # none yet: the plain prompt (TALE-EP's fallback)
         if budget is None:  # no number came back: solve without a budget, as the paper's fallback
             return fmt.messages(problem.question)
         return chat(templates()[self.name]["user"].format(question=fmt.question(problem.question), budget=budget))

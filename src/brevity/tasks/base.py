@@ -97,4 +97,4 @@ def load_problems(name: str, split: str = "test", n: int | None = None, **params
 
 
 def _load_builtin() -> None:
-    from brevity.tasks import arith, graph, gsm8k, mult  # noqa: F401  (registration side effect)
+    from brevity.tasks import arith, graph, gsm8k, jsonl, mult  # noqa: F401  (registration side effect)

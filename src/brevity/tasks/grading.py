@@ -1,7 +1,10 @@
-"""Answer extraction and numeric comparison; LaTeX goes through math-verify.
+"""Grading: one function for every task and for the server.
 
-Methods pass only the text after ``</think>``: numbers inside (possibly cut-off) thinking never
-count, and an output with no answer is wrong.
+answers.py finds the final answer (the last ``\\boxed{}``, ``#### N`` or "answer is" value by
+position); two plain numbers compare exactly, anything else goes through math-verify, whose
+normalization already covers units in ``\\text{}``, ``\\$``, ``^\\circ``, ``\\%``, ``\\dfrac``,
+``\\left(``, base-n subscripts, tuples, intervals and sets. Methods pass only the text after
+``</think>``; numbers inside (possibly cut-off) thinking never count, and no answer is wrong.
 """
 
 from __future__ import annotations
@@ -9,75 +12,101 @@ from __future__ import annotations
 import re
 import threading
 from fractions import Fraction
+from functools import lru_cache
+from typing import Any
 
-NUMBER = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_NUM_RE = re.compile(NUMBER)
-_STRICT_RES = [
-    re.compile(r"####\s*(" + NUMBER + r")"),
-    re.compile(r"answer is[:\s]*\$?\\?\(?\s*(" + NUMBER + r")", re.IGNORECASE),
-    re.compile(r"\\boxed\{\s*(" + NUMBER + r")\s*\}"),
-]
+from brevity.tasks.answers import NUMBER, answer_region, clean_number, final_answer, is_plain_number, last_number
 
+__all__ = ["NUMBER", "equivalent", "extract_answer", "grade", "grade_problem", "math_verify_equal"]
 
-def _clean(num: str) -> str:
-    return num.replace("$", "").replace(",", "").replace(" ", "").rstrip(".")
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
 
 
 def extract_answer(output: str, mode: str = "flexible") -> str | None:
-    """The final answer as a plain number string, or None.
+    """The final answer: a plain number string when it is one, else the LaTeX as written; or None.
 
-    strict: only after ``####``, an "answer is" phrase, or ``\\boxed{}``; flexible: those first,
-    else the last number in the text.
+    strict: only a ``\\boxed{}``, ``####`` or "answer is" value (the last by position); flexible: else
+    the last number in the text.
     """
     if mode not in ("strict", "flexible"):
         raise ValueError(f"mode must be 'strict' or 'flexible', not {mode!r}")
-    for pattern in _STRICT_RES:
-        found = pattern.findall(output)
-        if found:
-            return _clean(found[-1])
-    if mode == "strict":
+    found = final_answer(output)
+    if found is not None or mode == "strict":
+        return found
+    return last_number(output)
+
+
+def _number(text: str) -> Fraction | None:
+    if not is_plain_number(text):
         return None
-    found = _NUM_RE.findall(output)
-    return _clean(found[-1]) if found else None
-
-
-def _to_fraction(text: str) -> Fraction | None:
     try:
-        return Fraction(_clean(text))
+        return Fraction(clean_number(text))
     except (ValueError, ZeroDivisionError):
         return None
 
 
-def _math_verify(output: str, gold: str) -> bool:
-    from math_verify import parse, verify
+def _on_main_thread() -> bool:
+    # math-verify times out with SIGALRM, which only the main thread may use; elsewhere no timeout.
+    return threading.current_thread() is threading.main_thread()
 
-    main = threading.current_thread() is threading.main_thread()
-    kw = {} if main else {"parsing_timeout": None}
-    gold_parsed = parse(gold if "$" in gold else f"${gold}$", **kw)
-    pred_parsed = parse(output, **kw)
-    if not gold_parsed or not pred_parsed:
+
+@lru_cache(maxsize=8192)
+def _parsed(latex: str) -> tuple[Any, ...]:
+    """math-verify's parse of one answer (as inline math), cached: golds and predictions repeat."""
+    from math_verify import parse
+
+    text = latex if latex.startswith("$") and latex.endswith("$") else f"${_UNESCAPED_DOLLAR.sub('', latex)}$"
+    return tuple(parse(text, **({} if _on_main_thread() else {"parsing_timeout": None})))
+
+
+def _verify(gold: Any, pred: Any) -> bool:
+    from math_verify import verify
+
+    if not gold or not pred:
         return False
-    return bool(verify(gold_parsed, pred_parsed, **({} if main else {"timeout_seconds": None})))
+    return bool(verify(list(gold), list(pred), **({} if _on_main_thread() else {"timeout_seconds": None})))
+
+
+@lru_cache(maxsize=65536)
+def math_verify_equal(gold: str, pred: str) -> bool:
+    """math-verify's verdict on two answer strings; cached, since sympy's simplification costs
+    milliseconds and re-scoring a run meets the same pairs again."""
+    return _verify(_parsed(gold.strip()), _parsed(pred.strip()))
+
+
+def equivalent(pred: str, gold: str) -> bool:
+    """True when two answer strings (already extracted) mean the same value."""
+    p, g = _number(pred), _number(gold)
+    if p is not None and g is not None:
+        return p == g
+    return math_verify_equal(gold, pred)
 
 
 def grade(output: str, gold: str, mode: str = "flexible") -> bool:
-    """True when the answer in ``output`` equals ``gold`` numerically (or symbolically for LaTeX)."""
-    gold_num = _to_fraction(gold)
-    if gold_num is not None:
-        pred = extract_answer(output, mode)
-        if pred is not None:
-            pred_num = _to_fraction(pred)
-            if pred_num is not None:
-                return pred_num == gold_num
-    if "\\" in output or "\\" in gold or gold_num is None:
-        if mode == "strict" and extract_answer(output, "strict") is None and "\\boxed" not in output:
-            return False
-        return _math_verify(output, gold)
-    return False
+    """True when the answer in ``output`` equals ``gold`` (numerically, or through math-verify).
+
+    With no boxed/``####``/"answer is" value, flexible mode falls back to the last number (numeric
+    gold) or to math-verify's own extraction from the whole text (LaTeX gold); strict mode says no.
+    """
+    pred = extract_answer(output, "strict")
+    if pred is not None:
+        return equivalent(pred, gold)
+    if mode == "strict":
+        return False
+    if _number(gold) is not None:
+        last = last_number(output)
+        if last is not None and _number(last) is not None:
+            return _number(last) == _number(gold)
+    text = answer_region(output)
+    if "\\" not in text and "\\" not in gold and _number(gold) is not None:
+        return False
+    from math_verify import parse
+
+    return _verify(_parsed(gold.strip()), parse(text, **({} if _on_main_thread() else {"parsing_timeout": None})))
 
 
 def grade_problem(answer_text: str, problem) -> bool:
-    """Grade against a Problem: words (graph task) by the stated choice, everything else numerically."""
+    """Grade against a Problem: words (graph task) by the stated choice, everything else by ``grade``."""
     if problem.metadata.get("answer_type") == "word":
         m = re.findall(r"answer is\s+(?:a\s+)?([A-Za-z]+)", answer_text)
         return bool(m) and m[-1].lower() == problem.answer.lower()
