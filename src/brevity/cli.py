@@ -32,19 +32,10 @@ DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget,budget:192,
 
 
 def parse_task(text: str):
-    """`arith`, or `arith:steps=3;max_steps=5`: the same key=value grammar as method specs."""
-    from brevity.methods.spec import parse_spec
-    from brevity.tasks import TaskSpec, task_names
+    """`arith`, or `arith:steps=3;max_steps=5` (brevity.methods.spec.parse_task)."""
+    from brevity.methods.spec import parse_task as parse
 
-    spec = parse_spec(text)
-    if spec.name not in task_names():
-        raise BrevityError(f"unknown task {spec.name!r}; choose one of {', '.join(task_names())}")
-    if spec.positional is not None:
-        raise BrevityError(f"task parameters are key=value, e.g. {spec.name}:steps=3")
-    params = []
-    for k, v in spec.params:
-        params.append((k, int(v) if v.lstrip("-").isdigit() else v))
-    return TaskSpec(spec.name, tuple(sorted(params)))
+    return parse(text)
 
 
 @app.command()

@@ -57,3 +57,18 @@ def parse_spec(text: str) -> MethodSpec:
 def parse_spec_list(text: str) -> list[MethodSpec]:
     """A comma-separated list; parameters never contain commas."""
     return [parse_spec(t) for t in text.split(",") if t.strip()]
+
+
+def parse_task(text: str):
+    """A task spec in the same grammar: `arith`, or `arith:steps=3;max_steps=5`."""
+    from brevity.tasks import TaskSpec, task_names
+
+    spec = parse_spec(text)
+    if spec.name not in task_names():
+        raise BrevityError(f"unknown task {spec.name!r}; choose one of {', '.join(task_names())}")
+    if spec.positional is not None:
+        raise BrevityError(f"task parameters are key=value, e.g. {spec.name}:steps=3")
+    params = []
+    for k, v in spec.params:
+        params.append((k, int(v) if v.lstrip("-").isdigit() else v))
+    return TaskSpec(spec.name, tuple(sorted(params)))

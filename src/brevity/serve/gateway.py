@@ -124,7 +124,7 @@ class Gateway:
         if key in self.methods:
             self.methods.move_to_end(key)
             return self.methods[key]
-        from brevity.cli import parse_task
+        from brevity.methods.spec import parse_task
 
         method = build_method(spec)
         method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
