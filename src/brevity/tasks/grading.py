@@ -1,10 +1,11 @@
 """Grading: one function for every task and for the server.
 
-answers.py finds the final answer (the last ``\\boxed{}``, ``#### N`` or "answer is" value by
-position); two plain numbers compare exactly, anything else goes through math-verify, whose
+answers.py finds the final answer (the last ``\\boxed{}``, else the last ``#### N`` or "answer is"
+value by position); two plain numbers compare exactly, anything else goes through math-verify, whose
 normalization already covers units in ``\\text{}``, ``\\$``, ``^\\circ``, ``\\%``, ``\\dfrac``,
 ``\\left(``, base-n subscripts, tuples, intervals and sets. Methods pass only the text after
-``</think>``; numbers inside (possibly cut-off) thinking never count, and no answer is wrong.
+``</think>`` (and text after an unclosed ``<think>`` is ignored here too): numbers inside (possibly
+cut-off) thinking never count, and no answer is wrong.
 """
 
 from __future__ import annotations
