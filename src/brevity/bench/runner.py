@@ -8,15 +8,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from brevity.bench.engines import EnginePool
 from brevity.errors import BrevityError
 from brevity.methods import Method, Solution, build_method, parse_spec
 from brevity.methods.base import RunContext
 from brevity.tasks import TaskSpec, load_problems
-from brevity.zoo import resolve_model
 
 CHUNK = 64  # problems per batched call; small enough that a continuation finds its prefix still cached
 
@@ -154,23 +153,25 @@ def prepare_out(cfg: BenchConfig) -> None:
     run.write_text(json.dumps(cfg.settings(), indent=2) + "\n")
 
 
-def _check_model_names(models: list[str]) -> None:
-    """A report row is labelled by its model folder's name, so two folders with one name would merge."""
-    seen: dict[str, Path] = {}
+def _check_model_names(models: list[str], engines: EnginePool) -> None:
+    """A report row is labelled by its model's name (a folder's name), so two models with one name would merge."""
+    seen: dict[str, str] = {}
     for model in models:
-        folder = resolve_model(model)
-        if seen.setdefault(folder.name, folder.resolve()) != folder.resolve():
-            raise BrevityError(f"models {seen[folder.name]} and {folder.resolve()} share the name {folder.name!r}, "
-                               "which labels report rows; give them distinct folder names")
+        label, where = engines.label(model), engines.where(model)
+        if seen.setdefault(label, where) != where:
+            raise BrevityError(f"models {seen[label]} and {where} share the name {label!r}, which labels report "
+                               "rows; give them distinct folder names")
 
 
-def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> list[dict]:
-    """Run every (method, model) on the problems; returns the summary rows. `ui` draws progress."""
+def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
+    """Run every (method, model) on the problems, each model on `engines`; returns the summary rows. `ui` draws
+    progress."""
     from brevity.bench.report import summarize_records, write_outputs
 
     specs = [parse_spec(s) for s in cfg.methods]
     methods: list[tuple[Method, str]] = [(build_method(s), s.model or cfg.model) for s in specs]
-    _check_model_names([m for _, m in methods])
+    engines.preflight(methods)  # servers answer, names are served, the engine can run every method
+    _check_model_names([m for _, m in methods], engines)
     problems = load_problems(cfg.task.name, split=cfg.split, n=cfg.n, **dict(cfg.task.params))
     if not problems:
         raise BrevityError(f"task {cfg.task.name!r} has no {cfg.split} problems")
@@ -179,11 +180,12 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
     runs_path = cfg.out / "runs.jsonl"
     for method, model in methods:
         method.max_tokens = cfg.max_tokens
-        method.context = RunContext(make_engine, cfg.task)
-        engine = make_engine(model)
-        mhash = model_hash(engine.model_path)
+        method.context = RunContext(engines, cfg.task)
+        engines.retain([model, *method.extra_models()])  # free the models (and stop the servers) it does not use
+        engine = engines(model)
+        mhash = engines.fingerprint(model)
         for other in method.extra_models():  # a route's fast model: its weights enter the record ids too
-            mhash = hashlib.sha256((mhash + model_hash(resolve_model(other))).encode()).hexdigest()[:16]
+            mhash = hashlib.sha256((mhash + engines.fingerprint(other)).encode()).hexdigest()[:16]
         spec = method.spec()
         ids = {p.id: record_id(cfg.task.key(), p.id, mhash, spec, cfg.decoding()) for p in problems}
         todo = [p for p in problems if ids[p.id] not in store.ids]
@@ -203,8 +205,9 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
                 sol.latency_s = time.perf_counter() - t0
                 _save(store, runs_path, [sol], ids, mhash, spec, engine, 0.0, mem.mb, alone=True)
                 advance(1)
-            for i in range(0, len(batched), CHUNK):
-                chunk = batched[i:i + CHUNK]
+            size = max(CHUNK, getattr(engine, "concurrency", 0))  # a server gets N requests in flight
+            for i in range(0, len(batched), size):
+                chunk = batched[i:i + size]
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
                     sols = method.solve(chunk, engine)
