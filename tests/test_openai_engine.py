@@ -61,8 +61,22 @@ def test_no_server_or_an_unserved_name_fails_at_once(fake_openai, lrm_path, clos
         http_engine(server, lrm_path, concurrency=0)
 
 
-@pytest.mark.server
+def test_a_gateway_route_side_runs_on_its_models_backend(fake_openai):
+    """A route's fast model runs where the serve config serves it (here an upstream), not always in-process."""
+    from brevity.serve.config import ModelConfig, ServeConfig
+    from brevity.serve.gateway import Gateway
 
+    fast = fake_openai(models=["tiny-llm"])
+    cfg = ServeConfig(models={"tiny-lrm": ModelConfig("tiny-lrm", "tiny-lrm"),
+                              "quick": ModelConfig("quick", "tiny-llm", backend="openai", url=fast.url,
+                                                   upstream_model="tiny-llm")})
+    gw = Gateway(cfg)
+    side = gw._side_engine("tiny-llm")  # as a route names it: by its zoo name
+    assert side.name == "openai" and side.base_url == fast.url and side.served_name == "tiny-llm"
+    assert gw._side_engine("tiny-lrm").name == "hf"
+
+
+@pytest.mark.server
 def test_openai_engine_matches_hf_engine(vllm_server, lrm_path, lrm_engine):
     eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
     probs = load_problems("arith", split="validation", n=8)
