@@ -7,10 +7,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from brevity.errors import BrevityError
+
+if TYPE_CHECKING:
+    from brevity.bench.engines import EngineOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Brevity: fewer thinking tokens, same answers.",
                   pretty_exceptions_enable=False)
@@ -283,7 +287,7 @@ def merge_sweep(
 
 def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, split: str, batch_size: int,
            resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True,
-           engines=None) -> list[dict]:
+           engines: EngineOptions | None = None) -> list[dict]:
     """The bench, as `brevity bench` runs it, for commands that bench models they made; `engines` (EngineOptions)
     says which engine runs the models (default: in-process hf)."""
     from brevity.bench.engines import EngineOptions, EnginePool

@@ -182,7 +182,6 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
         method.max_tokens = cfg.max_tokens
         method.context = RunContext(engines, cfg.task)
         engines.retain([model, *method.extra_models()])  # free the models (and stop the servers) it does not use
-        engine = engines(model)
         mhash = engines.fingerprint(model)
         for other in method.extra_models():  # a route's fast model: its weights enter the record ids too
             mhash = hashlib.sha256((mhash + engines.fingerprint(other)).encode()).hexdigest()[:16]
@@ -191,6 +190,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
         todo = [p for p in problems if ids[p.id] not in store.ids]
         if not todo:
             continue
+        engine = engines(model)  # only now: a resumed run starts no server for methods already done
         method.prepare(engine, ui)
         lat_ids = {p.id for p in problems[: cfg.latency_n]}
         alone = [p for p in todo if p.id in lat_ids]
