@@ -28,8 +28,8 @@ def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progre
     from brevity.bench.runner import model_hash
 
     parts = [model_hash(Path(engine.model_path)), method.spec(), method.max_tokens, method.want_logprobs]
-    if engine.name == "openai":  # its folder holds only the tokenizer: the server's name tells models apart
-        parts.append(engine.served_name)
+    if engine.name == "openai":  # its folder may hold only the tokenizer: the server and its name tell models apart
+        parts += [engine.base_url, engine.served_name]
     key = json.dumps(parts)
     path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
     done: dict[str, Solution] = {}
