@@ -178,6 +178,23 @@ def test_openai_engine_bad_input_is_one_line_exit_2_and_writes_nothing(args, nee
     assert fake.posts == 0
 
 
+@pytest.mark.parametrize("args,needle", [
+    (["--engine", "vllm", "--vllm-venv", "/nonexistent/venv"], "no vLLM venv at /nonexistent/venv"),
+    (["--engine", "vllm", "--vllm-venv", "/nonexistent/venv", "--methods", "coconut@tiny-coconut-mult"],
+     "run it with --engine hf"),
+    (["--engine", "hf", "--url", "http://127.0.0.1:1/v1"], "belong to --engine openai"),
+    (["--engine", "openai", "--url", "{fake}", "--url", "tiny-llm={fake}"], "no method uses: tiny-llm"),
+    (["--engine", "tpu"], "unknown engine 'tpu'"),
+])
+def test_engine_options_bad_input_is_one_line_exit_2(args, needle, tmp_path, fake_openai):
+    fake = fake_openai(models=["tiny-lrm"])
+    args = [a.format(fake=fake.url) for a in args]
+    r = run(BENCH + ["--methods", "cot", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.server
 def test_bench_on_a_vllm_server_gives_the_hf_records(vllm_server, small_run, tmp_path):
     """`--engine openai` against vLLM's CPU build: the same records as the hf engine, field for field (greedy
