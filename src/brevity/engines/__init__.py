@@ -1,4 +1,5 @@
-"""Engines continue prefixes: `hf` (in-process transformers) and `openai` (any compatible server)."""
+"""Engines continue prefixes: `hf` (in-process transformers), `openai` (any compatible server) and `vllm`
+(the `openai` engine in front of a `vllm serve` it starts and stops)."""
 
 from brevity.engines.base import Completion, Engine, EngineCapabilityError, Request
 
@@ -16,4 +17,8 @@ def make_engine(kind: str, model: str, **kw) -> Engine:
         from brevity.engines.openai import OpenAIEngine
 
         return OpenAIEngine(model=model, **kw)
-    raise BrevityError(f"unknown engine {kind!r}; choose hf or openai")
+    if kind == "vllm":
+        from brevity.engines.vllm import VLLMEngine
+
+        return VLLMEngine(model, **kw)
+    raise BrevityError(f"unknown engine {kind!r}; choose hf, openai or vllm")

@@ -103,7 +103,7 @@ class Budget(CappedThinking):
     positional = "max"
     max: int = 136  # the smallest cap within 1 point of cot on 300 validation problems (docs/RESULTS.md)
     # Let the server enforce the cap in one call (vLLM's thinking_token_budget, started with the closing phrase
-    # and the closing marker as its reasoning_end_str: brevity.serve.upstream.start_vllm(native_budget=FORMAT)).
+    # and the closing marker as its reasoning_end_str: brevity.serve.upstream.native_budget_args(FORMAT)).
     native: bool = False
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:

@@ -27,8 +27,10 @@ def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progre
     """`method.solve` over the problems, reusing earlier runs of the same model, method and settings."""
     from brevity.bench.runner import model_hash
 
-    key = json.dumps([model_hash(Path(engine.model_path)), method.spec(), method.max_tokens,
-                      method.want_logprobs])
+    parts = [model_hash(Path(engine.model_path)), method.spec(), method.max_tokens, method.want_logprobs]
+    if engine.name == "openai":  # its folder may hold only the tokenizer: the server and its name tell models apart
+        parts += [engine.base_url, engine.served_name]
+    key = json.dumps(parts)
     path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
     done: dict[str, Solution] = {}
     if path.is_file():

