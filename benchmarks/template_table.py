@@ -137,7 +137,8 @@ def format_resolver() -> Callable[[str, str], str]:
         except Exception as e:  # noqa: BLE001  (a template that does not render a plain chat)
             return f"not resolved: {str(e).splitlines()[0][:70]}"
         if spec.name == "think":
-            return f"`think` (prompt {'opens' if spec.prompt_opens else 'does not open'})"
+            switch = f", switch {spec.switch}" if spec.switch else ""
+            return f"`think` (prompt {'opens' if spec.prompt_opens else 'does not open'}{switch})"
         return f"`{spec.name}`" + (f": {why}" if spec.name == "plain" else "")
 
     return resolve

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
+from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, finish_row
 from brevity.formats import ModelFormat, resolve_format
 
 
@@ -125,21 +125,7 @@ class ScriptedEngine:
         if r.thinking_budget is not None:
             raise EngineCapabilityError("the scripted engine has no native thinking budget")
         toks = self.continuation(prompt)[:max(0, r.max_tokens)]
-        finish = "length"
-        if toks and toks[-1] in self.format.stop_ids:
-            finish = "stop"
-        body = toks[:-1] if finish == "stop" else toks
-        text = self.decode(body)
-        stop_reason = None
-        if r.stop:
-            cut, stop_reason = apply_stop(text, r.stop)
-            if stop_reason is not None:
-                finish = "stop"
-                keep = 0
-                while keep < len(body) and cut.startswith(self.decode(body[:keep + 1])):
-                    keep += 1
-                toks = body[:keep]
-                text = self.decode(toks)
+        toks, text, finish, stop_reason = finish_row(toks, self.format.stop_ids, r.stop, self.decode)
         if r.sink is not None and getattr(r.sink, "wants_text", False):
             r.sink.write(text)
         return Completion(prompt_ids=prompt, token_ids=toks, text=text, finish_reason=finish,

@@ -76,3 +76,25 @@ def apply_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
         if i != -1 and i < best:
             best, which = i, s
     return text[:best], which
+
+
+def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode) -> tuple[list[int], str, str, str | None]:
+    """A generated row as a Completion's (token ids, text, finish reason, stop reason): cut after the first stop
+    id, then at the earliest stop string, with the ids cut to match the text (a token straddling the stop
+    string goes, with its text)."""
+    n, finish = len(toks), "length"
+    for j, t in enumerate(toks):
+        if t in stop_ids:
+            n, finish = j + 1, "stop"
+            break
+    toks = toks[:n]
+    body = toks[:-1] if finish == "stop" else toks
+    text = decode(body)
+    if stops:
+        cut, which = apply_stop(text, stops)
+        if which is not None:
+            keep = 0
+            while keep < len(body) and cut.startswith(decode(body[:keep + 1])):
+                keep += 1
+            return body[:keep], decode(body[:keep]), "stop", which
+    return toks, text, finish, None

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from transformers.generation.stopping_criteria import StoppingCriteriaList, StopStringCriteria
 
-from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
+from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, finish_row
 from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
@@ -158,24 +158,7 @@ class HFEngine:
 
     def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps) -> Completion:
         """Trim padding after EOS, apply stop strings, and cut token ids to match the text."""
-        n, finish = len(toks), "length"
-        for j, t in enumerate(toks):
-            if t in self.eos_ids:
-                n, finish = j + 1, "stop"
-                break
-        toks = toks[:n]
-        body = toks[:-1] if finish == "stop" else toks
-        text = self.decode(body)
-        stop_reason = None
-        if req.stop:
-            cut, stop_reason = apply_stop(text, req.stop)
-            if stop_reason is not None:
-                finish = "stop"
-                keep = 0
-                while keep < len(body) and cut.startswith(self.decode(body[:keep + 1])):
-                    keep += 1
-                toks = body[:keep]
-                text = self.decode(toks)  # a token straddling the stop string goes, with its text
+        toks, text, finish, stop_reason = finish_row(toks, self.eos_ids, req.stop, self.decode)
         self.generated_tokens += len(toks)
         return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
                           stop_reason=stop_reason, logprobs=logps[:len(toks)] if logps else None)

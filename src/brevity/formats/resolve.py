@@ -71,8 +71,16 @@ def detect(tokenizer: Any) -> tuple[ReasoningFormat, str]:
             return FORMATS[name], "the model opens <think> itself; enable_thinking=false renders a closed block"
     if opens and "<|im_start|>" in template:
         return FORMATS["qwq"], "ChatML with a generation prompt that opens <think> (QwQ)"
-    return replace(FORMATS["think"], prompt_opens=opens), (
-        "generic <think>...</think>; the generation prompt " + ("opens" if opens else "does not open") + " it")
+    spec = replace(FORMATS["think"], prompt_opens=opens)
+    why = "generic <think>...</think>; the generation prompt " + ("opens" if opens else "does not open") + " it"
+    if "enable_thinking" in template:
+        try:
+            off = _generation_prompt(tokenizer, enable_thinking=False)
+        except Exception:  # noqa: BLE001
+            off = gen
+        if off != gen and "</think>" in off:
+            spec, why = replace(spec, switch="enable_thinking"), why + "; enable_thinking=false closes it"
+    return spec, why
 
 
 def _check_named(tokenizer: Any, spec: ReasoningFormat) -> None:
@@ -124,7 +132,9 @@ def resolve_format(tokenizer: Any, folder: str | Path | None = None, name: str |
     if name:
         spec, why = get_format(name), "named explicitly"
         if name == "think":
-            spec = replace(spec, prompt_opens=detect(tokenizer)[0].prompt_opens)
+            found = detect(tokenizer)[0]
+            switch = found.switch if found.name == "think" else None
+            spec = replace(spec, prompt_opens=found.prompt_opens, switch=switch)
         _check_named(tokenizer, spec)
     elif (recorded := manifest_format(folder)) is not None:
         spec, why = get_format(recorded), "recorded in the model's manifest.json"
