@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
+from brevity.methods.spec import parse_spec
 from brevity.serve.config import ServeConfig
 from brevity.serve.gateway import Gateway, NotFound, Plan
 from brevity.serve.protocol import (
@@ -201,7 +202,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         plan = gw.plan(body)
         gw.check(plan)
         kwargs = {k: v for k, v in (body.chat_template_kwargs or {}).items() if k != "enable_thinking"}
-        rendered = gw.render(plan.model.name, prompt, kwargs)
+        rendered = gw.render(plan.model.name, prompt, kwargs, thinking=parse_spec(plan.spec).name != "nothink")
         n_prompt = len(gw.formats[plan.model.name].encode(rendered))
         if n_prompt > limits.max_prompt_tokens:
             raise ApiError(400, f"the prompt has {n_prompt} tokens; this server takes at most "

@@ -228,12 +228,13 @@ class Gateway:
         name = plan.model.name
         method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
 
-    def render(self, model: str, prompt, template_kwargs: dict | None = None) -> str:
-        """A request's prompt as the model's format renders it (thinking on), for counting and logging."""
+    def render(self, model: str, prompt, template_kwargs: dict | None = None, thinking: bool = True) -> str:
+        """A request's prompt as the model's format renders it (thinking off the model's way when the plan
+        skips thinking), for counting and logging."""
         from brevity.tasks import Problem
 
         problem = Problem(id="", question="", answer="", prompt=prompt, template_kwargs=template_kwargs or {})
-        return prompt_text(problem, SimpleNamespace(format=self.formats[model]))
+        return prompt_text(problem, SimpleNamespace(format=self.formats[model]), thinking=thinking)
 
     def log_prompt(self, rid: str, model: str, spec: str, text: str) -> None:
         """`brevity serve --log-prompts FILE`: one JSON line per request."""
