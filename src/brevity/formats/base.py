@@ -84,9 +84,13 @@ class ModelFormat:
 
     # Token ids --------------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
-        if text not in self._cache:
-            self._cache[text] = list(self.tokenizer(text, add_special_tokens=False).input_ids)
-        return list(self._cache[text])
+        """Token ids of a text; markers and phrases (short, asked for again and again) are cached, prompts not."""
+        if text in self._cache:
+            return list(self._cache[text])
+        ids = list(self.tokenizer(text, add_special_tokens=False).input_ids)
+        if len(text) <= 256 and len(self._cache) < 4096:
+            self._cache[text] = ids
+        return list(ids)
 
     @property
     def open_ids(self) -> list[int]:
