@@ -333,3 +333,17 @@ def test_llama_cpp_edited_copies_still_open_thinking(name, template, want):
     fmt = resolve_format(tok)
     assert fmt.name == want and fmt.spec.switch is None
     assert fmt.render(fmt.messages(QUESTION)).endswith("<think>\n")
+
+
+def test_served_raw_completion_turns_thinking_off_and_refuses_template_kwargs(gateway):
+    url, engine = gateway
+    fmt = engine.format
+    prompt = fmt.render(fmt.messages(QUESTION))
+    body = {"model": engine.model_name, "prompt": prompt}
+    r = httpx.post(f"{url}/v1/completions", json={**body, "thinking_budget": 0}, timeout=60).json()
+    assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] == 0
+    text = r["choices"][0]["text"]  # the closing marker, then the answer: the thinking section is empty
+    assert text.startswith(fmt.spec.close) and text.endswith(engine.script.answer)
+    bad = httpx.post(f"{url}/v1/completions", json={**body, "chat_template_kwargs": {"enable_thinking": False}},
+                     timeout=60)
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "chat_template_kwargs"

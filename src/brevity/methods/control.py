@@ -41,7 +41,11 @@ def prompt_text(problem: Problem, engine: Engine, render: Render | None = None,
     """One problem's prompt: a served raw prompt as given, served chat messages or a benchmark question
     through the model's format."""
     fmt = engine.format
-    if isinstance(problem.prompt, str):
+    if isinstance(problem.prompt, str):  # already rendered by the client: only what the method adds goes on
+        if fmt.spec.thinks and not thinking:
+            return problem.prompt + fmt.off_prefill()
+        if fmt.spec.thinks and steer and not fmt.spec.prompt_opens:
+            return problem.prompt + fmt.spec.open
         return problem.prompt
     if problem.prompt is not None:
         return fmt.render(problem.prompt, thinking=thinking, steer=steer, **problem.template_kwargs)

@@ -195,6 +195,9 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         """Raw completion of a prompt in the model's own format; the text keeps `</think>`."""
         if isinstance(body.prompt, list) and len(body.prompt) != 1:
             raise ApiError(400, "prompt: give one prompt (a string, or a list of one)", param="prompt")
+        if body.chat_template_kwargs:
+            raise ApiError(400, "chat_template_kwargs applies to chat messages; a /v1/completions prompt is already "
+                                "rendered (use thinking_budget 0 to turn thinking off)", param="chat_template_kwargs")
         return await serve(body, request, body.text(), body.text(), chat=False)
 
     async def serve(body: Extensions, request: Request, prompt, question: str, chat: bool):
