@@ -5,7 +5,7 @@ import pytest
 from brevity.errors import BrevityError
 from brevity.methods import build_method
 from brevity.methods.prompting import render_template, sot_paradigm, templates
-from brevity.recipes.compact import aligned_words, guided_scores, prune, shortest_examples, word_units
+from brevity.recipes.compact import prune_text, shortest_examples, text_units
 from brevity.recipes.instruct import instruct_examples, trace_variants
 from brevity.recipes.rl import L1_RANGE, kimi_length_rewards, l1_rewards, l1_warmup_examples, score
 from brevity.recipes.rollouts import Rollout, cached_rollouts, generate_rollouts
@@ -29,6 +29,7 @@ def test_templates_become_methods_with_typed_parameters(probs, lrm_engine):
     assert "limit the answer length to 30 words" in text("ccot:30")
     assert "Think for 120 tokens." in text("l1:120")
     assert "Compression ratio: 0.4" in text("tokenskip:0.4")
+    assert text("tokenskip:1.0") == text("cot")  # trained on the plain prompt at 1.0, as TokenSkip does
     assert templates()["cod"]["system"] in text("cod")
     assert build_method("l1:120").spec() == "l1:120" and build_method("cod").spec() == "cod"
     for bad in ("ccot:many", "l1:1.5", "tokenskip:x", "cod:3", "l1:0", "ccot:-5", "tokenskip:1.5", "tokenskip:0"):
@@ -79,13 +80,34 @@ def test_l1_warmup_pairs_each_request_with_the_nearest_trace(lrm_engine):
     assert 100 < asked < 180  # about 70% of the examples ask for a length
 
 
-def test_the_chain_aligns_once_to_its_first_occurrence_and_ranks_first():
-    words = "Tom starts with 4 . Adding 3 gives 4 + 3 = 7. So 7. Wait, 4 + 3 = 7. Yes".split()
-    keep = aligned_words(words, ["4 + 3 = 7"])
-    assert [j for j, k in enumerate(keep) if k] == list(range(8, 13))
-    pieces = [" " + w for w in words]
-    kept = prune(list(range(len(pieces))), guided_scores([1.0] * len(pieces), pieces, ["4 + 3 = 7"]), pieces, 0.2)
-    assert kept == list(range(8, 13))
+def offsets_of(text: str) -> list[tuple[int, int]]:
+    """One token per character run (a stand-in tokenizer): words and spaces."""
+    import re
+    return [(m.start(), m.end()) for m in re.finditer(r"\S+|\s+", text)]
+
+
+def test_tokenskip_keeps_equations_whole_and_digits_always():
+    text = "Okay, Omar starts with 31.\nTaking away 12 gives 31 - 12 = 19.\nWait, 31 - 12 = 19. Yes, 19 is right."
+    units = text_units(text)
+    assert [text[u.start:u.end] for u in units if "=" in text[u.start:u.end]] == ["31 - 12 = 19"] * 2
+    offsets = offsets_of(text)
+    scores = [1.0] * len(offsets)
+    for gamma in (0.1, 0.5, 0.9):
+        kept = prune_text(text, offsets, scores, gamma)
+        assert kept.count("31 - 12 = 19") == 2  # equations are atomic and kept
+        for n in ("31.", "12", "19"):
+            assert n in kept.split()
+    assert prune_text(text, offsets, scores, 1.0) == text
+
+
+def test_tokenskip_never_glues_words_across_a_dropped_line_break():
+    text = "Let me go step by step.\nOmar starts with 2 apples.\nMultiplying by 3 gives 2 * 3 = 6."
+    offsets = offsets_of(text)
+    scores = [0.0 if text[a:b] in ("step.", "Let") else 5.0 for a, b in offsets]  # the first line's end goes
+    kept = prune_text(text, offsets, scores, 0.6)
+    assert "step.Omar" not in kept and "2Multiplying" not in kept
+    assert kept.count("\n") == 2 or "\n" not in text.split("\n")[0]
+    assert all(len(line) for line in kept.split("\n"))
 
 
 def test_instruct_examples_obey_their_instruction(lrm_engine):
@@ -113,17 +135,6 @@ def test_instruct_examples_obey_their_instruction(lrm_engine):
             seen.add("plain")
         assert completion.endswith(("<|im_end|>",))
     assert seen == {"l1", "ccot", "tale", "plain"}
-
-
-def test_prune_keeps_whole_words_in_order_at_the_ratio():
-    pieces = ["So", " Tom", " has", " 1", "2", " apples", ".", "\n", "Yes", ",", " 12", "."]
-    ids = list(range(len(pieces)))
-    units = word_units(pieces)
-    assert [3, 4] in units  # a number is one unit
-    scores = [0.1, 0.2, 0.1, 5, 5, 0.3, 0.0, 0.0, 0.1, 0.0, 4, 0.0]
-    kept = prune(ids, scores, pieces, 0.5)
-    assert kept == sorted(kept) and len(kept) >= 6 and {3, 4, 10} <= set(kept)
-    assert prune(ids, scores, pieces, 1.0) == ids
 
 
 def test_shortest_keeps_the_shortest_correct_trace(lrm_engine):

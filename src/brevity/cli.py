@@ -135,9 +135,31 @@ def train(
                                                  "the model after each stage but the last, as OUT/stage-K."),
     reinit_untrained: bool = typer.Option(False, help="latent: redraw the embeddings of the task's tokens that "
                                                       "--base never trained (rows collapsed onto one direction)."),
+    resume: bool = typer.Option(False, help="Continue a stopped run from its last checkpoint in OUT/checkpoints "
+                                            "(same settings)."),
+    checkpoint_every: int = typer.Option(200, help="Optimizer steps between checkpoints (0: none)."),
+    lr_schedule: str = typer.Option("cosine", help="cosine (to 0 over each stage) or constant after warm-up."),
+    eval_every: int = typer.Option(0, help="Steps between validation losses on a held-out slice (0: never)."),
+    val: int = typer.Option(0, help="Examples (latent: problems) held out for the validation loss."),
+    patience: int = typer.Option(0, help="End a stage after this many validation losses without a new best "
+                                         "(0: run every step)."),
+    lora_rank: int = typer.Option(0, help="Explicit recipes: train LoRA adapters of this rank (peft), merged "
+                                          "into the saved weights (0: full fine-tuning)."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
+
+    from brevity.recipes.trainer import SCHEDULES
+
+    if lr_schedule not in SCHEDULES:
+        raise BrevityError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}")
+    if min(checkpoint_every, eval_every, val, patience, lora_rank) < 0:
+        raise BrevityError("--checkpoint-every, --eval-every, --val, --patience and --lora-rank must be >= 0")
+    if bool(eval_every) != bool(val):
+        raise BrevityError("--eval-every and --val go together: a validation loss needs held-out examples")
+    if patience and not eval_every:
+        raise BrevityError("--patience ends a stage on validation: give --eval-every and --val too")
+    _check_out(out, resume)
 
     from brevity.recipes.latent.train import MODES
     from brevity.zoo.registry import MEMBERS, resolve_model
@@ -150,17 +172,18 @@ def train(
                 (steps is not None and steps <= 0) or (lr is not None and lr <= 0):
             raise BrevityError("--per-step, --n-train, --steps and --lr must be positive, --stages and "
                                "--stage0-steps non-negative and not both 0")
-        if out.exists() and any(out.iterdir()):
-            raise BrevityError(f"{out} exists and is not empty; choose a new --out")
+        if lora_rank:
+            raise BrevityError("--lora-rank belongs to the explicit recipes (the latent trainer trains every weight)")
         if save_stages and recipe not in ("coconut", "pause-curriculum", "icot"):
             raise BrevityError(f"--save-stages needs a curriculum (coconut, pause-curriculum, icot); {recipe} has "
                                "one stage")
         cfg = LatentConfig(mode=recipe, stages=stages, per_step=per_step, steps_per_stage=steps or 300,
                            stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3,
-                           reinit_untrained=reinit_untrained)
+                           reinit_untrained=reinit_untrained, lr_schedule=lr_schedule, eval_every=eval_every,
+                           val_problems=val, patience=patience, checkpoint_every=checkpoint_every)
         parent, task_spec = resolve_model(base), parse_task(task)
         build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
-                     command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages)
+                     command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages, resume=resume)
         if reinit_untrained:
             rows = json.loads((out / "manifest.json").read_text())["data"]["reinitialized_rows"]
             console.print(f"redrew {rows} untrained embedding rows of the task's tokens")
@@ -177,8 +200,6 @@ def train(
         raise BrevityError("--save-stages and --reinit-untrained belong to the latent recipes")
     if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
         raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
-    if out.exists() and any(out.iterdir()):
-        raise BrevityError(f"{out} exists and is not empty; choose a new --out")
     specs = tuple(c.strip() for c in conditions.split(",") if c.strip())
     if (specs or sampler) and recipe != "shortest":
         raise BrevityError("--conditions and --sampler belong to the shortest recipe")
@@ -199,8 +220,18 @@ def train(
     ui = ProgressUI()
     command = " ".join(["brevity", *sys.argv[1:]])
     with ui.task(f"{recipe} {out.name}", total=member.steps + member.warmup_steps) as advance:
-        train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command)
+        train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command, resume=resume,
+                     loop={"checkpoint_every": checkpoint_every, "lr_schedule": lr_schedule, "eval_every": eval_every,
+                           "val_examples": val, "patience": patience, "lora_rank": lora_rank})
     console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
+
+
+def _check_out(out: Path, resume: bool) -> None:
+    """A new run needs an empty --out; --resume needs the checkpoints of a stopped one there."""
+    if resume and not any((out / "checkpoints").glob("step-*.pt")):
+        raise BrevityError(f"--resume: no checkpoint in {out / 'checkpoints'}; start without --resume")
+    if not resume and out.exists() and any(out.iterdir()):
+        raise BrevityError(f"{out} exists and is not empty; choose a new --out (or --resume a stopped run)")
 
 
 def _merge_folders(fast: str, reasoning: str, base: str | None) -> tuple[str, str, str | None]:
@@ -523,6 +554,8 @@ def zoo_build(
     names: list[str] | None = typer.Argument(None, help="Members to build (default: all, parents first)."),
     out: Path | None = typer.Option(None, help="Write here instead of the package's checkpoint folder."),
     validate_n: int = typer.Option(500, help="Validation problems for the manifest's numbers."),
+    resume: bool = typer.Option(False, help="Continue a stopped build from its last checkpoint "
+                                            "(OUT/NAME/checkpoints)."),
 ) -> None:
     """Reproduce the reference checkpoints with their recipes (minutes each on two CPU cores)."""
     from brevity.zoo.registry import MEMBERS, ZOO_DIR
@@ -538,7 +571,8 @@ def zoo_build(
     root = out or ZOO_DIR
     for name in names:
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
-            build_member(name, Path(root), progress=lambda step, loss: advance(1))
+            build_member(name, Path(root), progress=lambda step, loss: advance(1),
+                         resume=resume and any((Path(root) / name / "checkpoints").glob("step-*.pt")))
         validate_member(name, Path(root), validate_n, ui)
 
 

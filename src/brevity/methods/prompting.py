@@ -57,6 +57,8 @@ class Prompted(CoT):
             raise BrevityError(f"tokenskip: gamma is a kept fraction in (0, 1], got {self.gamma}")
 
     def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
+        if self.name == "tokenskip" and self.gamma >= 1.0:
+            return super().render(problem, fmt)  # TokenSkip trains gamma 1.0 on the plain prompt
         params = {k: getattr(self, k) for k in templates()[self.name].get("params", {})}
         return render_template(self.name, fmt.question(problem.question), **params)
 

@@ -1,14 +1,16 @@
 """Fine-tuning on compact chains, from the model's own correct traces (recipes/rollouts.py).
 
-- `tokenskip` (Xia et al. 2025): score every thinking token, drop the least important ones down to a
+- `tokenskip` (Xia et al. 2025): score every thinking word, drop the least important ones down to a
   ratio gamma, and fine-tune with gamma in the prompt (template `tokenskip` of prompts.toml), so the
   user picks gamma at inference. The original scores tokens with LLMLingua-2, a trained classifier we
-  cannot download; here a word's importance is its self-information under the model itself (the
+  cannot download; here a word's importance is its self-information under a scorer model (the
   summed -log p of its tokens, as in Selective Context), one forward pass per trace.
-  Self-information alone keeps the wrong words on these traces (docs/RESULTS.md, "TokenSkip"), so where
-  a problem carries its compressed chain (arith's equations, as GSM8K-Aug carries GPT-4's) the words
-  that chain aligns to rank first (`aligned_words`): the compression LLMLingua-2 learns to imitate,
-  used directly on the training traces; self-information orders the rest.
+  As the official recipe builds its data: an equation (operands, operators, `=`, result) is one unit,
+  and a unit with a digit is always kept (LLMLingua-2's `force_reserve_digit`), so the chain's
+  equations, which an earlier version ranked first by aligning them to the trace, are kept anyway;
+  self-information orders the other words. Kept units are joined
+  by a space, or by a line break where the dropped text had one, never glued; each question gets ONE
+  gamma drawn from {0.5, ..., 1.0}, and gamma 1.0 is trained on the plain prompt.
 - `shortest` (Munkhbat et al. 2025; Kimi k1.5's shortest rejection sampling): keep the shortest
   correct of K sampled traces per question and fine-tune on those, with the plain prompt. Munkhbat et
   al. condition the sampler (few-shot concise exemplars) because plain samples are rarely shorter; a
@@ -17,8 +19,12 @@
 
 from __future__ import annotations
 
+import bisect
 import math
+import random
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -27,7 +33,9 @@ from brevity.recipes.sft import Example
 from brevity.tasks import Problem
 from brevity.zoo.chat import chat_text, completion_text, prompt_text
 
-TOKENSKIP_GAMMAS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+TOKENSKIP_GAMMAS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)  # the official recipe's ratios
+# An equation is atomic: operands and operators, `=`, and its result.
+EQUATION = re.compile(r"\d+(?:\s*[-+*/×x]\s*\d+)+\s*=\s*\d+")
 
 
 @torch.inference_mode()
@@ -48,81 +56,80 @@ def self_information(model, tokenizer, prompts: Sequence[Sequence[int]], traces:
     return out
 
 
-def word_units(pieces: Sequence[str]) -> list[list[int]]:
-    """Group token positions into words: a piece that starts with whitespace, or a line break, opens a
-    new unit; digits and word pieces glue onto the unit before them, so numbers are kept or dropped whole."""
-    units: list[list[int]] = []
-    for j, piece in enumerate(pieces):
-        opens = not units or piece[:1].isspace() or pieces[j - 1].endswith("\n")
-        if opens:
-            units.append([j])
-        else:
-            units[-1].append(j)
-    return units
+@dataclass
+class Unit:
+    """A span of the trace that is kept or dropped whole: a word, or an equation."""
+
+    start: int  # character offsets in the trace text
+    end: int
+    forced: bool  # carries a digit: always kept
 
 
-def prune(ids: Sequence[int], scores: Sequence[float], pieces: Sequence[str], gamma: float) -> list[int]:
-    """Keep the most informative words until gamma of the tokens are kept, in their original order."""
+def text_units(text: str) -> list[Unit]:
+    """Equations, then every other whitespace-separated word; in text order."""
+    spans = [(m.start(), m.end()) for m in EQUATION.finditer(text)]
+    units = [Unit(a, b, True) for a, b in spans]
+    pos = 0
+    for a, b in spans + [(len(text), len(text))]:
+        units += [Unit(pos + m.start(), pos + m.end(), any(c.isdigit() for c in m.group()))
+                  for m in re.finditer(r"\S+", text[pos:a])]
+        pos = b
+    return sorted(units, key=lambda u: u.start)
+
+
+def join_units(text: str, units: Sequence[Unit]) -> str:
+    """The kept units in order, each joined to the one before by a line break if the text between them had
+    one, else by a space: dropping a word never glues its neighbours (`step.Omar`)."""
+    out = []
+    for j, u in enumerate(units):
+        if j:
+            out.append("\n" if "\n" in text[units[j - 1].end:u.start] else " ")
+        out.append(text[u.start:u.end])
+    return "".join(out)
+
+
+def prune_text(text: str, offsets: Sequence[tuple[int, int]], scores: Sequence[float], gamma: float) -> str:
+    """Keep units until gamma of the trace's tokens (`offsets`: each token's character span) are kept:
+    forced units (digits, equations) first, then the others by summed self-information (`scores`)."""
     if gamma >= 1.0:
-        return list(ids)
-    units = word_units(pieces)
-    ranked = sorted(range(len(units)), key=lambda u: -sum(scores[j] for j in units[u]))
-    target, kept, keep = math.ceil(gamma * len(ids)), 0, set()
-    for u in ranked:
-        if kept >= target:
+        return text
+    units = text_units(text)
+    tokens = [0] * len(units)
+    info = [0.0] * len(units)
+    starts = [u.start for u in units]
+    for (a, _), sc in zip(offsets, scores):
+        k = max(0, bisect.bisect_right(starts, a) - 1)
+        if k < len(units) and a < units[k].end:
+            tokens[k] += 1
+            info[k] += sc
+    ranked = sorted(range(len(units)), key=lambda k: (not units[k].forced, -info[k]))
+    target, kept, keep = math.ceil(gamma * len(offsets)), 0, set()
+    for k in ranked:
+        if kept >= target and not units[k].forced:
             break
-        keep.add(u)
-        kept += len(units[u])
-    return [ids[j] for u in sorted(keep) for j in units[u]]
-
-
-def aligned_words(words: Sequence[str], equations: Sequence[str]) -> list[bool]:
-    """Per word: does the compressed chain align to it? Each equation aligns, in order, to its first
-    occurrence after the previous one, once, as LLMLingua-2 labels its training text from a compression;
-    the re-checks' copies are not aligned."""
-    norm = [w.strip().rstrip(".,") for w in words]
-    keep = [False] * len(words)
-    after = 0
-    for eq in equations:
-        parts = eq.split()
-        k = next((k for k in range(after, len(norm) - len(parts) + 1) if norm[k:k + len(parts)] == parts), None)
-        if k is not None:
-            keep[k:k + len(parts)] = [True] * len(parts)
-            after = k + len(parts)
-    return keep
-
-
-def guided_scores(scores: Sequence[float], pieces: Sequence[str], equations: Sequence[str]) -> list[float]:
-    """Token scores that rank the words the chain aligns to first, then the rest by summed self-information."""
-    units = word_units(pieces)
-    keep = aligned_words(["".join(pieces[j] for j in u) for u in units], equations)
-    top = sum(scores) + 1.0  # above any word's self-information
-    out = list(scores)
-    for u, k in zip(units, keep):
-        if k:
-            out[u[0]] += top  # once per word, on its first token (prune sums a word's tokens)
-    return out
+        keep.add(k)
+        kept += tokens[k]
+    return join_units(text, [units[k] for k in sorted(keep)])
 
 
 def tokenskip_examples(model, tokenizer, problems: Sequence[Problem], rollouts: Sequence[list[Rollout]],
-                       gammas: Sequence[float] = TOKENSKIP_GAMMAS, guide: bool = True) -> list[Example]:
-    """Every correct greedy trace, pruned to every gamma, with gamma in the prompt; `guide` ranks the
-    words the problem's equations align to first (`aligned_words`)."""
+                       gammas: Sequence[float] = TOKENSKIP_GAMMAS, seed: int = 0) -> list[Example]:
+    """Every correct greedy trace, pruned to one gamma drawn per question, with gamma in the prompt (the plain
+    prompt at 1.0)."""
     from brevity.methods.prompting import render_template
 
+    rng = random.Random(f"tokenskip/{seed}")
     chosen = [(p, g[0]) for p, g in zip(problems, rollouts) if g[0].correct]
     prompt_ids = [tokenizer(prompt_text(p.question), add_special_tokens=False).input_ids for p, _ in chosen]
-    traces = [_strip_newline(r.thinking_ids, tokenizer) for _, r in chosen]
-    scores = self_information(model, tokenizer, prompt_ids, traces)
+    texts = [tokenizer.decode(_strip_newline(r.thinking_ids, tokenizer), skip_special_tokens=False) for _, r in chosen]
+    enc = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)
+    scores = self_information(model, tokenizer, prompt_ids, enc.input_ids)
     examples: list[Example] = []
-    for (p, _), ids, sc in zip(chosen, traces, scores):
-        pieces = [tokenizer.decode([t], skip_special_tokens=False) for t in ids]
-        if guide and p.metadata.get("equations"):
-            sc = guided_scores(sc, pieces, p.metadata["equations"])
-        for g in gammas:
-            text = tokenizer.decode(prune(ids, sc, pieces, g), skip_special_tokens=False)
-            prompt = chat_text(render_template("tokenskip", p.question, gamma=g))
-            examples.append((prompt, completion_text(text, p.answer)))
+    for (p, _), text, offsets, sc in zip(chosen, texts, enc.offset_mapping, scores):
+        g = rng.choice(list(gammas))
+        pruned = prune_text(text, offsets, sc, g)
+        prompt = prompt_text(p.question) if g >= 1.0 else chat_text(render_template("tokenskip", p.question, gamma=g))
+        examples.append((prompt, completion_text(pruned, p.answer)))
     return examples
 
 

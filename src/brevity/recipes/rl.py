@@ -144,12 +144,15 @@ def engine_rollouts(tokenizer, max_tokens: int, temperature: float):
 
 
 def grpo_config(member, out_dir: Path, **overrides):
+    """TRL's settings for a member; on the accelerator when there is one (`use_cpu` only without one)."""
+    import torch
     from trl import GRPOConfig
 
     kw = dict(output_dir=str(out_dir), max_steps=member.steps, learning_rate=member.lr, beta=0.0,
               num_generations=8, per_device_train_batch_size=32, steps_per_generation=4,
               max_completion_length=448, temperature=1.0,
-              logging_steps=5, save_strategy="no", report_to=[], seed=0, use_cpu=True, bf16=False,
+              logging_steps=5, save_strategy="no", report_to=[], seed=0, bf16=False,
+              use_cpu=not torch.cuda.is_available(),
               disable_tqdm=True, warmup_steps=5, gradient_checkpointing=False)
     kw.update(overrides)
     return GRPOConfig(**kw)

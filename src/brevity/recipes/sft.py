@@ -11,7 +11,6 @@ runs on the CPU. Batches are grouped by length to waste little compute on paddin
 
 from __future__ import annotations
 
-import math
 import random
 import time
 from dataclasses import dataclass
@@ -28,6 +27,12 @@ class SFTConfig:
     weight_decay: float = 0.01
     seed: int = 0
     max_len: int = 1536
+    lr_schedule: str = "cosine"  # or "constant" (after warm-up)
+    val_examples: int = 0  # held out from the end of the examples for a validation loss
+    eval_every: int = 0  # steps between validation losses (0: never)
+    patience: int = 0  # stop after this many evaluations without a new best (0: run every step)
+    checkpoint_every: int = 0  # steps between checkpoints (0: none)
+    lora_rank: int = 0  # > 0: train LoRA adapters of this rank on every linear layer (peft), merged at the end
 
 
 Segment = tuple[str, bool]  # (text, learn it)
@@ -57,18 +62,35 @@ def encode_examples(tokenizer, examples: list[Example], max_len: int) -> list[tu
     return out
 
 
-def _batches(encoded, batch_size: int, rng: random.Random):
-    """Endless length-grouped batches: shuffle, sort within pools of 50 batches, shuffle batches."""
-    while True:
-        order = list(range(len(encoded)))
-        rng.shuffle(order)
-        pool = batch_size * 50
-        batches = []
-        for i in range(0, len(order), pool):
-            chunk = sorted(order[i:i + pool], key=lambda j: len(encoded[j][0]))
-            batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
-        rng.shuffle(batches)
-        yield from batches
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """One epoch's length-grouped batches: shuffle, sort within pools of 50 batches, shuffle batches. A pure
+    function of (seed, epoch), so a resumed run and every rank agree on it."""
+    rng = random.Random(f"{seed}/epoch/{epoch}")
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    pool = batch_size * 50
+    batches = []
+    for i in range(0, len(order), pool):
+        chunk = sorted(order[i:i + pool], key=lambda j: lengths[j])
+        batches += [chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class ShardedBatches:
+    """Batch number `step * world + rank` of the endless sequence of epochs: each rank of `accelerate
+    launch` trains on its own batches, and a resumed run needs only the step."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, rank: int = 0, world: int = 1):
+        self.lengths, self.batch_size, self.seed, self.rank, self.world = lengths, batch_size, seed, rank, world
+        self.per_epoch = len(epoch_batches(lengths, batch_size, seed, 0))
+        self._epoch: tuple[int, list[list[int]]] | None = None
+
+    def at(self, step: int) -> list[int]:
+        epoch, k = divmod(step * self.world + self.rank, self.per_epoch)
+        if self._epoch is None or self._epoch[0] != epoch:
+            self._epoch = (epoch, epoch_batches(self.lengths, self.batch_size, self.seed, epoch))
+        return self._epoch[1][k]
 
 
 def collate(encoded, idx: list[int], pad_id: int):
@@ -85,36 +107,64 @@ def collate(encoded, idx: list[int], pad_id: int):
     return ids, mask, labels
 
 
-def train_sft(model, tokenizer, examples: list[Example], cfg: SFTConfig, progress=None) -> dict:
-    """Train in place; returns stats (time, tokens/s, final loss). `progress(step, loss)` is optional."""
-    from accelerate import Accelerator
+def train_sft(model, tokenizer, examples: list[Example], cfg: SFTConfig, progress=None,
+              checkpoint_dir=None, resume: bool = False) -> dict:
+    """Train in place; returns stats (time, tokens/s, final and validation loss, history). `progress(step,
+    loss)` is optional. With `checkpoint_dir` and `cfg.checkpoint_every`, checkpoints go there; `resume`
+    continues from the newest (weights, optimizer, schedule, rng, step: the result equals an uninterrupted
+    run's)."""
+    from brevity.errors import BrevityError
+    from brevity.recipes.trainer import LoopConfig, Stage, TrainLoop
 
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
+    if cfg.val_examples and cfg.val_examples >= len(examples):
+        raise BrevityError(f"val_examples ({cfg.val_examples}) leaves no training examples of {len(examples)}")
     encoded = encode_examples(tokenizer, examples, cfg.max_len)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
-    model, opt = acc.prepare(model, opt)
-    model.train()
-    batches = _batches(encoded, cfg.batch_size, rng)
-    t0, tokens, ema = time.time(), 0, None
-    for step in range(cfg.steps):
-        ids, mask, labels = (t.to(acc.device) for t in collate(encoded, next(batches), tokenizer.pad_token_id))
-        loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        acc.backward(loss)
-        acc.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
+    base = model
+    if cfg.lora_rank:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_rank, lora_alpha=2 * cfg.lora_rank, lora_dropout=0.0,
+                                                 target_modules="all-linear"))
+    train = encoded[:len(encoded) - cfg.val_examples]
+    held = encoded[len(encoded) - cfg.val_examples:] if cfg.val_examples else []
+    loop_cfg = LoopConfig(lr=cfg.lr, warmup=cfg.warmup, schedule=cfg.lr_schedule, weight_decay=cfg.weight_decay,
+                          betas=(0.9, 0.98), seed=cfg.seed, eval_every=cfg.eval_every, patience=cfg.patience,
+                          checkpoint_every=cfg.checkpoint_every)
+    loop = TrainLoop([model], [Stage("sft", cfg.steps)], loop_cfg, checkpoint_dir, resume,
+                     fingerprint={"examples": len(encoded), "batch_size": cfg.batch_size, "max_len": cfg.max_len,
+                                  "lora_rank": cfg.lora_rank})
+    net = loop.modules[0]
+    batches = ShardedBatches([len(s) for s, _ in train], cfg.batch_size, cfg.seed, loop.rank, loop.acc.num_processes)
+    tokens = 0
+
+    def loss_fn(stage, rng) -> torch.Tensor:
+        nonlocal tokens
+        ids, mask, labels = (t.to(loop.device) for t in collate(train, batches.at(loop.pos.step),
+                                                                  tokenizer.pad_token_id))
         tokens += int(mask.sum())
-        ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-        if progress:
-            progress(step + 1, ema)
-    model = acc.unwrap_model(model)
-    model.eval()
-    secs = time.time() - t0
-    return {"train_seconds": round(secs, 1), "train_tokens": tokens, "tokens_per_s": round(tokens / secs),
-            "final_loss": round(ema, 4), "steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr,
-            "seed": cfg.seed}
+        return net(input_ids=ids, attention_mask=mask, labels=labels).loss
+
+    def val_fn(stage) -> float:
+        losses, weights = [], []
+        for i in range(0, len(held), cfg.batch_size):
+            ids, mask, labels = (t.to(loop.device) for t in collate(held, list(range(i, min(i + cfg.batch_size,
+                                                                                       len(held)))),
+                                                                      tokenizer.pad_token_id))
+            n = int((labels[:, 1:] != -100).sum())
+            losses.append(net(input_ids=ids, attention_mask=mask, labels=labels).loss.item() * n)
+            weights.append(n)
+        return sum(losses) / max(1, sum(weights))
+
+    t0 = time.time()
+    loop.run(loss_fn, val_fn if held else None, progress)
+    loop.clear()
+    if cfg.lora_rank:
+        loop.unwrapped()[0].merge_and_unload()  # the adapters folded into `base`'s own weights
+    base.eval()
+    secs = max(1e-9, time.time() - t0)
+    stats = loop.stats()
+    return {"train_seconds": stats["train_seconds"], "train_tokens": tokens, "tokens_per_s": round(tokens / secs),
+            "final_loss": stats["final_loss"], "val_loss": stats["val"], "steps": loop.pos.step,
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "schedule": cfg.lr_schedule, "seed": cfg.seed,
+            **({"lora_rank": cfg.lora_rank} if cfg.lora_rank else {}),
+            **({"history": stats["history"]} if cfg.eval_every else {})}

@@ -104,18 +104,29 @@ def data_hash(examples: list[Example]) -> str:
     return h.hexdigest()[:16]
 
 
-def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_dir: Path | None = None) -> Path:
-    """Build zoo member `name` under out_root, from its parent there."""
+CHECKPOINT_EVERY = 200  # optimizer steps between checkpoints of a zoo build or `brevity train`
+
+
+def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_dir: Path | None = None,
+                 resume: bool = False) -> Path:
+    """Build zoo member `name` under out_root, from its parent there; `resume` continues a stopped build
+    from its last checkpoint (OUT/checkpoints)."""
     member = MEMBERS[name]
     parent = Path(out_root) / member.parent if member.parent else None
     return train_member(member, parent, Path(out_root) / name, progress, tokenizer_dir,
-                        command=f"brevity zoo build {name}", out_root=Path(out_root))
+                        command=f"brevity zoo build {name}", out_root=Path(out_root),
+                        loop={"checkpoint_every": CHECKPOINT_EVERY}, resume=resume)
 
 
 def train_member(member: Member, parent: Path | None, out: Path, progress=None, tokenizer_dir: Path | None = None,
-                 command: str = "", out_root: Path = ZOO_DIR) -> Path:
+                 command: str = "", out_root: Path = ZOO_DIR, loop: dict | None = None, resume: bool = False) -> Path:
     """Run a member's recipe from `parent` (None: a new model from scratch) and save an HF folder with a
-    manifest. `brevity train` uses this with a user's parent folder and a recipe's zoo settings."""
+    manifest. `brevity train` uses this with a user's parent folder and a recipe's zoo settings. `loop`:
+    settings of the training core (SFTConfig / LatentConfig fields: checkpoint_every, lr_schedule,
+    eval_every, patience, val_examples, lora_rank); checkpoints go to OUT/checkpoints, and `resume`
+    continues from the newest."""
+    loop = dict(loop or {})
+    ckpt = out / "checkpoints"
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     from brevity.zoo.tokenizer import train_tokenizer
@@ -123,8 +134,10 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
     if member.task is not None:  # a latent-family member: the latent trainer, which seeds itself
         from brevity.recipes.latent.train import LatentConfig, build_latent
 
-        cfg = LatentConfig(mode=member.recipe, lr=member.lr, **dict(member.latent))
-        return build_latent(parent, member.task, out, cfg, member.n_train, command=command, progress=progress)
+        latent_loop = {k: v for k, v in loop.items() if k in LatentConfig.__dataclass_fields__}
+        cfg = LatentConfig(mode=member.recipe, lr=member.lr, **dict(member.latent), **latent_loop)
+        return build_latent(parent, member.task, out, cfg, member.n_train, command=command, progress=progress,
+                            resume=resume)
     torch.manual_seed(SEED)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if parent is None:
@@ -140,16 +153,17 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
         warmup = None
         if member.warmup_steps:
             warmup = recipe_examples(member, model, tok, parent, out_root)
-            cfg = SFTConfig(steps=member.warmup_steps, lr=member.warmup_lr, batch_size=member.batch_size, seed=SEED)
+            cfg = SFTConfig(steps=member.warmup_steps, lr=member.warmup_lr, batch_size=member.batch_size, seed=SEED,
+                            **loop)
             warmup = {"examples": len(warmup), "hash": data_hash(warmup),
-                      **train_sft(model, tok, warmup, cfg, progress=progress)}
+                      **train_sft(model, tok, warmup, cfg, progress=progress, checkpoint_dir=ckpt, resume=resume)}
         examples, stats = train_grpo(member, model, tok, progress=progress)
         if warmup:
             stats["warmup"] = warmup
     else:
         examples = recipe_examples(member, model, tok, parent, out_root)
-        cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED)
-        stats = train_sft(model, tok, examples, cfg, progress=progress)
+        cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED, **loop)
+        stats = train_sft(model, tok, examples, cfg, progress=progress, checkpoint_dir=ckpt, resume=resume)
     save_member(member, model, tok, parent, out, examples, stats, command, out_root)
     return out
 

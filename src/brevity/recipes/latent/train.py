@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import math
 import random
-import time
 from dataclasses import asdict, dataclass
 
 import torch
@@ -55,6 +54,12 @@ class LatentConfig:
     lr: float = 1e-3
     seed: int = 0
     reinit_untrained: bool = False  # fresh embeddings for the task's tokens the base never trained
+    lr_schedule: str = "cosine"  # per stage: "cosine" decays to 0 inside each stage, "constant" (official Coconut)
+    warmup: int = 20  # linear warm-up steps at the start of each stage
+    val_problems: int = 0  # held out from the end of the training problems for a validation loss
+    eval_every: int = 0  # steps between validation losses (0: never)
+    patience: int = 0  # a stage ends after this many evaluations without a new best (0: runs all its steps)
+    checkpoint_every: int = 0  # steps between checkpoints (0: none)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -190,64 +195,70 @@ def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch
 
 
 def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, progress=None, project=None,
-                 stage_done=None) -> dict:
-    """Train in place through the mode's schedule; `progress(step, loss)` after every optimizer step and
-    `stage_done(stage, stats so far)` after every stage but the last (in eval mode, restored after)."""
-    from accelerate import Accelerator
+                 stage_done=None, checkpoint_dir=None, resume: bool = False) -> dict:
+    """Train in place through the mode's schedule on the shared training core (recipes/trainer.py);
+    `progress(step, loss)` after every optimizer step and `stage_done(stage, stats so far)` after every stage
+    but the last (in eval mode, restored after). Checkpoints and `resume` as in `train_sft`."""
+    from brevity.recipes.trainer import LoopConfig, Stage, TrainLoop
 
     special = tokenizer.convert_tokens_to_ids(["<bot>", "<eot>", "<pause>"])
     if any(t in (None, tokenizer.unk_token_id) for t in special):
         raise BrevityError("the tokenizer lacks <bot>, <eot> or <pause>; add them (and resize embeddings) first")
+    if cfg.val_problems >= len(problems):
+        raise BrevityError(f"val_problems ({cfg.val_problems}) leaves no training problems of {len(problems)}")
     pause_id = special[2] if INPUTS.get(cfg.mode) == "pause" else None
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
     plan = cfg.schedule(max_chain_tokens(problems, tokenizer) if cfg.mode == "icot" else 0)
-    acc = Accelerator(cpu=not torch.cuda.is_available())
-    modules = [model] + ([project] if project is not None else [])
-    prepared = acc.prepare(*modules)
-    prepared = prepared if isinstance(prepared, tuple) else (prepared,)
-    model, project = prepared[0], (prepared[1] if project is not None else None)
-    params = [p for m in prepared for p in m.parameters()]
-    for m in prepared:
-        m.train()
-    step, t0, ema, stage_loss = 0, time.time(), None, {}
+    train = problems[:len(problems) - cfg.val_problems]
+    held = problems[len(problems) - cfg.val_problems:] if cfg.val_problems else []
     last_stage = plan[-1][0]
-    for stage, steps in plan:
-        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01)  # reset at every stage
-        sched = torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s, steps=steps: min(1.0, (s + 1) / 20) * 0.5 * (1 + math.cos(math.pi * s / max(1, steps))))
-        for _ in range(steps):
-            batch = build_examples(cfg, rng.sample(problems, min(cfg.batch_size, len(problems))), tokenizer, stage,
-                                   rng, last_stage)
-            if cfg.mode == "codi":
-                loss = codi_loss(model, project, batch, tokenizer.pad_token_id, cfg.distill)
-            else:
-                loss = coconut_loss(model, batch, tokenizer.pad_token_id, pause_id)
-            acc.backward(loss)
-            acc.clip_grad_norm_(params, 1.0)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            step += 1
-            ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
-            if progress:
-                progress(step, ema)
-        stage_loss[stage] = round(ema, 4) if ema is not None else None
-        if stage_done is not None and stage != last_stage:
-            for m in prepared:
-                m.eval()
-            stage_done(stage, {"train_seconds": round(time.time() - t0, 1), "steps": step,
-                               "stage_final_loss": dict(stage_loss), "schedule": plan, "config": asdict(cfg)})
-            for m in prepared:
-                m.train()
-    for m in prepared:
-        m.eval()
-    return {"train_seconds": round(time.time() - t0, 1), "steps": step, "stage_final_loss": stage_loss,
-            "schedule": plan, "config": asdict(cfg)}
+    stage_of = {f"stage-{k}": k for k, _ in plan}
+    loop_cfg = LoopConfig(lr=cfg.lr, warmup=cfg.warmup, schedule=cfg.lr_schedule, weight_decay=0.01, seed=cfg.seed,
+                          eval_every=cfg.eval_every, patience=cfg.patience, checkpoint_every=cfg.checkpoint_every,
+                          reset_optimizer=True)  # reset at every stage (Coconut, iCoT)
+    modules = [model] + ([project] if project is not None else [])
+    loop = TrainLoop(modules, [Stage(f"stage-{k}", n) for k, n in plan], loop_cfg, checkpoint_dir, resume,
+                     fingerprint={"latent": asdict(cfg), "problems": len(problems)})
+    model, project = loop.modules[0], (loop.modules[1] if project is not None else None)
+
+    def batch_loss(batch) -> torch.Tensor:
+        if cfg.mode == "codi":
+            return codi_loss(model, project, batch, tokenizer.pad_token_id, cfg.distill)
+        return coconut_loss(model, batch, tokenizer.pad_token_id, pause_id)
+
+    def loss_fn(stage, rng) -> torch.Tensor:
+        k = stage_of[stage.name]
+        chosen = rng.sample(train, min(cfg.batch_size, len(train)))
+        return batch_loss(build_examples(cfg, chosen, tokenizer, k, rng, last_stage))
+
+    def val_fn(stage) -> float:
+        """Mean loss over the held-out problems, built as the stage trains them (a fixed rng)."""
+        k, rng, total = stage_of[stage.name], random.Random(f"{cfg.seed}/val"), 0.0
+        for i in range(0, len(held), cfg.batch_size):
+            part = held[i:i + cfg.batch_size]
+            total += batch_loss(build_examples(cfg, part, tokenizer, k, rng, last_stage)).item() * len(part)
+        return total / len(held)
+
+    done = None
+    if stage_done is not None:
+        def done(index: int, stats: dict) -> None:
+            k = plan[index][0]
+            if k != last_stage:
+                stage_done(k, _latent_stats(stats, plan, cfg))
+    loop.run(loss_fn, val_fn if held else None, progress, done)
+    loop.clear()
+    return _latent_stats(loop.stats(), plan, cfg)
+
+
+def _latent_stats(stats: dict, plan, cfg: LatentConfig) -> dict:
+    """The manifest's training block: the core's stats with stage losses keyed by stage number."""
+    losses = {int(name.split("-")[1]): v for name, v in stats["stage_final_loss"].items()}
+    return {"train_seconds": stats["train_seconds"], "steps": stats["steps"], "stage_final_loss": losses,
+            "schedule": plan, "config": asdict(cfg),
+            **({"val_loss": stats["val"], "history": stats["history"]} if cfg.eval_every else {})}
 
 
 def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, command: str = "", progress=None,
-                 save_stages: bool = False):
+                 save_stages: bool = False, resume: bool = False):
     """Train from `base` (an HF folder) on `n_train` training problems of `task`; save an HF folder whose
     manifest's `latent` block tells the `coconut` method how to decode it (thought count and input kind),
     plus `codi_projection.safetensors` for CODI. Progress goes to a bar of `ui` sized to the schedule, or
@@ -278,11 +289,13 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
         _save_latent(folder, model, tok, project, base, data, cfg, stats, command, stage)
 
     stage_done = (lambda stage, stats: save(out / f"stage-{stage}", stats, stage)) if save_stages else None
+    ckpt = out / "checkpoints"
     if ui is None:
-        stats = train_latent(model, tok, problems, cfg, progress, project, stage_done)
+        stats = train_latent(model, tok, problems, cfg, progress, project, stage_done, ckpt, resume)
     else:
         with ui.task(f"{cfg.mode} {out.name}", total=total) as advance:
-            stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project, stage_done)
+            stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project, stage_done,
+                                 ckpt, resume)
     save(out, stats)
     return out
 
