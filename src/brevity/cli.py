@@ -452,8 +452,11 @@ def serve(
 
     gw = Gateway(cfg, ui=ProgressUI())
     console.print(f"loading {', '.join(cfg.models)} ...")
-    gw.start()  # before the port opens: a bad model or config fails here, with exit 2
+    gw.start()  # before the port opens: a bad model or config fails here, with exit 2; routes calibrate behind
     console.print(f"serving {', '.join([*cfg.models, *cfg.aliases])} on http://{host}:{port}/v1")
+    if any(s != "ready" for s in gw.alias_state.values()):
+        console.print(f"calibrating {', '.join(a for a, s in gw.alias_state.items() if s != 'ready')} in the "
+                      "background (503 until ready; GET /health says when)")
     # The app closes the gateway at shutdown (and so stops a vLLM it started).
     uvicorn.run(create_app(cfg, gw, close_gateway=True), host=host, port=port, log_level="warning")
 
