@@ -62,6 +62,7 @@ class Gateway:
         self.prepared: OrderedDict[tuple[str, str], Method] = OrderedDict()  # by spec without max_tokens
         self.pinned: set[tuple[str, str]] = set()  # the aliases' calibrated routes: never dropped from prepared
         self.alias_state: dict[str, str] = {}  # alias -> "calibrating", "ready" or "failed: why"
+        self._todo: list[tuple[str, str, str]] = []  # (alias, model, spec) of the routes to calibrate
         self._calibrator: threading.Thread | None = None
         self._closing = False
         self._lock = threading.Lock()  # methods and prepared: the schedulers' threads and the calibration's
@@ -74,7 +75,9 @@ class Gateway:
         self.context: dict[str, int] = {}  # the models' context lengths (positions)
 
     # Start and stop ---------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, calibrate: bool = True) -> None:
+        """Load the models and check the aliases; routes then calibrate in a background thread, now or, with
+        `calibrate=False`, when the caller calls `calibrate()` (`brevity serve`: once its port is open)."""
         from transformers import AutoConfig, AutoTokenizer
 
         for name, m in self.cfg.models.items():
@@ -86,12 +89,13 @@ class Gateway:
             self.reference[name] = m.reference_thinking or _manifest_thinking(engine)
             self.schedulers[name] = Scheduler(engine, lambda spec, n=name: self.method_for(n, spec), m.batch_size,
                                               m.batch_wait_ms, on_batch=self.metrics.batch.labels(name).observe)
-        self._start_aliases()
+        self._check_aliases()
+        if calibrate:
+            self.calibrate()
 
-    def _start_aliases(self) -> None:
-        """Check every alias now (a bad one fails the start); calibrate routes in a background thread, so the
-        port opens at once and /health says when each alias is ready."""
-        todo = []
+    def _check_aliases(self) -> None:
+        """Check every alias now (a bad one fails the start); routes are left to `calibrate`, the rest are
+        ready at once."""
         for alias, target in self.cfg.aliases.items():
             spec = parse_spec(target)
             model = spec.model or self.cfg.default_model
@@ -100,12 +104,15 @@ class Gateway:
             base = spec_text(spec.name, _params(spec))
             if hasattr(build_method(base), "calibration"):
                 self.alias_state[alias] = "calibrating"
-                todo.append((alias, model, base))
+                self._todo.append((alias, model, base))
             else:  # nothing to calibrate
                 self.method_for(model, base)
                 self.alias_state[alias] = "ready"
-        if todo:
-            self._calibrator = threading.Thread(target=self._calibrate, args=(todo,), name="brevity-calibrate",
+
+    def calibrate(self) -> None:
+        """Calibrate the routes in a background thread, one alias after another (once)."""
+        if self._todo and self._calibrator is None:
+            self._calibrator = threading.Thread(target=self._calibrate, args=(self._todo,), name="brevity-calibrate",
                                                 daemon=True)
             self._calibrator.start()
 
@@ -170,6 +177,7 @@ class Gateway:
 
     def wait_ready(self, timeout_s: float | None = None) -> None:
         """Block until every alias is calibrated; a BrevityError naming any that failed."""
+        self.calibrate()
         if self._calibrator is not None:
             self._calibrator.join(timeout_s)
             if self._calibrator.is_alive():
