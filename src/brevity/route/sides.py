@@ -36,7 +36,8 @@ def engine_identity(engine: Engine) -> list:
 
 def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progress=None) -> list[Solution]:
     """`method.solve` over the problems, reusing earlier runs of the same model, method and settings."""
-    key = json.dumps([engine_identity(engine), method.spec(), method.max_tokens, method.want_logprobs])
+    mhash, *upstream = engine_identity(engine)  # (the key's layout predates engine_identity: caches stay valid)
+    key = json.dumps([mhash, method.spec(), method.max_tokens, method.want_logprobs, *upstream])
     path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
     done: dict[str, Solution] = {}
     if path.is_file():
