@@ -200,3 +200,43 @@ def test_stop_criteria_and_format_caches_are_bounded(lrm_engine):
         fmt.encode(f"phrase {i}")
     fmt.encode("x" * 300)
     assert len(fmt._cache) <= 4096 and "x" * 300 not in fmt._cache
+
+
+def test_wait_healthy_waits_for_readiness_and_reports_a_failed_alias():
+    import json
+    import subprocess
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from brevity.errors import BrevityError
+    from brevity.serve.upstream import wait_healthy
+
+    answers = iter([{"status": "ok", "ready": False, "aliases": {"r": "calibrating"}}] * 2
+                   + [{"status": "ok", "ready": True, "aliases": {"r": "ready"}}])
+    seen = []
+
+    class Health(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body = json.dumps(next(answers, {"status": "ok", "ready": False, "aliases": {"r": "failed: boom"}}))
+            seen.append(body)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        port = server.server_address[1]
+        assert wait_healthy(proc, port, 30, "brevity serve", ready=True) == f"http://127.0.0.1:{port}"
+        assert len(seen) == 3  # two answers said calibrating
+        with pytest.raises(BrevityError, match="alias r failed: boom"):
+            wait_healthy(proc, port, 30, "brevity serve", ready=True)
+        assert wait_healthy(proc, port, 30, "brevity serve") == f"http://127.0.0.1:{port}"  # up is enough
+    finally:
+        proc.kill()
+        server.shutdown()
