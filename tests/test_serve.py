@@ -26,6 +26,7 @@ def gateway():
     cfg.limits.max_tokens = 600
     gw = Gateway(cfg)
     gw.start()
+    gw.wait_ready()  # the route calibrates in the background
     yield cfg, gw
     gw.close()
 

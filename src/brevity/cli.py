@@ -452,6 +452,9 @@ def serve(
     """An OpenAI-compatible reasoning gateway: enforced `thinking_budget`, `reasoning_effort`, `early_exit`
     (deer, dynasor) and routes (model `route:cascade`), with reasoning in `reasoning_content` and
     `usage.completion_tokens_details.reasoning_tokens`."""
+    import threading
+    import time
+
     import uvicorn
 
     from brevity.serve.app import create_app
@@ -483,10 +486,24 @@ def serve(
 
     gw = Gateway(cfg, ui=ProgressUI())
     console.print(f"loading {', '.join(cfg.models)} ...")
-    gw.start()  # before the port opens: a bad model or config fails here, with exit 2
+    gw.start(calibrate=False)  # before the port opens: a bad model or config fails here, with exit 2
     console.print(f"serving {', '.join([*cfg.models, *cfg.aliases])} on http://{host}:{port}/v1")
+    pending = [a for a, s in gw.alias_state.items() if s != "ready"]
+    if pending:
+        console.print(f"calibrating {', '.join(pending)} once the port is open (503 until ready; GET /health "
+                      "says when)")
     # The app closes the gateway at shutdown (and so stops a vLLM it started).
-    uvicorn.run(create_app(cfg, gw, close_gateway=True), host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(create_app(cfg, gw, close_gateway=True), host=host, port=port,
+                                           log_level="warning"))
+
+    def calibrate_once_listening() -> None:  # routes would slow the start down on a small machine
+        while not server.started and not server.should_exit:
+            time.sleep(0.05)
+        if server.started:
+            gw.calibrate()
+
+    threading.Thread(target=calibrate_once_listening, daemon=True).start()
+    server.run()
 
 
 @formats_app.command("list")

@@ -14,6 +14,8 @@ from brevity.engines.prefix_cache import PrefixCache
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
 from brevity.formats import resolve_format
 
+MAX_STOP_SETS = 64  # stop-string criteria kept per engine
+
 
 def load_model_folder(path: str | Path, device: str | None = None, dtype: torch.dtype = torch.float32):
     """Model and tokenizer from an HF folder; weights from safetensors only."""
@@ -154,6 +156,8 @@ class HFEngine:
         whole vocabulary (seconds per call on a 150k-token one)."""
         if stops not in self._stops:
             self._stops[stops] = StopStringCriteria(self.tokenizer, list(stops))
+            while len(self._stops) > MAX_STOP_SETS:  # requests choose their stop strings: keep the recent ones
+                self._stops.pop(next(iter(self._stops)))
         return self._stops[stops]
 
     def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps) -> Completion:

@@ -22,7 +22,8 @@ class Entry:
 
 
 class PrefixCache:
-    """An LRU of KV entries with a block-hash index for longest-prefix lookup."""
+    """An LRU of KV entries with a block-hash index for longest-prefix lookup, bounded by `max_bytes` of KV
+    (the index by the live entries' blocks)."""
 
     def __init__(self, max_bytes: int = 512 * 2**20):
         self.max_bytes = max_bytes
@@ -48,8 +49,16 @@ class PrefixCache:
         for h in self._block_hashes(tokens):
             self.index[h] = key
         while self.bytes > self.max_bytes:
-            _, old = self.entries.popitem(last=False)
+            old_key, old = self.entries.popitem(last=False)
             self.bytes -= old.nbytes
+            self._unindex(old_key, old)
+
+    def _unindex(self, key: int, entry: Entry) -> None:
+        """Drop an evicted entry's block hashes (those a newer entry took over stay): the index never holds
+        more hashes than the live entries have blocks."""
+        for h in self._block_hashes(entry.tokens):
+            if self.index.get(h) == key:
+                del self.index[h]
 
     def lookup(self, tokens: tuple[int, ...]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]] | None]:
         """Longest cached prefix of `tokens`, leaving at least one token to run (it yields the logits)."""
@@ -58,7 +67,7 @@ class PrefixCache:
         best_key, blocks = None, 0
         for b, h in enumerate(self._block_hashes(tokens[:limit])):
             key = self.index.get(h)
-            if key is None or key not in self.entries:
+            if key is None:
                 break
             best_key, blocks = key, b + 1
         if best_key is None:

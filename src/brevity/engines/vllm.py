@@ -61,8 +61,11 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
     return proc, f"{url}/v1"
 
 
-def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str, log_path=None) -> str:
-    """The base URL once /health answers; a one-line error (with the log's tail) if it never does."""
+def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str, log_path=None,
+                 ready: bool = False) -> str:
+    """The base URL once /health answers; a one-line error (with the log's tail) if it never does.
+    `ready`: also wait until `brevity serve` reports every model and alias ready (`"ready": true`; a server
+    whose /health has no such field counts as ready); an alias that failed to calibrate is an error."""
     url = f"http://127.0.0.1:{port}"
     tail = (lambda: "\n" + Path(log_path).read_text()[-3000:]) if log_path else (lambda: "")
     deadline = time.time() + timeout_s
@@ -70,13 +73,27 @@ def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str,
         if proc.poll() is not None:
             raise BrevityError(f"{what} exited early{tail()}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            r = httpx.get(f"{url}/health", timeout=2)
+            if r.status_code == 200 and (not ready or _is_ready(r, what)):
                 return url
         except httpx.TransportError:
             pass
-        time.sleep(1)
+        time.sleep(0.25 if ready else 1)
     stop(proc)
-    raise BrevityError(f"{what} did not become healthy in {timeout_s:.0f} s{tail()}")
+    raise BrevityError(f"{what} did not become {'ready' if ready else 'healthy'} in {timeout_s:.0f} s{tail()}")
+
+
+def _is_ready(r: httpx.Response, what: str) -> bool:
+    try:
+        body = r.json()
+    except ValueError:
+        return True  # vLLM's /health has an empty body: up is ready
+    if not isinstance(body, dict) or "ready" not in body:
+        return True
+    failed = {a: s for a, s in (body.get("aliases") or {}).items() if str(s).startswith("failed")}
+    if failed:
+        raise BrevityError(f"{what}: " + "; ".join(f"alias {a} {s}" for a, s in failed.items()))
+    return bool(body["ready"])
 
 
 def _die_with_parent() -> None:

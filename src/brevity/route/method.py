@@ -17,8 +17,13 @@ positional form (`strong=budget:128`), since `;` and `@` belong to the route's o
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import logging
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from brevity.engines.base import Engine, ProgressFn
@@ -27,7 +32,10 @@ from brevity.methods.base import Method, build_method, register
 from brevity.methods.solution import Solution
 from brevity.route.curves import quality_curve, smallest_share, threshold_for_share
 
+log = logging.getLogger("brevity.route")
+
 KINDS = ("cascade", "router", "switch")
+CALIBRATION_VERSION = 1  # bump when what a saved calibration means changes
 CONFIDENCE_METHODS = ("cot", "nothink")  # fast sides that can report answer log-probabilities
 
 
@@ -101,6 +109,9 @@ class Route(Method):
 
         task = self.context.task if self.context else TaskSpec("arith")
         fast_m, fast_engine, strong_m = self._sides(engine)
+        saved = self._calibration_path(engine, fast_engine, task)
+        if self._load_calibration(saved):
+            return
         ui = ui or ProgressUI(enabled=False)
 
         def both(split: str, n: int):
@@ -125,6 +136,46 @@ class Route(Method):
             strong_acc = sum(x.correct for x in s) / len(s)
             share = smallest_share(curve, strong_acc - self.max_drop)
         self._state.update(threshold=threshold_for_share(scores, share), calibrated_share=share)
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        tmp = saved.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.calibration()) + "\n")
+        os.replace(tmp, saved)  # whole or absent: a reader never sees half a file
+
+    # A saved calibration -------------------------------------------------------------------
+    def calibration(self) -> dict:
+        """What calibration decided, as JSON-able values (the threshold, the share, the router's weights)."""
+        router = self._state.get("router")
+        return {"version": CALIBRATION_VERSION, "threshold": self._state["threshold"],
+                "calibrated_share": self._state["calibrated_share"], "router": router.as_dict() if router else None}
+
+    def restore(self, saved: dict) -> None:
+        from brevity.route.router import Router
+
+        if saved.get("version") != CALIBRATION_VERSION:
+            raise ValueError(f"calibration version {saved.get('version')!r}")
+        if self.kind == "router":
+            self._state["router"] = Router.from_dict(saved["router"])
+        self._state.update(threshold=float(saved["threshold"]), calibrated_share=float(saved["calibrated_share"]))
+
+    def _calibration_path(self, engine: Engine, fast_engine: Engine, task) -> Path:
+        """Where this route's calibration is saved: keyed by both models' hashes (an upstream's server and
+        name too), the route's settings and the calibration task, so any change calibrates afresh."""
+        from brevity.route.sides import cache_dir, engine_identity
+
+        key = json.dumps([CALIBRATION_VERSION, engine_identity(engine), engine_identity(fast_engine), self.spec(),
+                          self.max_tokens, task.as_dict()], sort_keys=True, default=str)
+        return cache_dir() / f"calibration-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+
+    def _load_calibration(self, path: Path) -> bool:
+        """Restore a saved calibration; False when there is none (or it is unreadable: calibrate again)."""
+        try:
+            self.restore(json.loads(path.read_text()))
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            log.warning("ignoring the saved route calibration %s (%s); calibrating again", path, e)
+            return False
+        return True
 
     def curve(self, scores: list[float], fast: list[Solution], strong: list[Solution]):
         """Quality and cost for every share of strong calls, from both sides' outcomes on the same problems."""

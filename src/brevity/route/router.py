@@ -62,11 +62,17 @@ class Router:
         z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
         return 1.0 / (1.0 + np.exp(-z))
 
+    def as_dict(self) -> dict:
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(),
+                "intercept": self.intercept}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Router:
+        return cls(np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]), float(d["intercept"]))
+
     def save(self, path: Path) -> None:
-        path.write_text(json.dumps({"mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                                    "coef": self.coef.tolist(), "intercept": self.intercept}))
+        path.write_text(json.dumps(self.as_dict()))
 
     @classmethod
     def load(cls, path: Path) -> Router:
-        d = json.loads(path.read_text())
-        return cls(np.array(d["mean"]), np.array(d["scale"]), np.array(d["coef"]), float(d["intercept"]))
+        return cls.from_dict(json.loads(path.read_text()))

@@ -23,14 +23,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("BREVITY_CACHE", Path.home() / ".cache" / "brevity")) / "route"
 
 
-def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progress=None) -> list[Solution]:
-    """`method.solve` over the problems, reusing earlier runs of the same model, method and settings."""
+def engine_identity(engine: Engine) -> list:
+    """What tells one engine's model from another's in a cache key: its weights' hash, and for an upstream
+    (whose folder may hold only the tokenizer) the server and its name for the model."""
     from brevity.bench.runner import model_hash
 
-    parts = [model_hash(Path(engine.model_path)), method.spec(), method.max_tokens, method.want_logprobs]
-    if engine.name == "openai":  # its folder may hold only the tokenizer: the server and its name tell models apart
+    parts = [model_hash(Path(engine.model_path))]
+    if engine.name == "openai":
         parts += [engine.base_url, engine.served_name]
-    key = json.dumps(parts)
+    return parts
+
+
+def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progress=None) -> list[Solution]:
+    """`method.solve` over the problems, reusing earlier runs of the same model, method and settings."""
+    mhash, *upstream = engine_identity(engine)  # (the key's layout predates engine_identity: caches stay valid)
+    key = json.dumps([mhash, method.spec(), method.max_tokens, method.want_logprobs, *upstream])
     path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
     done: dict[str, Solution] = {}
     if path.is_file():

@@ -39,18 +39,21 @@ from brevity.tasks import Problem
 ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/models")
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
                405: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
-               504: "timeout_error"}
+               503: "service_unavailable_error", 504: "timeout_error"}
+RETRY_AFTER_S = 10  # what a request to an alias still calibrating is told
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None):
+    def __init__(self, status: int, message: str, code: str | None = None, param: str | None = None,
+                 headers: dict[str, str] | None = None):
         super().__init__(message)
-        self.status, self.message, self.code, self.param = status, message, code, param
+        self.status, self.message, self.code, self.param, self.headers = status, message, code, param, headers
 
 
-def _error(status: int, message: str, code: str | None = None, param: str | None = None) -> JSONResponse:
+def _error(status: int, message: str, code: str | None = None, param: str | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
     # A timeout would only time out again: tell OpenAI's clients not to retry it.
-    headers = {"x-should-retry": "false"} if status == 504 else None
+    headers = headers or ({"x-should-retry": "false"} if status == 504 else None)
     return JSONResponse(error_body(message, ERROR_TYPES.get(status, "server_error"), param, code), status, headers)
 
 
@@ -143,7 +146,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError):
-        return _error(e.status, e.message, e.code, e.param)
+        return _error(e.status, e.message, e.code, e.param, e.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError):
@@ -168,7 +171,10 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
 
     @app.get("/health")
     async def health():
-        return {"status": "ok"}
+        """Up (`status`), and which models and aliases take requests: `ready` is true once every one does."""
+        aliases = {a: gw.alias_ready(a) for a in cfg.aliases}
+        return {"status": "ok", "ready": all(v == "ready" for v in aliases.values()),
+                "models": {n: "ready" if n in gw.schedulers else "loading" for n in cfg.models}, "aliases": aliases}
 
     @app.get("/metrics", dependencies=[Depends(auth)])
     async def metrics():
@@ -200,9 +206,21 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                                 "rendered (use thinking_budget 0 to turn thinking off)", param="chat_template_kwargs")
         return await serve(body, request, body.text(), body.text(), chat=False)
 
+    def not_ready(alias: str) -> None:
+        """503 for an alias still calibrating (retry after a while) or whose calibration failed (do not)."""
+        state = gw.alias_ready(alias)
+        if state == "calibrating":
+            raise ApiError(503, f"{alias} is still calibrating; retry in {RETRY_AFTER_S} s (GET /health lists what is "
+                                "ready)", "alias_not_ready", "model", {"Retry-After": str(RETRY_AFTER_S)})
+        if state != "ready":
+            raise ApiError(503, f"{alias} is unavailable: its calibration {state}", "alias_failed", "model",
+                           {"x-should-retry": "false"})
+
     async def serve(body: Extensions, request: Request, prompt, question: str, chat: bool):
         request.state.model = body.model
         plan = gw.plan(body)
+        if body.model in cfg.aliases:
+            not_ready(body.model)
         gw.check(plan)
         kwargs = {k: v for k, v in (body.chat_template_kwargs or {}).items() if k != "enable_thinking"}
         rendered = gw.render(plan.model.name, prompt, kwargs, thinking=parse_spec(plan.spec).name != "nothink")

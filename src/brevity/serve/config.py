@@ -13,6 +13,7 @@ from pathlib import Path
 from brevity.errors import BrevityError
 
 BACKENDS = ("hf", "vllm", "openai")
+DEFAULT_PREFIX_CACHE_MB = 512
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 # Thinking budgets per `reasoning_effort` when the config gives none. None: no cap (plain `cot`); 0: no thinking.
 # Sized for the tiny zoo (tiny-lrm thinks 225 tokens with `cot`, and budget:136 keeps its accuracy within
@@ -41,6 +42,7 @@ class ModelConfig:
     batch_size: int = 32  # most requests in one batch (1: one at a time)
     batch_wait_ms: float = 5.0  # how long the first request of a batch waits for company
     reference_thinking: float = 0.0  # mean thinking tokens of plain `cot` (for the tokens-saved metric)
+    prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB  # hf: KV of finished requests kept for prefix reuse
 
 
 @dataclass
@@ -50,6 +52,7 @@ class Limits:
     max_body_bytes: int = 1 << 20
     max_concurrency: int = 64  # requests in flight; past it, 429
     timeout_s: float = 300.0
+    max_methods: int = 256  # prepared method instances kept (request specs vary with budgets and early exits)
 
 
 @dataclass
@@ -119,5 +122,7 @@ def _check_model(m: ModelConfig) -> None:
         get_format(m.format)  # an unknown name fails at start, with the list of names
     if m.answer_tokens < 0:
         raise BrevityError(f"model {m.name!r}: answer_tokens must be positive (0: the format's default)")
+    if m.prefix_cache_mb < 0:
+        raise BrevityError(f"model {m.name!r}: prefix_cache_mb must be >= 0 (0: no prefix cache)")
     if m.batch_size < 1:
         raise BrevityError(f"model {m.name!r}: batch_size must be at least 1")

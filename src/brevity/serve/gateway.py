@@ -5,7 +5,9 @@ and the checks that turn a request that cannot be honoured into a clear error be
 from __future__ import annotations
 
 import json
+import logging
 import tempfile
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,13 +19,13 @@ from brevity.errors import BrevityError
 from brevity.formats import ModelFormat, resolve_format
 from brevity.methods.base import Method, RunContext, build_method
 from brevity.methods.control import prompt_text
-from brevity.methods.spec import parse_spec
-from brevity.serve.config import ModelConfig, ServeConfig
+from brevity.methods.spec import parse_spec, parse_task
+from brevity.serve.config import DEFAULT_PREFIX_CACHE_MB, ModelConfig, ServeConfig
 from brevity.serve.metrics import Metrics
 from brevity.serve.protocol import Extensions
 from brevity.serve.scheduler import Scheduler
 
-MAX_METHODS = 256
+log = logging.getLogger("brevity.serve")
 
 
 def _without_max_tokens(spec: str) -> str:
@@ -57,7 +59,13 @@ class Gateway:
         self.engines: dict[str, Engine] = {}
         self.schedulers: dict[str, Scheduler] = {}
         self.methods: OrderedDict[tuple[str, str], Method] = OrderedDict()
-        self.prepared: dict[tuple[str, str], Method] = {}  # by spec without max_tokens (aliases, the config's)
+        self.prepared: OrderedDict[tuple[str, str], Method] = OrderedDict()  # by spec without max_tokens
+        self.pinned: set[tuple[str, str]] = set()  # the aliases' calibrated routes: never dropped from prepared
+        self.alias_state: dict[str, str] = {}  # alias -> "calibrating", "ready" or "failed: why"
+        self._todo: list[tuple[str, str, str]] = []  # (alias, model, spec) of the routes to calibrate
+        self._calibrator: threading.Thread | None = None
+        self._closing = False
+        self._lock = threading.Lock()  # methods and prepared: the schedulers' threads and the calibration's
         self.reference: dict[str, float] = {}
         self.procs: list = []
         self._side_engines: dict[str, Engine] = {}
@@ -67,7 +75,9 @@ class Gateway:
         self.context: dict[str, int] = {}  # the models' context lengths (positions)
 
     # Start and stop ---------------------------------------------------------------------------
-    def start(self) -> None:
+    def start(self, calibrate: bool = True) -> None:
+        """Load the models and check the aliases; routes then calibrate in a background thread, now or, with
+        `calibrate=False`, when the caller calls `calibrate()` (`brevity serve`: once its port is open)."""
         from transformers import AutoConfig, AutoTokenizer
 
         for name, m in self.cfg.models.items():
@@ -79,16 +89,107 @@ class Gateway:
             self.reference[name] = m.reference_thinking or _manifest_thinking(engine)
             self.schedulers[name] = Scheduler(engine, lambda spec, n=name: self.method_for(n, spec), m.batch_size,
                                               m.batch_wait_ms, on_batch=self.metrics.batch.labels(name).observe)
-        for alias, target in self.cfg.aliases.items():  # a route calibrates once, before the first request
+        self._check_aliases()
+        if calibrate:
+            self.calibrate()
+
+    def _check_aliases(self) -> None:
+        """Check every alias now (a bad one fails the start); routes are left to `calibrate`, the rest are
+        ready at once."""
+        for alias, target in self.cfg.aliases.items():
             spec = parse_spec(target)
             model = spec.model or self.cfg.default_model
             if model not in self.cfg.models:
                 raise BrevityError(f"alias {alias!r} names model {model!r}, which is not served")
-            self.method_for(model, spec_text(spec.name, _params(spec)))
+            base = spec_text(spec.name, _params(spec))
+            if hasattr(build_method(base), "calibration"):
+                self.alias_state[alias] = "calibrating"
+                self._todo.append((alias, model, base))
+            else:  # nothing to calibrate
+                self.method_for(model, base)
+                self.alias_state[alias] = "ready"
+
+    def calibrate(self) -> None:
+        """Calibrate the routes in a background thread, one alias after another (once)."""
+        if self._todo and self._calibrator is None:
+            self._calibrator = threading.Thread(target=self._calibrate, args=(self._todo,), name="brevity-calibrate",
+                                                daemon=True)
+            self._calibrator.start()
+
+    def _calibrate(self, todo: list[tuple[str, str, str]]) -> None:
+        for alias, model, spec in todo:
+            if self._closing:
+                return
+            try:
+                if (model, spec) not in self.prepared:
+                    self._prepare_route(model, spec)
+                self.alias_state[alias] = "ready"
+            except Exception as e:  # noqa: BLE001  (reported by /health and to the alias's requests)
+                log.exception("alias %s failed to calibrate", alias)
+                self.alias_state[alias] = f"failed: {type(e).__name__}: {e}".splitlines()[0][:300]
+
+    def _prepare_route(self, model: str, spec: str) -> None:
+        """Calibrate (or load a saved calibration) on engines of its own, since the served ones belong to their
+        schedulers' threads: a twin of the served model sharing its weights, and fresh side engines (handed to
+        the gateway afterwards). The served instance then takes only what calibration decided."""
+        task = parse_task(self.cfg.calibration_task)
+        sides: dict[str, Engine] = {}
+
+        def side(name: str) -> Engine:
+            if name not in sides:
+                sides[name] = self._make_side_engine(name)
+            return sides[name]
+
+        calib = build_method(spec)
+        calib.context = RunContext(side, task)
+        calib.prepare(self._twin(model), self.ui)
+        served = build_method(spec)
+        served.context = RunContext(self._side_engine, task)
+        served.restore(calib.calibration())
+        for name, engine in sides.items():
+            self._side_engines.setdefault(name, engine)
+        with self._lock:
+            self.prepared[(model, spec)] = served
+            self.pinned.add((model, spec))
+
+    def _twin(self, model: str) -> Engine:
+        """An engine for another thread over the served model: its weights (not a copy), its own tokenizer and
+        caches; a new client for an upstream."""
+        engine, m = self.engines[model], self.cfg.models[model]
+        if m.backend != "hf":
+            return self._upstream(m, str(engine.model_path))
+        from transformers import AutoTokenizer
+
+        from brevity.engines.hf import HFEngine
+
+        tok = AutoTokenizer.from_pretrained(engine.model_path)
+        tok.padding_side = "left"
+        twin = HFEngine.from_model(engine.model(), tok, batch_size=engine.batch_size, prefix_cache=True,
+                                   cache_bytes=m.prefix_cache_mb << 20)
+        twin.model_path, twin.model_name = engine.model_path, engine.model_name
+        twin.format = resolve_format(tok, engine.model_path, m.format or None, m.answer_tokens or None)
+        twin.eos_ids = set(twin.format.stop_ids)
+        return twin
+
+    def alias_ready(self, alias: str) -> str:
+        """"ready", "calibrating" or "failed: why" (an alias of another gateway's config: "ready")."""
+        return self.alias_state.get(alias, "ready")
+
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        """Block until every alias is calibrated; a BrevityError naming any that failed."""
+        self.calibrate()
+        if self._calibrator is not None:
+            self._calibrator.join(timeout_s)
+            if self._calibrator.is_alive():
+                raise BrevityError(f"aliases still calibrating after {timeout_s:g} s")
+        failed = {a: s for a, s in self.alias_state.items() if s != "ready"}
+        if failed:
+            raise BrevityError("; ".join(f"alias {a} {s}" for a, s in failed.items()))
 
     def close(self) -> None:
         from brevity.serve.upstream import stop
 
+        self._closing = True  # a calibration under way stops before its next alias
         for s in self.schedulers.values():
             s.close()
         for p in self.procs:
@@ -102,7 +203,7 @@ class Gateway:
         if m.backend == "hf":
             from brevity.engines.hf import HFEngine
 
-            return HFEngine(path, batch_size=m.batch_size, **fmt)
+            return HFEngine(path, batch_size=m.batch_size, cache_bytes=m.prefix_cache_mb << 20, **fmt)
         if m.backend == "vllm" and m.name not in self.urls:
             from brevity.formats import load_format
             from brevity.serve.upstream import native_budget_args, start_vllm
@@ -125,41 +226,52 @@ class Gateway:
     # Methods --------------------------------------------------------------------------------
     def method_for(self, model: str, spec: str) -> Method:
         """One prepared method instance per (model, spec), reused by every batch (the most recent
-        MAX_METHODS of them). Specs that differ only in max_tokens share one preparation."""
+        `limits.max_methods` of them). Specs that differ only in max_tokens share one preparation; those
+        are kept for the most recent `max_methods` specs too, besides the aliases' (pinned)."""
         key = (model, spec)
-        if key in self.methods:
-            self.methods.move_to_end(key)
-            return self.methods[key]
-        from brevity.methods.spec import parse_task
-
+        with self._lock:
+            if key in self.methods:
+                self.methods.move_to_end(key)
+                return self.methods[key]
         method = build_method(spec)
         method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
         base = (model, _without_max_tokens(spec))
-        if base in self.prepared:
-            method.adopt(self.prepared[base])
+        with self._lock:
+            prepared = self.prepared.get(base)
+            if prepared is not None:
+                self.prepared.move_to_end(base)
+        if prepared is not None:
+            method.adopt(prepared)
         else:
             method.prepare(self.engines[model], self.ui)
-            self.prepared[base] = method
-        self.methods[key] = method
-        while len(self.methods) > MAX_METHODS:
-            self.methods.popitem(last=False)
+        limit = self.cfg.limits.max_methods
+        with self._lock:
+            self.prepared.setdefault(base, method)
+            _trim(self.prepared, limit + len(self.pinned), self.pinned)
+            self.methods[key] = method
+            _trim(self.methods, limit)
         return method
 
     def _side_engine(self, name: str) -> Engine:
-        """Engines a method asks for besides its own (a route's fast model), on that model's backend in the
-        config (matched by its name or its folder's name): the upstream it is served on, or in-process hf
-        for hf models and models the config does not serve."""
+        """Engines a method asks for besides its own (a route's fast model), one per name, shared by the
+        requests that use it."""
+        if name not in self._side_engines:
+            self._side_engines[name] = self._make_side_engine(name)
+        return self._side_engines[name]
+
+    def _make_side_engine(self, name: str) -> Engine:
+        """A new engine for a model a method names, on that model's backend in the config (matched by its
+        name or its folder's name): the upstream it is served on, or in-process hf for hf models and models
+        the config does not serve."""
         from brevity.engines.hf import HFEngine
         from brevity.zoo import resolve_model
 
-        if name not in self._side_engines:
-            m = self._config_for(name)
-            if m is not None and m.backend != "hf":
-                self._side_engines[name] = self._upstream(m, str(resolve_model(m.path)))
-            else:
-                path = resolve_model(m.path if m else name)
-                self._side_engines[name] = HFEngine(path, batch_size=m.batch_size if m else 32)
-        return self._side_engines[name]
+        m = self._config_for(name)
+        if m is not None and m.backend != "hf":
+            return self._upstream(m, str(resolve_model(m.path)))
+        path = resolve_model(m.path if m else name)
+        return HFEngine(path, batch_size=m.batch_size if m else 32,
+                        cache_bytes=(m.prefix_cache_mb if m else DEFAULT_PREFIX_CACHE_MB) << 20)
 
     def _config_for(self, name: str) -> ModelConfig | None:
         """The served model a method names: by its served name, its path, or its folder's name."""
@@ -242,6 +354,15 @@ class Gateway:
             with open(self.cfg.log_prompts, "a") as f:
                 f.write(json.dumps({"id": rid, "model": model, "method": spec, "format": self.formats[model].name,
                                     "prompt": text}) + "\n")
+
+
+def _trim(lru: OrderedDict, limit: int, keep: set = frozenset()) -> None:
+    """Drop the least recently used entries past `limit`, never those in `keep`."""
+    extra = len(lru) - limit
+    if extra <= 0:
+        return
+    for key in [k for k in lru if k not in keep][:extra]:
+        del lru[key]
 
 
 def _exit_params(extra: dict) -> dict[str, object]:

@@ -24,9 +24,10 @@ def native_budget_args(fmt) -> dict:
             "reasoning_config": {"reasoning_start_str": spec.open, "reasoning_end_str": spec.forced_close + spec.close}}
 
 
-def start_gateway(args: list[str], timeout_s: float = 300) -> tuple[subprocess.Popen, str]:
-    """`brevity serve ARGS` on a free port, for benchmarks; returns the process and its base URL."""
+def start_gateway(args: list[str], timeout_s: float = 300, ready: bool = True) -> tuple[subprocess.Popen, str]:
+    """`brevity serve ARGS` on a free port, for benchmarks; returns the process and its base URL once /health
+    answers and, with `ready` (the default: a timed run should not time a calibration), every alias is ready."""
     port = free_port()
     proc = subprocess.Popen(["brevity", "serve", "--port", str(port), *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=os.environ, preexec_fn=_die_with_parent)
-    return proc, wait_healthy(proc, port, timeout_s, "brevity serve")
+    return proc, wait_healthy(proc, port, timeout_s, "brevity serve", ready=ready)

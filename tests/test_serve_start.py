@@ -1,0 +1,242 @@
+"""Fast start and bounded memory: routes calibrate behind an open port (/health says what is ready, an alias
+not ready is a 503 with Retry-After), a calibration is saved under the cache keyed by the models and settings,
+and every cache and index on the serve path stays within its configured size."""
+
+import random
+import threading
+
+import httpx
+import pytest
+import torch
+
+from brevity.methods.solution import Solution
+from brevity.route.method import Route
+from brevity.serve.background import BackgroundServer as Server
+from brevity.serve.config import single_model
+from brevity.serve.gateway import Gateway
+
+
+@pytest.fixture
+def held_calibration(monkeypatch):
+    """Route.prepare waits for `release` (or raises `fail`), then calibrates to a fixed threshold."""
+    gate = {"release": threading.Event(), "fail": None}
+
+    def prepare(self, engine, ui=None):
+        assert gate["release"].wait(120)
+        if gate["fail"]:
+            raise gate["fail"]
+        self._state.update(threshold=0.5, calibrated_share=0.25)
+
+    monkeypatch.setattr(Route, "prepare", prepare)
+    return gate
+
+
+def _gateway():
+    cfg = single_model("tiny-lrm")
+    cfg.limits.max_tokens = 64
+    gw = Gateway(cfg)
+    gw.start()
+    return cfg, gw
+
+
+def test_port_opens_before_calibration_and_alias_is_503_until_ready(held_calibration):
+    cfg, gw = _gateway()
+    try:
+        assert gw.alias_state == {"route:cascade": "calibrating"}
+        with Server(cfg, gw) as url:
+            health = httpx.get(f"{url}/health").json()
+            assert health == {"status": "ok", "ready": False, "models": {"tiny-lrm": "ready"},
+                              "aliases": {"route:cascade": "calibrating"}}
+            body = {"model": "route:cascade", "messages": [{"role": "user", "content": "1+1"}]}
+            r = httpx.post(f"{url}/v1/chat/completions", json=body)
+            assert r.status_code == 503 and r.headers["retry-after"].isdigit(), r.text
+            assert r.json()["error"]["code"] == "alias_not_ready" and r.json()["error"]["param"] == "model"
+            # The model itself is served meanwhile.
+            plain = httpx.post(f"{url}/v1/chat/completions", timeout=120,
+                               json={**body, "model": "tiny-lrm", "max_tokens": 8})
+            assert plain.status_code == 200, plain.text
+            held_calibration["release"].set()
+            gw.wait_ready(60)
+            health = httpx.get(f"{url}/health").json()
+            assert health["ready"] is True and health["aliases"] == {"route:cascade": "ready"}
+            (key,) = gw.pinned
+            route = gw.prepared[key]
+            assert route._state["threshold"] == 0.5 and "fast_engine" not in route._state  # no calibration engine
+    finally:
+        held_calibration["release"].set()
+        gw.close()
+
+
+def test_failed_calibration_is_reported_and_refused(held_calibration):
+    held_calibration["fail"] = RuntimeError("no validation split")
+    held_calibration["release"].set()
+    cfg, gw = _gateway()
+    try:
+        with pytest.raises(Exception, match="no validation split"):
+            gw.wait_ready(60)
+        with Server(cfg, gw) as url:
+            assert httpx.get(f"{url}/health").json()["aliases"]["route:cascade"].startswith("failed: RuntimeError")
+            r = httpx.post(f"{url}/v1/chat/completions",
+                           json={"model": "route:cascade", "messages": [{"role": "user", "content": "1+1"}]})
+            assert r.status_code == 503 and "retry-after" not in r.headers
+            assert r.json()["error"]["code"] == "alias_failed" and "no validation split" in r.json()["error"]["message"]
+    finally:
+        gw.close()
+
+
+class _Engine:
+    name, model_name = "hf", "m"
+
+    def __init__(self, path):
+        self.model_path = path
+
+
+def _fake_sides(calls):
+    def run_side(method, engine, problems, progress=None):
+        calls.append(method.spec())
+        rng = random.Random(len(calls))
+        return [Solution(p.id, method.spec(), "m", "hf", "1", rng.random() < 0.7, 10, 2,
+                         extra={"answer_logprob": -rng.random()}) for p in problems]
+    return run_side
+
+
+def test_calibration_is_saved_and_keyed_by_models_and_settings(tmp_path, monkeypatch, lrm_path):
+    from brevity.methods.base import RunContext
+    from brevity.tasks import TaskSpec
+    from brevity.zoo import resolve_model
+
+    monkeypatch.setenv("BREVITY_CACHE", str(tmp_path))
+    calls = []
+    monkeypatch.setattr("brevity.route.sides.run_side", _fake_sides(calls))
+    strong, fast = _Engine(lrm_path), _Engine(resolve_model("tiny-llm"))
+
+    def route(task=TaskSpec("arith"), **settings):
+        r = Route(kind="cascade", calib_n=20, **settings)
+        r.context = RunContext(lambda name: fast, task)
+        return r
+
+    first = route()
+    first.prepare(strong)
+    assert len(calls) == 2
+    saved = list((tmp_path / "route").glob("calibration-*.json"))
+    assert len(saved) == 1 and not any(tmp_path.glob("route/*.tmp"))
+    again = route()
+    again.prepare(strong)
+    assert len(calls) == 2 and again.calibration() == first.calibration()  # loaded, not recalibrated
+    route(share=0.5).prepare(strong)  # other settings: calibrated afresh
+    route(task=TaskSpec("arith", (("max_steps", 3),))).prepare(strong)  # another task too
+    _Engine.__init__(fast, lrm_path)  # another fast model
+    route().prepare(strong)
+    assert len(calls) == 8 and len(list((tmp_path / "route").glob("calibration-*.json"))) == 4
+    saved[0].write_text("{torn")
+    route().prepare(_Engine(resolve_model("tiny-llm")))  # unreadable: calibrated again, saved again
+    assert len(calls) == 10
+
+
+# Bounds -----------------------------------------------------------------------------------------------
+def test_prefix_cache_index_drops_evicted_entries():
+    from brevity.engines.prefix_cache import BLOCK, PrefixCache
+
+    def kv(n):
+        return [(torch.zeros(1, n, 4), torch.zeros(1, n, 4))]
+
+    per_entry = kv(4 * BLOCK)[0][0].numel() * 4 * 2
+    cache = PrefixCache(max_bytes=10 * per_entry)
+    rng = random.Random(0)
+    for i in range(500):
+        shared = (i % 7,) * BLOCK  # some entries share their first block
+        tokens = shared + tuple(rng.randrange(1000) for _ in range(3 * BLOCK))
+        cache.put(tokens, kv(len(tokens)))
+    assert len(cache.entries) == 10 and cache.bytes <= cache.max_bytes
+    assert set(cache.index.values()) <= set(cache.entries)
+    assert len(cache.index) <= sum(len(e.tokens) // BLOCK for e in cache.entries.values())
+    last = list(cache.entries.values())[-1].tokens
+    assert cache.lookup(last + (1,))[0] == len(last)  # live entries still hit
+
+
+def test_gateway_method_instances_are_bounded():
+    cfg = single_model("tiny-lrm")
+    cfg.limits.max_methods = 4
+    gw = Gateway(cfg)
+    gw.engines["tiny-lrm"] = None  # base methods prepare nothing
+    gw.prepared[("tiny-lrm", "route:cascade")] = alias = Route()
+    gw.pinned.add(("tiny-lrm", "route:cascade"))
+    for b in range(1, 40):
+        gw.method_for("tiny-lrm", f"budget:max={b};max_tokens={100 + b}")
+    assert len(gw.methods) == 4 and len(gw.prepared) == 5
+    assert gw.prepared[("tiny-lrm", "route:cascade")] is alias  # pinned: kept
+    assert ("tiny-lrm", "budget:max=39") in gw.prepared
+
+
+def test_metric_labels_stay_bounded():
+    from fastapi.testclient import TestClient
+
+    from brevity.serve.app import create_app
+
+    cfg = single_model("tiny-lrm")
+    gw = Gateway(cfg)
+    gw.engines["tiny-lrm"] = None  # not started: unknown models fail before any engine is used
+    client = TestClient(create_app(cfg, gw))
+    for i in range(50):
+        r = client.post("/v1/chat/completions", json={"model": f"m{i}", "messages": [{"role": "user", "content": "x"}]})
+        assert r.status_code == 404
+        client.get(f"/v1/thing{i}")
+    text = gw.metrics.render().decode()
+    models = {line.split('model="')[1].split('"')[0] for line in text.splitlines()
+              if line.startswith("brevity_requests_total{")}
+    endpoints = {line.split('endpoint="')[1].split('"')[0] for line in text.splitlines()
+                 if line.startswith("brevity_requests_total{")}
+    assert models == {"other"} and endpoints <= {"/v1/chat/completions", "other"}
+
+
+def test_stop_criteria_and_format_caches_are_bounded(lrm_engine):
+    from brevity.engines.hf import MAX_STOP_SETS
+
+    for i in range(MAX_STOP_SETS + 10):
+        lrm_engine._stop_criteria((f"stop{i}",))
+    assert len(lrm_engine._stops) == MAX_STOP_SETS and ("stop0",) not in lrm_engine._stops
+    fmt = lrm_engine.format
+    for i in range(5000):
+        fmt.encode(f"phrase {i}")
+    fmt.encode("x" * 300)
+    assert len(fmt._cache) <= 4096 and "x" * 300 not in fmt._cache
+
+
+def test_wait_healthy_waits_for_readiness_and_reports_a_failed_alias():
+    import json
+    import subprocess
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from brevity.errors import BrevityError
+    from brevity.serve.upstream import wait_healthy
+
+    answers = iter([{"status": "ok", "ready": False, "aliases": {"r": "calibrating"}}] * 2
+                   + [{"status": "ok", "ready": True, "aliases": {"r": "ready"}}])
+    seen = []
+
+    class Health(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body = json.dumps(next(answers, {"status": "ok", "ready": False, "aliases": {"r": "failed: boom"}}))
+            seen.append(body)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        port = server.server_address[1]
+        assert wait_healthy(proc, port, 30, "brevity serve", ready=True) == f"http://127.0.0.1:{port}"
+        assert len(seen) == 3  # two answers said calibrating
+        with pytest.raises(BrevityError, match="alias r failed: boom"):
+            wait_healthy(proc, port, 30, "brevity serve", ready=True)
+        assert wait_healthy(proc, port, 30, "brevity serve") == f"http://127.0.0.1:{port}"  # up is enough
+    finally:
+        proc.kill()
+        server.shutdown()
