@@ -262,7 +262,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         request.state.model = body.model
         unknown = body.unknown_fields()
         if unknown and limits.unknown_fields != "ignore":
-            raise ApiError(400, f"{unknown[0]} is not a parameter this server knows (in no OpenAI schema and no "
+            raise ApiError(400, f"{unknown[0]!r} is not a parameter this server knows (in no OpenAI schema and no "
                                 "Brevity extension); leave it out", "unknown_parameter", unknown[0])
         if unknown:
             log.info("ignored unknown request fields: %s", ", ".join(unknown))
