@@ -342,8 +342,10 @@ def test_served_raw_completion_turns_thinking_off_and_refuses_template_kwargs(ga
     body = {"model": engine.model_name, "prompt": prompt}
     r = httpx.post(f"{url}/v1/completions", json={**body, "thinking_budget": 0}, timeout=60).json()
     assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] == 0
-    text = r["choices"][0]["text"]  # the closing marker, then the answer: the thinking section is empty
-    assert text.startswith(fmt.spec.close) and text.endswith(engine.script.answer)
+    text = r["choices"][0]["text"]  # the off switch's prefill (injected, listed), then the answer
+    (start, end), = r["brevity"]["injected"][0]
+    assert start == 0 and text[:end] == fmt.off_prefill() and fmt.spec.close in text[:end]
+    assert text.endswith(engine.script.answer)
     bad = httpx.post(f"{url}/v1/completions", json={**body, "chat_template_kwargs": {"enable_thinking": False}},
                      timeout=60)
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "chat_template_kwargs"

@@ -271,11 +271,40 @@ def test_fuzz_no_5xx(gateway):
     scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
     json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                                | st.dictionaries(st.text(), inner, max_size=4), max_leaves=12)
+    # every reasoning-control shape and sampling field, several at once (conflicts must be 400s, not 500s)
+    budgets = st.none() | st.integers(-2, 700)
+    levels = st.sampled_from(["none", "minimal", "low", "medium", "high", "xhigh", "max"])
+    shapes = st.fixed_dictionaries({}, optional={
+        "thinking_budget": budgets, "thinking_token_budget": budgets, "reasoning_effort": levels,
+        "reasoning": st.fixed_dictionaries({}, optional={"effort": levels, "max_tokens": budgets,
+                                                         "exclude": st.booleans(), "enabled": st.booleans()}),
+        "thinking": st.fixed_dictionaries({"type": st.sampled_from(["enabled", "disabled"])},
+                                          optional={"budget_tokens": budgets}),
+        "thinking_config": st.fixed_dictionaries({}, optional={"thinking_budget": budgets,
+                                                               "include_thoughts": st.booleans()}),
+        "thinkingConfig": st.fixed_dictionaries({}, optional={"thinkingBudget": budgets,
+                                                              "includeThoughts": st.booleans()}),
+        "enable_thinking": st.booleans(), "think": st.booleans() | levels,
+        "chat_template_kwargs": st.fixed_dictionaries({}, optional={"enable_thinking": st.booleans()}),
+        "early_exit": st.sampled_from(["deer", "dynasor", "none"]),
+        "temperature": st.floats(-1, 3), "top_p": st.floats(0, 1.5), "seed": st.integers(-5, 2 ** 65),
+        "stop": st.text(max_size=3) | st.lists(st.text(max_size=3), max_size=6),
+        "logprobs": st.booleans() | st.integers(-1, 7), "top_logprobs": st.integers(-1, 25),
+        "n": st.integers(0, 3), "tools": st.lists(st.just({"type": "function"}), max_size=1),
+        "tool_choice": st.sampled_from(["none", "auto", "required"]), "echo": st.booleans(),
+        "best_of": st.integers(0, 3), "user": st.text(max_size=5), "top_k": st.integers(0, 5),
+        "max_tokens": st.integers(-1, 100), "max_completion_tokens": st.integers(-1, 100),
+        "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans()})})
+    prompt = st.sampled_from(["2 + 3 =", ["a", "b"], [1, 2, 3], [[1, 2], [3]], []])
+    shaped = (shapes.map(lambda b: ("/v1/chat/completions", {"model": "tiny-lrm", "messages": [
+        {"role": "user", "content": "What is 2 + 3?"}], **b}))
+        | st.tuples(shapes, prompt).map(lambda bp: ("/v1/completions", {"model": "tiny-lrm", "prompt": bp[1],
+                                                                         **bp[0]})))
     bodies = (from_schema(ChatCompletionRequest.model_json_schema()).map(lambda b: ("/v1/chat/completions", b))
               | from_schema(CompletionRequest.model_json_schema()).map(lambda b: ("/v1/completions", b))
-              | st.tuples(st.sampled_from(["/v1/chat/completions", "/v1/completions"]), json_values))
+              | shaped | st.tuples(st.sampled_from(["/v1/chat/completions", "/v1/completions"]), json_values))
 
-    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=160, deadline=None, suppress_health_check=list(HealthCheck))
     @given(bodies)
     def check(case):
         path, body = case
@@ -284,6 +313,9 @@ def test_fuzz_no_5xx(gateway):
         r = client.post(path, content=json.dumps(body), headers={"content-type": "application/json"})
         assert r.status_code < 500, (body, r.text)
         if r.status_code >= 400:
-            assert r.json()["error"]["message"]
+            error = r.json()["error"]
+            assert error["message"] and error["code"], (body, error)
+            if r.status_code == 400 and error["code"] != "invalid_json":
+                assert error["param"] is not None, (body, error)
 
     check()

@@ -11,7 +11,7 @@ from typing import ClassVar
 from brevity.engines.base import ProgressFn, Request
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
-from brevity.methods.control import answer, encode, extend, force_close, inject, new_thoughts, prompts
+from brevity.methods.control import answer, encode, extend, force_close, inject, injected, new_thoughts, prompts
 from brevity.methods.solution import Solution
 
 
@@ -51,7 +51,7 @@ class NoThink(Method):
         fmt.require_thinking(self.name)
         for prob in problems:
             if prob.sink is not None:
-                prob.sink.write(fmt.spec.close)  # the stream's reasoning is empty; the answer follows
+                injected(prob.sink, fmt.spec.close)  # the stream's reasoning is empty; the answer follows
         base = prompts(problems, engine, thinking=False)
         reqs = [Request(p, min(fmt.answer_tokens, self.max_tokens), logprobs=self.want_logprobs, sink=prob.sink)
                 for prob, p in zip(problems, base)]

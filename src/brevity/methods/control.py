@@ -73,6 +73,11 @@ class Thought:
     sink: Any = None  # the problem's stream: generated and injected thinking go there in order
 
 
+def injected(sink: Any, text: str) -> None:
+    """Text a method writes into a stream that the model did not (a raw completion lists where)."""
+    getattr(sink, "inject", sink.write)(text)
+
+
 def new_thoughts(problems: Sequence[Problem]) -> list[Thought]:
     return [Thought(sink=p.sink) for p in problems]
 
@@ -81,7 +86,7 @@ def inject(engine: Engine, thought: Thought, text: str) -> None:
     """Text the method writes into the thinking span itself (a phrase, "Wait", a newline)."""
     thought.ids += encode(engine, text)
     if thought.sink is not None:
-        thought.sink.write(text)
+        injected(thought.sink, text)
 
 
 def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thought], active: list[int],
@@ -167,8 +172,10 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
     fmt = engine.format
     end = tuple(fmt.close_ids)
     for t in thoughts:
-        if t.sink is not None:
+        if t.sink is not None and t.closed:  # the model's own close, cut as a stop string
             t.sink.write(fmt.spec.close)
+        elif t.sink is not None:
+            injected(t.sink, fmt.spec.close)
     reqs = [Request(b + tuple(t.ids) + end, fmt.answer_tokens, sink=t.sink) for b, t in zip(base, thoughts)]
     out = []
     for prob, b, t, c in zip(problems, base, thoughts, engine.complete(reqs, progress)):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,11 +37,26 @@ from brevity.serve.scheduler import Job
 from brevity.serve.stream import ResponseStream
 from brevity.tasks import Problem
 
+log = logging.getLogger("brevity.serve")
 ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/models")
+UNION_TAGS = {"str", "int", "float", "bool", "list", "dict", "none", "literal"}
+# pydantic's error types -> OpenAI-style codes (ours, raised by the request model, pass through)
+VALIDATION_CODES = {"extra_forbidden": "unknown_parameter", "missing": "missing_required_parameter",
+                    "json_invalid": "invalid_json"}
 ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "not_found_error",
                405: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
                503: "service_unavailable_error", 504: "timeout_error"}
 RETRY_AFTER_S = 10  # what a request to an alias still calibrating is told
+
+
+def _param(loc) -> str:
+    """A validation error's location as OpenAI names a parameter: `messages[0].content`."""
+    out = ""
+    for x in loc:
+        if x == "body" or isinstance(x, str) and (x in UNION_TAGS or "[" in x or "-" in x):
+            continue  # pydantic's names for the member of a union it tried: not part of the parameter
+        out += f"[{x}]" if isinstance(x, int) else (f".{x}" if out else str(x))
+    return out or "body"
 
 
 class ApiError(Exception):
@@ -75,9 +91,6 @@ class Released(StreamingResponse):
 class BodyLimit:
     """413 for a body over the limit, by its Content-Length or, without one, as it arrives."""
 
-    class TooLarge(Exception):
-        pass
-
     def __init__(self, app, max_bytes: int):
         self.app, self.max_bytes = app, max_bytes
 
@@ -87,23 +100,31 @@ class BodyLimit:
         length = dict(scope.get("headers") or []).get(b"content-length")
         too_large = _error(413, f"request body is over this server's limit of {self.max_bytes} bytes",
                            "body_too_large")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await too_large(scope, receive, send)
-        seen = 0
-
-        async def limited():
-            nonlocal seen
+        if length is not None and length.isdigit():
+            if int(length) > self.max_bytes:
+                return await too_large(scope, receive, send)
+            return await self.app(scope, receive, send)
+        # No length (a chunked body): read it here, at most the limit, and hand it on whole. (Raising from
+        # inside the app's own read would reach FastAPI's body parser, which turns any error into a 400.)
+        body, more = b"", True
+        while more:
             msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.max_bytes:
-                    raise BodyLimit.TooLarge
-            return msg
+            if msg["type"] != "http.request":
+                return
+            body += msg.get("body", b"")
+            more = msg.get("more_body", False)
+            if len(body) > self.max_bytes:
+                return await too_large(scope, receive, send)
+        sent = False
 
-        try:
-            await self.app(scope, limited, send)
-        except BodyLimit.TooLarge:
-            await too_large(scope, receive, send)
+        async def replay():
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: bool = False) -> FastAPI:
@@ -151,19 +172,23 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError):
         first = e.errors()[0] if e.errors() else {}
-        where = ".".join(str(x) for x in first.get("loc", ()) if x != "body")
         kind = first.get("type", "")
-        msg = "the body is not valid JSON" if kind == "json_invalid" else f"{where or 'body'}: {first.get('msg', e)}"
-        return _error(400, msg, kind or None, None if kind == "json_invalid" else where or None)
+        ctx = first.get("ctx") or {}
+        if kind == "json_invalid":
+            return _error(400, "the body is not valid JSON", "invalid_json")
+        where = ctx.get("param") or _param(first.get("loc", ()))
+        msg = ctx["message"] if "message" in ctx and "param" in ctx else f"{where}: {first.get('msg', e)}"
+        return _error(400, msg, VALIDATION_CODES.get(kind, kind if "param" in ctx else "invalid_value"), where)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, e: StarletteHTTPException):
-        return _error(e.status_code, str(e.detail))
+        return _error(e.status_code, str(e.detail), "not_found" if e.status_code == 404 else "invalid_request")
 
     @app.exception_handler(BrevityError)
     async def brevity_error(_: Request, e: BrevityError):
-        return _error(404 if isinstance(e, NotFound) else 400, str(e), "model_not_found" if isinstance(e, NotFound)
-                      else None)
+        if isinstance(e, NotFound):
+            return _error(404, str(e), "model_not_found", "model")
+        return _error(400, str(e), getattr(e, "code", "invalid_request"), getattr(e, "param", None))
 
     def auth(authorization: str | None = Header(None, include_in_schema=False)) -> None:
         if cfg.api_key and authorization != f"Bearer {cfg.api_key}":
@@ -189,22 +214,46 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                  for a, t in cfg.aliases.items()]
         return {"object": "list", "data": data}
 
+    @app.get("/v1/models/{model_id:path}", dependencies=[Depends(auth)])
+    async def model(model_id: str):
+        found = next((m for m in (await models())["data"] if m["id"] == model_id), None)
+        if found is None:
+            raise NotFound(f"model {model_id!r} is not served here; GET /v1/models lists them")
+        return found
+
+    @app.api_route("/v1/responses", methods=["GET", "POST"], include_in_schema=False)
+    async def responses():
+        raise ApiError(404, "the Responses API is not served here; send the same request to /v1/chat/completions "
+                            "(reasoning: {effort} is accepted there)", "not_found")
+
     @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         """Chat, with reasoning separated into `reasoning_content`; see the request extensions."""
-        prompt = [{"role": m.role if m.role != "developer" else "system", "content": m.text()} for m in body.messages]
+        prompt = [m.for_template() for m in body.messages]
         question = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), prompt[-1]["content"])
-        return await serve(body, request, prompt, question, chat=True)
+        return await serve(body, request, [prompt], [question], chat=True)
 
     @app.post("/v1/completions", dependencies=[Depends(auth)])
     async def completions(body: CompletionRequest, request: Request):
-        """Raw completion of a prompt in the model's own format; the text keeps `</think>`."""
-        if isinstance(body.prompt, list) and len(body.prompt) != 1:
-            raise ApiError(400, "prompt: give one prompt (a string, or a list of one)", param="prompt")
+        """Raw completion of prompts in the model's own format (text or token ids; one choice each). The text is
+        what the model wrote, plus what the method injected (listed in `brevity.injected`)."""
+        prompts = body.prompts()
+        if not prompts:
+            raise ApiError(400, "prompt is empty: give a string, token ids, or a list of either", "invalid_value",
+                           "prompt")
+        if body.stream and len(prompts) > 1:
+            raise ApiError(400, "streaming takes one prompt; send several without stream, or one per request",
+                           "unsupported_parameter", "prompt")
         if body.chat_template_kwargs:
             raise ApiError(400, "chat_template_kwargs applies to chat messages; a /v1/completions prompt is already "
-                                "rendered (use thinking_budget 0 to turn thinking off)", param="chat_template_kwargs")
-        return await serve(body, request, body.text(), body.text(), chat=False)
+                                "rendered (use thinking_budget 0 to turn thinking off)", "unsupported_parameter",
+                           "chat_template_kwargs")
+        if body.control.hide_reasoning:
+            field = body.control.fields["hide"]
+            raise ApiError(400, f"{field}: a raw completion returns the model's text as written; hiding the "
+                                "reasoning applies to /v1/chat/completions", "unsupported_parameter", field)
+        texts = [p if isinstance(p, str) else _decode(p, body.model) for p in prompts]
+        return await serve(body, request, texts, texts, chat=False)
 
     def not_ready(alias: str) -> None:
         """503 for an alias still calibrating (retry after a while) or whose calibration failed (do not)."""
@@ -216,73 +265,109 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
             raise ApiError(503, f"{alias} is unavailable: its calibration {state}", "alias_failed", "model",
                            {"x-should-retry": "false"})
 
-    async def serve(body: Extensions, request: Request, prompt, question: str, chat: bool):
+    def _decode(ids: list[int], model: str) -> str:
+        """Token ids as the text they encode (the engines take text or ids alike; the prompt is counted again)."""
+        name = gw.served_model(model)
+        tok = gw.tokenizers[name]
+        if any(not 0 <= i < len(tok) for i in ids):
+            raise ApiError(400, f"prompt has token ids outside this model's vocabulary (0 to {len(tok) - 1})",
+                           "invalid_value", "prompt")
+        return tok.decode(ids, skip_special_tokens=False)
+
+    async def serve(body: Extensions, request: Request, prompts: list, questions: list[str], chat: bool):
         request.state.model = body.model
+        unknown = body.unknown_fields()
+        if unknown and limits.unknown_fields != "ignore":
+            raise ApiError(400, f"{unknown[0]!r} is not a parameter this server knows (in no OpenAI schema and no "
+                                "Brevity extension); leave it out", "unknown_parameter", unknown[0])
+        if unknown:
+            log.info("ignored unknown request fields: %s", ", ".join(unknown))
         plan = gw.plan(body)
         if body.model in cfg.aliases:
             not_ready(body.model)
         gw.check(plan)
-        kwargs = {k: v for k, v in (body.chat_template_kwargs or {}).items() if k != "enable_thinking"}
-        rendered = gw.render(plan.model.name, prompt, kwargs, thinking=parse_spec(plan.spec).name != "nothink")
-        n_prompt = len(gw.formats[plan.model.name].encode(rendered))
-        if n_prompt > limits.max_prompt_tokens:
-            raise ApiError(400, f"the prompt has {n_prompt} tokens; this server takes at most "
-                                f"{limits.max_prompt_tokens}", "prompt_too_long", "messages" if chat else "prompt")
-        context = gw.context.get(plan.model.name)
-        if context and n_prompt + plan.max_tokens > context:
-            raise ApiError(400, f"prompt ({n_prompt} tokens) plus max_tokens ({plan.max_tokens}) exceeds the model's "
-                                f"context of {context} tokens; lower max_tokens", "context_length_exceeded")
-        if state["inflight"] >= limits.max_concurrency:
+        name = plan.model.name
+        kwargs = body.control.template_kwargs
+        thinking = parse_spec(plan.spec).name != "nothink"
+        rendered = [gw.render(name, p, kwargs, thinking=thinking) for p in prompts]
+        counts = [len(gw.formats[name].encode(r)) for r in rendered]
+        where = "messages" if chat else "prompt"
+        if max(counts) > limits.max_prompt_tokens:
+            raise ApiError(400, f"the prompt has {max(counts)} tokens; this server takes at most "
+                                f"{limits.max_prompt_tokens}", "prompt_too_long", where)
+        context = gw.context.get(name)
+        if context and max(counts) + plan.max_tokens > context:
+            raise ApiError(400, f"prompt ({max(counts)} tokens) plus max_tokens ({plan.max_tokens}) exceeds the "
+                                f"model's context of {context} tokens; lower max_tokens", "context_length_exceeded",
+                           "max_tokens")
+        n = len(prompts)
+        if n > limits.max_concurrency:
+            raise ApiError(400, f"{n} prompts in one request; this server takes at most {limits.max_concurrency}",
+                           "invalid_value", "prompt")
+        if state["inflight"] + n > limits.max_concurrency:
             raise ApiError(429, f"this server is at its limit of {limits.max_concurrency} concurrent requests; "
                                 "retry shortly", "too_many_requests")
-        state["inflight"] += 1
-        gw.metrics.inflight.inc()
+        state["inflight"] += n
+        gw.metrics.inflight.inc(n)
         rid = new_id("chatcmpl" if chat else "cmpl")
-        fmt = gw.formats[plan.model.name]
-        stream = ResponseStream(asyncio.get_running_loop(), fmt.spec, raw=not chat, wants_text=body.stream)
+        fmt = gw.formats[name]
+        loop = asyncio.get_running_loop()
+        # a raw prompt gets what the method adds after it (thinking turned off): the response shows it, injected
+        streams = [ResponseStream(loop, fmt.spec, raw=not chat, wants_text=bool(body.stream) or not chat,
+                                  prefill=r[len(p):] if not chat and r.startswith(p) else "")
+                   for p, r in zip(prompts, rendered)]
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
-                stream.cancelled = stream.cancelled or not stream.finished
-                state["inflight"] -= 1
-                gw.metrics.inflight.dec()
+                for s in streams:
+                    s.cancelled = s.cancelled or not s.finished
+                state["inflight"] -= n
+                gw.metrics.inflight.dec(n)
 
-        gw.log_prompt(rid, plan.model.name, plan.spec, rendered)
-        gw.schedulers[plan.model.name].submit(Job(Problem(id=rid, question=question, answer="", prompt=prompt,
-                                                          template_kwargs=kwargs, sink=stream), plan.spec))
+        for i, (p, q, r, s) in enumerate(zip(prompts, questions, rendered, streams)):
+            jid = rid if n == 1 else f"{rid}-{i}"
+            gw.log_prompt(jid, name, plan.spec, r)
+            gw.schedulers[name].submit(Job(Problem(id=jid, question=q, answer="", prompt=p, template_kwargs=kwargs,
+                                                   sink=s), plan.spec))
+        n_prompt = sum(counts)
         if body.stream:
-            return Released(events(body, plan, stream, rid, n_prompt, chat), release,
+            return Released(events(body, plan, streams[0], rid, n_prompt, chat), release,
                             media_type="text/event-stream")
-        t0 = time.perf_counter()
 
         async def watch() -> None:  # a client that hangs up stops its generation
             while not await request.is_disconnected():
                 await asyncio.sleep(0.25)
-            stream.cancelled = True
+            for s in streams:
+                s.cancelled = True
 
-        watcher = asyncio.create_task(watch())
-        try:
+        async def result(stream: ResponseStream) -> Solution:
             while True:
-                remaining = limits.timeout_s - (time.perf_counter() - t0)
-                kind, value = await asyncio.wait_for(stream.queue.get(), max(0.001, remaining))
+                kind, value = await stream.queue.get()
                 if kind == "done":
-                    break
+                    return value
                 if kind == "error":
                     if isinstance(value, BrevityError):
                         raise value
                     raise ApiError(500, f"the method failed: {type(value).__name__}: {value}", "method_failed")
+
+        watcher = asyncio.create_task(watch())
+        try:
+            sols = await asyncio.wait_for(asyncio.gather(*(result(s) for s in streams)), limits.timeout_s)
         except TimeoutError:
             raise ApiError(504, f"no answer within this server's {limits.timeout_s:g} s timeout", "timeout") from None
         finally:
             watcher.cancel()
             release()
-        sol: Solution = value
-        gw.metrics.solved(plan.model.name, sol, gw.reference.get(plan.model.name, 0.0))
-        build = chat_response if chat else completion_response
-        return JSONResponse(build(rid, body.model, sol, plan.spec, n_prompt, fmt.spec))
+        for sol in sols:
+            gw.metrics.solved(name, sol, gw.reference.get(name, 0.0))
+        if chat:
+            return JSONResponse(chat_response(rid, body.model, sols[0], plan.spec, n_prompt,
+                                              body.control.hide_reasoning))
+        return JSONResponse(completion_response(rid, body.model, sols, [s.transcript for s in streams],
+                                                [s.injected for s in streams], plan.spec, n_prompt))
 
     async def events(body: Extensions, plan: Plan, stream: ResponseStream, rid: str, n_prompt: int,
                      chat: bool) -> AsyncIterator[str]:
@@ -307,7 +392,8 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                                          "timeout_error", code="timeout"))
                     break
                 if kind == "reasoning":
-                    yield piece(delta={"reasoning_content": value, "reasoning": value})
+                    if not body.control.hide_reasoning:
+                        yield piece(delta={"reasoning_content": value, "reasoning": value})
                 elif kind == "content":
                     yield piece(delta={"content": value})
                 elif kind == "text":

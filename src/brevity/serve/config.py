@@ -53,6 +53,9 @@ class Limits:
     max_concurrency: int = 64  # requests in flight; past it, 429
     timeout_s: float = 300.0
     max_methods: int = 256  # prepared method instances kept (request specs vary with budgets and early exits)
+    # Request fields in no OpenAI schema and no Brevity extension: "error" (a 400 naming the field) or
+    # "ignore" (vLLM's behaviour; each ignored field is logged)
+    unknown_fields: str = "error"
 
 
 @dataclass
@@ -103,7 +106,15 @@ def load_config(path: Path) -> ServeConfig:
         models[name] = m
     if not models:
         raise BrevityError(f"config {path}: no [models.NAME] table")
-    limits = Limits(**(raw.get("limits") or {}))
+    raw_limits = raw.get("limits") or {}
+    bad = set(raw_limits) - set(Limits.__dataclass_fields__)
+    if bad:
+        raise BrevityError(f"config: [limits] has unknown keys {sorted(bad)}; known: "
+                           f"{sorted(Limits.__dataclass_fields__)}")
+    limits = Limits(**raw_limits)
+    if limits.unknown_fields not in ("error", "ignore"):
+        raise BrevityError(f"config: limits.unknown_fields must be \"error\" or \"ignore\", "
+                           f"got {limits.unknown_fields!r}")
     key = raw.get("api_key", "")
     if key.startswith("env:"):
         key = os.environ.get(key[4:], "")

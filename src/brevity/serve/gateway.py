@@ -38,11 +38,20 @@ class NotFound(BrevityError):
     """An unknown model (HTTP 404)."""
 
 
+class ParamError(BrevityError):
+    """A request the server cannot honour, by the field at fault (HTTP 400 with `param` and `code`)."""
+
+    def __init__(self, message: str, param: str | None, code: str = "invalid_value"):
+        super().__init__(message)
+        self.param, self.code = param, code
+
+
 @dataclass
 class Plan:
     model: ModelConfig
     spec: str  # the method spec, without @model
     max_tokens: int
+    param: str | None = None  # the request field that chose the method's budget or early exit (for errors)
 
 
 def spec_text(name: str, params: dict[str, object]) -> str:
@@ -285,19 +294,19 @@ class Gateway:
 
     # Planning --------------------------------------------------------------------------------
     def plan(self, req: Extensions) -> Plan:
+        """The method spec for a request, from its canonical reasoning control (protocol.Control)."""
         limits = self.cfg.limits
-        limit = req.limit() or limits.max_tokens
+        c = req.control
+        limit = c.max_tokens or limits.max_tokens
+        limit_field = c.fields.get("max_tokens", "max_tokens")
         if limit > limits.max_tokens:
-            raise BrevityError(f"max_tokens {limit} is above this server's limit of {limits.max_tokens}")
-        early = req.early_exit if not isinstance(req.early_exit, str) else None
-        exit_name = req.early_exit if isinstance(req.early_exit, str) else (early.method if early else None)
-        exit_params = _exit_params(early.model_extra or {}) if early else {}
-        if exit_name == "none":
-            exit_name = None
+            raise ParamError(f"{limit_field} {limit} is above this server's limit of {limits.max_tokens}",
+                             limit_field)
+        exit_params = _exit_params(c.early_exit_params)
         if req.model in self.cfg.aliases:
-            if req.thinking_budget is not None or req.reasoning_effort or exit_name or req.thinking_off():
-                raise BrevityError(f"{req.model} is a route: it decides how much to think itself; drop "
-                                   "thinking_budget, reasoning_effort and early_exit, or name a model")
+            if c.asks():
+                raise ParamError(f"{req.model} is a route: it decides how much to think itself; drop "
+                                 f"{', '.join(c.asks())}, or name a model", c.asks()[0])
             target = parse_spec(self.cfg.aliases[req.model])
             model = self.cfg.models[target.model or self.cfg.default_model]
             return Plan(model, spec_text(target.name, {**_params(target), "max_tokens": limit}), limit)
@@ -305,40 +314,54 @@ class Gateway:
             names = ", ".join([*self.cfg.models, *self.cfg.aliases])
             raise NotFound(f"model {req.model!r} is not served here; choose one of {names}")
         model = self.cfg.models[req.model]
-        budget = req.thinking_budget
-        if req.thinking_off():
-            if budget:
-                raise BrevityError("chat_template_kwargs.enable_thinking=false turns thinking off; drop "
-                                   "thinking_budget or enable thinking")
-            budget = 0
-        if budget is None and req.reasoning_effort:
-            budget = model.efforts[req.reasoning_effort]
+        budget, budget_field = c.budget, c.fields.get("budget")
+        if c.thinking is False:
+            budget, budget_field = 0, c.fields["thinking"]
+        elif budget is None and c.effort:
+            budget, budget_field = model.efforts[c.effort], c.fields["effort"]
         room = self.formats[model.name].answer_tokens if model.name in self.formats else 0
         if budget is not None and budget > 0 and budget + room > limit:
-            raise BrevityError(f"thinking_budget {budget} leaves no room for the answer: max_tokens must be at least "
-                               f"{budget + room} (the budget plus {room} answer tokens)")
+            most = limits.max_tokens - room
+            raise ParamError(f"{budget_field} {budget} leaves no room for the answer: max_tokens must be at least "
+                             f"{budget + room} (the budget plus {room} answer tokens); this server allows max_tokens "
+                             f"up to {limits.max_tokens}, so thinking budgets up to {max(most, 0)}", budget_field)
         if budget == 0:
-            if exit_name:
-                raise BrevityError("a thinking budget of 0 (or reasoning_effort none) skips thinking; early_exit "
-                                   "cannot apply")
+            if c.early_exit:
+                raise ParamError(f"{budget_field} skips thinking; early_exit cannot apply", "early_exit",
+                                 "conflicting_parameters")
             spec = spec_text("nothink", {"max_tokens": limit})
-        elif exit_name:
+        elif c.early_exit:
             params = {**exit_params, **({"budget": budget} if budget else {}), "max_tokens": limit}
-            spec = spec_text(exit_name, params)
+            spec = spec_text(c.early_exit, params)
         elif budget is not None:
             native = {"native": "true"} if model.native_budget and model.backend != "hf" else {}
             spec = spec_text("budget", {"max": budget, **native, "max_tokens": limit})
         else:
             base = parse_spec(model.method)
             spec = spec_text(base.name, {**_params(base), "max_tokens": limit})
-        return Plan(model, spec, limit)
+        param = "early_exit" if exit_params else budget_field or ("early_exit" if c.early_exit else None)
+        return Plan(model, spec, limit, param=param)
+
+    def served_model(self, name: str) -> str:
+        """The model a request's `model` runs on (an alias's target model)."""
+        if name in self.cfg.aliases:
+            return parse_spec(self.cfg.aliases[name]).model or self.cfg.default_model
+        if name not in self.cfg.models:
+            names = ", ".join([*self.cfg.models, *self.cfg.aliases])
+            raise NotFound(f"model {name!r} is not served here; choose one of {names}")
+        return name
 
     def check(self, plan: Plan) -> None:
         """Build the method (bad parameters fail here) and let it check itself against the engine."""
-        method = build_method(plan.spec)
-        # The HTTP side's own tokenizer: the engine's belongs to its worker thread.
         name = plan.model.name
-        method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
+        try:
+            method = build_method(plan.spec)
+            # The HTTP side's own tokenizer: the engine's belongs to its worker thread.
+            method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
+        except ParamError:
+            raise
+        except BrevityError as e:
+            raise ParamError(str(e), plan.param) from None
 
     def render(self, model: str, prompt, template_kwargs: dict | None = None, thinking: bool = True) -> str:
         """A request's prompt as the model's format renders it (thinking off the model's way when the plan
@@ -370,10 +393,10 @@ def _exit_params(extra: dict) -> dict[str, object]:
     out = {}
     for k, v in extra.items():
         if not isinstance(v, (int, float, str)):
-            raise BrevityError(f"early_exit.{k} must be a number or a string")
+            raise ParamError(f"early_exit.{k} must be a number or a string", f"early_exit.{k}")
         if not k.isidentifier() or any(c in str(v) for c in ";=@,") or k in ("max_tokens", "budget"):
-            raise BrevityError(f"early_exit.{k}={v!r} is not allowed (budgets come from thinking_budget and "
-                               "max_tokens; values may not contain ; = @ or ,)")
+            raise ParamError(f"early_exit.{k}={v!r} is not allowed (budgets come from thinking_budget and "
+                             "max_tokens; values may not contain ; = @ or ,)", f"early_exit.{k}")
         out[k] = v
     return out
 

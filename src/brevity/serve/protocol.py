@@ -1,10 +1,25 @@
-"""The OpenAI wire format `brevity serve` speaks, with Brevity's request extensions.
+"""The OpenAI wire format `brevity serve` speaks, with every common reasoning-control shape.
 
-Extensions (all optional, in the request body; the openai client passes them as `extra_body`):
-- `thinking_budget`: most thinking tokens, enforced; thinking then closes and the model answers.
-- `reasoning_effort`: OpenAI's levels, mapped to a thinking budget per model by the server config.
-- `early_exit`: `"deer"`, `"dynasor"` or `"none"`, or an object `{"method": "deer", "threshold": 0.9}`
-  whose other keys are the method's parameters.
+This module is the single list of what a request may carry. Reasoning control arrives in many shapes
+(all optional, in the request body; the openai client passes the non-OpenAI ones as `extra_body`):
+- Brevity's `thinking_budget` (also Qwen's), vLLM's `thinking_token_budget`: most thinking tokens, enforced;
+  thinking then closes and the model answers. 0 skips thinking.
+- OpenAI's `reasoning_effort` (none, minimal, low, medium, high, xhigh), mapped to a budget per model by
+  the server config; the Responses API's and OpenRouter's `reasoning: {effort | max_tokens, exclude, enabled}`.
+- Anthropic's `thinking: {type: "enabled", budget_tokens}` / `{type: "disabled"}`.
+- Gemini's `thinking_config` / `thinkingConfig`: `{thinking_budget, include_thoughts}` (camelCase too;
+  budget 0 off, -1 dynamic = no cap) and `thinking_level`.
+- vLLM's `chat_template_kwargs.enable_thinking`, Qwen's top-level `enable_thinking`, Ollama's `think`
+  (true, false, or "low"/"medium"/"high").
+- Brevity's `early_exit`: `"deer"`, `"dynasor"` or `"none"`, or `{"method": "deer", "threshold": 0.9}`.
+Each request is normalised into one `Control` (thinking on/off, budget, effort, early exit, hidden
+reasoning, sampling) and the gateway reads only that. Two fields that disagree are a 400 naming both.
+
+Fields of OpenAI's Chat Completions and Completions request schemas that carry no behaviour here are
+accepted; those that would change the output and are not implemented are a 400 (`unsupported_parameter`)
+unless they hold their default value; fields in no schema are reported by `unknown_fields()` (the server
+refuses them, or ignores them when its config says so).
+
 Responses carry the reasoning as `reasoning_content` (DeepSeek, vLLM) and `reasoning` (vLLM's newer
 field), and `usage.completion_tokens_details.reasoning_tokens`, counted as the bench counts thinking.
 """
@@ -13,16 +28,25 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic_core import PydanticCustomError
 
 from brevity.methods.solution import Solution
-from brevity.serve.stream import raw_text, response_parts
+from brevity.serve.stream import response_parts
 
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
+DYNAMIC = "dynamic"  # a budget claim of "no cap" (Gemini's thinking_budget -1)
 
 
+def param_error(code: str, message: str, param: str) -> PydanticCustomError:
+    """A validation error the HTTP side turns into a 400 with this `param` and `code`."""
+    return PydanticCustomError(code, "{message}", {"message": message, "param": param})
+
+
+# Request parts ------------------------------------------------------------------------------------
 class EarlyExitOptions(BaseModel):
     """An early-exit method and its parameters (the method's own, e.g. deer's threshold)."""
 
@@ -30,61 +54,356 @@ class EarlyExitOptions(BaseModel):
     method: Literal["deer", "dynasor", "none"]
 
 
+class Strict(BaseModel):
+    """A nested object of a known shape: a key it does not have is an error (`unknown_parameter`)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ReasoningOptions(Strict):
+    """The Responses API's and OpenRouter's `reasoning` object."""
+
+    effort: Effort | None = None
+    max_tokens: int | None = Field(None, ge=0, description="OpenRouter: most thinking tokens.")
+    exclude: bool | None = Field(None, description="OpenRouter: true hides the reasoning (usage unchanged).")
+    enabled: bool | None = None
+
+
+class AnthropicThinking(Strict):
+    type: Literal["enabled", "disabled"]
+    budget_tokens: int | None = Field(None, ge=1)
+
+
+class GeminiThinking(Strict):
+    """Gemini's thinking_config; snake_case or camelCase keys."""
+
+    thinking_budget: int | None = Field(None, ge=-1, alias="thinkingBudget",
+                                        description="0 turns thinking off; -1 lets the model decide (no cap).")
+    include_thoughts: bool | None = Field(None, alias="includeThoughts",
+                                          description="false hides the reasoning (usage unchanged).")
+    thinking_level: Literal["minimal", "low", "medium", "high"] | None = Field(None, alias="thinkingLevel")
+
+
+class StreamOptions(Strict):
+    include_usage: bool | None = Field(None, description="A final chunk with the usage.")
+    include_obfuscation: bool | None = None  # OpenAI's padding of stream chunks; nothing to obfuscate here
+    continuous_usage_stats: Literal[False] | None = None  # vLLM's; only off
+
+
+# The canonical view -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Sampling:
+    """How to pick tokens. None: the model's own settings (its generation_config.json, greedy without one)."""
+
+    temperature: float | None = None
+    top_p: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass(frozen=True)
+class Control:
+    """What a request asks of the reasoning, whatever shape it came in. `fields` names the request field
+    behind each facet (for errors)."""
+
+    thinking: bool | None = None  # False: off; True: asked for; None: the model's default
+    budget: int | None = None  # most thinking tokens (None: no cap from the request)
+    effort: Effort | None = None
+    early_exit: str | None = None
+    early_exit_params: dict[str, Any] = field(default_factory=dict)
+    hide_reasoning: bool = False
+    max_tokens: int | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)  # for the chat template, switch removed
+    sampling: Sampling = field(default_factory=Sampling)
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def asks(self) -> list[str]:
+        """The request fields that steer thinking (a route decides that itself)."""
+        return [f for k, f in self.fields.items() if k in ("thinking", "budget", "effort", "early_exit")]
+
+
+def _agree(claims: list[tuple[str, str, Any]]) -> dict[str, tuple[Any, str]]:
+    """One value per facet from (field, facet, value) claims; two fields that disagree are an error."""
+    out: dict[str, tuple[Any, str]] = {}
+    for name, facet, value in claims:
+        if facet in out and out[facet][0] != value:
+            first = out[facet][1]
+            raise param_error("conflicting_parameters", f"{first} and {name} disagree ({facet}: "
+                                                        f"{out[facet][0]!r} vs {value!r}); send one of them", first)
+        out.setdefault(facet, (value, name))
+    return out
+
+
+# Requests ---------------------------------------------------------------------------------------
+def _default(value: Any, *defaults: Any) -> bool:
+    return value is None or any(value == d for d in defaults)
+
+
 class Extensions(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    """What both endpoints take: the shared OpenAI fields and every reasoning-control shape."""
+
+    model_config = ConfigDict(extra="allow")  # unknown keys are kept so the server can name them
     model: str = Field(description="A served model, or an alias naming a route such as route:cascade.")
     max_tokens: int | None = Field(None, ge=1, description="Most generated tokens, thinking included.")
     max_completion_tokens: int | None = Field(None, ge=1, description="OpenAI's newer name for max_tokens.")
-    stream: bool = False
-    stream_options: dict[str, Any] | None = None
-    n: int = Field(1, ge=1, le=1, description="Only one choice per request.")
-    temperature: float | None = Field(None, ge=0, le=2,
-                                      description="Accepted for compatibility; Brevity's methods decode greedily.")
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, ge=1, description="Choices per prompt: only 1.")
+    # Sampling
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature (0: greedy). "
+                                                                    "Default: the model's generation_config.")
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = Field(None, ge=-(2 ** 63), lt=2 ** 64)
+    stop: str | list[str] | None = Field(None, description="Up to 4 stop strings; the text ends before them.")
+    # Accepted, no behaviour here, or refused when set to anything but their default
+    user: str | None = None
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: str | None = None
+    prompt_cache_key: str | None = None
+    safety_identifier: str | None = None
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="Only 0.")
+    presence_penalty: float | None = Field(None, ge=-2, le=2, description="Only 0.")
+    logit_bias: dict[str, float] | None = Field(None, description="Only empty.")
+    # Reasoning control, in every shape (see the module's docstring)
     thinking_budget: int | None = Field(None, ge=0, description="Most thinking tokens; enforced, then the model "
                                                                 "answers. 0 skips thinking.")
+    thinking_token_budget: int | None = Field(None, ge=0, description="vLLM's name for thinking_budget.")
     reasoning_effort: Effort | None = Field(None, description="Mapped to a thinking budget per model.")
+    reasoning: ReasoningOptions | None = Field(None, description="Responses API / OpenRouter reasoning object.")
+    thinking: AnthropicThinking | None = Field(None, description="Anthropic's thinking object.")
+    thinking_config: GeminiThinking | None = Field(None, description="Gemini's thinking config.")
+    thinkingConfig: GeminiThinking | None = Field(None, description="Gemini's thinking config (camelCase).")
+    enable_thinking: bool | None = Field(None, description="Qwen's switch (top level).")
+    think: bool | Literal["low", "medium", "high"] | None = Field(None, description="Ollama's switch or level.")
     early_exit: Literal["deer", "dynasor", "none"] | EarlyExitOptions | None = Field(
         None, description="Stop thinking once a trial answer is settled (DEER) or stable (Dynasor).")
     chat_template_kwargs: dict[str, Any] | None = Field(
         None, description="Passed to the model's chat template; enable_thinking=false turns thinking off (the "
                           "model's own way: Qwen3's switch, else a prefilled empty thinking section).")
 
-    def thinking_off(self) -> bool:
-        return (self.chat_template_kwargs or {}).get("enable_thinking") is False
+    _control: Control = PrivateAttr(default_factory=Control)
 
-    def limit(self) -> int | None:
-        return self.max_completion_tokens or self.max_tokens
+    @property
+    def control(self) -> Control:
+        return self._control
+
+    # Checks ------------------------------------------------------------------------------------
+    def _refusals(self) -> dict[str, bool]:
+        """OpenAI fields this server does not implement: field -> whether the value asks for nothing."""
+        return {"n": _default(self.n, 1),
+                "frequency_penalty": _default(self.frequency_penalty, 0),
+                "presence_penalty": _default(self.presence_penalty, 0),
+                "logit_bias": _default(self.logit_bias, {})}
+
+    def _logprobs(self) -> tuple[bool, int]:
+        return False, 0
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Extensions:
+        for name, ok in self._refusals().items():
+            if not ok:
+                raise param_error("unsupported_parameter", f"{name}={getattr(self, name)!r} is not supported by "
+                                                           "this server; leave it out", name)
+        stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
+        if len(stop) > 4 or any(not s for s in stop):
+            raise param_error("invalid_value", "stop takes a string or a list of up to 4 non-empty strings", "stop")
+        logprobs, top = self._logprobs()
+        sampling = Sampling(self.temperature, self.top_p, self.seed, stop, logprobs, top)
+        self._control = self._reasoning_control(sampling)
+        return self
+
+    def _reasoning_control(self, sampling: Sampling) -> Control:
+        claims: list[tuple[str, str, Any]] = []
+
+        def budget(name: str, n: int | None) -> None:
+            if n is None:
+                return
+            if n == -1:
+                claims.extend([(name, "thinking", True), (name, "budget", DYNAMIC)])
+            else:
+                claims.extend([(name, "thinking", n > 0), (name, "budget", n)])
+
+        def effort(name: str, level: str | None) -> None:
+            if level is not None:
+                claims.extend([(name, "thinking", level != "none"), (name, "effort", level)])
+
+        def switch(name: str, on: bool | None) -> None:
+            if on is not None:
+                claims.append((name, "thinking", on))
+
+        max_tokens = [(n, "max_tokens", v) for n, v in (("max_tokens", self.max_tokens),
+                                                         ("max_completion_tokens", self.max_completion_tokens))
+                      if v is not None]
+        budget("thinking_budget", self.thinking_budget)
+        budget("thinking_token_budget", self.thinking_token_budget)
+        effort("reasoning_effort", self.reasoning_effort)
+        if r := self.reasoning:
+            effort("reasoning.effort", r.effort)
+            budget("reasoning.max_tokens", r.max_tokens)
+            switch("reasoning.enabled", r.enabled)
+            if r.exclude is not None:
+                claims.append(("reasoning.exclude", "hide", r.exclude))
+        if t := self.thinking:
+            switch("thinking.type", t.type == "enabled")
+            budget("thinking.budget_tokens", t.budget_tokens)
+        for key in ("thinking_config", "thinkingConfig"):
+            if g := getattr(self, key):
+                budget(f"{key}.thinking_budget", g.thinking_budget)
+                effort(f"{key}.thinking_level", g.thinking_level)
+                if g.include_thoughts is not None:
+                    claims.append((f"{key}.include_thoughts", "hide", not g.include_thoughts))
+        switch("enable_thinking", self.enable_thinking)
+        kwargs = dict(self.chat_template_kwargs or {})
+        if "enable_thinking" in kwargs:
+            on = kwargs.pop("enable_thinking")
+            if not isinstance(on, bool):
+                raise param_error("invalid_value", "chat_template_kwargs.enable_thinking must be true or false",
+                                  "chat_template_kwargs.enable_thinking")
+            switch("chat_template_kwargs.enable_thinking", on)
+        if isinstance(self.think, bool):
+            switch("think", self.think)
+        else:
+            effort("think", self.think)
+        early = self.early_exit if isinstance(self.early_exit, EarlyExitOptions) else None
+        exit_name = early.method if early else self.early_exit
+        if exit_name not in (None, "none"):
+            claims.append(("early_exit", "early_exit", exit_name))
+        agreed = _agree(max_tokens + claims)
+        value = {k: v for k, (v, _) in agreed.items()}
+        where = {k: f for k, (_, f) in agreed.items()}
+        if "effort" in value and value["effort"] != "none" and "budget" in value:
+            raise param_error("conflicting_parameters", f"{where['budget']} and {where['effort']} both say how "
+                                                        "much to think; send one of them", where["budget"])
+        if value.get("thinking") is False and "early_exit" in value:
+            raise param_error("conflicting_parameters", f"{where['thinking']} turns thinking off, so early_exit "
+                                                        "cannot apply; drop one of them", "early_exit")
+        n = value.get("budget")
+        return Control(thinking=value.get("thinking"), budget=None if n == DYNAMIC else n,
+                       effort=value.get("effort"), early_exit=value.get("early_exit"),
+                       early_exit_params=dict(early.model_extra or {}) if early else {},
+                       hide_reasoning=bool(value.get("hide")), max_tokens=value.get("max_tokens"),
+                       template_kwargs=kwargs, sampling=sampling, fields=where)
+
+    def unknown_fields(self) -> list[str]:
+        """Keys in no schema this server knows (the server refuses or ignores them, by its config)."""
+        return list(self.model_extra or {})
 
     def include_usage(self) -> bool:
-        return bool((self.stream_options or {}).get("include_usage"))
+        return bool(self.stream_options and self.stream_options.include_usage)
 
 
 class TextPart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     type: Literal["text"]
     text: str
 
 
 class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[TextPart]
+    content: str | list[TextPart] | None = ""
+    name: str | None = None
+    refusal: str | None = None
+    reasoning: str | None = Field(None, description="An assistant turn's reasoning (vLLM's field).")
+    reasoning_content: str | None = Field(None, description="The same, by its older name (DeepSeek).")
 
     def text(self) -> str:
+        if self.content is None:
+            return ""
         return self.content if isinstance(self.content, str) else "".join(p.text for p in self.content)
+
+    def past_reasoning(self) -> str | None:
+        return self.reasoning_content if self.reasoning_content is not None else self.reasoning
+
+    def for_template(self) -> dict:
+        """The message as the chat template sees it: past reasoning as `reasoning_content`, the template's
+        to keep or drop (most drop it before the last user turn)."""
+        out = {"role": self.role if self.role != "developer" else "system", "content": self.text()}
+        if self.past_reasoning() is not None:
+            out["reasoning_content"] = self.past_reasoning()
+        return out
 
 
 class ChatCompletionRequest(Extensions):
     messages: list[ChatMessage] = Field(min_length=1)
+    logprobs: bool | None = Field(None, description="Log-probabilities of the answer's tokens.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="Alternatives per token (needs logprobs).")
+    tools: list[dict[str, Any]] | None = Field(None, description="Not supported: only empty.")
+    tool_choice: str | dict[str, Any] | None = Field(None, description="Only \"none\" or \"auto\" (no tools).")
+    parallel_tool_calls: bool | None = None
+    functions: list[dict[str, Any]] | None = Field(None, description="Not supported: only empty.")
+    function_call: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = Field(None, description="Only {\"type\": \"text\"}.")
+    modalities: list[str] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    web_search_options: dict[str, Any] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+    def _refusals(self) -> dict[str, bool]:
+        return {**super()._refusals(), "tools": _default(self.tools, []),
+                "tool_choice": _default(self.tool_choice, "none", "auto"),
+                "functions": _default(self.functions, []),
+                "function_call": _default(self.function_call, "none", "auto"),
+                "response_format": _default(self.response_format, {"type": "text"}),
+                "modalities": _default(self.modalities, ["text"]), "audio": self.audio is None,
+                "prediction": self.prediction is None, "web_search_options": self.web_search_options is None,
+                "verbosity": _default(self.verbosity, "medium")}
+
+    def _logprobs(self) -> tuple[bool, int]:
+        if self.top_logprobs and not self.logprobs:
+            raise param_error("invalid_value", "top_logprobs needs logprobs: true", "top_logprobs")
+        return bool(self.logprobs), self.top_logprobs or 0
+
+    @model_validator(mode="after")
+    def _messages(self) -> ChatCompletionRequest:
+        for i, m in enumerate(self.messages):
+            if None not in (m.reasoning, m.reasoning_content) and m.reasoning != m.reasoning_content:
+                raise param_error("conflicting_parameters", f"messages[{i}] has different reasoning and "
+                                                            "reasoning_content; send one of them",
+                                  f"messages[{i}].reasoning")
+            if m.role != "assistant" and m.past_reasoning() is not None:
+                raise param_error("invalid_value", "only assistant messages carry reasoning",
+                                  f"messages[{i}].reasoning")
+        return self
+
+    def unknown_fields(self) -> list[str]:
+        return super().unknown_fields() + [f"messages[{i}].{k}" for i, m in enumerate(self.messages)
+                                           for k in (m.model_extra or {})]
+
+
+TokenIds = list[int]
 
 
 class CompletionRequest(Extensions):
-    prompt: str | list[str] = Field(description="Prompt text in the model's own format (one prompt).")
+    prompt: str | list[str] | TokenIds | list[TokenIds] = Field(
+        description="Prompt text in the model's own format, token ids, or a list of either (one choice each).")
+    logprobs: int | None = Field(None, ge=0, le=5, description="Log-probabilities, with this many alternatives.")
+    echo: bool | None = Field(None, description="Not supported: only false.")
+    suffix: str | None = Field(None, description="Not supported: only empty.")
+    best_of: int | None = Field(None, ge=1, description="Only 1.")
 
-    def text(self) -> str:
-        if isinstance(self.prompt, list):
-            return self.prompt[0] if len(self.prompt) == 1 else ""
-        return self.prompt
+    def _refusals(self) -> dict[str, bool]:
+        return {**super()._refusals(), "echo": _default(self.echo, False), "suffix": _default(self.suffix, ""),
+                "best_of": _default(self.best_of, 1)}
+
+    def _logprobs(self) -> tuple[bool, int]:
+        return self.logprobs is not None, self.logprobs or 0
+
+    def prompts(self) -> list[str | list[int]]:
+        """Each prompt: a text or a list of token ids."""
+        p = self.prompt
+        if isinstance(p, str):
+            return [p]
+        if p and all(isinstance(x, int) for x in p):
+            return [list(p)]
+        return list(p)
 
 
+# Responses --------------------------------------------------------------------------------------
 def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None,
                code: str | None = None) -> dict:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
@@ -94,11 +413,13 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
-def usage(sol: Solution, prompt_tokens: int) -> dict:
-    completion = sol.generated_positions
+def usage(sols: Solution | list[Solution], prompt_tokens: int) -> dict:
+    """Usage of one solution or the sum over several (a completions request with several prompts)."""
+    sols = sols if isinstance(sols, list) else [sols]
+    completion = sum(s.generated_positions for s in sols)
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
             "total_tokens": prompt_tokens + completion,
-            "completion_tokens_details": {"reasoning_tokens": sol.thinking_tokens}}
+            "completion_tokens_details": {"reasoning_tokens": sum(s.thinking_tokens for s in sols)}}
 
 
 def finish_reason(sol: Solution) -> str:
@@ -114,20 +435,31 @@ def brevity_info(sol: Solution, spec: str) -> dict:
     return info
 
 
-def chat_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int, fmt=None) -> dict:
+def chat_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int,
+                  hide_reasoning: bool = False) -> dict:
     reasoning, answer = response_parts(sol)
+    if hide_reasoning:
+        reasoning = None
     message = {"role": "assistant", "content": answer, "reasoning_content": reasoning, "reasoning": reasoning}
     return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(sol), "logprobs": None}],
             "usage": usage(sol, prompt_tokens), "brevity": brevity_info(sol, spec)}
 
 
-def completion_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int, fmt) -> dict:
-    """`fmt`: the model's ReasoningFormat (the raw text keeps its markers)."""
+def completion_response(rid: str, model: str, sols: list[Solution], texts: list[str],
+                        injected: list[list[list[int]]], spec: str, prompt_tokens: int) -> dict:
+    """One choice per prompt; `texts` are the continuations as the model's format writes them, and
+    `injected` the [start, end) character spans in each that the method wrote, not the model."""
+    choices = [{"index": i, "text": t, "finish_reason": finish_reason(s), "logprobs": None}
+               for i, (s, t) in enumerate(zip(sols, texts))]
+    info = brevity_info(sols[0], spec) if len(sols) == 1 else {
+        "method": spec, "thinking_tokens": sum(s.thinking_tokens for s in sols),
+        "probe_tokens": sum(s.probe_tokens for s in sols),
+        "forced_close": any(s.extra.get("forced") for s in sols),
+        "choices": [brevity_info(s, spec) for s in sols]}
+    info["injected"] = injected
     return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-            "choices": [{"index": 0, "text": raw_text(sol, fmt), "finish_reason": finish_reason(sol),
-                         "logprobs": None}],
-            "usage": usage(sol, prompt_tokens), "brevity": brevity_info(sol, spec)}
+            "choices": choices, "usage": usage(sols, prompt_tokens), "brevity": info}
 
 
 def stream_chunk(rid: str, model: str, created: int, chat: bool, piece: dict | str | None = None,

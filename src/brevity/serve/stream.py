@@ -41,16 +41,24 @@ def raw_text(sol: Solution, fmt: ReasoningFormat) -> str:
 
 
 class ResponseStream:
-    """The sink a served Problem carries (engines/streaming.py). `raw` keeps the markers in one text field
-    (completions); otherwise reasoning and content are separate fields (chat)."""
+    """The sink a served Problem carries (engines/streaming.py). `raw` (completions) keeps the text verbatim
+    in one field, what the model wrote and what the method injected (`inject`: a closing phrase or marker,
+    whose character spans are kept in `injected`), starting with `prefill`, the text the method adds after
+    the client's prompt (thinking turned off); otherwise reasoning and content are separate fields (chat)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None, fmt: ReasoningFormat, raw: bool = False,
-                 wants_text: bool = True):
+                 wants_text: bool = True, prefill: str = ""):
         self.loop = loop
         self.fmt = fmt
         self.pending = ""  # text that may still turn out to be a marker
         self.queue: asyncio.Queue = asyncio.Queue()
         self.raw = raw
+        self.transcript = ""  # raw: the continuation as sent
+        self.injected: list[list[int]] = []  # raw: [start, end) of the text the method wrote
+        # raw: a prefill that closes thinking already carries the close a no-thinking method announces
+        self.close_announced = bool(prefill) and fmt.close is not None and fmt.close in prefill
+        if raw and prefill:
+            self._raw(prefill, injected=True)
         self.wants_text = wants_text  # False: only cancellation matters (a non-streamed request)
         self.cancelled = False
         self.finished = False  # the method is done with it (finish or fail was called)
@@ -59,9 +67,33 @@ class ResponseStream:
         self.opened = False  # a model-written opening marker was seen (or is no longer possible)
 
     # Worker-thread side --------------------------------------------------------------------
+    def inject(self, text: str) -> None:
+        """Text the method writes, not the model."""
+        if self.raw and self.wants_text:
+            if self.close_announced and text == self.fmt.close:
+                self.close_announced = False
+                return
+            self._raw(text, injected=True)
+        else:
+            self.write(text)
+
+    def _raw(self, text: str, injected: bool = False) -> None:
+        if not text:
+            return
+        if injected:
+            start = len(self.transcript)
+            if self.injected and self.injected[-1][1] == start:
+                self.injected[-1][1] = start + len(text)
+            else:
+                self.injected.append([start, start + len(text)])
+        self.transcript += text
+        self._put("text", text)
+
     def write(self, text: str) -> None:
         if not self.wants_text:
             return
+        if self.raw:
+            return self._raw(text)
         fmt = self.fmt
         if not fmt.thinks:
             self.in_answer = True
@@ -103,7 +135,10 @@ class ResponseStream:
 
     def finish(self, sol: Solution) -> None:
         """Send what the method did not stream, then the Solution itself."""
-        if self.wants_text:
+        if self.wants_text and self.raw:
+            if not self.transcript:  # the method streamed nothing (routes, latent methods): rebuilt from its result
+                self._raw(raw_text(sol, self.fmt))
+        elif self.wants_text:
             reasoning, answer = response_parts(sol)
             if not reasoning.startswith(self.reasoning) or not answer.startswith(self.content):
                 log.warning("streamed text diverged from the method's result (%s)", sol.method)
