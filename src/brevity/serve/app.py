@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from types import SimpleNamespace
 
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,7 @@ from brevity.methods.solution import Solution
 from brevity.methods.spec import parse_spec
 from brevity.serve.config import ServeConfig
 from brevity.serve.gateway import Gateway, NotFound, Plan
+from brevity.serve.logprobs import chat_logprobs, completion_logprobs
 from brevity.serve.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -33,7 +35,7 @@ from brevity.serve.protocol import (
     usage,
 )
 from brevity.serve.scheduler import Job
-from brevity.serve.stream import ResponseStream
+from brevity.serve.stream import ResponseStream, raw_text
 from brevity.tasks import Problem
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/completions", "/v1/models")
@@ -233,10 +235,12 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                 gw.metrics.inflight.dec()
 
         gw.log_prompt(rid, plan.model.name, plan.spec, rendered)
+        decoding = gw.decoding(plan.model.name, _sampling(body, chat))
         gw.schedulers[plan.model.name].submit(Job(Problem(id=rid, question=question, answer="", prompt=prompt,
-                                                          template_kwargs=kwargs, sink=stream), plan.spec))
+                                                          template_kwargs=kwargs, sink=stream, decoding=decoding),
+                                                  plan.spec))
         if body.stream:
-            return Released(events(body, plan, stream, rid, n_prompt, chat), release,
+            return Released(events(body, plan, stream, rid, n_prompt, chat, fmt), release,
                             media_type="text/event-stream")
         t0 = time.perf_counter()
 
@@ -264,21 +268,34 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         sol: Solution = value
         gw.metrics.solved(plan.model.name, sol, gw.reference.get(plan.model.name, 0.0))
         build = chat_response if chat else completion_response
-        return JSONResponse(build(rid, body.model, sol, plan.spec, n_prompt, fmt.spec))
+        resp = build(rid, body.model, sol, plan.spec, n_prompt, fmt.spec)
+        resp["choices"][0]["logprobs"] = logprobs_of(plan, sol, chat, resp["choices"][0].get("text", ""))
+        return JSONResponse(resp)
+
+    def logprobs_of(plan: Plan, sol: Solution, chat: bool, text: str) -> dict | None:
+        tok = gw.tokenizers[plan.model.name]
+        return chat_logprobs(tok, sol.logprobs) if chat else completion_logprobs(tok, sol.logprobs, text)
 
     async def events(body: Extensions, plan: Plan, stream: ResponseStream, rid: str, n_prompt: int,
-                     chat: bool) -> AsyncIterator[str]:
+                     chat: bool, fmt) -> AsyncIterator[str]:
         created, t0, done = int(time.time()), time.perf_counter(), False
 
         def sse(obj: dict) -> str:
             return f"data: {json.dumps(obj)}\n\n"
 
-        def piece(delta: dict | None = None, text: str | None = None, finish: str | None = None, use=None):
-            return sse(stream_chunk(rid, body.model, created, chat, delta if chat else text, finish, use))
+        role_sent = not chat
+
+        def piece(delta: dict | None = None, text: str | None = None, finish: str | None = None, use=None,
+                  logprobs: dict | None = None):
+            nonlocal role_sent
+            if delta is not None and not role_sent:  # the role goes with the first generated text, so TTFT is TTFT
+                delta, role_sent = {"role": "assistant", **delta}, True
+            chunk = stream_chunk(rid, body.model, created, chat, delta if chat else text, finish, use)
+            if logprobs is not None and chunk["choices"]:
+                chunk["choices"][0]["logprobs"] = logprobs
+            return sse(chunk)
 
         try:
-            if chat:
-                yield piece(delta={"role": "assistant", "content": ""})
             while True:
                 remaining = limits.timeout_s - (time.perf_counter() - t0)
                 try:
@@ -302,7 +319,9 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                     sol: Solution = value
                     done = True
                     gw.metrics.solved(plan.model.name, sol, gw.reference.get(plan.model.name, 0.0))
-                    yield piece(delta={}, text="", finish=finish_reason(sol))
+                    # Logprobs come whole with the last chunk (the stream's text pieces are not token-aligned).
+                    lps = logprobs_of(plan, sol, chat, raw_text(sol, fmt.spec) if not chat else "")
+                    yield piece(delta={}, text="", finish=finish_reason(sol), logprobs=lps)
                     if body.include_usage():
                         yield piece(use=usage(sol, n_prompt))
                     gw.metrics.latency.labels(body.model, "/v1/chat/completions" if chat else "/v1/completions"
@@ -314,3 +333,19 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                 stream.cancelled = True
 
     return app
+
+
+def _sampling(body: Extensions, chat: bool):
+    """The request's sampling fields (temperature None: unset), from the protocol's canonical view when the
+    request model offers one, else from its fields."""
+    control = getattr(body, "control", None)
+    if callable(control) and hasattr(control(), "sampling"):
+        return control().sampling
+    lp = getattr(body, "logprobs", None)
+    if chat or isinstance(lp, bool) or lp is None:
+        logprobs, top = bool(lp), getattr(body, "top_logprobs", None) or 0
+    else:  # the legacy completions field: how many alternatives per token
+        logprobs, top = True, int(lp)
+    return SimpleNamespace(temperature=body.temperature, top_p=getattr(body, "top_p", None),
+                           seed=getattr(body, "seed", None), stop=getattr(body, "stop", None) or (),
+                           logprobs=logprobs, top_logprobs=top)

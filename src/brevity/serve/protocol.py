@@ -38,8 +38,12 @@ class Extensions(BaseModel):
     stream: bool = False
     stream_options: dict[str, Any] | None = None
     n: int = Field(1, ge=1, le=1, description="Only one choice per request.")
-    temperature: float | None = Field(None, ge=0, le=2,
-                                      description="Accepted for compatibility; Brevity's methods decode greedily.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature (0: greedy); unset: "
+                                      "the model's generation_config.json, greedy without one.")
+    # Stand-ins until the serve-protocol lane's request model lands (it validates these fully).
+    top_p: float | None = Field(None, gt=0, le=1)
+    seed: int | None = None
+    stop: str | list[str] | None = Field(None, description="Stop strings for the answer (thinking is not cut).")
     thinking_budget: int | None = Field(None, ge=0, description="Most thinking tokens; enforced, then the model "
                                                                 "answers. 0 skips thinking.")
     reasoning_effort: Effort | None = Field(None, description="Mapped to a thinking budget per model.")
@@ -74,10 +78,13 @@ class ChatMessage(BaseModel):
 
 class ChatCompletionRequest(Extensions):
     messages: list[ChatMessage] = Field(min_length=1)
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
 
 
 class CompletionRequest(Extensions):
     prompt: str | list[str] = Field(description="Prompt text in the model's own format (one prompt).")
+    logprobs: int | None = Field(None, ge=0, le=20)
 
     def text(self) -> str:
         if isinstance(self.prompt, list):
