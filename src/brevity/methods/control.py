@@ -105,26 +105,40 @@ def needs_answer_phase(problems: Sequence[Problem], engine: Engine) -> bool:
     return engine.format.spec.thinks and any(decoding(p).stop for p in problems)
 
 
+def closing(engine: Engine, problem: Problem) -> tuple[int, ...]:
+    """What a method puts between thinking and answer: the format's closing marker, and, when the client's stop
+    strings apply to the answer, the whitespace the model writes after it (the response strips it, so a
+    `stop: ["\n"]` must not end the answer before it begins)."""
+    fmt = engine.format
+    tail = encode(engine, fmt.spec.after_close) if decoding(problem).stop and fmt.spec.after_close else []
+    return tuple(fmt.close_ids) + tuple(tail)
+
+
+def closing_text(engine: Engine, end: Sequence[int]) -> str:
+    spec = engine.format.spec
+    return spec.close + (spec.after_close if len(end) > len(engine.format.close_ids) else "")
+
+
 def think_then_answer(problems: Sequence[Problem], engine: Engine, base: Sequence[tuple[int, ...]], max_tokens: int,
                       progress: ProgressFn | None = None, logprobs: bool = False) -> list[Completion]:
     """What one call up to `max_tokens` would write, in two: thinking up to the format's closing marker, then
     (after the marker) the answer with the client's stop strings. Returns one Completion per problem, as the
     single call would (the marker's entries carry no logprob: it was cut by the stop and put back)."""
-    fmt = engine.format
-    close, end = fmt.spec.close, list(fmt.close_ids)
+    close = engine.format.spec.close
     firsts = engine.complete([request(p, b, max_tokens, "thinking", stop=(close,), logprobs=logprobs)
                               for p, b in zip(problems, base)])
     closed = [i for i, c in enumerate(firsts) if c.stop_reason == close]
+    ends = {i: list(closing(engine, problems[i])) for i in closed}
     for i in closed:
         if problems[i].sink is not None:
-            problems[i].sink.write(close)
-    seconds = engine.complete([request(problems[i], base[i] + tuple(firsts[i].token_ids) + tuple(end),
-                                       max(0, max_tokens - len(firsts[i].token_ids) - len(end)), "answer",
-                                       prior=len(firsts[i].token_ids) + len(end), logprobs=logprobs)
+            problems[i].sink.write(closing_text(engine, ends[i]))
+    seconds = engine.complete([request(problems[i], base[i] + tuple(firsts[i].token_ids) + tuple(ends[i]),
+                                       max(0, max_tokens - len(firsts[i].token_ids) - len(ends[i])), "answer",
+                                       prior=len(firsts[i].token_ids) + len(ends[i]), logprobs=logprobs)
                                for i in closed], progress)
     out = list(firsts)
     for i, c in zip(closed, seconds):
-        a = firsts[i]
+        a, end = firsts[i], ends[i]
         lps = None if a.logprobs is None else a.logprobs + [None] * len(end) + (c.logprobs or [])
         tops = None if a.top_logprobs is None else a.top_logprobs + [None] * len(end) + (c.top_logprobs or [])
         out[i] = Completion(prompt_ids=a.prompt_ids, token_ids=a.token_ids + end + c.token_ids, text="",
@@ -296,14 +310,14 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
     """Close every thought with the format's closing marker and let the model answer (room: the format's
     answer tokens); build the Solutions."""
     fmt = engine.format
-    end = tuple(fmt.close_ids)
-    for t in thoughts:
+    ends = [closing(engine, p) for p in problems]
+    for t, end in zip(thoughts, ends):
         if t.sink is not None:
-            t.sink.write(fmt.spec.close)
+            t.sink.write(closing_text(engine, end))
     reqs = [_thought_request(t, b + tuple(t.ids) + end, fmt.answer_tokens, "answer", len(t.ids) + len(end))
-            for b, t in zip(base, thoughts)]
+            for b, t, end in zip(base, thoughts, ends)]
     out = []
-    for prob, b, t, c in zip(problems, base, thoughts, engine.complete(reqs, progress)):
+    for prob, b, t, c, end in zip(problems, base, thoughts, engine.complete(reqs, progress), ends):
         extra = dict(t.extra)
         if t.forced:
             extra["forced"] = True
