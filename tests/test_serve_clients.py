@@ -112,10 +112,12 @@ def agreement(samples: list[dict], bench: dict[str, str | None]) -> tuple[int, l
 
 
 def test_lm_eval_local_completions_batched(gateway, arith_task, bench_answers, lrm_path, tmp_path):
-    """Batches of 4 token-id prompts on /v1/completions, rendered by lm-eval with the model's chat template."""
+    """Batches of 4 token-id prompts on /v1/completions (8 requests in flight), rendered by lm-eval with the
+    model's own chat template (its HF tokenizer)."""
     samples = run_lm_eval(arith_task, tmp_path, "local-completions", {
         "model": "tiny-lrm", "base_url": f"{gateway}/v1/completions", "tokenizer_backend": "huggingface",
-        "tokenizer": lrm_path, "tokenized_requests": True, "max_length": 2048, "max_retries": 1},
+        "tokenizer": lrm_path, "tokenized_requests": True, "max_length": 2048, "num_concurrent": 8,
+        "max_retries": 1},
         "--batch_size", "4", "--apply_chat_template")
     assert len(samples) == N
     same, diff = agreement(samples, bench_answers)
@@ -123,9 +125,9 @@ def test_lm_eval_local_completions_batched(gateway, arith_task, bench_answers, l
 
 
 def test_lm_eval_local_chat_completions(gateway, arith_task, bench_answers, tmp_path):
-    """One chat request per problem (lm-eval sends them 8 at a time); the answer is the message content."""
+    """One chat request per problem, 32 in flight (the gateway batches them); the answer is the message content."""
     samples = run_lm_eval(arith_task, tmp_path, "local-chat-completions", {
-        "model": "tiny-lrm", "base_url": f"{gateway}/v1/chat/completions", "num_concurrent": 8,
+        "model": "tiny-lrm", "base_url": f"{gateway}/v1/chat/completions", "num_concurrent": 32,
         "max_retries": 1}, "--apply_chat_template")
     assert len(samples) == N
     same, diff = agreement(samples, bench_answers)
