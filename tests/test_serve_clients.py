@@ -7,10 +7,11 @@ package is absent (the `[test]` extra installs them)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -26,10 +27,19 @@ MAX_GEN = 1024  # room for tiny-lrm's longest cot on these problems (thinking an
 MSG = [{"role": "user", "content": "Omar has 28 pencils. Then Omar buys 5 more pencils. How many pencils now?"}]
 
 
-def lm_eval_cli() -> str:
-    if shutil.which("lm-eval") is None:
+@pytest.fixture(scope="module")
+def lm_eval() -> list[str]:
+    """lm-eval's command line, run by this interpreter; first in each test's fixtures, so that a missing
+    package skips before the gateway starts and the bench runs."""
+    if importlib.util.find_spec("lm_eval") is None:
         pytest.skip("lm-evaluation-harness not installed (pip install -e '.[test]' installs lm-eval[api])")
-    return "lm-eval"
+    return [sys.executable, "-m", "lm_eval"]
+
+
+@pytest.fixture(scope="module")
+def litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price list at import
+    return pytest.importorskip("litellm", reason="LiteLLM not installed (pip install -e '.[test]' installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +94,9 @@ def arith_task(problems, lrm_engine, tmp_path_factory) -> Path:
     return root
 
 
-def run_lm_eval(task_dir: Path, out: Path, model: str, model_args: dict, *flags: str) -> list[dict]:
+def run_lm_eval(cli: list[str], task_dir: Path, out: Path, model: str, model_args: dict, *flags: str) -> list[dict]:
     """lm-eval's CLI end to end; its logged samples, one per problem."""
-    cmd = [lm_eval_cli(), "run", "--model", model, "--tasks", "brevity_arith", "--include_path", str(task_dir),
+    cmd = [*cli, "--model", model, "--tasks", "brevity_arith", "--include_path", str(task_dir),
            "--model_args", ",".join(f"{k}={v}" for k, v in model_args.items()),
            "--output_path", str(out), "--log_samples", *flags]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
@@ -111,36 +121,32 @@ def agreement(samples: list[dict], bench: dict[str, str | None]) -> tuple[int, l
     return same, diff
 
 
-def test_lm_eval_local_completions_batched(gateway, arith_task, bench_answers, lrm_path, tmp_path):
+def test_lm_eval_local_completions_batched(lm_eval, gateway, arith_task, bench_answers, lrm_path, tmp_path):
     """Batches of 4 token-id prompts on /v1/completions (8 requests in flight), rendered by lm-eval with the
     model's own chat template (its HF tokenizer)."""
-    samples = run_lm_eval(arith_task, tmp_path, "local-completions", {
+    samples = run_lm_eval(lm_eval, arith_task, tmp_path, "local-completions", {
         "model": "tiny-lrm", "base_url": f"{gateway}/v1/completions", "tokenizer_backend": "huggingface",
         "tokenizer": lrm_path, "tokenized_requests": True, "max_length": 2048, "num_concurrent": 8,
         "max_retries": 1},
         "--batch_size", "4", "--apply_chat_template")
     assert len(samples) == N
     same, diff = agreement(samples, bench_answers)
+    print(f"local-completions, batch 4: {same}/{N} answers equal the bench's")
     assert same >= N - 2, f"{same}/{N} answers equal the bench's; first differences: {diff}"
 
 
-def test_lm_eval_local_chat_completions(gateway, arith_task, bench_answers, tmp_path):
+def test_lm_eval_local_chat_completions(lm_eval, gateway, arith_task, bench_answers, tmp_path):
     """One chat request per problem, 32 in flight (the gateway batches them); the answer is the message content."""
-    samples = run_lm_eval(arith_task, tmp_path, "local-chat-completions", {
+    samples = run_lm_eval(lm_eval, arith_task, tmp_path, "local-chat-completions", {
         "model": "tiny-lrm", "base_url": f"{gateway}/v1/chat/completions", "num_concurrent": 32,
         "max_retries": 1}, "--apply_chat_template")
     assert len(samples) == N
     same, diff = agreement(samples, bench_answers)
+    print(f"local-chat-completions: {same}/{N} answers equal the bench's")
     assert same >= N - 2, f"{same}/{N} answers equal the bench's; first differences: {diff}"
 
 
-def litellm_module():
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no fetch of the price list at import
-    return pytest.importorskip("litellm", reason="LiteLLM not installed (pip install -e '.[test]' installs it)")
-
-
-def test_litellm_sees_reasoning_and_its_tokens(gateway):
-    litellm = litellm_module()
+def test_litellm_sees_reasoning_and_its_tokens(litellm, gateway):
     direct = httpx.post(f"{gateway}/v1/chat/completions", timeout=120,
                         json={"model": "tiny-lrm", "messages": MSG, "max_tokens": 300}).json()
     r = litellm.completion(model="openai/tiny-lrm", api_base=f"{gateway}/v1", api_key="x", messages=MSG,
@@ -157,10 +163,9 @@ def test_litellm_sees_reasoning_and_its_tokens(gateway):
     assert streamed == msg.reasoning_content
 
 
-def test_litellm_reasoning_controls(gateway):
+def test_litellm_reasoning_controls(litellm, gateway):
     """The shapes LiteLLM users write reach the gateway: its own `reasoning_effort`, Anthropic's `thinking`
     (LiteLLM refuses it for an openai/ model unless listed in allowed_openai_params), and extra_body."""
-    litellm = litellm_module()
     kw = {"model": "openai/tiny-lrm", "api_base": f"{gateway}/v1", "api_key": "x", "messages": MSG,
           "max_tokens": 300}
     anthropic = {"thinking": {"type": "enabled", "budget_tokens": 40}, "allowed_openai_params": ["thinking"]}
