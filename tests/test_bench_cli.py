@@ -136,6 +136,11 @@ def test_help_is_fast():
     (["tokenskip", "--out", "{tmp}/m", "--reinit-untrained"], "belong to the latent recipes"),
     (["shortest", "--out", "{tmp}/m", "--conditions", "nosuchmethod"], "nosuchmethod"),
     (["shortest", "--out", "{tmp}/m", "--sampler", "tiny-lrm-instruct"], "give --conditions too"),
+    (["tokenskip", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
+    (["coconut", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
+    (["tokenskip", "--out", "{tmp}/m", "--lr-schedule", "linear"], "--lr-schedule"),
+    (["tokenskip", "--out", "{tmp}/m", "--eval-every", "10"], "go together"),
+    (["coconut", "--out", "{tmp}/m", "--lora-rank", "8"], "explicit recipes"),
 ])
 def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     (tmp_path / "x").write_text("occupied")

@@ -17,9 +17,14 @@ class Request:
     prompt: str | tuple[int, ...]
     max_tokens: int
     stop: tuple[str, ...] = ()
+    # Sampling, per request (rows with different settings share a batch): temperature 0 is greedy; `seed`
+    # makes a sampled request repeatable, alone or batched with others (None: a fresh random seed).
     temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0  # 0: off
     seed: int | None = None
     logprobs: bool = False
+    top_logprobs: int = 0  # this many most likely tokens per position, with their log-probabilities
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias); -100 bans a token, as in OpenAI's API
     # The server's own thinking cap (vLLM's `thinking_token_budget`): thinking tokens before it forces its
     # configured end string. Engines without one raise EngineCapabilityError.
@@ -31,9 +36,8 @@ class Request:
     sink: Any = field(default=None, compare=False, repr=False)
 
     def decode_key(self) -> tuple:
-        """Requests with equal keys can share one batched generate call."""
-        return (self.max_tokens, self.stop, self.temperature, self.seed, self.logprobs, self.logit_bias,
-                self.thinking_budget)
+        """Requests with equal keys can share one batched generate call (sampling and logprobs are per row)."""
+        return (self.max_tokens, self.stop, self.logit_bias, self.thinking_budget)
 
 
 @dataclass
@@ -43,7 +47,8 @@ class Completion:
     text: str
     finish_reason: str  # "stop" (EOS or a stop string) or "length"
     stop_reason: str | None = None  # the stop string that ended it, if any
-    logprobs: list[float] | None = None
+    logprobs: list[float] | None = None  # the model's log-probability of each token (before temperature)
+    top_logprobs: list[list[tuple[int, float]]] | None = None  # per token: the most likely (id, logprob)
     cached_tokens: int = 0  # prompt tokens served from the prefix cache
     extra: dict[str, Any] = field(default_factory=dict)
 

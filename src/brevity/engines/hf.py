@@ -6,11 +6,13 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
+from transformers import LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteriaList, StopStringCriteria
 
 from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, finish_row
 from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
+from brevity.engines.sampling import RowSampler, sampling_defaults
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
 from brevity.formats import resolve_format
 
@@ -34,7 +36,8 @@ def load_model_folder(path: str | Path, device: str | None = None, dtype: torch.
 
 
 class HFEngine:
-    """Continues prefixes with `model.generate`; equal decoding settings share a batch."""
+    """Continues prefixes with `model.generate`; requests with equal lengths, stops and biases share a batch,
+    each row sampled with its own settings and generator (engines/sampling.py)."""
 
     name = "hf"
 
@@ -64,6 +67,7 @@ class HFEngine:
         self.batch_size = batch_size
         self.cache = PrefixCache(cache_bytes) if prefix_cache else None
         self.format = resolve_format(tokenizer, path if path.is_dir() else None)
+        self.sampling_defaults = sampling_defaults(path if path.is_dir() else None)
         self.eos_ids = set(self.format.stop_ids)
         self.generated_tokens = 0
         self._stops: dict[tuple[str, ...], StopStringCriteria] = {}
@@ -115,14 +119,12 @@ class HFEngine:
         cache = GrowableCache.from_rows([kv for _, kv in hits], c_max, c_max + s_max + max(1, req.max_tokens)) \
             if c_max else GrowableCache()
         kwargs = {"cache": cache}
+        want_logits = any(q.logprobs or q.top_logprobs for q in reqs)
         gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
-                   return_dict_in_generate=True, output_logits=req.logprobs, use_cache=True)
-        if req.temperature > 0:
-            gen.update(do_sample=True, temperature=req.temperature, top_k=0, top_p=1.0)
-            if req.seed is not None:
-                torch.manual_seed(req.seed)
-        else:
-            gen.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+                   return_dict_in_generate=True, output_logits=want_logits, use_cache=True,
+                   do_sample=False, temperature=None, top_p=None, top_k=None)
+        if any(q.temperature > 0 for q in reqs):  # each sampled row draws with its own generator
+            gen["logits_processor"] = LogitsProcessorList([RowSampler(reqs, self.device)])
         criteria = [self._stop_criteria(req.stop)] if req.stop else []
         if req.logit_bias:
             gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
@@ -136,13 +138,20 @@ class HFEngine:
             gen["stopping_criteria"] = StoppingCriteriaList(criteria)
         out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
         new = out.sequences[:, input_ids.shape[1]:].tolist()
-        logps = None
-        if req.logprobs:
+        logps = tops = None
+        if want_logits:  # the model's own distribution (raw logits: before temperature, bias and sampling)
             steps = torch.stack(out.logits, dim=1).float().log_softmax(-1)  # [B, T, V]
             logps = steps.gather(-1, out.sequences[:, input_ids.shape[1]:].unsqueeze(-1)).squeeze(-1).tolist()
+            k = max(q.top_logprobs for q in reqs)
+            if k:
+                vals, ids = steps.topk(min(k, steps.shape[-1]), dim=-1)
+                tops = [[list(zip(i_t, v_t)) for i_t, v_t in zip(i_r, v_r)]
+                        for i_r, v_r in zip(ids.tolist(), vals.tolist())]
         completions = []
         for r, (p, toks) in enumerate(zip(prompts, new)):
-            comp = self._finish(p, toks, req, logps[r] if logps else None)
+            q = reqs[r]
+            comp = self._finish(p, toks, q, logps[r] if logps and q.logprobs else None,
+                                [t[:q.top_logprobs] for t in tops[r]] if tops and q.top_logprobs else None)
             comp.cached_tokens = hits[r][0]
             if r in streams:
                 streams[r].finish(comp.text)
@@ -160,12 +169,13 @@ class HFEngine:
                 self._stops.pop(next(iter(self._stops)))
         return self._stops[stops]
 
-    def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps) -> Completion:
+    def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps, tops=None) -> Completion:
         """Trim padding after EOS, apply stop strings, and cut token ids to match the text."""
         toks, text, finish, stop_reason = finish_row(toks, self.eos_ids, req.stop, self.decode)
         self.generated_tokens += len(toks)
         return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
-                          stop_reason=stop_reason, logprobs=logps[:len(toks)] if logps else None)
+                          stop_reason=stop_reason, logprobs=logps[:len(toks)] if logps else None,
+                          top_logprobs=tops[:len(toks)] if tops else None)
 
     def _store(self, cache, masks, prompts, reqs, completions) -> None:
         """Keep each row's KV (real positions only) keyed by its tokens, for later continuations."""

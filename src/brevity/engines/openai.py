@@ -6,12 +6,16 @@ locally. Each prompt is its own HTTP call and up to `concurrency` of them are in
 the server's continuous batching sees them together. Only the HTTP calls run in worker threads: the
 tokenizer is used in the caller's thread alone. Failed calls (429, 5xx, transport errors) are retried
 with backoff, so one 503 from a shared server does not end a long run. Probing methods rely on the
-server's own prefix caching (vLLM: on by default). A request with a sink gets its text when its call
-returns (no token streaming from the upstream server), and a cancelled one is not sent.
+server's own prefix caching (vLLM: on by default). A request whose sink wants text is sent with `stream: true`
+and its text is relayed as the upstream streams it (a tail that may still become a stop string held back, as
+the hf engine does), so a served stream's first token arrives when the upstream's does; a cancelled request is
+not sent, and one cancelled mid-stream is closed, which aborts it upstream. Sampling settings (temperature,
+top_p, top_k, seed) and logprobs / top_logprobs go to the upstream and come back on the Completion.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,6 +24,8 @@ from pathlib import Path
 import httpx
 
 from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
+from brevity.engines.sampling import sampling_defaults
+from brevity.engines.streaming import safe_length
 from brevity.errors import BrevityError
 from brevity.formats import resolve_format
 
@@ -73,6 +79,10 @@ class OpenAIEngine:
         self.model_name = model_name or self.model_path.name
         self.tokenizer = AutoTokenizer.from_pretrained(tok_path)
         self.format = resolve_format(self.tokenizer, tok_path, reasoning_format, answer_tokens)
+        self.sampling_defaults = sampling_defaults(tok_path)
+        # A stream holds back these too: a server that writes its end-of-turn token's text (skip_special_tokens
+        # false) must not have it relayed, since the Completion's text leaves it out.
+        self._end_texts = tuple(t for t in (self.decode([i]) for i in self.format.stop_ids) if t)
         self.concurrency, self.retries, self.backoff_s = concurrency, retries, backoff_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
@@ -94,16 +104,26 @@ class OpenAIEngine:
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=False)
 
-    def _post(self, body: dict) -> dict:
+    def _post(self, body: dict, sink=None, stops: tuple[str, ...] = ()) -> tuple[dict, str]:
         """One call, retried on 429, 5xx and transport errors with exponential backoff (the server's
-        Retry-After when it gives one); any other 4xx is the request's fault and fails at once."""
+        Retry-After when it gives one); any other 4xx is the request's fault and fails at once. With a `sink`
+        the call streams and its text is relayed as it comes; it is retried only while nothing was relayed.
+        Returns the choice (streamed chunks merged into one) and the text already relayed."""
         last = ""
         for attempt in range(self.retries + 1):
             wait = min(30.0, self.backoff_s * 2**attempt) * (0.75 + 0.5 * random.random())
+            relay = _Relay(sink, stops) if sink is not None else None
             try:
-                r = self.client.post(f"{self.base_url}/completions", json=body)
-                if r.status_code == 200:
-                    return r.json()
+                if relay is None:
+                    r = self.client.post(f"{self.base_url}/completions", json=body)
+                    if r.status_code == 200:
+                        return r.json()["choices"][0], ""
+                else:
+                    with self.client.stream("POST", f"{self.base_url}/completions",
+                                            json={**body, "stream": True}) as r:
+                        if r.status_code == 200:
+                            return relay.run(r.iter_lines()), relay.sent
+                        r.read()
                 if r.status_code < 500 and r.status_code not in RETRY_STATUS:
                     raise BrevityError(f"{self.base_url} answered {r.status_code}: {r.text[:300]}")
                 last = f"{r.status_code}: {r.text[:200]}"
@@ -111,6 +131,9 @@ class OpenAIEngine:
                 if retry_after.isdigit():
                     wait = min(60.0, float(retry_after))
             except httpx.TransportError as e:
+                if relay is not None and relay.sent:  # text already went out: a retry would repeat it
+                    raise BrevityError(f"{self.base_url} broke off a streamed completion: {type(e).__name__}: {e}"
+                                       ) from None
                 last = f"{type(e).__name__}: {e}"
             if attempt < self.retries:
                 time.sleep(wait)
@@ -124,13 +147,17 @@ class OpenAIEngine:
             if r.sink is not None and r.sink.cancelled:
                 results[i] = Completion(prompt_ids=p, token_ids=[], text="", finish_reason="length")
             else:
-                futures[self.pool.submit(self._post, self._body(r, p))] = i
+                streamed = r.sink is not None and r.sink.wants_text
+                futures[self.pool.submit(self._post, self._body(r, p), r.sink if streamed else None,
+                                         (*r.stop, *self._end_texts))] = i
         try:
             for fut in as_completed(futures):
                 i = futures[fut]
-                results[i] = c = self._completion(requests[i], prompts[i], fut.result()["choices"][0])
-                if requests[i].sink is not None:
-                    requests[i].sink.write(c.text)
+                choice, sent = fut.result()
+                results[i] = c = self._completion(requests[i], prompts[i], choice)
+                sink = requests[i].sink
+                if sink is not None and c.text.startswith(sent):  # what the stream held back, or all of it
+                    sink.write(c.text[len(sent):])
                 if progress:
                     progress(1)
         finally:
@@ -144,10 +171,12 @@ class OpenAIEngine:
                 "return_token_ids": True, "repetition_penalty": 1.0, "repeat_penalty": 1.0}
         if r.stop:
             body["stop"] = list(r.stop)
+        if r.temperature > 0:
+            body.update(top_p=r.top_p, **({"top_k": r.top_k} if r.top_k else {}))
         if r.seed is not None:
             body["seed"] = r.seed
-        if r.logprobs:
-            body["logprobs"] = 1
+        if r.logprobs or r.top_logprobs:  # token ids as "token_id:N" (vLLM), so top entries map back to ids
+            body.update(logprobs=max(1, r.top_logprobs), return_tokens_as_token_ids=True)
         if r.thinking_budget is not None:
             body["thinking_token_budget"] = r.thinking_budget
         if r.logit_bias:
@@ -171,8 +200,68 @@ class OpenAIEngine:
         if stop_reason is not None:  # token ids without the stop string, as the hf engine returns them
             while ids and not text.startswith(self.decode(ids)):
                 ids = ids[:-1]
-        lp = None
-        if r.logprobs and ch.get("logprobs"):
+        lp = tops = None
+        if (r.logprobs or r.top_logprobs) and ch.get("logprobs"):
             lp = list(ch["logprobs"].get("token_logprobs") or [])[:len(ids)]
+            if r.top_logprobs:
+                tops = [sorted(((self._token_id(t), v) for t, v in (d or {}).items()), key=lambda x: -x[1])
+                        [:r.top_logprobs] for d in (ch["logprobs"].get("top_logprobs") or [])][:len(ids)]
         return Completion(prompt_ids=prompt, token_ids=list(ids), text=text,
-                          finish_reason=ch.get("finish_reason") or "stop", stop_reason=stop_reason, logprobs=lp)
+                          finish_reason=ch.get("finish_reason") or "stop", stop_reason=stop_reason,
+                          logprobs=lp if r.logprobs else None, top_logprobs=tops)
+
+    def _token_id(self, token: str) -> int:
+        """A logprobs entry's token as an id: vLLM's "token_id:N", else the token's vocabulary string."""
+        if token.startswith("token_id:") and token[9:].isdigit():
+            return int(token[9:])
+        tid = self.tokenizer.convert_tokens_to_ids(token)
+        if tid is None or tid == self.tokenizer.unk_token_id:
+            ids = self.encode(token)
+            tid = ids[0] if len(ids) == 1 else -1
+        return tid
+
+
+class _Relay:
+    """A streamed upstream completion: relays its text to the sink as it comes (holding back a tail that may
+    still become a stop string) and merges its chunks into one choice, as the non-streamed call returns it."""
+
+    def __init__(self, sink, stops: tuple[str, ...]):
+        self.sink, self.stops = sink, stops
+        self.text, self.sent = "", ""
+        self.choice: dict = {"text": "", "token_ids": None, "finish_reason": None, "stop_reason": None}
+        self.logprobs: dict[str, list] = {}
+
+    def run(self, lines) -> dict:
+        for line in lines:
+            if self.sink.cancelled:  # closing the stream aborts the request upstream
+                self.choice["finish_reason"] = self.choice["finish_reason"] or "length"
+                break
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                break
+            for ch in json.loads(data).get("choices") or []:
+                self._merge(ch)
+        self.choice["text"] = self.text
+        if self.logprobs:
+            self.choice["logprobs"] = self.logprobs
+        return self.choice
+
+    def _merge(self, ch: dict) -> None:
+        if ch.get("token_ids") is not None:
+            self.choice["token_ids"] = (self.choice["token_ids"] or []) + list(ch["token_ids"])
+        for k in ("finish_reason", "stop_reason"):
+            if ch.get(k) is not None:
+                self.choice[k] = ch[k]
+        for k, v in (ch.get("logprobs") or {}).items():
+            if isinstance(v, list):
+                self.logprobs.setdefault(k, []).extend(v)
+        piece = ch.get("text") or ""
+        if piece:
+            self.text += piece
+            cut, which = apply_stop(self.text, self.stops)
+            upto = len(cut) if which else safe_length(self.text, self.stops)
+            if upto > len(self.sent):
+                self.sink.write(self.text[len(self.sent):upto])
+                self.sent = self.text[:upto]

@@ -101,6 +101,7 @@ class Method:
         token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on. `closed`: the
         thinking section ended, so a length finish cut the answer (`answer_truncated`)."""
         tok = engine.tokenizer
+        answer_logprobs = [x for x in answer_logprobs or () if x is not None]  # injected tokens have none
         if answer_logprobs:
             extra["answer_logprob"] = sum(answer_logprobs) / len(answer_logprobs)
         thinking = tok.decode(thinking_ids, skip_special_tokens=False)

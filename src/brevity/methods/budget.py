@@ -8,10 +8,26 @@ import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
-from brevity.engines.base import ProgressFn, Request
+from brevity.engines.base import ProgressFn
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, register
-from brevity.methods.control import answer, encode, extend, force_close, inject, injected, new_thoughts, prompts
+from brevity.methods.control import (
+    TokenLogprobs,
+    answer,
+    decoding,
+    encode,
+    entries,
+    extend,
+    force_close,
+    inject,
+    injected,
+    needs_answer_phase,
+    new_thoughts,
+    prompts,
+    request,
+    split_logprobs,
+    think_then_answer,
+)
 from brevity.methods.solution import Solution
 
 
@@ -25,15 +41,21 @@ class CoT(Method):
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         base = prompts(problems, engine, self.render)
-        reqs = [Request(p, self.max_tokens, logprobs=self.want_logprobs, sink=prob.sink)
-                for prob, p in zip(problems, base)]
+        if needs_answer_phase(problems, engine):  # the client's stop strings end the answer, not the thinking
+            comps = think_then_answer(problems, engine, base, self.max_tokens, progress, self.want_logprobs)
+        else:
+            comps = engine.complete([request(prob, p, self.max_tokens, "all", logprobs=self.want_logprobs)
+                                     for prob, p in zip(problems, base)], progress)
         out = []
-        for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
+        for prob, b, c in zip(problems, base, comps):
             s = engine.format.split(c.token_ids)
             lps = c.logprobs[s.answer_start:s.answer_start + len(s.answer_ids)] if c.logprobs else None
-            out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
-                                          forward_passes=len(c.token_ids), answer_logprobs=lps, prompt_ids=b,
-                                          closed=s.closed))
+            sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
+                                     forward_passes=len(c.token_ids), answer_logprobs=lps, prompt_ids=b,
+                                     closed=s.closed)
+            if decoding(prob).logprobs:
+                sol.logprobs = split_logprobs(c, engine.format)
+            out.append(sol)
         return out
 
 
@@ -53,14 +75,17 @@ class NoThink(Method):
             if prob.sink is not None:
                 injected(prob.sink, fmt.spec.close)  # the stream's reasoning is empty; the answer follows
         base = prompts(problems, engine, thinking=False)
-        reqs = [Request(p, min(fmt.answer_tokens, self.max_tokens), logprobs=self.want_logprobs, sink=prob.sink)
+        reqs = [request(prob, p, min(fmt.answer_tokens, self.max_tokens), "answer", logprobs=self.want_logprobs)
                 for prob, p in zip(problems, base)]
         out = []
         for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
             ans = fmt.strip_stop(c.token_ids) if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
             lps = c.logprobs[:len(ans)] if c.logprobs else None
-            out.append(self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
-                                          answer_logprobs=lps, prompt_ids=b))
+            sol = self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
+                                     answer_logprobs=lps, prompt_ids=b)
+            if decoding(prob).logprobs:
+                sol.logprobs = TokenLogprobs(answer=entries(c, ans))
+            out.append(sol)
         return out
 
 
@@ -112,9 +137,12 @@ class Budget(CappedThinking):
         fmt = engine.format
         room = self.room(engine)  # the server counts thinking before its closing phrase
         phrase = self.closing(engine)
+        if any(decoding(p).stop for p in problems):
+            raise BrevityError("stop strings cannot apply with the server's native thinking budget (its one call "
+                               "writes thinking and answer); drop stop, or serve budgets with native=false")
         base = prompts(problems, engine)
-        reqs = [Request(p, room + len(encode(engine, phrase)) + len(fmt.close_ids) + fmt.answer_tokens,
-                        thinking_budget=room, sink=prob.sink) for prob, p in zip(problems, base)]
+        reqs = [request(prob, p, room + len(encode(engine, phrase)) + len(fmt.close_ids) + fmt.answer_tokens, "all",
+                        thinking_budget=room) for prob, p in zip(problems, base)]
         out = []
         for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
             s = fmt.split(c.token_ids)
@@ -122,6 +150,8 @@ class Budget(CappedThinking):
             out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
                                           forward_passes=len(c.token_ids), prompt_ids=b, closed=s.closed,
                                           **({"forced": True} if forced else {})))
+            if decoding(prob).logprobs:
+                out[-1].logprobs = split_logprobs(c, fmt)
         return out
 
 

@@ -5,6 +5,12 @@ A method keeps one `Thought` per problem, extends the active ones in batched rou
 closes thinking and lets the model answer (`answer`). Every call continues token ids the engine
 has already seen, so a prefix-caching engine (the `hf` engine, vLLM with prefix caching) pays only
 for the new tokens of each round and each probe.
+
+A served problem carries the client's own decoding settings (`Decoding`: temperature, top_p, seed, stop,
+logprobs). Every method applies them the same way, through `request`, wherever it asks the engine for text
+the client reads (thinking rounds and the answer): sampling and logprobs everywhere, the client's stop
+strings on the answer only, so a `stop: ["\n"]` never cuts the thinking. Probes and a method's own helper
+calls (TALE's budget estimate) stay greedy: they are the method's, not the client's.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from brevity.engines.base import Completion, Engine, ProgressFn, Request
 from brevity.methods.solution import Solution
@@ -57,6 +63,134 @@ def encode(engine: Engine, text: str) -> list[int]:
     return engine.format.encode(text)
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """A served request's decoding settings (the bench decodes greedily: no Decoding). `seed` makes sampling
+    repeatable: each engine call of a method gets a seed derived from it and the tokens generated so far, so a
+    request gives the same tokens alone or batched with others, round after round. `stop` ends the answer."""
+
+    temperature: float = 0.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int = 0
+    stop: tuple[str, ...] = ()
+
+    @property
+    def default(self) -> bool:
+        return self == Decoding()
+
+
+def decoding(problem: Problem) -> Decoding:
+    return problem.decoding or Decoding()
+
+
+def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Literal["thinking", "answer", "all"],
+            prior: int = 0, stop: tuple[str, ...] = (), logprobs: bool = False, **kw: Any) -> Request:
+    """An engine Request for text the client reads, with the problem's decoding settings: `part` "thinking"
+    (the client's stop strings do not apply), "answer" (they do), or "all" (one call writes thinking and
+    answer; the caller checks `needs_answer_phase` first). `prior`: tokens this problem generated or had
+    injected before this call (they vary the round's seed). `stop`, `logprobs`: the method's own needs."""
+    d = decoding(problem)
+    seed = None if d.seed is None else (d.seed + 1_000_003 * prior) % 2**63
+    stops = tuple(dict.fromkeys((*stop, *(d.stop if part != "thinking" else ()))))
+    return Request(prompt, max_tokens, stop=stops, temperature=d.temperature, top_p=d.top_p, top_k=d.top_k,
+                   seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=problem.sink, **kw)
+
+
+def needs_answer_phase(problems: Sequence[Problem], engine: Engine) -> bool:
+    """Whether a one-call method (cot) must think and answer in two calls: the client's stop strings apply to
+    the answer alone, and an engine (or an upstream server) applies stop strings to everything it writes."""
+    return engine.format.spec.thinks and any(decoding(p).stop for p in problems)
+
+
+def closing(engine: Engine, problem: Problem) -> tuple[int, ...]:
+    """What a method puts between thinking and answer: the format's closing marker, and, when the client's stop
+    strings apply to the answer, the whitespace the model writes after it (the response strips it, so a
+    `stop: ["\n"]` must not end the answer before it begins)."""
+    fmt = engine.format
+    tail = encode(engine, fmt.spec.after_close) if decoding(problem).stop and fmt.spec.after_close else []
+    return tuple(fmt.close_ids) + tuple(tail)
+
+
+def closing_text(engine: Engine, end: Sequence[int]) -> str:
+    spec = engine.format.spec
+    return spec.close + (spec.after_close if len(end) > len(engine.format.close_ids) else "")
+
+
+def think_then_answer(problems: Sequence[Problem], engine: Engine, base: Sequence[tuple[int, ...]], max_tokens: int,
+                      progress: ProgressFn | None = None, logprobs: bool = False) -> list[Completion]:
+    """What one call up to `max_tokens` would write, in two: thinking up to the format's closing marker, then
+    (after the marker) the answer with the client's stop strings. Returns one Completion per problem, as the
+    single call would (the marker's entries carry no logprob: it was cut by the stop and put back)."""
+    close = engine.format.spec.close
+    firsts = engine.complete([request(p, b, max_tokens, "thinking", stop=(close,), logprobs=logprobs)
+                              for p, b in zip(problems, base)])
+    closed = [i for i, c in enumerate(firsts) if c.stop_reason == close]
+    ends = {i: list(closing(engine, problems[i])) for i in closed}
+    for i in closed:
+        if problems[i].sink is not None:
+            problems[i].sink.write(closing_text(engine, ends[i]))
+    seconds = engine.complete([request(problems[i], base[i] + tuple(firsts[i].token_ids) + tuple(ends[i]),
+                                       max(0, max_tokens - len(firsts[i].token_ids) - len(ends[i])), "answer",
+                                       prior=len(firsts[i].token_ids) + len(ends[i]), logprobs=logprobs)
+                               for i in closed], progress)
+    out = list(firsts)
+    for i, c in zip(closed, seconds):
+        a, end = firsts[i], ends[i]
+        lps = None if a.logprobs is None else a.logprobs + [None] * len(end) + (c.logprobs or [])
+        tops = None if a.top_logprobs is None else a.top_logprobs + [None] * len(end) + (c.top_logprobs or [])
+        out[i] = Completion(prompt_ids=a.prompt_ids, token_ids=a.token_ids + end + c.token_ids, text="",
+                            finish_reason=c.finish_reason, stop_reason=c.stop_reason, logprobs=lps, top_logprobs=tops)
+    if progress and len(closed) < len(problems):
+        progress(len(problems) - len(closed))
+    return out
+
+
+def refuse_decoding(problems: Sequence[Problem], method: str) -> None:
+    """For methods that decode outside the engine's sampler (latent thoughts): greedy and nothing else."""
+    from brevity.errors import BrevityError
+
+    if any(not decoding(p).default for p in problems):
+        raise BrevityError(f"{method} decodes greedily with its own loop: temperature, top_p, seed, stop and "
+                           "logprobs cannot apply; drop them or use another method")
+
+
+Entry = tuple[int, float | None, list[tuple[int, float]] | None]  # token id, its logprob, the top alternatives
+
+
+@dataclass
+class TokenLogprobs:
+    """A served answer's tokens with their log-probabilities, for the response's `logprobs`: the thinking,
+    what lies between (the closing marker, generated or injected) and the answer. Text the method injected
+    (a closing phrase, "Wait", a forced closing marker) was not generated: its entries have logprob None."""
+
+    thinking: list[Entry] = field(default_factory=list)
+    between: list[Entry] = field(default_factory=list)
+    answer: list[Entry] = field(default_factory=list)
+
+
+def entries(c: Completion, ids: Sequence[int] | None = None, start: int = 0) -> list[Entry]:
+    """A completion's tokens (or `ids`, a slice of them from `start`) as logprob entries."""
+    ids = c.token_ids if ids is None else ids
+    lps, tops = c.logprobs or [], c.top_logprobs or []
+    return [(t, lps[start + j] if start + j < len(lps) else None, tops[start + j] if start + j < len(tops) else None)
+            for j, t in enumerate(ids)]
+
+
+def split_logprobs(c: Completion, fmt) -> TokenLogprobs:
+    """A one-call completion's entries, cut where the format splits its thinking from its answer."""
+    s = fmt.split(c.token_ids)
+    all_ = entries(c)
+    if not s.closed:
+        return TokenLogprobs(thinking=all_[len(all_) - len(s.thinking_ids):])
+    close = s.answer_start - len(fmt.close_ids) if fmt.spec.thinks and s.answer_start else 0
+    answer = all_[s.answer_start:s.answer_start + len(s.answer_ids)]
+    return TokenLogprobs(thinking=all_[close - len(s.thinking_ids):close] if s.thinking_ids else [],
+                         between=all_[close:s.answer_start], answer=answer)
+
+
 @dataclass
 class Thought:
     """One problem's thinking span as a method builds it (injected tokens included)."""
@@ -71,6 +205,8 @@ class Thought:
     probe_seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
     sink: Any = None  # the problem's stream: generated and injected thinking go there in order
+    problem: Problem | None = None  # whose decoding settings its engine calls use
+    entries: list[Entry] = field(default_factory=list)  # per id, when the client asked for logprobs
 
 
 def injected(sink: Any, text: str) -> None:
@@ -79,12 +215,14 @@ def injected(sink: Any, text: str) -> None:
 
 
 def new_thoughts(problems: Sequence[Problem]) -> list[Thought]:
-    return [Thought(sink=p.sink) for p in problems]
+    return [Thought(sink=p.sink, problem=p) for p in problems]
 
 
 def inject(engine: Engine, thought: Thought, text: str) -> None:
     """Text the method writes into the thinking span itself (a phrase, "Wait", a newline)."""
-    thought.ids += encode(engine, text)
+    ids = encode(engine, text)
+    thought.ids += ids
+    thought.entries += [(t, None, None) for t in ids]
     if thought.sink is not None:
         injected(thought.sink, text)
 
@@ -96,18 +234,19 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
     the format's closing marker; a problem whose model closes thinking or ends its turn is marked done."""
     close = engine.format.spec.close
     stop = tuple(dict.fromkeys((*stop, close)))
-    reqs = [Request(base[i] + tuple(thoughts[i].ids), n, stop=stop, logit_bias=logit_bias, sink=thoughts[i].sink)
-            for i, n in zip(active, max_new)]
+    reqs = [_thought_request(thoughts[i], base[i] + tuple(thoughts[i].ids), n, "thinking", len(thoughts[i].ids),
+                             stop=stop, logit_bias=logit_bias) for i, n in zip(active, max_new)]
     comps = engine.complete(reqs) if reqs else []
     out = {}
     for i, c in zip(active, comps):
         t = thoughts[i]
         t.ids += c.token_ids
+        t.entries += entries(c)
         t.passes += len(c.token_ids)
         if c.stop_reason == close:
             t.closed = t.done = True
         elif c.finish_reason == "length" and (k := _partial_marker(t.ids, engine.format.close_ids)):
-            del t.ids[-k:]  # the cap fell inside a multi-token closing marker (harmony's): it closed
+            del t.ids[-k:], t.entries[-k:]  # the cap fell inside a multi-token closing marker (harmony's): it closed
             t.closed = t.done = True
         elif c.finish_reason == "stop" and c.stop_reason is None:  # the turn ended inside thinking
             t.done = True
@@ -115,6 +254,12 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
             t.done = True
         out[i] = c
     return out
+
+
+def _thought_request(t: Thought, prompt: tuple[int, ...], n: int, part, prior: int, **kw) -> Request:
+    if t.problem is None:  # a thought built by hand (tests): greedy
+        return Request(prompt, n, sink=t.sink, **kw)
+    return request(t.problem, prompt, n, part, prior, **kw)
 
 
 def _partial_marker(ids: list[int], marker: list[int]) -> int:
@@ -170,20 +315,24 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
     """Close every thought with the format's closing marker and let the model answer (room: the format's
     answer tokens); build the Solutions."""
     fmt = engine.format
-    end = tuple(fmt.close_ids)
-    for t in thoughts:
+    ends = [closing(engine, p) for p in problems]
+    for t, end in zip(thoughts, ends):
         if t.sink is not None and t.closed:  # the model's own close, cut as a stop string
-            t.sink.write(fmt.spec.close)
+            t.sink.write(closing_text(engine, end))
         elif t.sink is not None:
-            injected(t.sink, fmt.spec.close)
-    reqs = [Request(b + tuple(t.ids) + end, fmt.answer_tokens, sink=t.sink) for b, t in zip(base, thoughts)]
+            injected(t.sink, closing_text(engine, end))
+    reqs = [_thought_request(t, b + tuple(t.ids) + end, fmt.answer_tokens, "answer", len(t.ids) + len(end))
+            for b, t, end in zip(base, thoughts, ends)]
     out = []
-    for prob, b, t, c in zip(problems, base, thoughts, engine.complete(reqs, progress)):
+    for prob, b, t, c, end in zip(problems, base, thoughts, engine.complete(reqs, progress), ends):
         extra = dict(t.extra)
         if t.forced:
             extra["forced"] = True
-        sol = method.make_solution(prob, engine, t.ids, fmt.strip_stop(c.token_ids), c.finish_reason,
+        ans = fmt.strip_stop(c.token_ids)
+        sol = method.make_solution(prob, engine, t.ids, ans, c.finish_reason,
                                    forward_passes=t.passes + len(c.token_ids), prompt_ids=b, **extra)
         sol.probe_tokens, sol.probe_seconds = t.probe_tokens, t.probe_seconds
+        if decoding(prob).logprobs:
+            sol.logprobs = TokenLogprobs(t.entries, [(i, None, None) for i in end], entries(c, ans))
         out.append(sol)
     return out

@@ -202,8 +202,9 @@ class Coconut(Method):
 
     def solve(self, problems, engine, progress=None) -> list[Solution]:
         from brevity.errors import BrevityError
-        from brevity.methods.control import prompts
+        from brevity.methods.control import prompts, refuse_decoding
 
+        refuse_decoding(problems, self.name)
         model, tok = engine.model(), engine.tokenizer
         n = self.thoughts if self.thoughts >= 0 else latent_manifest(engine.model_path).get("thoughts")
         if n is None:

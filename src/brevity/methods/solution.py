@@ -29,6 +29,9 @@ class Solution:
     thinking: str = ""
     answer: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # A served request's token log-probabilities (brevity.methods.control.TokenLogprobs), when it asked for
+    # them; the response's, not the record's: to_dict leaves it out.
+    logprobs: Any = field(default=None, compare=False, repr=False)
 
     @property
     def generated_positions(self) -> int:
@@ -36,6 +39,7 @@ class Solution:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("logprobs")
         d["generated_positions"] = self.generated_positions
         return d
 

@@ -78,12 +78,14 @@ def text_units(text: str) -> list[Unit]:
 
 
 def join_units(text: str, units: Sequence[Unit]) -> str:
-    """The kept units in order, each joined to the one before by a line break if the text between them had
-    one, else by a space: dropping a word never glues its neighbours (`step.Omar`)."""
+    """The kept units in order. Between two of them goes the original text where nothing was dropped (`6.`
+    stays `6.`), else a line break if the dropped text had one, else a space: dropping a word never glues its
+    neighbours (`step.Omar`)."""
     out = []
     for j, u in enumerate(units):
         if j:
-            out.append("\n" if "\n" in text[units[j - 1].end:u.start] else " ")
+            gap = text[units[j - 1].end:u.start]
+            out.append(gap if not gap.strip() else "\n" if "\n" in gap else " ")
         out.append(text[u.start:u.end])
     return "".join(out)
 
@@ -97,13 +99,19 @@ def prune_text(text: str, offsets: Sequence[tuple[int, int]], scores: Sequence[f
     tokens = [0] * len(units)
     info = [0.0] * len(units)
     starts = [u.start for u in units]
-    for (a, _), sc in zip(offsets, scores):
+    separators = 0  # whitespace-only tokens (line breaks): kept as separators
+    for (a, b), sc in zip(offsets, scores):
+        piece = text[a:b]
+        if not piece.strip():
+            separators += 1
+            continue
+        a += len(piece) - len(piece.lstrip())  # a token's unit is where its first visible character is
         k = max(0, bisect.bisect_right(starts, a) - 1)
         if k < len(units) and a < units[k].end:
             tokens[k] += 1
             info[k] += sc
     ranked = sorted(range(len(units)), key=lambda k: (not units[k].forced, -info[k]))
-    target, kept, keep = math.ceil(gamma * len(offsets)), 0, set()
+    target, kept, keep = math.ceil(gamma * len(offsets)), separators, set()
     for k in ranked:
         if kept >= target and not units[k].forced:
             break

@@ -21,6 +21,7 @@ from brevity.methods.solution import Solution
 from brevity.methods.spec import parse_spec
 from brevity.serve.config import ServeConfig
 from brevity.serve.gateway import Gateway, NotFound, Plan
+from brevity.serve.logprobs import chat_logprobs, completion_logprobs
 from brevity.serve.protocol import (
     ChatCompletionRequest,
     CompletionRequest,
@@ -34,7 +35,7 @@ from brevity.serve.protocol import (
     usage,
 )
 from brevity.serve.scheduler import Job
-from brevity.serve.stream import ResponseStream
+from brevity.serve.stream import ResponseStream, raw_text
 from brevity.tasks import Problem
 
 log = logging.getLogger("brevity.serve")
@@ -327,14 +328,15 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                 state["inflight"] -= n
                 gw.metrics.inflight.dec(n)
 
+        decoding = gw.decoding(name, body.control.sampling)
         for i, (p, q, r, s) in enumerate(zip(prompts, questions, rendered, streams)):
             jid = rid if n == 1 else f"{rid}-{i}"
             gw.log_prompt(jid, name, plan.spec, r)
             gw.schedulers[name].submit(Job(Problem(id=jid, question=q, answer="", prompt=p, template_kwargs=kwargs,
-                                                   sink=s), plan.spec))
+                                                   sink=s, decoding=decoding), plan.spec))
         n_prompt = sum(counts)
         if body.stream:
-            return Released(events(body, plan, streams[0], rid, n_prompt, chat), release,
+            return Released(events(body, plan, streams[0], rid, n_prompt, chat, gw.formats[name]), release,
                             media_type="text/event-stream")
 
         async def watch() -> None:  # a client that hangs up stops its generation
@@ -364,24 +366,43 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         for sol in sols:
             gw.metrics.solved(name, sol, gw.reference.get(name, 0.0))
         if chat:
-            return JSONResponse(chat_response(rid, body.model, sols[0], plan.spec, n_prompt,
-                                              body.control.hide_reasoning))
-        return JSONResponse(completion_response(rid, body.model, sols, [s.transcript for s in streams],
-                                                [s.injected for s in streams], plan.spec, n_prompt))
+            resp = chat_response(rid, body.model, sols[0], plan.spec, n_prompt, body.control.hide_reasoning)
+            resp["choices"][0]["logprobs"] = logprobs_of(plan, sols[0], True, "", body.control.hide_reasoning)
+            return JSONResponse(resp)
+        resp = completion_response(rid, body.model, sols, [s.transcript for s in streams],
+                                   [s.injected for s in streams], plan.spec, n_prompt)
+        for choice, sol in zip(resp["choices"], sols):
+            choice["logprobs"] = logprobs_of(plan, sol, False, choice["text"])
+        return JSONResponse(resp)
+
+    def logprobs_of(plan: Plan, sol: Solution, chat: bool, text: str, hide: bool = False) -> dict | None:
+        """The choice's logprobs in OpenAI's chat or legacy shape; hidden reasoning hides its logprobs too."""
+        tok = gw.tokenizers[plan.model.name]
+        out = chat_logprobs(tok, sol.logprobs) if chat else completion_logprobs(tok, sol.logprobs, text)
+        if hide and out:
+            out.pop("reasoning_content", None)
+        return out
 
     async def events(body: Extensions, plan: Plan, stream: ResponseStream, rid: str, n_prompt: int,
-                     chat: bool) -> AsyncIterator[str]:
+                     chat: bool, fmt) -> AsyncIterator[str]:
         created, t0, done = int(time.time()), time.perf_counter(), False
 
         def sse(obj: dict) -> str:
             return f"data: {json.dumps(obj)}\n\n"
 
-        def piece(delta: dict | None = None, text: str | None = None, finish: str | None = None, use=None):
-            return sse(stream_chunk(rid, body.model, created, chat, delta if chat else text, finish, use))
+        role_sent = not chat
+
+        def piece(delta: dict | None = None, text: str | None = None, finish: str | None = None, use=None,
+                  logprobs: dict | None = None):
+            nonlocal role_sent
+            if delta is not None and not role_sent:  # the role goes with the first generated text, so TTFT is TTFT
+                delta, role_sent = {"role": "assistant", **delta}, True
+            chunk = stream_chunk(rid, body.model, created, chat, delta if chat else text, finish, use)
+            if logprobs is not None and chunk["choices"]:
+                chunk["choices"][0]["logprobs"] = logprobs
+            return sse(chunk)
 
         try:
-            if chat:
-                yield piece(delta={"role": "assistant", "content": ""})
             while True:
                 remaining = limits.timeout_s - (time.perf_counter() - t0)
                 try:
@@ -406,7 +427,9 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                     sol: Solution = value
                     done = True
                     gw.metrics.solved(plan.model.name, sol, gw.reference.get(plan.model.name, 0.0))
-                    yield piece(delta={}, text="", finish=finish_reason(sol))
+                    # Logprobs come whole with the last chunk (the stream's text pieces are not token-aligned).
+                    lps = logprobs_of(plan, sol, chat, raw_text(sol, fmt.spec) if not chat else "")
+                    yield piece(delta={}, text="", finish=finish_reason(sol), logprobs=lps)
                     if body.include_usage():
                         yield piece(use=usage(sol, n_prompt))
                     gw.metrics.latency.labels(body.model, "/v1/chat/completions" if chat else "/v1/completions"

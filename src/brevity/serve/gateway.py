@@ -18,7 +18,7 @@ from brevity.engines.base import Engine
 from brevity.errors import BrevityError
 from brevity.formats import ModelFormat, resolve_format
 from brevity.methods.base import Method, RunContext, build_method
-from brevity.methods.control import prompt_text
+from brevity.methods.control import Decoding, prompt_text
 from brevity.methods.spec import parse_spec, parse_task
 from brevity.serve.config import DEFAULT_PREFIX_CACHE_MB, ModelConfig, ServeConfig
 from brevity.serve.metrics import Metrics
@@ -87,7 +87,10 @@ class Gateway:
     def start(self, calibrate: bool = True) -> None:
         """Load the models and check the aliases; routes then calibrate in a background thread, now or, with
         `calibrate=False`, when the caller calls `calibrate()` (`brevity serve`: once its port is open)."""
+        import torch
         from transformers import AutoConfig, AutoTokenizer
+
+        torch.seed()  # requests without a seed draw theirs from torch's generator: fresh ones for each server run
 
         for name, m in self.cfg.models.items():
             self.engines[name] = engine = self._engine(m)
@@ -350,6 +353,23 @@ class Gateway:
             names = ", ".join([*self.cfg.models, *self.cfg.aliases])
             raise NotFound(f"model {name!r} is not served here; choose one of {names}")
         return name
+
+    def decoding(self, model: str, sampling) -> Decoding:
+        """A request's decoding settings (`sampling`: temperature, top_p, seed, stop, logprobs, top_logprobs;
+        temperature None means unset). Without a temperature the model's generation_config.json decides, as in
+        vLLM (greedy when it sets no sampling: the zoo's models), so served answers equal the bench's."""
+        from brevity.engines.sampling import SamplingDefaults
+
+        defaults = getattr(self.engines.get(model), "sampling_defaults", None) or SamplingDefaults()
+        temperature, top_p = sampling.temperature, sampling.top_p
+        top_k = 0
+        if temperature is None:
+            temperature, top_k = defaults.temperature, defaults.top_k
+            top_p = defaults.top_p if top_p is None else top_p
+        stop = sampling.stop or ()
+        return Decoding(temperature=float(temperature), top_p=1.0 if top_p is None else float(top_p), top_k=top_k,
+                        seed=sampling.seed, logprobs=bool(sampling.logprobs), top_logprobs=sampling.top_logprobs or 0,
+                        stop=(stop,) if isinstance(stop, str) else tuple(stop))
 
     def check(self, plan: Plan) -> None:
         """Build the method (bad parameters fail here) and let it check itself against the engine."""

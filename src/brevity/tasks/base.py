@@ -33,9 +33,11 @@ class Problem:
     # A served chat's chat_template_kwargs, passed to the model's template (its thinking switch is the format's).
     template_kwargs: dict[str, Any] = field(default_factory=dict)
     sink: Any = field(default=None, compare=False, repr=False)
+    # A served request's own decoding settings (brevity.methods.control.Decoding); None: greedy, no stop.
+    decoding: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(dataclasses.replace(self, sink=None))
+        return asdict(dataclasses.replace(self, sink=None, decoding=None))
 
 
 @dataclass(frozen=True)

@@ -60,8 +60,8 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            "tiny-lrm taught to follow the prompt templates of prompts.toml (emulated instruct model)",
            budget_cut=0.25, recipe="instruct"),
     Member("tiny-lrm-tokenskip", "tiny-lrm", ("verbose",), 1500, 5e-4,
-           "TokenSkip: own correct traces pruned to a ratio gamma stated in the prompt",
-           recipe="tokenskip", scorer="tiny-llm"),
+           "TokenSkip: own correct greedy traces, each pruned to one ratio gamma stated in the prompt",
+           recipe="tokenskip", scorer="tiny-llm", rollout_k=1),
     Member("tiny-lrm-shortest", "tiny-lrm", ("verbose",), 400, 5e-4,
            "self-trained on the shortest correct of 4 own traces per question", recipe="shortest"),
     # the emulation's stand-in for Munkhbat et al.'s few-shot conditioning: tiny-lrm does not follow
