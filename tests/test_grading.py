@@ -117,3 +117,17 @@ def test_no_false_positives_on_a_seeded_sample_of_math500_pairs(math500_rows):
 def test_no_false_positives_on_every_math500_pair(math500_rows):
     n = len(math500_rows)
     assert _false_positives(math500_rows, [(i, j) for i in range(n) for j in range(n) if i != j]) == []
+
+
+@pytest.mark.parametrize("text", [
+    "18 / 3 = 6. 6 * 4 = 24.\n\nThe answer is 24.", "So the answer is 4... wait, no.\n\nThe answer is 12.",
+    "The Answer: **-3**", "the answer is 1,250.", "answer is 2.5, I think", "no phrase here: 7",
+])
+def test_answer_phrase_regex_finds_what_final_answer_reads(text):
+    """The single-regex form (for lm-eval's regex filter, last match) agrees with final_answer on phrase answers."""
+    import re
+
+    from brevity.tasks.answers import ANSWER_PHRASE_REGEX, clean_number, final_answer
+
+    found = re.findall(ANSWER_PHRASE_REGEX, text)
+    assert (clean_number(found[-1]) if found else None) == final_answer(text)

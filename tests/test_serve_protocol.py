@@ -211,16 +211,21 @@ def test_completions_list_injected_spans(url):
     assert chunks[-1].usage.completion_tokens > 0 and not chunks[-1].choices
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("shape", [
-    {"reasoning": {"effort": "low"}}, {"thinking": {"type": "enabled", "budget_tokens": 40}},
-    {"thinkingConfig": {"thinkingBudget": 40}}, {"thinking_token_budget": 40}, {"think": "low"},
-    {"enable_thinking": True, "thinking_budget": 40}, {"reasoning": {"max_tokens": 40, "exclude": True}},
+    {"reasoning_effort": "low"}, {"reasoning": {"effort": "low"}},
+    {"thinking": {"type": "enabled", "budget_tokens": 40}}, {"thinkingConfig": {"thinkingBudget": 40}},
+    {"thinking_config": {"thinking_budget": 40, "include_thoughts": True}}, {"thinking_token_budget": 40},
+    {"think": "low"}, {"enable_thinking": True, "thinking_budget": 40},
+    {"reasoning": {"max_tokens": 40, "exclude": True}},
 ])
 def test_openai_client_every_shape(url, shape):
     from openai import OpenAI
 
     client = OpenAI(base_url=f"{url}/v1", api_key="x")
-    r = client.chat.completions.create(model="tiny-lrm", messages=MSG, max_tokens=300, extra_body=shape)
+    native = {k: v for k, v in shape.items() if k == "reasoning_effort"}  # the client's own argument
+    extra = {k: v for k, v in shape.items() if k not in native}
+    r = client.chat.completions.create(model="tiny-lrm", messages=MSG, max_tokens=300, extra_body=extra, **native)
     m = r.model_extra["brevity"]["method"]
     assert m.startswith("budget:max=96" if "low" in json.dumps(shape) else "budget:max=40"), m
     hidden = "exclude" in json.dumps(shape)
@@ -228,6 +233,7 @@ def test_openai_client_every_shape(url, shape):
     assert r.usage.completion_tokens_details.reasoning_tokens > 0 and r.choices[0].message.content
 
 
+@pytest.mark.server
 def test_openai_client_thinking_off_shapes(url):
     from openai import OpenAI
 

@@ -17,6 +17,10 @@ _PLAIN_NUMBER_RE = re.compile(r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\.?"
 _HASHES_RE = re.compile(r"####\s*(" + NUMBER + r")")
 _BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _PHRASE_RE = re.compile(r"answer(?:\s+is|\s*:)(?:\s*\*\*)?[:\s]*", re.IGNORECASE)
+# The "answer is N" phrase and its number (the one group) as one regex, for clients that extract with a single
+# pattern, such as lm-evaluation-harness's regex filter (group_select -1: the last one). It covers the zoo's
+# "The answer is N."; final_answer also reads boxes, "####" and math after the phrase.
+ANSWER_PHRASE_REGEX = "(?i)" + _PHRASE_RE.pattern + "(" + NUMBER + ")"
 # A number is the phrase's whole value unless math goes on after it ("3! \times 5!", "3x", "3, 5, 7").
 _PHRASE_NUMBER_RE = re.compile(r"((?>" + NUMBER + r"))"
                                r"(?!\s*(?:[\\^_{}/+=×÷!(\[]|\*(?!\*))|\s*-\s*\d|[A-Za-z]|,\s*-?\d|\.\d)")
