@@ -149,3 +149,17 @@ def closed_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/v1"
+
+
+def tiny_lrm_gateway(max_tokens: int, aliases: dict | None = None):
+    """A started in-process gateway serving tiny-lrm (its config and the gateway); the caller closes it."""
+    from brevity.serve.config import single_model
+    from brevity.serve.gateway import Gateway
+
+    cfg = single_model("tiny-lrm")
+    if aliases is not None:
+        cfg.aliases = aliases
+    cfg.limits.max_tokens = max_tokens
+    gw = Gateway(cfg)
+    gw.start()
+    return cfg, gw

@@ -11,21 +11,17 @@ import pytest
 from brevity.methods import build_method
 from brevity.serve.app import create_app
 from brevity.serve.background import BackgroundServer as Server
-from brevity.serve.config import ServeConfig, single_model
-from brevity.serve.gateway import Gateway
+from brevity.serve.config import ServeConfig
 from brevity.tasks import load_problems
 from brevity.tasks.grading import grade_problem
+from conftest import tiny_lrm_gateway
 
 ROUTE = "route:kind=cascade;calib_n=40@tiny-lrm"
 
 
 @pytest.fixture(scope="module")
 def gateway():
-    cfg = single_model("tiny-lrm")
-    cfg.aliases = {"route:cascade": ROUTE}
-    cfg.limits.max_tokens = 600
-    gw = Gateway(cfg)
-    gw.start()
+    cfg, gw = tiny_lrm_gateway(600, {"route:cascade": ROUTE})
     gw.wait_ready()  # the route calibrates in the background
     yield cfg, gw
     gw.close()

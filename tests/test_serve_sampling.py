@@ -16,9 +16,8 @@ from brevity.engines.sampling import sampling_defaults
 from brevity.methods import build_method
 from brevity.methods.control import prompts
 from brevity.serve.background import BackgroundServer as Server
-from brevity.serve.config import single_model
-from brevity.serve.gateway import Gateway
 from brevity.tasks import load_problems
+from conftest import tiny_lrm_gateway
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +27,7 @@ def problems():
 
 @pytest.fixture(scope="module")
 def gateway():
-    cfg = single_model("tiny-lrm")
-    cfg.limits.max_tokens = 600
-    gw = Gateway(cfg)
-    gw.start()
+    cfg, gw = tiny_lrm_gateway(600)
     yield cfg, gw
     gw.close()
 

@@ -14,6 +14,7 @@ from brevity.route.method import Route
 from brevity.serve.background import BackgroundServer as Server
 from brevity.serve.config import single_model
 from brevity.serve.gateway import Gateway
+from conftest import tiny_lrm_gateway
 
 
 @pytest.fixture
@@ -31,16 +32,8 @@ def held_calibration(monkeypatch):
     return gate
 
 
-def _gateway():
-    cfg = single_model("tiny-lrm")
-    cfg.limits.max_tokens = 64
-    gw = Gateway(cfg)
-    gw.start()
-    return cfg, gw
-
-
 def test_port_opens_before_calibration_and_alias_is_503_until_ready(held_calibration):
-    cfg, gw = _gateway()
+    cfg, gw = tiny_lrm_gateway(64)
     try:
         assert gw.alias_state == {"route:cascade": "calibrating"}
         with Server(cfg, gw) as url:
@@ -70,7 +63,7 @@ def test_port_opens_before_calibration_and_alias_is_503_until_ready(held_calibra
 def test_failed_calibration_is_reported_and_refused(held_calibration):
     held_calibration["fail"] = RuntimeError("no validation split")
     held_calibration["release"].set()
-    cfg, gw = _gateway()
+    cfg, gw = tiny_lrm_gateway(64)
     try:
         with pytest.raises(Exception, match="no validation split"):
             gw.wait_ready(60)
