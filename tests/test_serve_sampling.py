@@ -167,9 +167,24 @@ def test_streamed_role_comes_with_the_first_token(url, problems):
             "model": "tiny-lrm", "messages": chat(problems[2]), "stream": True, "logprobs": True}) as s:
         chunks = [json.loads(x[6:]) for x in s.iter_lines() if x.startswith("data: {")]
     first = chunks[0]["choices"][0]["delta"]
-    assert first["role"] == "assistant" and first["reasoning_content"]
+    assert first["role"] == "assistant" and first.get("content", "") == ""  # vLLM's first chunk, and at its time
+    assert chunks[1]["choices"][0]["delta"]["reasoning_content"]
     assert sum("role" in c["choices"][0]["delta"] for c in chunks if c["choices"]) == 1
     assert chunks[-1]["choices"][0]["logprobs"]["content"]
+
+
+def test_role_goes_out_on_the_first_token_even_a_held_marker(lrm_engine):
+    """A first token that may begin the closing marker is held back, yet it was generated: the stream says it
+    started then, not one token later."""
+    from brevity.serve.stream import ResponseStream
+
+    fmt = lrm_engine.format.spec
+    s = ResponseStream(None, fmt)
+    assert s.queue.empty()
+    s.write(fmt.close[0])  # could be the start of the closing marker: no text yet
+    assert [s.queue.get_nowait()] == [("started", None)] and s.queue.empty()
+    s.write(" 2")
+    assert s.queue.get_nowait() == ("reasoning", fmt.close[0] + " 2") and s.queue.empty()
 
 
 class StreamingUpstream:

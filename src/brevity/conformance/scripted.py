@@ -47,6 +47,7 @@ class ScriptedEngine:
     """The engine protocol over a scripted model (see the module docstring)."""
 
     name = "scripted"
+    parallel_calls = 1
 
     def __init__(self, folder: str | Path, script: Script | None = None, reasoning_format: str | None = None):
         from transformers import AutoTokenizer

@@ -61,6 +61,10 @@ class Engine(Protocol):
     model_name: str
     tokenizer: Any
     format: Any  # the model's brevity.formats.ModelFormat: markers, stop ids, rendering
+    # How many `complete` calls may run at once from different threads: 1 for an engine that decodes one batch
+    # at a time in-process (hf); more for one whose server batches continuously (openai), so that a request
+    # that arrives mid-batch starts at once instead of waiting for the batch to end.
+    parallel_calls: int
 
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]: ...
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class HFEngine:
     each row sampled with its own settings and generator (engines/sampling.py)."""
 
     name = "hf"
+    parallel_calls = 1  # one model, decoded one batch at a time by its owner thread
 
     def __init__(self, model_path: str | Path, batch_size: int = 32, device: str | None = None,
                  prefix_cache: bool = True, cache_bytes: int = 512 * 2**20, reasoning_format: str | None = None,
@@ -71,6 +73,9 @@ class HFEngine:
         self.eos_ids = set(self.format.stop_ids)
         self.generated_tokens = 0
         self._stops: dict[tuple[str, ...], StopStringCriteria] = {}
+        # Calls from several threads take turns (a route's in-process side engine, called by the parallel
+        # batches of a gateway whose main model is upstream); a single owner thread never waits.
+        self._busy = threading.RLock()
 
     def model(self):
         return self._model
@@ -84,6 +89,10 @@ class HFEngine:
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
         if any(r.thinking_budget is not None for r in requests):
             raise EngineCapabilityError("the hf engine has no native thinking budget; use budget:N (native=false)")
+        with self._busy:
+            return self._complete(requests, progress)
+
+    def _complete(self, requests: list[Request], progress: ProgressFn | None) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
         groups: dict[tuple, list[int]] = defaultdict(list)
         for i, r in enumerate(requests):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -78,12 +79,14 @@ class OpenAIEngine:
         self.model_path = Path(tok_path)
         self.model_name = model_name or self.model_path.name
         self.tokenizer = AutoTokenizer.from_pretrained(tok_path)
+        self._tok_lock = threading.Lock()  # one Rust tokenizer, callers on several threads
         self.format = resolve_format(self.tokenizer, tok_path, reasoning_format, answer_tokens)
         self.sampling_defaults = sampling_defaults(tok_path)
         # A stream holds back these too: a server that writes its end-of-turn token's text (skip_special_tokens
         # false) must not have it relayed, since the Completion's text leaves it out.
         self._end_texts = tuple(t for t in (self.decode([i]) for i in self.format.stop_ids) if t)
         self.concurrency, self.retries, self.backoff_s = concurrency, retries, backoff_s
+        self.parallel_calls = concurrency  # the upstream batches: callers need not wait for each other
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         self.client = httpx.Client(timeout=timeout, headers=headers, limits=limits)
@@ -99,10 +102,12 @@ class OpenAIEngine:
         self.client.close()
 
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False).input_ids
+        with self._tok_lock:
+            return self.tokenizer(text, add_special_tokens=False).input_ids
 
     def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=False)
+        with self._tok_lock:
+            return self.tokenizer.decode(ids, skip_special_tokens=False)
 
     def _post(self, body: dict, sink=None, stops: tuple[str, ...] = ()) -> tuple[dict, str]:
         """One call, retried on 429, 5xx and transport errors with exponential backoff (the server's

@@ -82,6 +82,8 @@ class TaleEP(CoT):
     estimate's tokens are overhead, reported in the probe columns."""
 
     name = "tale-ep"
+    # Each problem's estimate while its batch is solved, by problem id: a gateway may run two batches at once.
+    _budgets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         tok = engine.tokenizer
@@ -96,15 +98,19 @@ class TaleEP(CoT):
         for c in comps:
             m = re.search(r"\d+", tok.decode(c.token_ids, skip_special_tokens=True))
             budgets.append(int(m.group()) if m else None)
-        self._budgets = {p.id: b for p, b in zip(problems, budgets)}
-        sols = super().solve(problems, engine, progress)
+        self._budgets.update((p.id, b) for p, b in zip(problems, budgets))
+        try:
+            sols = super().solve(problems, engine, progress)
+        finally:
+            for p in problems:
+                self._budgets.pop(p.id, None)
         for s, a, c, b in zip(sols, ask, comps, budgets):
             s.probe_tokens, s.probe_seconds = len(a) + len(c.token_ids), share
             s.extra["estimate"] = b
         return sols
 
     def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
-        budget = getattr(self, "_budgets", {}).get(problem.id)  # none yet: the plain prompt (TALE-EP's fallback)
+        budget = self._budgets.get(problem.id)  # none yet: the plain prompt (TALE-EP's fallback)
         if budget is None:  # no number came back: solve without a budget, as the paper's fallback
             return fmt.messages(problem.question)
         return chat(templates()[self.name]["user"].format(question=fmt.question(problem.question), budget=budget))

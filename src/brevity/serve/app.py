@@ -395,7 +395,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         def piece(delta: dict | None = None, text: str | None = None, finish: str | None = None, use=None,
                   logprobs: dict | None = None):
             nonlocal role_sent
-            if delta is not None and not role_sent:  # the role goes with the first generated text, so TTFT is TTFT
+            if delta is not None and not role_sent:  # the role goes with the first generated token, so TTFT is TTFT
                 delta, role_sent = {"role": "assistant", **delta}, True
             chunk = stream_chunk(rid, body.model, created, chat, delta if chat else text, finish, use)
             if logprobs is not None and chunk["choices"]:
@@ -412,7 +412,10 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                     yield sse(error_body(f"no answer within this server's {limits.timeout_s:g} s timeout",
                                          "timeout_error", code="timeout"))
                     break
-                if kind == "reasoning":
+                if kind == "started":
+                    if not role_sent:  # the first token was generated, though its text may be held back
+                        yield piece(delta={"content": ""})
+                elif kind == "reasoning":
                     if not body.control.hide_reasoning:
                         yield piece(delta={"reasoning_content": value, "reasoning": value})
                 elif kind == "content":

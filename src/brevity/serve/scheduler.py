@@ -1,7 +1,11 @@
 """Batches concurrent requests for one engine: a worker thread owns the engine, takes every request
 waiting (up to `batch_size`, the first one waiting at most `batch_wait_ms` for company), groups them
 by method spec and runs each group as one `method.solve` call, so the engine decodes them together
-(probes and answer rounds included). A `batch_size` of 1 serves one request at a time."""
+(probes and answer rounds included). A `batch_size` of 1 serves one request at a time.
+
+An engine whose server batches continuously (`parallel_calls` > 1: an upstream vLLM) gets each group as soon
+as it is taken, on its own thread: a request that arrives while others decode starts at once, as it would on
+the upstream alone, instead of waiting for the batch in flight to end."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from brevity.engines.base import Engine
@@ -38,6 +43,11 @@ class Scheduler:
         self.engine, self.method_for = engine, method_for
         self.batch_size, self.wait = batch_size, batch_wait_ms / 1000
         self.on_batch = on_batch
+        parallel = getattr(engine, "parallel_calls", 1)
+        self.pool = ThreadPoolExecutor(parallel, thread_name_prefix=f"brevity-{engine.model_name}") \
+            if parallel > 1 else None
+        if self.pool:
+            self.wait = 0.0  # no reason to hold a request back for company: the upstream batches it anyway
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name=f"brevity-{engine.model_name}", daemon=True)
         self.thread.start()
@@ -49,6 +59,8 @@ class Scheduler:
     def close(self) -> None:
         self.jobs.put(None)
         self.thread.join(timeout=30)
+        if self.pool:
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def _take(self) -> list[Job] | None:
         first = self.jobs.get()
@@ -81,7 +93,10 @@ class Scheduler:
             for job in live:
                 groups.setdefault(job.spec, []).append(job)
             for spec, jobs in groups.items():
-                self._solve(spec, jobs)
+                if self.pool:
+                    self.pool.submit(self._solve, spec, jobs)
+                else:
+                    self._solve(spec, jobs)
 
     def _solve(self, spec: str, jobs: list[Job]) -> None:
         """Solve a group together; if that fails for a reason other than bad input, try each request alone

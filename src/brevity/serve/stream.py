@@ -65,6 +65,7 @@ class ResponseStream:
         self.reasoning, self.content = "", ""
         self.in_answer = False
         self.opened = False  # a model-written opening marker was seen (or is no longer possible)
+        self.started = False  # the first generated text arrived (a "started" event went out)
 
     # Worker-thread side --------------------------------------------------------------------
     def inject(self, text: str) -> None:
@@ -92,6 +93,9 @@ class ResponseStream:
     def write(self, text: str) -> None:
         if not self.wants_text:
             return
+        if text and not self.started:  # the first token, even one held back as a possible marker: TTFT
+            self.started = True
+            self._put("started", None)
         if self.raw:
             return self._raw(text)
         fmt = self.fmt
