@@ -219,6 +219,11 @@ def train(
 
     ui = ProgressUI()
     command = " ".join(["brevity", *sys.argv[1:]])
+    if recipe in ("tokenskip", "shortest"):  # roll the parent out first, with its own bar (cached for the recipe)
+        from brevity.zoo.build import parent_rollouts
+
+        with ui.task(f"rollouts of {parent.name}", total=member.rollout_problems * member.rollout_k) as advance:
+            parent_rollouts(parent, member.rollout_problems, member.rollout_k, progress=advance)
     with ui.task(f"{recipe} {out.name}", total=member.steps + member.warmup_steps) as advance:
         train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command, resume=resume,
                      loop={"checkpoint_every": checkpoint_every, "lr_schedule": lr_schedule, "eval_every": eval_every,

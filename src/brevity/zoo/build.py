@@ -82,7 +82,8 @@ def _zoo_model(name: str, out_root: Path) -> Path:
     return local if (local / "config.json").is_file() else resolve_model(name)
 
 
-def parent_rollouts(parent: Path, n: int = 1500, k: int = 4, method: str | None = None, sample: int = 0):
+def parent_rollouts(parent: Path, n: int = 1500, k: int = 4, method: str | None = None, sample: int = 0,
+                    progress=None):
     """The parent's greedy trace and k-1 samples (temperature 1) on the first n train problems; with a
     method spec (k=1), its one greedy trace per problem under that method instead."""
     from brevity.bench.runner import model_hash
@@ -92,7 +93,7 @@ def parent_rollouts(parent: Path, n: int = 1500, k: int = 4, method: str | None 
     problems = load_problems("arith", split="train", n=n)
     engine = HFEngine(parent, batch_size=128)
     return problems, cached_rollouts(ROLLOUT_CACHE, model_hash(parent), engine, problems, k, 1.0,
-                                     method=method, sample=sample)
+                                     method=method, sample=sample, progress=progress)
 
 
 def data_hash(examples: list[Example]) -> str:
