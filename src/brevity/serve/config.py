@@ -40,7 +40,9 @@ class ModelConfig:
     answer_tokens: int = 0  # room for the answer after a forced close; 0: the format's default
     efforts: dict[str, int | None] = field(default_factory=lambda: dict(DEFAULT_EFFORTS))
     batch_size: int = 32  # most requests in one batch (1: one at a time)
-    batch_wait_ms: float = 5.0  # how long the first request of a batch waits for company
+    # How long the first request of a batch waits for company; None: 5 ms on hf, 0 on an upstream (its server
+    # batches continuously, so a request gains nothing by waiting).
+    batch_wait_ms: float | None = None
     reference_thinking: float = 0.0  # mean thinking tokens of plain `cot` (for the tokens-saved metric)
     prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB  # hf: KV of finished requests kept for prefix reuse
 
@@ -135,5 +137,7 @@ def _check_model(m: ModelConfig) -> None:
         raise BrevityError(f"model {m.name!r}: answer_tokens must be positive (0: the format's default)")
     if m.prefix_cache_mb < 0:
         raise BrevityError(f"model {m.name!r}: prefix_cache_mb must be >= 0 (0: no prefix cache)")
+    if m.batch_wait_ms is not None and m.batch_wait_ms < 0:
+        raise BrevityError(f"model {m.name!r}: batch_wait_ms must be >= 0")
     if m.batch_size < 1:
         raise BrevityError(f"model {m.name!r}: batch_size must be at least 1")

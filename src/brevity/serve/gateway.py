@@ -99,8 +99,9 @@ class Gateway:
             self.formats[name] = resolve_format(tok, engine.model_path, m.format or None, m.answer_tokens or None)
             self.context[name] = getattr(AutoConfig.from_pretrained(engine.model_path), "max_position_embeddings", 0)
             self.reference[name] = m.reference_thinking or _manifest_thinking(engine)
+            wait_ms = m.batch_wait_ms if m.batch_wait_ms is not None else 5.0 if m.backend == "hf" else 0.0
             self.schedulers[name] = Scheduler(engine, lambda spec, n=name: self.method_for(n, spec), m.batch_size,
-                                              m.batch_wait_ms, on_batch=self.metrics.batch.labels(name).observe)
+                                              wait_ms, on_batch=self.metrics.batch.labels(name).observe)
         self._check_aliases()
         if calibrate:
             self.calibrate()

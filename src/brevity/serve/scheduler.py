@@ -43,11 +43,8 @@ class Scheduler:
         self.engine, self.method_for = engine, method_for
         self.batch_size, self.wait = batch_size, batch_wait_ms / 1000
         self.on_batch = on_batch
-        parallel = getattr(engine, "parallel_calls", 1)
-        self.pool = ThreadPoolExecutor(parallel, thread_name_prefix=f"brevity-{engine.model_name}") \
-            if parallel > 1 else None
-        if self.pool:
-            self.wait = 0.0  # no reason to hold a request back for company: the upstream batches it anyway
+        self.pool = ThreadPoolExecutor(engine.parallel_calls, thread_name_prefix=f"brevity-{engine.model_name}") \
+            if engine.parallel_calls > 1 else None
         self.jobs: queue.Queue[Job | None] = queue.Queue()
         self.thread = threading.Thread(target=self._loop, name=f"brevity-{engine.model_name}", daemon=True)
         self.thread.start()
