@@ -173,18 +173,23 @@ def test_streamed_role_comes_with_the_first_token(url, problems):
     assert chunks[-1]["choices"][0]["logprobs"]["content"]
 
 
-def test_role_goes_out_on_the_first_token_even_a_held_marker(lrm_engine):
-    """A first token that may begin the closing marker is held back, yet it was generated: the stream says it
-    started then, not one token later."""
+@pytest.mark.parametrize("name", ["tiny-lrm", "qwen3"])
+def test_role_goes_out_on_the_first_token_even_a_held_marker(lrm_engine, name):
+    """A first token that may begin a marker is held back (tiny-lrm: the closing one; Qwen3, whose model writes
+    its own `<think>`: the opening one), yet it was generated: the stream says it started then."""
+    from brevity.formats import get_format
     from brevity.serve.stream import ResponseStream
 
-    fmt = lrm_engine.format.spec
+    fmt = lrm_engine.format.spec if name == "tiny-lrm" else get_format(name)
+    first = fmt.close[0] if fmt.prompt_opens else fmt.open[:2]
     s = ResponseStream(None, fmt)
     assert s.queue.empty()
-    s.write(fmt.close[0])  # could be the start of the closing marker: no text yet
+    s.write(first)  # could be the start of a marker: no text yet
     assert [s.queue.get_nowait()] == [("started", None)] and s.queue.empty()
-    s.write(" 2")
-    assert s.queue.get_nowait() == ("reasoning", fmt.close[0] + " 2") and s.queue.empty()
+    rest = " 2" if fmt.prompt_opens else fmt.open[2:] + "2"
+    s.write(rest)
+    want = fmt.close[0] + " 2" if fmt.prompt_opens else "2"
+    assert s.queue.get_nowait() == ("reasoning", want) and s.queue.empty()
 
 
 class StreamingUpstream:
