@@ -147,24 +147,31 @@ class OpenAIEngine:
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
         prompts = [list(r.prompt) if not isinstance(r.prompt, str) else self.encode(r.prompt) for r in requests]
-        futures = {}
+        calls = {}
         for i, (r, p) in enumerate(zip(requests, prompts)):
             if r.sink is not None and r.sink.cancelled:
                 results[i] = Completion(prompt_ids=p, token_ids=[], text="", finish_reason="length")
             else:
                 streamed = r.sink is not None and r.sink.wants_text
-                futures[self.pool.submit(self._post, self._body(r, p), r.sink if streamed else None,
-                                         (*r.stop, *self._end_texts))] = i
+                calls[i] = (self._body(r, p), r.sink if streamed else None, (*r.stop, *self._end_texts))
+
+        def done(i: int, answer: tuple[dict, str]) -> None:
+            choice, sent = answer
+            results[i] = c = self._completion(requests[i], prompts[i], choice)
+            sink = requests[i].sink
+            if sink is not None and c.text.startswith(sent):  # what the stream held back, or all of it
+                sink.write(c.text[len(sent):])
+            if progress:
+                progress(1)
+
+        if len(calls) == 1:  # made on this thread: a hop to the pool would delay a served first token
+            (i, args), = calls.items()
+            done(i, self._post(*args))
+            return results  # type: ignore[return-value]
+        futures = {self.pool.submit(self._post, *args): i for i, args in calls.items()}
         try:
             for fut in as_completed(futures):
-                i = futures[fut]
-                choice, sent = fut.result()
-                results[i] = c = self._completion(requests[i], prompts[i], choice)
-                sink = requests[i].sink
-                if sink is not None and c.text.startswith(sent):  # what the stream held back, or all of it
-                    sink.write(c.text[len(sent):])
-                if progress:
-                    progress(1)
+                done(futures[fut], fut.result())
         finally:
             for fut in futures:  # a failed call ends the batch: the rest are not sent
                 fut.cancel()

@@ -5,7 +5,9 @@ by method spec and runs each group as one `method.solve` call, so the engine dec
 
 An engine whose server batches continuously (`parallel_calls` > 1: an upstream vLLM) gets each group as soon
 as it is taken, on its own thread: a request that arrives while others decode starts at once, as it would on
-the upstream alone, instead of waiting for the batch in flight to end."""
+the upstream alone, instead of waiting for the batch in flight to end. With no batching window (`batch_wait_ms`
+0, the upstream default) it goes to that thread straight from `submit`: each thread hop can wait a GIL switch
+interval for a busy event loop, and the first token's latency pays for every hop."""
 
 from __future__ import annotations
 
@@ -51,7 +53,12 @@ class Scheduler:
 
     def submit(self, job: Job) -> None:
         job.submitted = time.perf_counter()
-        self.jobs.put(job)
+        if self.pool and self.wait <= 0:  # nothing to wait for: no batch to form
+            if self.on_batch:
+                self.on_batch(1)
+            self.pool.submit(self._run, [job])
+        else:
+            self.jobs.put(job)
 
     def close(self) -> None:
         self.jobs.put(None)
@@ -78,22 +85,28 @@ class Scheduler:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
-            live = []
-            for job in batch:
-                if job.stream.cancelled:  # the client left while the request waited
-                    job.stream.fail(TimeoutError("cancelled before it started"))
-                else:
-                    live.append(job)
+            live = sum(not j.stream.cancelled for j in batch)
             if self.on_batch and live:
-                self.on_batch(len(live))
+                self.on_batch(live)
             groups: dict[str, list[Job]] = {}
-            for job in live:
+            for job in batch:
                 groups.setdefault(job.spec, []).append(job)
-            for spec, jobs in groups.items():
+            for jobs in groups.values():
                 if self.pool:
-                    self.pool.submit(self._solve, spec, jobs)
+                    self.pool.submit(self._run, jobs)
                 else:
-                    self._solve(spec, jobs)
+                    self._run(jobs)
+
+    def _run(self, jobs: list[Job]) -> None:
+        """Solve the jobs whose clients are still there (one method spec)."""
+        live = []
+        for job in jobs:
+            if job.stream.cancelled:  # the client left while the request waited
+                job.stream.fail(TimeoutError("cancelled before it started"))
+            else:
+                live.append(job)
+        if live:
+            self._solve(live[0].spec, live)
 
     def _solve(self, spec: str, jobs: list[Job]) -> None:
         """Solve a group together; if that fails for a reason other than bad input, try each request alone
