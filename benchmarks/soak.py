@@ -1,8 +1,10 @@
 """Soak test of `brevity serve`: N concurrent clients for M minutes with mixed requests (plain, thinking
 budgets, reasoning_effort, DEER early exit with varying thresholds, streamed and not, chat and raw
 completions, the route alias when it is ready), sampling the server's resident memory every few seconds.
-Reports requests, failures and the memory growth after warm-up: RSS at the end against RSS at
-`--warmup` (a fraction of the run), in percent, and the slope after warm-up in MB per minute.
+Reports requests, failures and the memory growth after warm-up: RSS at the end against RSS when warm-up ended,
+in percent, and the slope after warm-up in MB per minute. Warm-up ends at `--warmup` (a fraction of the run) or
+when every prefix cache is `--cache-full` full (per /metrics), whichever is later: a cache that is still
+filling is memory the config allowed, not growth.
 
     python benchmarks/soak.py --clients 16 --minutes 30 --out docs/results/soak.json
     python benchmarks/soak.py --url http://127.0.0.1:8000 --pid 1234 --clients 4 --minutes 2
@@ -88,12 +90,32 @@ async def client(url: str, questions: list[str], args, kinds: list[str], until: 
             i += 1
 
 
-async def sample(proc: psutil.Process, every: float, t0: float, until: float, samples: list) -> None:
-    while True:
-        samples.append({"t_s": round(time.perf_counter() - t0, 1), "rss_mb": round(proc.memory_info().rss / 2**20, 1)})
-        if time.perf_counter() >= until:
-            return
-        await asyncio.sleep(min(every, max(0.0, until - time.perf_counter())))
+async def cache_fill(http: httpx.AsyncClient, url: str) -> float | None:
+    """The least full prefix cache's fill (bytes over limit) from /metrics; None with no cache reported."""
+    try:
+        text = (await http.get(f"{url}/metrics")).text
+    except httpx.HTTPError:
+        return None
+    found: dict[str, dict[str, float]] = {}
+    for line in text.splitlines():
+        for name in ("brevity_prefix_cache_bytes", "brevity_prefix_cache_limit_bytes"):
+            if line.startswith(name + "{"):
+                engine = line[line.index("{"):line.index("}") + 1]
+                found.setdefault(engine, {})[name] = float(line.rsplit(" ", 1)[1])
+    fills = [v["brevity_prefix_cache_bytes"] / v["brevity_prefix_cache_limit_bytes"] for v in found.values()
+             if v.get("brevity_prefix_cache_limit_bytes")]
+    return round(min(fills), 3) if fills else None
+
+
+async def sample(proc: psutil.Process, url: str, every: float, t0: float, until: float, samples: list) -> None:
+    async with httpx.AsyncClient(timeout=30) as http:
+        while True:
+            samples.append({"t_s": round(time.perf_counter() - t0, 1),
+                            "rss_mb": round(proc.memory_info().rss / 2**20, 1),
+                            "cache_fill": await cache_fill(http, url)})
+            if time.perf_counter() >= until:
+                return
+            await asyncio.sleep(min(every, max(0.0, until - time.perf_counter())))
 
 
 async def soak(url: str, proc: psutil.Process, args, kinds: list[str]) -> dict:
@@ -102,7 +124,7 @@ async def soak(url: str, proc: psutil.Process, args, kinds: list[str]) -> dict:
     samples: list[dict] = []
     t0 = time.perf_counter()
     until = t0 + args.minutes * 60
-    await asyncio.gather(sample(proc, args.sample_s, t0, until, samples),
+    await asyncio.gather(sample(proc, url, args.sample_s, t0, until, samples),
                          *(client(url, questions, args, kinds, until, out, k) for k in range(args.clients)))
     await asyncio.sleep(0)
     samples.append({"t_s": round(time.perf_counter() - t0, 1), "rss_mb": round(proc.memory_info().rss / 2**20, 1)})
@@ -110,7 +132,9 @@ async def soak(url: str, proc: psutil.Process, args, kinds: list[str]) -> dict:
 
 
 def summarize(out: list[dict], samples: list[dict], args, wall: float) -> dict:
-    warm_t = args.warmup * samples[-1]["t_s"]
+    full = [s["t_s"] for s in samples if s.get("cache_fill") is not None and s["cache_fill"] >= args.cache_full]
+    caches = any(s.get("cache_fill") is not None for s in samples)
+    warm_t = max(args.warmup * samples[-1]["t_s"], full[0] if full else 0.0)
     after = [s for s in samples if s["t_s"] >= warm_t]
     at_warm, end = after[0]["rss_mb"], samples[-1]["rss_mb"]
     slope = _slope([s["t_s"] / 60 for s in after], [s["rss_mb"] for s in after])
@@ -126,6 +150,8 @@ def summarize(out: list[dict], samples: list[dict], args, wall: float) -> dict:
         "rss_mb": {"start": samples[0]["rss_mb"], "at_warmup": at_warm, "end": end,
                    "max": max(s["rss_mb"] for s in samples)},
         "warmup_fraction": args.warmup,
+        "caches_full_at_s": full[0] if full else None if caches else "no cache",
+        "warmup_end_s": warm_t,
         "growth_after_warmup_pct": round(100 * (end - at_warm) / at_warm, 2),
         "slope_after_warmup_mb_per_min": round(slope, 2),
         "samples": samples,
@@ -159,6 +185,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=8)
     ap.add_argument("--sample-s", type=float, default=5, help="seconds between resident-memory samples")
     ap.add_argument("--warmup", type=float, default=0.25, help="fraction of the run before growth is measured")
+    ap.add_argument("--cache-full", type=float, default=0.9,
+                    help="warm-up lasts at least until every prefix cache is this full")
     ap.add_argument("--max-tokens", type=int, default=400)
     ap.add_argument("--timeout", type=float, default=600, help="per-request client timeout, seconds")
     ap.add_argument("--kinds", default=",".join(KINDS), help=f"request kinds to cycle through ({', '.join(KINDS)})")

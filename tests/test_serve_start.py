@@ -4,6 +4,7 @@ and every cache and index on the serve path stays within its configured size."""
 
 import random
 import threading
+import time
 
 import httpx
 import pytest
@@ -233,3 +234,36 @@ def test_wait_healthy_waits_for_readiness_and_reports_a_failed_alias():
     finally:
         proc.kill()
         server.shutdown()
+
+
+def test_malloc_trimmer_trims_on_schedule_and_a_negative_period_is_refused(tmp_path):
+    from brevity.errors import BrevityError
+    from brevity.serve.config import load_config
+    from brevity.serve.memory import MallocTrimmer
+
+    trimmer = MallocTrimmer(0.05).start()
+    try:
+        if trimmer.libc is None:
+            pytest.skip("the C library here is not glibc: the trimmer is a no-op")
+        time.sleep(0.5)
+        assert trimmer.trims >= 3
+    finally:
+        trimmer.close()
+    assert MallocTrimmer(0).libc is None  # 0: the allocator is left alone
+    bad = tmp_path / "c.toml"
+    bad.write_text('[models.m]\npath = "tiny-lrm"\n[limits]\nmalloc_trim_s = -1\n')
+    with pytest.raises(BrevityError, match="malloc_trim_s"):
+        load_config(bad)
+
+
+def test_prefix_cache_fill_is_a_metric():
+    from brevity.engines.prefix_cache import BLOCK, PrefixCache
+    from brevity.serve.metrics import Metrics
+
+    metrics, cache = Metrics(), PrefixCache(max_bytes=1 << 20)
+    metrics.watch_cache("tiny-lrm", cache)
+    cache.put(tuple(range(BLOCK)), [(torch.zeros(1, 2, BLOCK, 4), torch.zeros(1, 2, BLOCK, 4))])
+    text = metrics.render().decode()
+    lines = dict(line.rsplit(" ", 1) for line in text.splitlines() if line.startswith("brevity_prefix"))
+    assert float(lines['brevity_prefix_cache_bytes{engine="tiny-lrm"}']) == cache.bytes > 0
+    assert float(lines['brevity_prefix_cache_limit_bytes{engine="tiny-lrm"}']) == 1 << 20

@@ -58,6 +58,9 @@ class Limits:
     # Request fields in no OpenAI schema and no Brevity extension: "error" (a 400 naming the field) or
     # "ignore" (vLLM's behaviour; each ignored field is logged)
     unknown_fields: str = "error"
+    # Seconds between glibc malloc_trim calls, which keep resident memory flat under a long load (serve/memory.py);
+    # 0: leave the allocator alone
+    malloc_trim_s: float = 60.0
 
 
 @dataclass
@@ -117,6 +120,8 @@ def load_config(path: Path) -> ServeConfig:
     if limits.unknown_fields not in ("error", "ignore"):
         raise BrevityError(f"config: limits.unknown_fields must be \"error\" or \"ignore\", "
                            f"got {limits.unknown_fields!r}")
+    if limits.malloc_trim_s < 0:
+        raise BrevityError(f"config: limits.malloc_trim_s must be >= 0 (0: off), got {limits.malloc_trim_s}")
     key = raw.get("api_key", "")
     if key.startswith("env:"):
         key = os.environ.get(key[4:], "")

@@ -21,6 +21,7 @@ from brevity.methods.base import Method, RunContext, build_method
 from brevity.methods.control import Decoding, prompt_text
 from brevity.methods.spec import parse_spec, parse_task
 from brevity.serve.config import DEFAULT_PREFIX_CACHE_MB, ModelConfig, ServeConfig
+from brevity.serve.memory import MallocTrimmer
 from brevity.serve.metrics import Metrics
 from brevity.serve.protocol import Extensions
 from brevity.serve.scheduler import Scheduler
@@ -78,6 +79,7 @@ class Gateway:
         self.reference: dict[str, float] = {}
         self.procs: list = []
         self._side_engines: dict[str, Engine] = {}
+        self.trimmer: MallocTrimmer | None = None
         self.urls: dict[str, str] = {}  # the vllm backend's started servers, by model
         self.tokenizers: dict = {}
         self.formats: dict[str, ModelFormat] = {}  # over the HTTP side's tokenizers
@@ -91,9 +93,11 @@ class Gateway:
         from transformers import AutoConfig, AutoTokenizer
 
         torch.seed()  # requests without a seed draw theirs from torch's generator: fresh ones for each server run
+        self.trimmer = MallocTrimmer(self.cfg.limits.malloc_trim_s).start()  # before the engines' threads exist
 
         for name, m in self.cfg.models.items():
             self.engines[name] = engine = self._engine(m)
+            self._watch(name, engine)
             # The HTTP side counts prompt tokens with its own tokenizer; the engine's belongs to its worker thread.
             self.tokenizers[name] = tok = AutoTokenizer.from_pretrained(engine.model_path)
             self.formats[name] = resolve_format(tok, engine.model_path, m.format or None, m.answer_tokens or None)
@@ -160,10 +164,15 @@ class Gateway:
         served.context = RunContext(self._side_engine, task)
         served.restore(calib.calibration())
         for name, engine in sides.items():
-            self._side_engines.setdefault(name, engine)
+            if self._side_engines.setdefault(name, engine) is engine:
+                self._watch(f"side:{name}", engine)
         with self._lock:
             self.prepared[(model, spec)] = served
             self.pinned.add((model, spec))
+
+    def _watch(self, label: str, engine: Engine) -> None:
+        if getattr(engine, "cache", None) is not None:
+            self.metrics.watch_cache(label, engine.cache)
 
     def _twin(self, model: str) -> Engine:
         """An engine for another thread over the served model: its weights (not a copy), its own tokenizer and
@@ -203,6 +212,8 @@ class Gateway:
         from brevity.serve.upstream import stop
 
         self._closing = True  # a calibration under way stops before its next alias
+        if self.trimmer is not None:
+            self.trimmer.close()
         for s in self.schedulers.values():
             s.close()
         for p in self.procs:
@@ -270,6 +281,7 @@ class Gateway:
         requests that use it."""
         if name not in self._side_engines:
             self._side_engines[name] = self._make_side_engine(name)
+            self._watch(f"side:{name}", self._side_engines[name])
         return self._side_engines[name]
 
     def _make_side_engine(self, name: str) -> Engine:

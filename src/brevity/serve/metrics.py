@@ -24,6 +24,16 @@ class Metrics:
         self.batch = Histogram("brevity_batch_size", "Requests decoded together in one batch", ["model"],
                                buckets=(1, 2, 4, 8, 16, 32, 64), registry=r)
         self.inflight = Gauge("brevity_requests_in_flight", "Requests being served", registry=r)
+        self.cache_bytes = Gauge("brevity_prefix_cache_bytes", "KV bytes held by an in-process engine's prefix "
+                                 "cache (a served model, or side:NAME for a route's other model)", ["engine"],
+                                 registry=r)
+        self.cache_limit = Gauge("brevity_prefix_cache_limit_bytes", "The most KV bytes that prefix cache holds "
+                                 "(prefix_cache_mb)", ["engine"], registry=r)
+
+    def watch_cache(self, engine: str, cache) -> None:
+        """Report a prefix cache's fill at every scrape (a soak's warm-up ends when the caches are full)."""
+        self.cache_bytes.labels(engine).set_function(lambda: cache.bytes)
+        self.cache_limit.labels(engine).set(cache.max_bytes)
 
     def solved(self, model: str, sol: Solution, reference_thinking: float) -> None:
         self.thinking.labels(model).inc(sol.thinking_tokens)
