@@ -214,6 +214,22 @@ def test_served_reasoning_split_and_usage(gateway, extra):
     assert streamed_use["completion_tokens_details"]["reasoning_tokens"] == n
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_served_stop_applies_to_the_answer_after_the_familys_close_whitespace(gateway, stream):
+    """`stop: "\n"` ends the answer at its first line break, not at the whitespace the family writes after its
+    closing marker (R1, Qwen3: a blank line), and not inside the thinking, which has line breaks of its own."""
+    url, engine = gateway
+    think, text = expected(engine)
+    want = engine.script.answer.split("\n")[0]
+    if not stream:
+        r = _chat(url, engine.model_name, stop="\n")
+        msg = r["choices"][0]["message"]
+        assert (msg["content"], msg["reasoning_content"]) == (want, text)
+        assert r["choices"][0]["finish_reason"] == "stop"
+    else:
+        assert _chat(url, engine.model_name, stream=True, stop="\n")[:2] == (text, want)
+
+
 def test_served_completion_keeps_the_models_own_markers(gateway):
     url, engine = gateway
     fmt = engine.format

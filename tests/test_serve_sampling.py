@@ -252,8 +252,9 @@ def test_upstream_tokens_are_relayed_as_they_stream(lrm_path):
     t0 = time.perf_counter()
     c = e.complete([Request((1, 2, 3), 50, stop=("STOP",), temperature=0.5, top_p=0.9, seed=4, sink=sink)])[0]
     end = time.perf_counter()
-    assert c.text == "Okay, so 2 + 2 is 4. " and c.stop_reason == "STOP"
-    assert "".join(t for _, t in sink.got) == c.text
+    # the text up to the stop string, as the client gets it: the ids' text, then the straddling token's start
+    assert (c.text, c.stop_tail, c.stop_reason) == ("Okay, so 2 + 2 is 4.", " ", "STOP")
+    assert "".join(t for _, t in sink.got) == c.text + c.stop_tail
     assert sink.got[0][1] == "Okay" and sink.got[0][0] - t0 < (end - t0) / 2
     assert all("STO" not in t for _, t in sink.got)
     sent = up.bodies[-1]

@@ -126,8 +126,8 @@ class ScriptedEngine:
         if r.thinking_budget is not None:
             raise EngineCapabilityError("the scripted engine has no native thinking budget")
         toks = self.continuation(prompt)[:max(0, r.max_tokens)]
-        toks, text, finish, stop_reason = finish_row(toks, self.format.stop_ids, r.stop, self.decode)
+        toks, text, finish, stop_reason, tail = finish_row(toks, self.format.stop_ids, r.stop, self.decode)
         if r.sink is not None and getattr(r.sink, "wants_text", False):
             r.sink.write(text)
         return Completion(prompt_ids=prompt, token_ids=toks, text=text, finish_reason=finish,
-                          stop_reason=stop_reason, logprobs=[0.0] * len(toks) if r.logprobs else None)
+                          stop_reason=stop_reason, stop_tail=tail, logprobs=[0.0] * len(toks) if r.logprobs else None)

@@ -51,6 +51,10 @@ class Completion:
     top_logprobs: list[list[tuple[int, float]]] | None = None  # per token: the most likely (id, logprob)
     cached_tokens: int = 0  # prompt tokens served from the prefix cache
     extra: dict[str, Any] = field(default_factory=dict)
+    # What a token straddling the stop string wrote before it (Qwen's `.\n\n` under `stop: "\n"`: the `.`). The
+    # token is not in token_ids (it carries the stop string's start) nor in text, which spells the ids; a served
+    # answer ends with it, as vLLM's text does.
+    stop_tail: str = ""
 
 
 ProgressFn = Callable[[int], None]
@@ -87,10 +91,11 @@ def apply_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
     return text[:best], which
 
 
-def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode) -> tuple[list[int], str, str, str | None]:
-    """A generated row as a Completion's (token ids, text, finish reason, stop reason): cut after the first stop
-    id, then at the earliest stop string, with the ids cut to match the text (a token straddling the stop
-    string goes, with its text)."""
+def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode
+               ) -> tuple[list[int], str, str, str | None, str]:
+    """A generated row as a Completion's (token ids, text, finish reason, stop reason, stop tail): cut after the
+    first stop id, then at the earliest stop string, with the ids cut to match the text (a token straddling the
+    stop string goes; what it wrote before the stop string is the tail)."""
     n, finish = len(toks), "length"
     for j, t in enumerate(toks):
         if t in stop_ids:
@@ -105,5 +110,6 @@ def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode) -> tup
             keep = 0
             while keep < len(body) and cut.startswith(decode(body[:keep + 1])):
                 keep += 1
-            return body[:keep], decode(body[:keep]), "stop", which
-    return toks, text, finish, None
+            kept = decode(body[:keep])
+            return body[:keep], kept, "stop", which, cut[len(kept):]
+    return toks, text, finish, None, ""

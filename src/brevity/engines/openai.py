@@ -158,9 +158,9 @@ class OpenAIEngine:
         def done(i: int, answer: tuple[dict, str]) -> None:
             choice, sent = answer
             results[i] = c = self._completion(requests[i], prompts[i], choice)
-            sink = requests[i].sink
-            if sink is not None and c.text.startswith(sent):  # what the stream held back, or all of it
-                sink.write(c.text[len(sent):])
+            sink, full = requests[i].sink, c.text + c.stop_tail
+            if sink is not None and full.startswith(sent):  # what the stream held back, or all of it
+                sink.write(full[len(sent):])
             if progress:
                 progress(1)
 
@@ -209,16 +209,19 @@ class OpenAIEngine:
                 text, stop_reason = text2, which
         if ids and ids[-1] in self.format.stop_ids:
             text = self.decode(ids[:-1])
+        tail = ""
         if stop_reason is not None:  # token ids without the stop string, as the hf engine returns them
             while ids and not text.startswith(self.decode(ids)):
                 ids = ids[:-1]
+            kept = self.decode(ids)
+            text, tail = kept, text[len(kept):]
         lp = tops = None
         if (r.logprobs or r.top_logprobs) and ch.get("logprobs"):
             lp = list(ch["logprobs"].get("token_logprobs") or [])[:len(ids)]
             if r.top_logprobs:
                 tops = [sorted(((self._token_id(t), v) for t, v in (d or {}).items()), key=lambda x: -x[1])
                         [:r.top_logprobs] for d in (ch["logprobs"].get("top_logprobs") or [])][:len(ids)]
-        return Completion(prompt_ids=prompt, token_ids=list(ids), text=text,
+        return Completion(prompt_ids=prompt, token_ids=list(ids), text=text, stop_tail=tail,
                           finish_reason=ch.get("finish_reason") or "stop", stop_reason=stop_reason,
                           logprobs=lp if r.logprobs else None, top_logprobs=tops)
 

@@ -96,7 +96,8 @@ class Method:
 
     def make_solution(self, problem: Problem, engine: Engine, thinking_ids: list[int], answer_ids: list[int],
                       finish_reason: str, forward_passes: int, answer_logprobs: Sequence[float] | None = None,
-                      prompt_ids: Sequence[int] = (), closed: bool = True, **extra: Any) -> Solution:
+                      prompt_ids: Sequence[int] = (), closed: bool = True, answer_tail: str = "",
+                      **extra: Any) -> Solution:
         """Grade only the answer after thinking; no answer means wrong. With `answer_logprobs` (one per answer
         token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on. `closed`: the
         thinking section ended, so a length finish cut the answer (`answer_truncated`)."""
@@ -105,7 +106,7 @@ class Method:
         if answer_logprobs:
             extra["answer_logprob"] = sum(answer_logprobs) / len(answer_logprobs)
         thinking = tok.decode(thinking_ids, skip_special_tokens=False)
-        answer = tok.decode(answer_ids, skip_special_tokens=True)
+        answer = tok.decode(answer_ids, skip_special_tokens=True) + answer_tail  # tail: Completion.stop_tail
         correct = bool(answer_ids) and bool(problem.answer) and grade_problem(answer, problem)  # served: no gold
         pred = extract_answer(answer, "flexible") if problem.metadata.get("answer_type") != "word" else answer.strip()
         first = first_mention(thinking_ids, tok, problem.answer) if correct and thinking_ids else None

@@ -52,7 +52,7 @@ class CoT(Method):
             lps = c.logprobs[s.answer_start:s.answer_start + len(s.answer_ids)] if c.logprobs else None
             sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
                                      forward_passes=len(c.token_ids), answer_logprobs=lps, prompt_ids=b,
-                                     closed=s.closed)
+                                     closed=s.closed, answer_tail=c.stop_tail if s.closed else "")
             if decoding(prob).logprobs:
                 sol.logprobs = split_logprobs(c, engine.format)
             out.append(sol)
@@ -82,7 +82,7 @@ class NoThink(Method):
             ans = fmt.strip_stop(c.token_ids) if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
             lps = c.logprobs[:len(ans)] if c.logprobs else None
             sol = self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
-                                     answer_logprobs=lps, prompt_ids=b)
+                                     answer_logprobs=lps, prompt_ids=b, answer_tail=c.stop_tail)
             if decoding(prob).logprobs:
                 sol.logprobs = TokenLogprobs(answer=entries(c, ans))
             out.append(sol)

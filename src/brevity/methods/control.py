@@ -142,7 +142,8 @@ def think_then_answer(problems: Sequence[Problem], engine: Engine, base: Sequenc
         lps = None if a.logprobs is None else a.logprobs + [None] * len(end) + (c.logprobs or [])
         tops = None if a.top_logprobs is None else a.top_logprobs + [None] * len(end) + (c.top_logprobs or [])
         out[i] = Completion(prompt_ids=a.prompt_ids, token_ids=a.token_ids + end + c.token_ids, text="",
-                            finish_reason=c.finish_reason, stop_reason=c.stop_reason, logprobs=lps, top_logprobs=tops)
+                            finish_reason=c.finish_reason, stop_reason=c.stop_reason, logprobs=lps, top_logprobs=tops,
+                            stop_tail=c.stop_tail)
     if progress and len(closed) < len(problems):
         progress(len(problems) - len(closed))
     return out
@@ -329,7 +330,7 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
         if t.forced:
             extra["forced"] = True
         ans = fmt.strip_stop(c.token_ids)
-        sol = method.make_solution(prob, engine, t.ids, ans, c.finish_reason,
+        sol = method.make_solution(prob, engine, t.ids, ans, c.finish_reason, answer_tail=c.stop_tail,
                                    forward_passes=t.passes + len(c.token_ids), prompt_ids=b, **extra)
         sol.probe_tokens, sol.probe_seconds = t.probe_tokens, t.probe_seconds
         if decoding(prob).logprobs:
