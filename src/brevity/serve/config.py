@@ -120,8 +120,9 @@ def load_config(path: Path) -> ServeConfig:
     if limits.unknown_fields not in ("error", "ignore"):
         raise BrevityError(f"config: limits.unknown_fields must be \"error\" or \"ignore\", "
                            f"got {limits.unknown_fields!r}")
-    if limits.malloc_trim_s < 0:
-        raise BrevityError(f"config: limits.malloc_trim_s must be >= 0 (0: off), got {limits.malloc_trim_s}")
+    if isinstance(limits.malloc_trim_s, bool) or not isinstance(limits.malloc_trim_s, int | float) \
+            or limits.malloc_trim_s < 0:
+        raise BrevityError(f"config: limits.malloc_trim_s must be a number of seconds >= 0 (0: off), got {limits.malloc_trim_s!r}")
     key = raw.get("api_key", "")
     if key.startswith("env:"):
         key = os.environ.get(key[4:], "")

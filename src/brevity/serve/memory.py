@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 import threading
-
-log = logging.getLogger("brevity.serve")
 
 M_ARENA_MAX = -8  # mallopt parameter number, from glibc's malloc.h
 
