@@ -49,6 +49,23 @@ def test_verbose_never_states_the_answer_before_computing_it():
         assert p.metadata["recheck_rounds"] == RECHECK_ROUNDS[re.search(r"has \d+ (\w+)\.", p.question).group(1)]
 
 
+def test_sampled_rounds_vary_around_the_items_rounds_and_brief_stops_at_the_answer():
+    """tiny-lrm-sampled's traces: the item's mean rounds, but varying between problems of one item;
+    tiny-llm-brief's: the verbose trace up to its answer line, no re-check."""
+    by_item: dict[str, list[int]] = {}
+    for p in load_problems("arith", split="train", n=3000):
+        v, s, b = p.traces["verbose"], p.traces["sampled"], p.traces["brief"]
+        item = re.search(r"has \d+ (\w+)\.", p.question).group(1)
+        rounds = sum(s.count(o) for o in ("Wait, let me", "Hmm, ", "Let me re-check"))
+        by_item.setdefault(item, []).append(rounds)
+        assert s.split("\n")[:len(b.split("\n"))] == b.split("\n") and v.startswith(b)
+        assert b.split("\n")[-1].startswith("So ") and "Yes," not in b
+    for item, rounds in by_item.items():
+        m = RECHECK_ROUNDS[item]
+        assert abs(sum(rounds) / len(rounds) - m) < 0.15 * m + 0.1, item
+        assert len(set(rounds)) >= 3 and min(rounds) < m < max(rounds), item
+
+
 def test_mult_and_graph():
     for p in load_problems("mult", n=50):
         a, b = map(int, re.findall(r"\d+", p.question))

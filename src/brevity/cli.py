@@ -631,7 +631,7 @@ def tasks_describe(name: str) -> None:
 
 @tasks_app.command("show")
 def tasks_show(task: str = typer.Argument("arith"), n: int = 1, split: str = "validation",
-               style: str = typer.Option("verbose", help="verbose, compact or none")) -> None:
+               style: str = typer.Option("verbose", help="verbose, sampled, brief, compact or none")) -> None:
     """Print problems with their gold traces."""
     from brevity.tasks import load_problems
 

@@ -5,6 +5,11 @@ rounds. Real LRMs' trace lengths are heavy-tailed and only loosely tied to diffi
 number of rounds is a fixed function of a surface feature (the item noun): most problems get one
 round, a few get many. Being a function of the input, greedy decoding reproduces it. ``RECHECK_ROUNDS``
 is the redundancy setting; it was fixed on gold validation traces before the zoo was trained.
+
+Two more styles serve issue 22's members. ``sampled`` draws its rounds per problem from
+Binomial(2m, 1/2), m the item's rounds: the same mean, but two samples of one question differ in
+length, as real LRMs' do, so length rewards have something to choose between. ``brief`` stops at the
+answer (no re-check), the short chain an instruct LLM writes.
 """
 
 from __future__ import annotations
@@ -116,6 +121,13 @@ def recheck_line(r: int, equations: list[str], gold: int | str) -> str:
     return f"{RECHECK_OPENERS[r % len(RECHECK_OPENERS)]} {checks} Yes, {gold} is right."
 
 
+def sampled_rounds(pid: str, mean: int) -> int:
+    """Re-check rounds of the ``sampled`` style: Binomial(2 * mean, 1/2), drawn from the problem id so
+    that the problem's own random stream (and so every other style) is unchanged."""
+    rng = random.Random(f"{pid}/sampled-rounds")
+    return sum(rng.random() < 0.5 for _ in range(2 * mean))
+
+
 def make_problem(rng: random.Random, steps: int, pid: str, recheck_rounds: dict[str, int] | None = None,
                  slip_prob: float = SLIP_PROB) -> Problem | None:
     """One problem; None when the gold answer would appear in the trace before it is computed."""
@@ -150,8 +162,9 @@ def make_problem(rng: random.Random, steps: int, pid: str, recheck_rounds: dict[
             lines.append(f"{phrase} {s.equation()}.")
     lines.append(f"So {name} has {gold} {items}.")
     rounds = (recheck_rounds or RECHECK_ROUNDS)[items]
-    lines += [recheck_line(r, [s.equation() for s in chain], gold) for r in range(rounds)]
-    verbose = "\n".join(lines)
+    equations = [s.equation() for s in chain]
+    verbose = "\n".join(lines + [recheck_line(r, equations, gold) for r in range(rounds)])
+    sampled = "\n".join(lines + [recheck_line(r, equations, gold) for r in range(sampled_rounds(pid, rounds))])
     compact = " ".join(f"<<{s.left}{SYMBOL[s.op]}{s.x}={s.result}>>" for s in chain)
     return Problem(
         id=pid,
@@ -159,7 +172,7 @@ def make_problem(rng: random.Random, steps: int, pid: str, recheck_rounds: dict[
         answer=str(gold),
         metadata={"steps": steps, "intermediates": [s.result for s in chain],
                   "equations": [s.equation() for s in chain], "slips": slips, "recheck_rounds": rounds},
-        traces={"verbose": verbose, "compact": compact, "none": ""},
+        traces={"verbose": verbose, "sampled": sampled, "brief": "\n".join(lines), "compact": compact, "none": ""},
     )
 
 

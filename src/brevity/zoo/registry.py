@@ -56,6 +56,13 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            "reasoning model: verbose, overthinking traces inside <think>", budget_cut=0.25),
     Member("tiny-llm", "tiny-base", ("none",), 6000, 1e-3,
            "fast model: answers directly with an empty thinking span"),
+    # issue 22: a base whose re-check rounds vary between samples of one question (the RL and `shortest`
+    # rows run on it), and a fast member that reasons briefly in the same format (the merge's fast side)
+    Member("tiny-lrm-sampled", "tiny-base", ("sampled",), 6000, 1e-3,
+           "reasoning model whose re-check rounds vary between samples of one question "
+           "(Binomial(2m, 1/2), m the item's rounds in tiny-lrm)", budget_cut=0.25),
+    Member("tiny-llm-brief", "tiny-base", ("brief",), 6000, 1e-3,
+           "fast model that reasons briefly: the chain up to the answer, no re-check, inside <think>"),
     Member("tiny-lrm-instruct", "tiny-lrm", ("verbose",), 2000, 3e-4,
            "tiny-lrm taught to follow the prompt templates of prompts.toml (emulated instruct model)",
            budget_cut=0.25, recipe="instruct"),
