@@ -1,10 +1,13 @@
 """Soak test of `brevity serve`: N concurrent clients for M minutes with mixed requests (plain, thinking
 budgets, reasoning_effort, DEER early exit with varying thresholds, streamed and not, chat and raw
 completions, the route alias when it is ready), sampling the server's resident memory every few seconds.
-Reports requests, failures and the memory growth after warm-up: RSS at the end against RSS when warm-up ended,
-in percent, and the slope after warm-up in MB per minute. Warm-up ends at `--warmup` (a fraction of the run) or
-when every prefix cache is `--cache-full` full (per /metrics), whichever is later: a cache that is still
-filling is memory the config allowed, not growth.
+Reports requests, failures and the memory growth after warm-up: the median RSS over the run's last `--window`
+minutes against the median over the first `--window` minutes after warm-up, in percent (RSS saws up and down by
+tens of MB as batches come and go, so a single sample at either end measures the saw, not a trend; the single
+samples are reported too), and the least-squares slope after warm-up in MB per minute. Warm-up ends at
+`--warmup` (a fraction of the run) or when every prefix cache in use is `--cache-full` full (per /metrics),
+whichever is later: a cache that is still filling is memory the config allowed, not growth. A cache that
+has held nothing yet (a served model the soak sends no request to) is not waited for.
 
     python benchmarks/soak.py --clients 16 --minutes 30 --out docs/results/soak.json
     python benchmarks/soak.py --url http://127.0.0.1:8000 --pid 1234 --clients 4 --minutes 2
@@ -23,6 +26,7 @@ import random
 import time
 from collections import Counter
 from pathlib import Path
+from statistics import median
 from urllib.parse import urlparse
 
 import httpx
@@ -91,7 +95,8 @@ async def client(url: str, questions: list[str], args, kinds: list[str], until: 
 
 
 async def cache_fill(http: httpx.AsyncClient, url: str) -> float | None:
-    """The least full prefix cache's fill (bytes over limit) from /metrics; None with no cache reported."""
+    """The least full prefix cache's fill (bytes over limit) from /metrics, over the caches holding anything (0.0
+    while none does); None with no cache reported."""
     try:
         text = (await http.get(f"{url}/metrics")).text
     except httpx.HTTPError:
@@ -102,9 +107,10 @@ async def cache_fill(http: httpx.AsyncClient, url: str) -> float | None:
             if line.startswith(name + "{"):
                 engine = line[line.index("{"):line.index("}") + 1]
                 found.setdefault(engine, {})[name] = float(line.rsplit(" ", 1)[1])
-    fills = [v["brevity_prefix_cache_bytes"] / v["brevity_prefix_cache_limit_bytes"] for v in found.values()
-             if v.get("brevity_prefix_cache_limit_bytes")]
-    return round(min(fills), 3) if fills else None
+    reported = [v for v in found.values() if v.get("brevity_prefix_cache_limit_bytes")]
+    fills = [v["brevity_prefix_cache_bytes"] / v["brevity_prefix_cache_limit_bytes"] for v in reported
+             if v.get("brevity_prefix_cache_bytes")]
+    return round(min(fills), 3) if fills else (0.0 if reported else None)
 
 
 async def sample(proc: psutil.Process, url: str, every: float, t0: float, until: float, samples: list) -> None:
@@ -137,6 +143,9 @@ def summarize(out: list[dict], samples: list[dict], args, wall: float) -> dict:
     warm_t = max(args.warmup * samples[-1]["t_s"], full[0] if full else 0.0)
     after = [s for s in samples if s["t_s"] >= warm_t]
     at_warm, end = after[0]["rss_mb"], samples[-1]["rss_mb"]
+    window_s = args.window * 60
+    first = median([s["rss_mb"] for s in after if s["t_s"] <= after[0]["t_s"] + window_s])
+    last = median([s["rss_mb"] for s in after if s["t_s"] >= samples[-1]["t_s"] - window_s])
     slope = _slope([s["t_s"] / 60 for s in after], [s["rss_mb"] for s in after])
     lat = [r["seconds"] for r in out if r["ok"]]
     return {
@@ -148,11 +157,13 @@ def summarize(out: list[dict], samples: list[dict], args, wall: float) -> dict:
         "latency_p50_s": round(percentile(lat, 0.5), 2) if lat else None,
         "latency_p95_s": round(percentile(lat, 0.95), 2) if lat else None,
         "rss_mb": {"start": samples[0]["rss_mb"], "at_warmup": at_warm, "end": end,
-                   "max": max(s["rss_mb"] for s in samples)},
+                   "max": max(s["rss_mb"] for s in samples),
+                   f"median_first_{args.window:g}_min_after_warmup": first, f"median_last_{args.window:g}_min": last},
         "warmup_fraction": args.warmup,
         "caches_full_at_s": full[0] if full else None if caches else "no cache",
         "warmup_end_s": warm_t,
-        "growth_after_warmup_pct": round(100 * (end - at_warm) / at_warm, 2),
+        "growth_after_warmup_pct": round(100 * (last - first) / first, 2),
+        "growth_single_samples_pct": round(100 * (end - at_warm) / at_warm, 2),
         "slope_after_warmup_mb_per_min": round(slope, 2),
         "samples": samples,
     }
@@ -187,6 +198,7 @@ def main() -> None:
     ap.add_argument("--warmup", type=float, default=0.25, help="fraction of the run before growth is measured")
     ap.add_argument("--cache-full", type=float, default=0.9,
                     help="warm-up lasts at least until every prefix cache is this full")
+    ap.add_argument("--window", type=float, default=3, help="minutes of RSS samples each end's median is taken over")
     ap.add_argument("--max-tokens", type=int, default=400)
     ap.add_argument("--timeout", type=float, default=600, help="per-request client timeout, seconds")
     ap.add_argument("--kinds", default=",".join(KINDS), help=f"request kinds to cycle through ({', '.join(KINDS)})")
