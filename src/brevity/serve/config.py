@@ -58,8 +58,8 @@ class Limits:
     # Request fields in no OpenAI schema and no Brevity extension: "error" (a 400 naming the field) or
     # "ignore" (vLLM's behaviour; each ignored field is logged)
     unknown_fields: str = "error"
-    # Seconds between glibc malloc_trim calls, which keep resident memory flat under a long load (serve/memory.py);
-    # 0: leave the allocator alone
+    # Seconds between glibc malloc_trim calls, which with two arenas and a fixed mmap threshold keep resident memory
+    # flat under a long load (serve/memory.py); 0: leave the allocator alone
     malloc_trim_s: float = 60.0
 
 
@@ -122,7 +122,8 @@ def load_config(path: Path) -> ServeConfig:
                            f"got {limits.unknown_fields!r}")
     if isinstance(limits.malloc_trim_s, bool) or not isinstance(limits.malloc_trim_s, int | float) \
             or limits.malloc_trim_s < 0:
-        raise BrevityError(f"config: limits.malloc_trim_s must be a number of seconds >= 0 (0: off), got {limits.malloc_trim_s!r}")
+        raise BrevityError("config: limits.malloc_trim_s must be a number of seconds >= 0 (0: off), "
+                           f"got {limits.malloc_trim_s!r}")
     key = raw.get("api_key", "")
     if key.startswith("env:"):
         key = os.environ.get(key[4:], "")
