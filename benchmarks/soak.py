@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import random
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -204,6 +205,9 @@ def main() -> None:
     ap.add_argument("--kinds", default=",".join(KINDS), help=f"request kinds to cycle through ({', '.join(KINDS)})")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    if args.window <= 0 or args.minutes <= 0 or args.clients <= 0 or args.sample_s <= 0:
+        print("soak.py: --window, --minutes, --clients and --sample-s must be positive", file=sys.stderr)
+        raise SystemExit(2)
     kinds = [k for k in args.kinds.split(",") if k]
     if bad := set(kinds) - set(KINDS):
         raise SystemExit(f"unknown kinds {sorted(bad)}; known: {', '.join(KINDS)}")
