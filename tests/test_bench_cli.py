@@ -141,6 +141,11 @@ def test_help_is_fast():
     (["tokenskip", "--out", "{tmp}/m", "--lr-schedule", "linear"], "--lr-schedule"),
     (["tokenskip", "--out", "{tmp}/m", "--eval-every", "10"], "go together"),
     (["coconut", "--out", "{tmp}/m", "--lora-rank", "8"], "explicit recipes"),
+    (["coconut", "--out", "{tmp}/m", "--questions", "10"], "belongs to tokenskip and shortest"),
+    (["tokenskip", "--out", "{tmp}/m", "--group-size", "4"], "belong to the GRPO recipes"),
+    (["rl-length", "--out", "{tmp}/m", "--group-size", "1"], "at least 2"),
+    (["rl-length", "--out", "{tmp}/m", "--lora-rank", "8"], "GRPO only"),
+    (["rl-length", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
 ])
 def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     (tmp_path / "x").write_text("occupied")

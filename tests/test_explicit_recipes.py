@@ -200,3 +200,28 @@ def test_grpo_recipe_runs_a_step(lrm_path):
     assert stats["steps"] == 1
     rewards = [row["reward"] for row in stats["log"] if "reward" in row]
     assert rewards and all(r <= 1.0 for r in rewards)  # l1: correctness minus a distance, never above 1
+
+
+def test_grpo_checkpoints_and_resumes(lrm_path, tmp_path):
+    """A GRPO run stopped after its step-2 checkpoint continues from it: the resumed run starts at step 3,
+    keeps the earlier steps' log, and a resume with nothing saved is refused."""
+    pytest.importorskip("trl")
+    from brevity.engines.hf import load_model_folder
+    from brevity.recipes.rl import latest_grpo_checkpoint, train_grpo
+    from brevity.zoo.registry import MEMBERS
+
+    small = dict(num_generations=2, per_device_train_batch_size=2, steps_per_generation=1, max_completion_length=16,
+                 logging_steps=1)
+    model, tok = load_model_folder(lrm_path)
+    train_grpo(MEMBERS["tiny-lrm-rl-length"], model, tok, checkpoint_dir=tmp_path, checkpoint_every=1, max_steps=2,
+               **small)
+    assert latest_grpo_checkpoint(tmp_path).name == "checkpoint-2"
+    model, tok = load_model_folder(lrm_path)  # a new process would start from the parent again
+    steps = []
+    _, stats = train_grpo(MEMBERS["tiny-lrm-rl-length"], model, tok, progress=lambda step, _: steps.append(step),
+                          checkpoint_dir=tmp_path, checkpoint_every=1, resume=True, max_steps=3, **small)
+    assert stats["resumed_from"] == "checkpoint-2" and steps == [3]
+    assert [e["step"] for e in stats["log"] if "loss" in e] == [1, 2, 3]
+    with pytest.raises(BrevityError, match="no GRPO checkpoint"):
+        train_grpo(MEMBERS["tiny-lrm-rl-length"], model, tok, checkpoint_dir=tmp_path / "empty", checkpoint_every=1,
+                   resume=True, max_steps=1, **small)

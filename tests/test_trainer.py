@@ -160,7 +160,7 @@ def test_grpo_uses_the_accelerator_when_there_is_one(monkeypatch, tmp_path):
     from brevity.recipes import rl
 
     monkeypatch.setattr(trl, "GRPOConfig", lambda **kw: SimpleNamespace(**kw))
-    member = SimpleNamespace(steps=1, lr=1e-4)
+    member = SimpleNamespace(steps=1, lr=1e-4, group_size=8, completion_limit=448)
     for available in (False, True):
         monkeypatch.setattr(torch.cuda, "is_available", lambda a=available: a)
         assert rl.grpo_config(member, tmp_path).use_cpu is (not available)

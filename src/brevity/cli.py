@@ -137,7 +137,8 @@ def train(
                                                       "--base never trained (rows collapsed onto one direction)."),
     resume: bool = typer.Option(False, help="Continue a stopped run from its last checkpoint in OUT/checkpoints "
                                             "(same settings)."),
-    checkpoint_every: int = typer.Option(200, help="Optimizer steps between checkpoints (0: none)."),
+    checkpoint_every: int | None = typer.Option(None, help="Optimizer steps between checkpoints (0: none; default "
+                                                           "200, GRPO recipes 20)."),
     lr_schedule: str = typer.Option("cosine", help="cosine (to 0 over each stage) or constant after warm-up."),
     eval_every: int = typer.Option(0, help="Steps between validation losses on a held-out slice (0: never)."),
     val: int = typer.Option(0, help="Examples (latent: problems) held out for the validation loss."),
@@ -145,6 +146,11 @@ def train(
                                          "(0: run every step)."),
     lora_rank: int = typer.Option(0, help="Explicit recipes: train LoRA adapters of this rank (peft), merged "
                                           "into the saved weights (0: full fine-tuning)."),
+    questions: int | None = typer.Option(None, help="tokenskip, shortest: train questions rolled out (default: the "
+                                                    "zoo member's)."),
+    group_size: int | None = typer.Option(None, help="rl-length, l1: samples per question in GRPO (default 8)."),
+    completion_limit: int | None = typer.Option(None, help="rl-length, l1: the longest completion sampled, in "
+                                                           "tokens (default 448)."),
 ) -> None:
     """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
     import dataclasses
@@ -153,6 +159,9 @@ def train(
 
     if lr_schedule not in SCHEDULES:
         raise BrevityError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}")
+    from brevity.zoo.build import checkpoint_every as default_every
+
+    checkpoint_every = default_every(recipe) if checkpoint_every is None else checkpoint_every
     if min(checkpoint_every, eval_every, val, patience, lora_rank) < 0:
         raise BrevityError("--checkpoint-every, --eval-every, --val, --patience and --lora-rank must be >= 0")
     if bool(eval_every) != bool(val):
@@ -160,6 +169,13 @@ def train(
     if patience and not eval_every:
         raise BrevityError("--patience ends a stage on validation: give --eval-every and --val too")
     _check_out(out, resume)
+    if questions is not None and (recipe not in ("tokenskip", "shortest") or questions <= 0):
+        raise BrevityError("--questions belongs to tokenskip and shortest and must be positive")
+    if (group_size is not None or completion_limit is not None) and recipe not in ("rl-length", "l1"):
+        raise BrevityError("--group-size and --completion-limit belong to the GRPO recipes (rl-length, l1)")
+    if (group_size is not None and group_size < 2) or (completion_limit is not None and completion_limit <= 0):
+        raise BrevityError("--group-size must be at least 2 (the length reward compares samples) and "
+                           "--completion-limit positive")
 
     from brevity.recipes.latent.train import MODES
     from brevity.zoo.registry import MEMBERS, resolve_model
@@ -198,6 +214,9 @@ def train(
         raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
     if save_stages or reinit_untrained:
         raise BrevityError("--save-stages and --reinit-untrained belong to the latent recipes")
+    if recipe == "rl-length" and (lora_rank or eval_every or patience or lr_schedule != "cosine"):
+        raise BrevityError("--lora-rank, --eval-every, --patience and --lr-schedule belong to SFT; rl-length is "
+                           "GRPO only (TRL's linear schedule, every weight trained)")
     if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
         raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
     specs = tuple(c.strip() for c in conditions.split(",") if c.strip())
@@ -213,6 +232,9 @@ def train(
     member = dataclasses.replace(members[recipe], steps=steps or members[recipe].steps, lr=lr or members[recipe].lr,
                                  warmup_steps=members[recipe].warmup_steps if warmup_steps is None else warmup_steps,
                                  conditions=specs or members[recipe].conditions,
+                                 rollout_problems=questions or members[recipe].rollout_problems,
+                                 group_size=group_size or members[recipe].group_size,
+                                 completion_limit=completion_limit or members[recipe].completion_limit,
                                  sampler=str(resolve_model(sampler)) if sampler else None)
     from brevity.ui import ProgressUI, console
     from brevity.zoo.build import train_member
@@ -233,7 +255,9 @@ def train(
 
 def _check_out(out: Path, resume: bool) -> None:
     """A new run needs an empty --out; --resume needs the checkpoints of a stopped one there."""
-    if resume and not any((out / "checkpoints").glob("step-*.pt")):
+    from brevity.zoo.build import has_checkpoint
+
+    if resume and not has_checkpoint(out):
         raise BrevityError(f"--resume: no checkpoint in {out / 'checkpoints'}; start without --resume")
     if not resume and out.exists() and any(out.iterdir()):
         raise BrevityError(f"{out} exists and is not empty; choose a new --out (or --resume a stopped run)")
@@ -587,14 +611,14 @@ def zoo_build(
         if name not in MEMBERS:
             raise BrevityError(f"unknown zoo member {name!r}; choose from {', '.join(MEMBERS)}")
     from brevity.ui import ProgressUI
-    from brevity.zoo.build import build_member, validate_member
+    from brevity.zoo.build import build_member, has_checkpoint, validate_member
 
     ui = ProgressUI()
     root = out or ZOO_DIR
     for name in names:
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
             build_member(name, Path(root), progress=lambda step, loss: advance(1),
-                         resume=resume and any((Path(root) / name / "checkpoints").glob("step-*.pt")))
+                         resume=resume and has_checkpoint(Path(root) / name))
         validate_member(name, Path(root), validate_n, ui)
 
 

@@ -21,6 +21,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from brevity.errors import BrevityError
 from brevity.formats import resolve_format
 from brevity.tasks import Problem, load_problems
 from brevity.tasks.grading import grade_problem
@@ -149,8 +150,8 @@ def grpo_config(member, out_dir: Path, **overrides):
     from trl import GRPOConfig
 
     kw = dict(output_dir=str(out_dir), max_steps=member.steps, learning_rate=member.lr, beta=0.0,
-              num_generations=8, per_device_train_batch_size=32, steps_per_generation=4,
-              max_completion_length=448, temperature=1.0,
+              num_generations=member.group_size, per_device_train_batch_size=32, steps_per_generation=4,
+              max_completion_length=member.completion_limit, temperature=1.0,
               logging_steps=5, save_strategy="no", report_to=[], seed=0, bf16=False,
               use_cpu=not torch.cuda.is_available(),
               disable_tqdm=True, warmup_steps=5, gradient_checkpointing=False)
@@ -158,39 +159,52 @@ def grpo_config(member, out_dir: Path, **overrides):
     return GRPOConfig(**kw)
 
 
-def train_grpo(member, model, tokenizer, progress=None, **overrides) -> tuple[list, dict]:
-    """Train `model` in place with GRPO; returns (the prompts it drew from, stats)."""
+def train_grpo(member, model, tokenizer, progress=None, checkpoint_dir: Path | None = None, checkpoint_every: int = 0,
+               resume: bool = False, **overrides) -> tuple[list, dict]:
+    """Train `model` in place with GRPO; returns (the prompts it drew from, stats). With a checkpoint_dir
+    and checkpoint_every > 0, TRL saves model, optimizer, scheduler, rng and step there every
+    checkpoint_every optimizer steps (all kept), and `resume` continues from the newest (the rollouts' sampling
+    seeds are fresh, so a resumed run is not bit-identical to an uninterrupted one)."""
     from transformers import TrainerCallback
     from trl import GRPOTrainer
 
     class Progress(TrainerCallback):
-        def __init__(self):
-            self.log: list[dict] = []
-
         def on_step_end(self, args, state, control, **kw):
             if progress:
                 progress(state.global_step, None)
 
-        def on_log(self, args, state, control, logs=None, **kw):
-            if logs:
-                self.log.append({"step": state.global_step, **{k: round(v, 4) for k, v in logs.items()
-                                                               if isinstance(v, int | float)}})
-
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
     data = rl_dataset(member.recipe)
-    cb = Progress()
-    with tempfile.TemporaryDirectory() as scratch:  # TRL's output_dir; nothing is saved there (save_strategy "no")
-        cfg = grpo_config(member, Path(scratch), **overrides)
+    saving = checkpoint_dir is not None and checkpoint_every > 0
+    if saving:
+        # every checkpoint is kept: each is an HF folder (tokenizer included) that `brevity bench` can run,
+        # so the number of steps is chosen on validation from one run
+        overrides = {"save_strategy": "steps", "save_steps": checkpoint_every, "save_total_limit": None, **overrides}
+    with tempfile.TemporaryDirectory() as scratch:  # TRL's output_dir when nothing is checkpointed
+        cfg = grpo_config(member, Path(checkpoint_dir if saving else scratch), **overrides)
         trainer = GRPOTrainer(model=model, reward_funcs=make_reward(member.recipe, tokenizer, member.alpha), args=cfg,
-                              train_dataset=data, processing_class=tokenizer, callbacks=[cb],
+                              train_dataset=data, processing_class=tokenizer, callbacks=[Progress()],
                               rollout_func=engine_rollouts(tokenizer, cfg.max_completion_length, cfg.temperature))
         t0 = time.time()
-        trainer.train()
+        last = latest_grpo_checkpoint(Path(checkpoint_dir)) if resume and checkpoint_dir else None
+        if resume and last is None:
+            raise BrevityError(f"--resume: no GRPO checkpoint in {checkpoint_dir}")
+        trainer.train(resume_from_checkpoint=str(last) if last else None)
     model.eval()
+    log = [{"step": e["step"], **{k: round(v, 4) for k, v in e.items() if isinstance(v, int | float) and k != "step"}}
+           for e in trainer.state.log_history]  # restored from the checkpoint too when resumed
     stats = {"train_seconds": round(time.time() - t0, 1), "steps": cfg.max_steps, "lr": cfg.learning_rate,
              "num_generations": cfg.num_generations, "batch_size": cfg.per_device_train_batch_size,
              "steps_per_generation": cfg.steps_per_generation,
              "max_completion_length": cfg.max_completion_length, "beta": cfg.beta,
-             "alpha": member.alpha if member.recipe == "l1" else None, "seed": cfg.seed, "log": cb.log}
+             "alpha": member.alpha if member.recipe == "l1" else None, "seed": cfg.seed,
+             "resumed_from": last.name if last else None, "log": log}
     examples = [(row["prompt"], "") for row in data]
     return examples, stats
+
+
+def latest_grpo_checkpoint(folder: Path) -> Path | None:
+    """TRL's newest `checkpoint-STEP` folder in `folder`, if any."""
+    found = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]) if
+                   p.name.split("-")[-1].isdigit() else -1)
+    return found[-1] if found else None

@@ -106,6 +106,19 @@ def data_hash(examples: list[Example]) -> str:
 
 
 CHECKPOINT_EVERY = 200  # optimizer steps between checkpoints of a zoo build or `brevity train`
+GRPO_CHECKPOINT_EVERY = 20  # the same for GRPO, whose steps take about 30 times longer here
+GRPO_RECIPES = ("rl-length", "l1")
+
+
+def checkpoint_every(recipe: str) -> int:
+    """Steps between checkpoints by default: a few minutes of training either way."""
+    return GRPO_CHECKPOINT_EVERY if recipe in GRPO_RECIPES else CHECKPOINT_EVERY
+
+
+def has_checkpoint(out: Path) -> bool:
+    """A stopped run left something to resume in OUT/checkpoints (the training core's or GRPO's)."""
+    ckpt = Path(out) / "checkpoints"
+    return any(ckpt.glob("step-*.pt")) or any((ckpt / "grpo").glob("checkpoint-*"))
 
 
 def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_dir: Path | None = None,
@@ -116,7 +129,7 @@ def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_d
     parent = Path(out_root) / member.parent if member.parent else None
     return train_member(member, parent, Path(out_root) / name, progress, tokenizer_dir,
                         command=f"brevity zoo build {name}", out_root=Path(out_root),
-                        loop={"checkpoint_every": CHECKPOINT_EVERY}, resume=resume)
+                        loop={"checkpoint_every": checkpoint_every(member.recipe)}, resume=resume)
 
 
 def train_member(member: Member, parent: Path | None, out: Path, progress=None, tokenizer_dir: Path | None = None,
@@ -149,16 +162,23 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
     else:
         tok = AutoTokenizer.from_pretrained(parent)
         model = AutoModelForCausalLM.from_pretrained(parent, dtype=torch.float32)
-    if member.recipe in ("rl-length", "l1"):
-        from brevity.recipes.rl import train_grpo
+    if member.recipe in GRPO_RECIPES:
+        from brevity.recipes.rl import latest_grpo_checkpoint, train_grpo
+        grpo_dir = ckpt / "grpo"
+        resuming = resume and latest_grpo_checkpoint(grpo_dir) is not None  # past the warm start, if any
         warmup = None
-        if member.warmup_steps:
+        if member.warmup_steps and resuming:
+            warmup = json.loads((grpo_dir / "warmup.json").read_text())
+        elif member.warmup_steps:
             warmup = recipe_examples(member, model, tok, parent, out_root)
             cfg = SFTConfig(steps=member.warmup_steps, lr=member.warmup_lr, batch_size=member.batch_size, seed=SEED,
                             **loop)
             warmup = {"examples": len(warmup), "hash": data_hash(warmup),
                       **train_sft(model, tok, warmup, cfg, progress=progress, checkpoint_dir=ckpt, resume=resume)}
-        examples, stats = train_grpo(member, model, tok, progress=progress)
+            grpo_dir.mkdir(parents=True, exist_ok=True)
+            (grpo_dir / "warmup.json").write_text(json.dumps(warmup))
+        examples, stats = train_grpo(member, model, tok, progress=progress, checkpoint_dir=grpo_dir,
+                                     checkpoint_every=loop.get("checkpoint_every", 0), resume=resuming)
         if warmup:
             stats["warmup"] = warmup
     else:

@@ -31,6 +31,8 @@ class Member:
     conditions: tuple[str, ...] = ()  # shortest: method specs, one more greedy candidate per question each
     rollout_problems: int = 1500  # self-training recipes: train questions rolled out
     rollout_k: int = 4  # self-training recipes: the parent's greedy trace and k-1 samples per question
+    group_size: int = 8  # GRPO recipes: samples per question (the group the length reward compares)
+    completion_limit: int = 448  # GRPO recipes: the longest completion sampled (tokens)
     # latent family (recipe = a latent mode, recipes/latent/train.py; steps = the schedule's total)
     task: TaskSpec | None = None  # the task whose compact chain the member learns or internalizes
     latent: tuple[tuple[str, int], ...] = ()  # LatentConfig settings besides mode and lr, e.g. (("stages", 7),)
