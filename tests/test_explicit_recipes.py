@@ -225,3 +225,51 @@ def test_grpo_checkpoints_and_resumes(lrm_path, tmp_path):
     with pytest.raises(BrevityError, match="no GRPO checkpoint"):
         train_grpo(MEMBERS["tiny-lrm-rl-length"], model, tok, checkpoint_dir=tmp_path / "empty", checkpoint_every=1,
                    resume=True, max_steps=1, **small)
+
+
+@pytest.mark.parametrize("name", ["r1-distill-qwen", "gpt-oss"])
+def test_length_rl_trains_a_real_format_through_its_own_template(name, tmp_path):
+    """GRPO's prompts are the model's own chat template (as `cot` renders them in the bench), its rewards
+    read the family's thinking span, one step trains; recipes that write zoo-format text refuse the base."""
+    pytest.importorskip("trl")
+    from brevity.conformance import standins, vocab
+    from brevity.engines.hf import load_model_folder
+    from brevity.formats import load_format
+    from brevity.recipes.rl import rl_dataset, train_grpo
+    from brevity.zoo.build import check_base_format
+    from brevity.zoo.registry import MEMBERS
+
+    fam = vocab.family(standins.spec(name).family)
+    needed = vocab.o200k_ranks_file() if fam["vocab"] == "o200k_base" else vocab.gguf_path(fam["vocab"])
+    if not needed.is_file() or not standins.template_path(name).is_file():
+        pytest.skip(f"{needed.name} not fetched (scripts/fetch_llama_cpp_models.sh)")
+    path = standins.standin_path(name)
+    model, tok = load_model_folder(path)
+    fmt = load_format(path)
+    row = rl_dataset("rl-length", tok)[0]
+    problem = next(p for p in load_problems("arith", split="train", n=4000) if p.id == row["problem_id"])
+    assert row["prompt"] == tok.apply_chat_template(fmt.messages(problem.question), tokenize=False,
+                                                    add_generation_prompt=True, **(
+                                                        {fmt.spec.switch: True} if fmt.spec.switch else
+                                                        {"enable_thinking": True}))
+    assert "<|im_start|>" not in row["prompt"] or name == "qwen3"  # not the zoo's template
+    l1 = rl_dataset("l1", tok)[0]["prompt"]
+    assert "Think for" in l1 and l1.startswith(row["prompt"][:8])
+    closed = fmt.encode(f"{fmt.spec.open if not fmt.spec.prompt_opens else ''}a b{fmt.spec.close}"
+                        f"{fmt.spec.after_close}The answer is \\boxed{{{problem.answer}}}.")
+    assert score(closed, problem, tok) == (True, len(fmt.split(closed).thinking_ids))
+    assert score(fmt.encode("a b c"), problem, tok)[0] is False  # thinking never closed
+    _, stats = train_grpo(MEMBERS["tiny-lrm-rl-length"], model, tok, max_steps=1, num_generations=2,
+                          per_device_train_batch_size=2, steps_per_generation=1, max_completion_length=8,
+                          logging_steps=1)
+    assert stats["log"][0]["step"] == 1
+    assert check_base_format("rl-length", path) == fmt.name != "zoo"
+    for recipe in ("shortest", "tokenskip", "instruct", "l1", "coconut"):
+        with pytest.raises(BrevityError, match="zoo's chat format"):
+            check_base_format(recipe, path, warmup_steps=MEMBERS["tiny-lrm-l1"].warmup_steps)
+    assert check_base_format("l1", path, warmup_steps=0) == fmt.name
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "brevity.cli", "train", "shortest", "--base", str(path), "--out",
+                        str(tmp_path / "o")], capture_output=True, text=True)
+    assert r.returncode == 2 and "zoo's chat format" in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr

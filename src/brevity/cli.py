@@ -198,6 +198,8 @@ def train(
                            reinit_untrained=reinit_untrained, lr_schedule=lr_schedule, eval_every=eval_every,
                            val_problems=val, patience=patience, checkpoint_every=checkpoint_every)
         parent, task_spec = resolve_model(base), parse_task(task)
+        from brevity.zoo.build import check_base_format
+        check_base_format(recipe, parent)
         build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
                      command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages, resume=resume)
         if reinit_untrained:
@@ -237,7 +239,9 @@ def train(
                                  completion_limit=completion_limit or members[recipe].completion_limit,
                                  sampler=str(resolve_model(sampler)) if sampler else None)
     from brevity.ui import ProgressUI, console
-    from brevity.zoo.build import train_member
+    from brevity.zoo.build import check_base_format, train_member
+
+    check_base_format(recipe, parent, member.warmup_steps)  # before any rollout
 
     ui = ProgressUI()
     command = " ".join(["brevity", *sys.argv[1:]])

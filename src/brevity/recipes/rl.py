@@ -25,7 +25,7 @@ from brevity.errors import BrevityError
 from brevity.formats import resolve_format
 from brevity.tasks import Problem, load_problems
 from brevity.tasks.grading import grade_problem
-from brevity.zoo.chat import chat_text, prompt_text
+from brevity.zoo.chat import chat_text
 
 RL_PROBLEMS = 4000  # train questions offered to GRPO (each step draws a few)
 L1_RANGE = (16, 256)  # requested thinking lengths in training
@@ -92,21 +92,23 @@ def l1_rewards(correct: list[bool], lengths: list[int], targets: list[int], alph
     return [float(c) - alpha * abs(t - n) for c, n, t in zip(correct, lengths, targets)]
 
 
-def rl_dataset(recipe: str, seed: int = 0):
-    """Prompts for GRPO: plain questions (rl-length) or with "Think for N tokens." (l1)."""
+def rl_dataset(recipe: str, tokenizer, seed: int = 0):
+    """Prompts for GRPO through the policy's own chat template, as `cot` renders them in the bench: plain
+    questions (rl-length) or with "Think for N tokens." (l1)."""
     from datasets import Dataset
 
     from brevity.methods.prompting import render_template
 
+    fmt = _format(tokenizer)
     rng = random.Random(f"{recipe}/{seed}")
     rows = []
     for p in load_problems("arith", split="train", n=RL_PROBLEMS):
         if recipe == "l1":
             n = rng.randint(*L1_RANGE)
-            prompt = chat_text(render_template("l1", p.question, tokens=n))
+            prompt = fmt.render(render_template("l1", fmt.question(p.question), tokens=n))
             rows.append({"prompt": prompt, "problem_id": p.id, "target": n})
         else:
-            rows.append({"prompt": prompt_text(p.question), "problem_id": p.id, "target": 0})
+            rows.append({"prompt": fmt.render(fmt.messages(p.question)), "problem_id": p.id, "target": 0})
     return Dataset.from_list(rows).shuffle(seed=seed)
 
 
@@ -174,7 +176,7 @@ def train_grpo(member, model, tokenizer, progress=None, checkpoint_dir: Path | N
                 progress(state.global_step, None)
 
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is marked experimental in TRL
-    data = rl_dataset(member.recipe)
+    data = rl_dataset(member.recipe, tokenizer)
     saving = checkpoint_dir is not None and checkpoint_every > 0
     if saving:
         # every checkpoint is kept: each is an HF folder (tokenizer included) that `brevity bench` can run,

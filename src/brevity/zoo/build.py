@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from brevity.errors import BrevityError
 from brevity.formats.catalog import ZOO
 from brevity.recipes.sft import Example, Segment, SFTConfig, segments, train_sft
 from brevity.tasks import TaskSpec, load_problems
@@ -115,6 +116,19 @@ def checkpoint_every(recipe: str) -> int:
     return GRPO_CHECKPOINT_EVERY if recipe in GRPO_RECIPES else CHECKPOINT_EVERY
 
 
+def check_base_format(recipe: str, parent: Path, warmup_steps: int = 0) -> str:
+    """The parent's format name. GRPO renders its prompts with the model's own template and the model writes
+    the rest, so `rl-length` (and `l1` without its warm start) trains any format; every other recipe writes
+    its training completions in the zoo's format, and a base of another format is refused, not mistrained."""
+    from brevity.formats import load_format
+
+    name = load_format(parent).name
+    if name != ZOO.name and not (recipe == "rl-length" or (recipe == "l1" and warmup_steps == 0)):
+        raise BrevityError(f"{recipe} writes its training text in the zoo's chat format, but {parent} is "
+                           f"{name}; on other formats only rl-length (and l1 with --warmup-steps 0) train")
+    return name
+
+
 def has_checkpoint(out: Path) -> bool:
     """A stopped run left something to resume in OUT/checkpoints (the training core's or GRPO's)."""
     ckpt = Path(out) / "checkpoints"
@@ -139,6 +153,7 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
     settings of the training core (SFTConfig / LatentConfig fields: checkpoint_every, lr_schedule,
     eval_every, patience, val_examples, lora_rank); checkpoints go to OUT/checkpoints, and `resume`
     continues from the newest."""
+    fmt = check_base_format(member.recipe, parent, member.warmup_steps) if parent else ZOO.name
     loop = dict(loop or {})
     ckpt = out / "checkpoints"
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -185,12 +200,12 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
         examples = recipe_examples(member, model, tok, parent, out_root)
         cfg = SFTConfig(steps=member.steps, lr=member.lr, batch_size=member.batch_size, seed=SEED, **loop)
         stats = train_sft(model, tok, examples, cfg, progress=progress, checkpoint_dir=ckpt, resume=resume)
-    save_member(member, model, tok, parent, out, examples, stats, command, out_root)
+    save_member(member, model, tok, parent, out, examples, stats, command, out_root, fmt)
     return out
 
 
 def save_member(member: Member, model, tok, parent: Path | None, out: Path, examples: list[Example], stats: dict,
-                command: str, out_root: Path = ZOO_DIR) -> None:
+                command: str, out_root: Path = ZOO_DIR, fmt: str = ZOO.name) -> None:
     """Write the HF folder and its manifest (command, seed, data hash, training stats)."""
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -198,7 +213,7 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
     model.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     manifest = {
-        "name": out.name, "format": ZOO.name, "about": member.about, "parent": _parent_name(parent, out_root),
+        "name": out.name, "format": fmt, "about": member.about, "parent": _parent_name(parent, out_root),
         "command": command, "seed": SEED, "recipe": member.recipe,
         "data": {"task": "arith", "split": "train", "examples": len(examples), "styles": list(member.styles),
                  "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples),
