@@ -113,7 +113,8 @@ def train(
     recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length, l1; latent: coconut, codi, "
                                            "icot, pause, pause-curriculum, and the baselines compact, nochain."),
     out: Path = typer.Option(..., help="Folder to write the trained HF model into."),
-    base: str = typer.Option("tiny-lrm", help="Parent model: zoo name or HF folder (same tokenizer and chat format)."),
+    base: str = typer.Option("tiny-lrm", help="Parent model: zoo name or HF folder (rl-length: any format; the other "
+                                                  "recipes write zoo-format text and need a zoo-format base)."),
     steps: int | None = typer.Option(None, help="Training steps (default: the zoo member made by this recipe); "
                                                 "latent: steps per stage (pause, nochain, codi: stages x steps)."),
     lr: float | None = typer.Option(None, help="Learning rate (default: the zoo member's)."),
@@ -245,16 +246,21 @@ def train(
 
     ui = ProgressUI()
     command = " ".join(["brevity", *sys.argv[1:]])
-    if recipe in ("tokenskip", "shortest"):  # roll the parent out first, with its own bar (cached for the recipe)
-        from brevity.zoo.build import parent_rollouts
-
-        with ui.task(f"rollouts of {parent.name}", total=member.rollout_problems * member.rollout_k) as advance:
-            parent_rollouts(parent, member.rollout_problems, member.rollout_k, progress=advance)
+    _roll_out_parent(ui, member, parent)
     with ui.task(f"{recipe} {out.name}", total=member.steps + member.warmup_steps) as advance:
         train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command, resume=resume,
                      loop={"checkpoint_every": checkpoint_every, "lr_schedule": lr_schedule, "eval_every": eval_every,
                            "val_examples": val, "patience": patience, "lora_rank": lora_rank})
     console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
+
+
+def _roll_out_parent(ui, member, parent: Path) -> None:
+    """Self-training recipes roll the parent out first, with their own bar (cached for the recipe)."""
+    if member.recipe in ("tokenskip", "shortest"):
+        from brevity.zoo.build import parent_rollouts
+
+        with ui.task(f"rollouts of {parent.name}", total=member.rollout_problems * member.rollout_k) as advance:
+            parent_rollouts(parent, member.rollout_problems, member.rollout_k, progress=advance)
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -620,6 +626,8 @@ def zoo_build(
     ui = ProgressUI()
     root = out or ZOO_DIR
     for name in names:
+        if MEMBERS[name].parent:
+            _roll_out_parent(ui, MEMBERS[name], Path(root) / MEMBERS[name].parent)
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
             build_member(name, Path(root), progress=lambda step, loss: advance(1),
                          resume=resume and has_checkpoint(Path(root) / name))

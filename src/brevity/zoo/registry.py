@@ -81,6 +81,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
            rollout_problems=4000, rollout_k=1),
     Member("tiny-lrm-rl-length", "tiny-lrm", ("verbose",), 80, 1e-4,
            "GRPO with correctness plus Kimi k1.5's group length reward", recipe="rl-length"),
+    # issue 22: the length reward and self-training on the base whose samples differ in length; GRPO's lr
+    # and steps were chosen on validation (benchmarks/rl_length_sweep.sh, docs/RESULTS.md)
+    Member("tiny-lrm-sampled-rl-length", "tiny-lrm-sampled", ("sampled",), 160, 1e-4,
+           "GRPO on tiny-lrm-sampled with correctness plus Kimi k1.5's group length reward",
+           recipe="rl-length", completion_limit=1200),
+    Member("tiny-lrm-sampled-shortest", "tiny-lrm-sampled", ("sampled",), 400, 5e-4,
+           "tiny-lrm-sampled self-trained on the shortest correct of 4 own traces per question",
+           recipe="shortest"),
     # alpha chosen on validation (docs/RESULTS.md, "Length control"): 0.1 follows all four requested
     # lengths within 20%; 0.03 keeps more accuracy at short requests and drifts at the ends.
     Member("tiny-lrm-l1", "tiny-lrm", ("verbose",), 80, 1e-4,
