@@ -14,3 +14,14 @@ for a in cot@tiny-lrm-sampled-rl-length cot@tiny-lrm-sampled-shortest; do
   python benchmarks/paired_diff.py brevity-runs/test-sampled/records.jsonl "$a" cot@tiny-lrm-sampled
 done
 cp brevity-runs/test-sampled/report.md docs/results/test_sampled.md
+# 3. TokenSkip with the setting chosen on validation (benchmarks/tokenskip_sweep.sh: LoRA rank 8, lr 5e-5, 280
+#    steps, the only one that keeps the plain prompt's accuracy): gamma 1.0 (the plain prompt) and the two
+#    gammas the sweep ran, 0.8 and 0.6 (the one that asks for 40% fewer tokens), against tiny-lrm's cot.
+brevity zoo build tiny-lrm-tokenskip
+TS=tiny-lrm-tokenskip
+brevity bench --n 2000 --latency-n 0 --batch-size 64 --out brevity-runs/test-tokenskip --methods \
+  "cot@tiny-lrm,tokenskip:1.0@$TS,tokenskip:0.8@$TS,tokenskip:0.6@$TS"
+for g in 1.0 0.8 0.6; do
+  python benchmarks/paired_diff.py brevity-runs/test-tokenskip/records.jsonl "tokenskip:$g@$TS" cot@tiny-lrm
+done | tee docs/results/paired_diffs_tokenskip_lora.txt
+cp brevity-runs/test-tokenskip/report.md docs/results/test_tokenskip.md

@@ -23,6 +23,7 @@ run() {  # name, train args...
 echo "== cot"; grep -E "^\| cot" $R/bench-cot/report.md | head -3
 run lora8-5e-5 --steps 280 --lr 5e-5 --lora-rank 8
 run lora8-5e-4 --steps 280 --lr 5e-4 --lora-rank 8
-run full-5e-5 --steps 280 --lr 5e-5
-run full-2e-4 --steps 280 --lr 2e-4
+run full-5e-5 --steps 280 --lr 5e-5 --lora-rank 0
+run full-2e-4 --steps 280 --lr 2e-4 --lora-rank 0
 run lora8-5e-5-q6000 --steps 1110 --lr 5e-5 --lora-rank 8 --questions 6000  # the official recipe's data size
+run full-1e-5 --steps 280 --lr 1e-5 --lora-rank 0  # the lower full learning rate, below the 5e-5 that broke the plain prompt

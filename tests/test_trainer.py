@@ -164,3 +164,24 @@ def test_grpo_uses_the_accelerator_when_there_is_one(monkeypatch, tmp_path):
     for available in (False, True):
         monkeypatch.setattr(torch.cuda, "is_available", lambda a=available: a)
         assert rl.grpo_config(member, tmp_path).use_cpu is (not available)
+
+
+def test_lora_trains_low_rank_updates_merged_into_the_weights(zoo_tokenizer):
+    """--lora-rank R (TokenSkip's zoo recipe uses 8): every linear layer moves by a matrix of rank <= R, merged
+    into the saved weights (no peft wrapper left), and nothing else moves."""
+    model = tiny_model(zoo_tokenizer)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    stats = train_sft(model, zoo_tokenizer, examples(), SFTConfig(steps=6, batch_size=4, lr=1e-2, warmup=1,
+                                                                  lora_rank=2))
+    assert stats["lora_rank"] == 2 and type(model).__name__ == "LlamaForCausalLM"
+    after = model.state_dict()
+    assert set(after) == set(before)
+    moved = 0
+    for name, w in before.items():
+        delta = after[name] - w
+        if name.endswith("proj.weight"):
+            assert torch.linalg.matrix_rank(delta).item() <= 2, name
+            moved += bool(delta.abs().max() > 0)
+        else:
+            assert torch.equal(after[name], w), name  # embeddings and norms are not adapted
+    assert moved >= 7  # q, k, v, o, gate, up, down of the one layer

@@ -145,8 +145,9 @@ def train(
     val: int = typer.Option(0, help="Examples (latent: problems) held out for the validation loss."),
     patience: int = typer.Option(0, help="End a stage after this many validation losses without a new best "
                                          "(0: run every step)."),
-    lora_rank: int = typer.Option(0, help="Explicit recipes: train LoRA adapters of this rank (peft), merged "
-                                          "into the saved weights (0: full fine-tuning)."),
+    lora_rank: int | None = typer.Option(None, help="Explicit recipes: train LoRA adapters of this rank (peft), "
+                                                    "merged into the saved weights (0: full fine-tuning; default: "
+                                                    "the zoo member's, 8 for tokenskip, else 0)."),
     questions: int | None = typer.Option(None, help="tokenskip, shortest: train questions rolled out (default: the "
                                                     "zoo member's)."),
     group_size: int | None = typer.Option(None, help="rl-length, l1: samples per question in GRPO (default 8)."),
@@ -163,7 +164,7 @@ def train(
     from brevity.zoo.build import checkpoint_every as default_every
 
     checkpoint_every = default_every(recipe) if checkpoint_every is None else checkpoint_every
-    if min(checkpoint_every, eval_every, val, patience, lora_rank) < 0:
+    if min(checkpoint_every, eval_every, val, patience, lora_rank or 0) < 0:
         raise BrevityError("--checkpoint-every, --eval-every, --val, --patience and --lora-rank must be >= 0")
     if bool(eval_every) != bool(val):
         raise BrevityError("--eval-every and --val go together: a validation loss needs held-out examples")
@@ -250,7 +251,8 @@ def train(
     with ui.task(f"{recipe} {out.name}", total=member.steps + member.warmup_steps) as advance:
         train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command, resume=resume,
                      loop={"checkpoint_every": checkpoint_every, "lr_schedule": lr_schedule, "eval_every": eval_every,
-                           "val_examples": val, "patience": patience, "lora_rank": lora_rank})
+                           "val_examples": val, "patience": patience,
+                           **({} if lora_rank is None else {"lora_rank": lora_rank})})
     console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
 
 

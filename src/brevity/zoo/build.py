@@ -154,7 +154,7 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
     eval_every, patience, val_examples, lora_rank); checkpoints go to OUT/checkpoints, and `resume`
     continues from the newest."""
     fmt = check_base_format(member.recipe, parent, member.warmup_steps) if parent else ZOO.name
-    loop = dict(loop or {})
+    loop = {"lora_rank": member.lora_rank, **(loop or {})}
     ckpt = out / "checkpoints"
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
