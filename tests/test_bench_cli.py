@@ -145,6 +145,7 @@ def test_help_is_fast():
     (["tokenskip", "--out", "{tmp}/m", "--group-size", "4"], "belong to the GRPO recipes"),
     (["rl-length", "--out", "{tmp}/m", "--group-size", "1"], "at least 2"),
     (["rl-length", "--out", "{tmp}/m", "--lora-rank", "8"], "GRPO only"),
+    (["l1", "--out", "{tmp}/m", "--warmup-steps", "0", "--lora-rank", "8"], "no warm start"),
     (["rl-length", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
 ])
 def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):

@@ -221,6 +221,9 @@ def train(
     if recipe == "rl-length" and (lora_rank or eval_every or patience or lr_schedule != "cosine"):
         raise BrevityError("--lora-rank, --eval-every, --patience and --lr-schedule belong to SFT; rl-length is "
                            "GRPO only (TRL's linear schedule, every weight trained)")
+    if recipe == "l1" and lora_rank and warmup_steps == 0:
+        raise BrevityError("--lora-rank trains l1's SFT warm start; with --warmup-steps 0 there is no warm start "
+                           "(GRPO trains every weight)")
     if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
         raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
     specs = tuple(c.strip() for c in conditions.split(",") if c.strip())
