@@ -9,6 +9,7 @@ import sys
 import pytest
 import torch
 
+from brevity.errors import BrevityError
 from brevity.methods.control import prompts
 from brevity.methods.latent import BOT, EOT, cached_generate, reforward_generate
 from brevity.recipes.latent.data import chain_steps, latent_example
@@ -128,11 +129,68 @@ def test_icot_and_codi_examples(lrm_engine):
     assert gone.startswith("</think>") and gone.endswith(f"The answer is {p.answer}.<|im_end|>")
     e = codi_example(p, tok, 6)
     assert e.student.thoughts == 6 and e.teacher.thoughts == 0
-    # Both align on the token before the answer's value ("is"), and what follows it is the same.
-    assert e.teacher.rest[e.teacher_at] == e.student.rest[e.student_at] == tok.convert_tokens_to_ids("Ġis")
+    # Both align on the position that predicts the answer's first digit (the zoo tokenizer writes the space
+    # before it as a token of its own: aligning one earlier distils the state that predicts a space), and
+    # what follows it is the same.
+    for rest, at in ((e.teacher.rest, e.teacher_at), (e.student.rest, e.student_at)):
+        assert tok.convert_ids_to_tokens(rest[at]) == "Ġ" and tok.decode(rest[at + 1]) == p.answer[0]
     assert e.teacher.rest[e.teacher_at:] == e.student.rest[e.student_at:]
     g = load_problems("graph", split="train", n=1)[0]
     assert len(chain_steps(g)) == g.metadata["depth"] and chain_steps(g)[0].endswith(".")
+
+
+def test_codi_value_offset_on_a_real_vocabulary():
+    """Qwen's tokenizer, like the zoo's, splits the space from a number; a word keeps its space."""
+    from transformers import PreTrainedTokenizerFast
+
+    from brevity.conformance.vocab import build_tokenizer
+    from brevity.recipes.latent.data import value_offset
+
+    try:
+        tok = PreTrainedTokenizerFast(tokenizer_object=build_tokenizer("qwen3"))
+    except BrevityError as e:
+        pytest.skip(str(e))
+    assert value_offset(tok, tok(" 63875043").input_ids) == 1
+    assert value_offset(tok, tok(" yes").input_ids) == 0
+
+
+def test_terse_chain_is_icots_format():
+    """`mult`'s terse trace is iCoT's data format: the README's 4-by-4 example, rebuilt from its numbers."""
+    from brevity.tasks.mult import make_problem
+
+    class Fixed:  # the rng that draws 9511 and 2393 (iCoT's `1 1 5 9 * 3 9 3 2`, digits reversed)
+        def __init__(self):
+            self.values = iter([9511, 2393])
+
+        def randint(self, lo, hi):
+            return next(self.values)
+
+    p = make_problem(Fixed(), 4, "x", order="lsd")
+    assert p.traces["terse"] == "33582 + 099558 (325488) + 0033582 (3287373) + 00022091"
+    assert p.answer == "32895722"
+    steps = chain_steps(p, "terse")
+    assert steps[1] == "+ 099558 (325488)" and " ".join(steps) == p.traces["terse"]
+
+
+def test_icot_official_schedule_removes_one_token_at_a_time(lrm_engine):
+    """iCoT's recipe: one token per stage, a last stage of its own length with no chain, and removal
+    smoothing on every example (P(o extra) proportional to exp(-4o): about 98% lose exactly k tokens)."""
+    import random
+
+    from brevity.recipes.latent.train import LatentConfig, build_examples
+
+    cfg = LatentConfig(mode="icot", remove_per_stage=1, steps_per_stage=5, final_steps=9, stage0_steps=0,
+                       chain="terse")
+    assert cfg.schedule(4) == [(1, 5), (2, 5), (3, 5), (4, 9)]
+    tok = lrm_engine.tokenizer
+    p = load_problems("mult", split="train", n=1, order="lsd")[0]
+    full = len(tok(p.traces["terse"], add_special_tokens=False).input_ids)
+    kept = [len(e.rest) for e in build_examples(cfg, [p] * 2000, tok, 3, random.Random(0), last_stage=51)]
+    whole = len(build_examples(cfg, [p], tok, 0, random.Random(0), last_stage=51)[0].rest)
+    exact = sum(n == whole - 3 for n in kept) / len(kept)
+    assert abs(exact - (1 - 2.718281828 ** -4)) < 0.015 and min(kept) < whole - 3 and full == 51
+    none = build_examples(cfg, [p], tok, 51, random.Random(0), last_stage=51)[0]
+    assert tok.decode(none.rest[1:]).startswith("</think>")
 
 
 @pytest.mark.parametrize("mode", ["compact", "nochain", "pause", "pause-curriculum", "icot", "codi"])

@@ -124,7 +124,15 @@ def train(
     per_step: int = typer.Option(1, help="latent: thoughts per replaced step (Coconut's c)."),
     stage0_steps: int = typer.Option(1000, help="latent: steps on the full compact chain first (0 when --base "
                                                 "already is a compact model)."),
-    remove_per_stage: int = typer.Option(16, help="icot: chain tokens removed per stage."),
+    remove_per_stage: int = typer.Option(16, help="icot: chain tokens removed per stage (the official recipe: 1)."),
+    final_steps: int | None = typer.Option(None, help="icot: steps of the last stage, with no chain left (default: "
+                                                      "--steps)."),
+    smoothing: float | None = typer.Option(None, help="icot: removal smoothing lambda; an example loses o more "
+                                                      "tokens with P(o) proportional to exp(-lambda*o) (default 4)."),
+    chain: str = typer.Option("compact", help="latent: the task's trace style used as the chain (mult: terse is "
+                                              "iCoT's own format, a third of compact's tokens)."),
+    warmup: int | None = typer.Option(None, help="latent: linear warm-up steps at the start of each stage "
+                                                 "(default 20)."),
     n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
     warmup_steps: int | None = typer.Option(None, help="l1: SFT warm-start steps before GRPO (default: the zoo "
                                                        "member's; 0 skips it)."),
@@ -192,13 +200,21 @@ def train(
                                "--stage0-steps non-negative and not both 0")
         if lora_rank:
             raise BrevityError("--lora-rank belongs to the explicit recipes (the latent trainer trains every weight)")
+        if recipe != "icot" and (final_steps is not None or smoothing is not None or remove_per_stage != 16):
+            raise BrevityError("--remove-per-stage, --final-steps and --smoothing belong to icot")
+        if (final_steps is not None and final_steps < 0) or (smoothing is not None and smoothing <= 0) or \
+                (warmup is not None and warmup < 0):
+            raise BrevityError("--final-steps and --warmup must be >= 0 and --smoothing positive")
         if save_stages and recipe not in ("coconut", "pause-curriculum", "icot"):
             raise BrevityError(f"--save-stages needs a curriculum (coconut, pause-curriculum, icot); {recipe} has "
                                "one stage")
         cfg = LatentConfig(mode=recipe, stages=stages, per_step=per_step, steps_per_stage=steps or 300,
                            stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3,
                            reinit_untrained=reinit_untrained, lr_schedule=lr_schedule, eval_every=eval_every,
-                           val_problems=val, patience=patience, checkpoint_every=checkpoint_every)
+                           val_problems=val, patience=patience, checkpoint_every=checkpoint_every, chain=chain,
+                           **({} if final_steps is None else {"final_steps": final_steps}),
+                           **({} if smoothing is None else {"smoothing": smoothing}),
+                           **({} if warmup is None else {"warmup": warmup}))
         parent, task_spec = resolve_model(base), parse_task(task)
         from brevity.zoo.build import check_base_format
         check_base_format(recipe, parent)
@@ -216,8 +232,10 @@ def train(
             members.setdefault(m.recipe, m)
     if recipe not in members:
         raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
-    if save_stages or reinit_untrained:
-        raise BrevityError("--save-stages and --reinit-untrained belong to the latent recipes")
+    if save_stages or reinit_untrained or chain != "compact" or warmup is not None or final_steps is not None \
+            or smoothing is not None or remove_per_stage != 16:
+        raise BrevityError("--save-stages, --reinit-untrained, --chain, --warmup, --remove-per-stage, --final-steps "
+                           "and --smoothing belong to the latent recipes")
     if recipe == "rl-length" and (lora_rank or eval_every or patience or lr_schedule != "cosine"):
         raise BrevityError("--lora-rank, --eval-every, --patience and --lr-schedule belong to SFT; rl-length is "
                            "GRPO only (TRL's linear schedule, every weight trained)")

@@ -3,6 +3,11 @@
 `order=lsd` writes every number least significant digit first, as iCoT's data does (Deng et al.):
 then each digit of a partial product or a sum depends only on digits already written and a carry,
 which a small transformer can learn; in the usual order the carry comes from digits not yet written.
+
+Traces: `compact` writes each step as an equation (`<<9417*06=049824>>`, 140 tokens for 4-by-4 with the zoo
+tokenizer); `terse` is iCoT's own chain (Deng et al.'s data, e.g. `33582 + 099558 (325488) + ...`): every
+partial product shifted and zero-padded to k+1+i digits, each running sum in parentheses after it, the last
+sum left to the answer (about a third of the tokens; iCoT removes its chain one token at a time).
 """
 
 from __future__ import annotations
@@ -19,9 +24,14 @@ def make_problem(rng: random.Random, k: int, pid: str, order: str = "msd") -> Pr
     w = (lambda n: str(n)[::-1]) if order == "lsd" else str  # how a number is written
     a = rng.randint(10 ** (k - 1), 10**k - 1)
     b = rng.randint(10 ** (k - 1), 10**k - 1)
-    steps, total = [], 0
+    steps, terse, total = [], [], 0
     for place, digit in enumerate(reversed(str(b))):
         partial = a * int(digit) * 10**place
+        width = k + 1 + place  # iCoT's fixed widths: a partial product and the sum through it
+        terse.append(w(partial).ljust(width, "0") if order == "lsd" else str(partial).zfill(width))
+        if place and place < k - 1:
+            pad = w(total + partial).ljust(width, "0") if order == "lsd" else str(total + partial).zfill(width)
+            terse[-1] += f" ({pad})"
         multiplier = int(digit) * 10**place
         steps.append(f"<<{w(a)}*{'0' * place + digit if order == 'lsd' else multiplier}={w(partial)}>>")
         if place:
@@ -33,7 +43,7 @@ def make_problem(rng: random.Random, k: int, pid: str, order: str = "msd") -> Pr
     note = " (digits least significant first)" if order == "lsd" else ""
     return Problem(id=pid, question=f"What is {w(a)} * {w(b)}?{note}", answer=w(a * b),
                    metadata={"k": k, "steps": len(steps), "intermediates": intermediates, "order": order},
-                   traces={"compact": chain, "verbose": chain, "none": ""})
+                   traces={"compact": chain, "verbose": chain, "terse": " + ".join(terse), "none": ""})
 
 
 @register_task("mult", "k-by-k multiplication (default k=4); the chain lists partial products and running sums; "

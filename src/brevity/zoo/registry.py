@@ -36,7 +36,7 @@ class Member:
     completion_limit: int = 448  # GRPO recipes: the longest completion sampled (tokens)
     # latent family (recipe = a latent mode, recipes/latent/train.py; steps = the schedule's total)
     task: TaskSpec | None = None  # the task whose compact chain the member learns or internalizes
-    latent: tuple[tuple[str, int], ...] = ()  # LatentConfig settings besides mode and lr, e.g. (("stages", 7),)
+    latent: tuple[tuple[str, object], ...] = ()  # LatentConfig settings besides mode and lr, e.g. (("stages", 7),)
     n_train: int = 20000  # training problems
 
 
@@ -107,6 +107,13 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "mult (lsd): 1,000 steps on the compact chain; the format is right, the products are not"),
         ("tiny-mult-compact", "tiny-mult-compact-1k", "compact", 4000, 100000,
          (("stages", 0), ("stage0_steps", 4000)), "mult (lsd): the compact chain, 4,000 more steps: exact"),
+        # issue 23: iCoT's own terse chain (51 tokens against compact's 140), learnt from the compact model
+        ("tiny-mult-terse-1k5", "tiny-mult-compact", "compact", 1500, 100000,
+         (("stages", 0), ("stage0_steps", 1500), ("chain", "terse")),
+         "mult (lsd): 1,500 steps on iCoT's terse chain from tiny-mult-compact"),
+        ("tiny-mult-terse", "tiny-mult-terse-1k5", "compact", 4000, 100000,
+         (("stages", 0), ("stage0_steps", 4000), ("chain", "terse")),
+         "mult (lsd): iCoT's terse chain, 4,000 more steps (the parent of tiny-mult-icot)"),
         ("tiny-mult-nochain", "tiny-mult-compact", "nochain", 2100, 100000, _LATENT_7,
          "mult (lsd): answers directly, no chain (the latent table's lower baseline)"),
         ("tiny-mult-pause", "tiny-mult-compact", "pause", 2100, 100000, _LATENT_7,

@@ -11,7 +11,10 @@ covers only what follows `<eot>`. The modes differ in what the thought positions
   that tells whether the curriculum or the hidden-state feedback does the work.
 - `pause` (Goyal et al. 2024): M `<pause>` tokens, no chain, no curriculum.
 - `icot` (Deng et al. 2024): stepwise internalization: stage k removes the first k*`remove_per_stage`
-  chain tokens, plus a small random extra (removal smoothing); inference decodes with no chain.
+  chain tokens, plus a random extra o per example with P(o) proportional to exp(-smoothing*o) (removal
+  smoothing); the last stage (`final_steps` long) has no chain, and inference decodes with none. The
+  official recipe removes one token at a time (`remove_per_stage` 1), resets the optimizer at each and
+  keeps a constant learning rate.
 - `codi` (Shen et al. 2025): one model as teacher (compact chain) and student (continuous thoughts
   through a small projection); loss = teacher CE + student CE + `distill` times the L1 distance between
   their hidden states, at every layer, on the token before the answer's value (teacher detached and
@@ -48,6 +51,8 @@ class LatentConfig:
     steps_per_stage: int = 300  # optimizer steps per stage (pause, nochain, codi: stages*steps_per_stage in all)
     stage0_steps: int = 1000  # the full compact chain first (0 when starting from a compact model)
     remove_per_stage: int = 16  # icot: chain tokens removed per stage
+    final_steps: int = -1  # icot: steps of the last stage, with no chain left (-1: steps_per_stage)
+    chain: str = "compact"  # the task's trace style that is the chain (mult: "terse" is iCoT's own format)
     smoothing: float = 4.0  # icot: extra removal o with P(o) proportional to exp(-smoothing*o)
     distill: float = 1.0  # codi: weight of the hidden-state distillation
     batch_size: int = 32
@@ -68,6 +73,8 @@ class LatentConfig:
             raise BrevityError("stages, per_step, steps and stage0 steps must be >= 0")
         if self.remove_per_stage <= 0:
             raise BrevityError("remove_per_stage must be positive")
+        if self.final_steps < -1:
+            raise BrevityError("final_steps must be >= 0 (or -1: steps_per_stage)")
 
     @property
     def thoughts(self) -> int:
@@ -87,21 +94,30 @@ class LatentConfig:
             return first + [(k, self.steps_per_stage) for k in range(1, self.stages + 1)]
         if self.mode == "icot":
             n = max(1, math.ceil(max_chain_tokens / self.remove_per_stage))
-            return first + [(k, self.steps_per_stage) for k in range(1, n + 1)]
+            last = self.steps_per_stage if self.final_steps < 0 else self.final_steps
+            return first + [(k, self.steps_per_stage) for k in range(1, n)] + [(n, last)]
         return [(self.stages, self.stages * self.steps_per_stage)]  # nochain, pause, codi: the final form only
 
     def total_steps(self, max_chain_tokens: int = 0) -> int:
         return sum(n for _, n in self.schedule(max_chain_tokens))
 
 
-def max_chain_tokens(problems: list[Problem], tokenizer) -> int:
-    """The longest compact chain in tokens (over the first 2,000 problems): iCoT's number of stages."""
-    return max(len(tokenizer(" ".join(chain_steps(p)), add_special_tokens=False).input_ids) for p in problems[:2000])
+def max_chain_tokens(problems: list[Problem], tokenizer, chain: str = "compact") -> int:
+    """The longest chain in tokens (over the first 2,000 problems): iCoT's number of stages."""
+    return max(len(tokenizer(" ".join(chain_steps(p, chain)), add_special_tokens=False).input_ids)
+               for p in problems[:2000])
 
 
-def task_token_ids(problems: list[Problem], tokenizer) -> set[int]:
-    """Every token id of the training texts (question, compact chain, answer) of the first 2,000 problems."""
-    texts = [t for p in problems[:2000] for t in (p.question, " ".join(chain_steps(p)), f" {p.answer}")]
+def check_chain(problems: list[Problem], chain: str) -> None:
+    """Refuse a chain style the task does not write (it would train on empty chains)."""
+    if problems and chain not in problems[0].traces:
+        raise BrevityError(f"this task has no {chain!r} trace to use as the chain; it has "
+                           f"{', '.join(t for t in problems[0].traces if t != 'none')}")
+
+
+def task_token_ids(problems: list[Problem], tokenizer, chain: str = "compact") -> set[int]:
+    """Every token id of the training texts (question, chain, answer) of the first 2,000 problems."""
+    texts = [t for p in problems[:2000] for t in (p.question, " ".join(chain_steps(p, chain)), f" {p.answer}")]
     return {i for ids in tokenizer(texts, add_special_tokens=False).input_ids for i in ids}
 
 
@@ -133,20 +149,20 @@ def reinit_untrained(model, token_ids: set[int], threshold: float = 0.95) -> lis
 def build_examples(cfg: LatentConfig, problems: list[Problem], tokenizer, stage: int, rng: random.Random,
                    last_stage: int) -> list:
     if cfg.mode == "codi":
-        return [codi_example(p, tokenizer, cfg.thoughts) for p in problems]
+        return [codi_example(p, tokenizer, cfg.thoughts, cfg.chain) for p in problems]
     if cfg.mode == "icot":
         out = []
         for p in problems:
             extra = 0
             while rng.random() < math.exp(-cfg.smoothing):  # removal smoothing: usually 0, sometimes more
                 extra += 1
-            removed = 10**9 if stage == last_stage else stage * cfg.remove_per_stage + (extra if stage else 0)
-            out.append(icot_example(p, tokenizer, removed))
+            removed = 10**9 if stage == last_stage else stage * cfg.remove_per_stage + extra
+            out.append(icot_example(p, tokenizer, removed, cfg.chain))
         return out
     if cfg.mode in ("nochain", "pause"):
         return [latent_example(p, tokenizer, 10**9, 0 if cfg.mode == "nochain" else cfg.per_step,
-                               thoughts=cfg.thoughts if cfg.mode == "pause" else 0) for p in problems]
-    return [latent_example(p, tokenizer, stage, cfg.per_step) for p in problems]
+                               thoughts=cfg.thoughts if cfg.mode == "pause" else 0, chain=cfg.chain) for p in problems]
+    return [latent_example(p, tokenizer, stage, cfg.per_step, chain=cfg.chain) for p in problems]
 
 
 def _rest_batch(batch: list[LatentExample], pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,8 +222,9 @@ def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, p
         raise BrevityError("the tokenizer lacks <bot>, <eot> or <pause>; add them (and resize embeddings) first")
     if cfg.val_problems >= len(problems):
         raise BrevityError(f"val_problems ({cfg.val_problems}) leaves no training problems of {len(problems)}")
+    check_chain(problems, cfg.chain)
     pause_id = special[2] if INPUTS.get(cfg.mode) == "pause" else None
-    plan = cfg.schedule(max_chain_tokens(problems, tokenizer) if cfg.mode == "icot" else 0)
+    plan = cfg.schedule(max_chain_tokens(problems, tokenizer, cfg.chain) if cfg.mode == "icot" else 0)
     train = problems[:len(problems) - cfg.val_problems]
     held = problems[len(problems) - cfg.val_problems:] if cfg.val_problems else []
     last_stage = plan[-1][0]
@@ -252,7 +269,8 @@ def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, p
 def _latent_stats(stats: dict, plan, cfg: LatentConfig) -> dict:
     """The manifest's training block: the core's stats with stage losses keyed by stage number."""
     losses = {int(name.split("-")[1]): v for name, v in stats["stage_final_loss"].items()}
-    return {"train_seconds": stats["train_seconds"], "steps": stats["steps"], "stage_final_loss": losses,
+    return {"train_seconds": stats["train_seconds"], "steps": stats["steps"],
+            "examples_seen": stats["steps"] * cfg.batch_size, "stage_final_loss": losses,
             "schedule": plan, "config": asdict(cfg),
             **({"val_loss": stats["val"], "history": stats["history"]} if cfg.eval_every else {})}
 
@@ -277,11 +295,12 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True)
     project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
+    check_chain(problems, cfg.chain)
     if cfg.reinit_untrained:
-        fresh = reinit_untrained(model, task_token_ids(problems, tok))
-    total = cfg.total_steps(max_chain_tokens(problems, tok) if cfg.mode == "icot" else 0)
-    data = {"task": task.as_dict(), "split": "train", "examples": len(problems),
-            "hash": data_hash([(p.question, p.traces.get("compact", "")) for p in problems])}
+        fresh = reinit_untrained(model, task_token_ids(problems, tok, cfg.chain))
+    total = cfg.total_steps(max_chain_tokens(problems, tok, cfg.chain) if cfg.mode == "icot" else 0)
+    data = {"task": task.as_dict(), "split": "train", "examples": len(problems), "chain": cfg.chain,
+            "hash": data_hash([(p.question, p.traces.get(cfg.chain, "")) for p in problems])}
     if cfg.reinit_untrained:
         data["reinitialized_rows"] = len(fresh)  # the manifest keeps how many rows were redrawn
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Issue 23: the latent family at its papers' training shape (docs/RESULTS.md, "Latent chains at the official
+# shape"), one training at a time, resumable: each zoo build continues from its last checkpoint when rerun.
+# Step 1, mult: iCoT's own terse chain (51 tokens), learnt from tiny-mult-compact; as run on 2026-12-05 with
+# `brevity train compact --chain terse` into brevity-runs/i23 (1,500 then 4,000 steps, lr 1e-3 cosine), which
+# the two zoo members below reproduce.
+set -euo pipefail
+R=brevity-runs/i23
+V="--task mult:order=lsd --split validation --n 200 --batch-size 64 --latency-n 0"
+brevity train compact --task mult:order=lsd --chain terse --base tiny-mult-compact --stages 0 --stage0-steps 1500 \
+  --n-train 100000 --out $R/mult-terse-compact                # = zoo tiny-mult-terse-1k5; 27.5% on validation
+brevity train compact --task mult:order=lsd --chain terse --base $R/mult-terse-compact --stages 0 \
+  --stage0-steps 4000 --n-train 100000 --out $R/mult-terse-compact-2   # = zoo tiny-mult-terse; 100.0%
+brevity bench $V --model $R/mult-terse-compact-2 --methods coconut@$R/mult-terse-compact-2 --out $R/val-terse-compact-2
+
+# Step 2, mult iCoT's learning rate on validation: constant lr, no warm-up, the optimizer reset at each removed
+# token (the official recipe), 500 steps per token; each run stopped after 7 minutes, then compared at equal
+# steps by the validation loss of the stage it is in (256 held-out training problems).
+for lr in 1e-3 3e-4; do
+  timeout 420 brevity train icot --base $R/mult-terse-compact-2 --task mult:order=lsd --chain terse \
+    --n-train 100000 --stage0-steps 0 --remove-per-stage 1 --steps 500 --lr $lr --lr-schedule constant --warmup 0 \
+    --eval-every 100 --val 256 --checkpoint-every 100 --out $R/pilot-icot-lr$lr || true
+done
+python benchmarks/checkpoint_history.py $R/pilot-icot-lr1e-3 $R/pilot-icot-lr3e-4
