@@ -22,3 +22,14 @@ for lr in 1e-3 3e-4; do
     --eval-every 100 --val 256 --checkpoint-every 100 --out $R/pilot-icot-lr$lr || true
 done
 python benchmarks/checkpoint_history.py $R/pilot-icot-lr1e-3 $R/pilot-icot-lr3e-4
+# (chosen: 3e-4; at 1e-3 the stage losses end higher and jump more, docs/RESULTS.md)
+
+# Step 3, mult iCoT at half the official rate of tokens removed per example seen (1,600 steps x 32 = 51,200
+# examples per token; official 808k / 8 = 101k), on 400,000 problems, 8,000 steps once the chain is gone; every
+# 5th stage measured on validation while it trains. Resumable: rerun with --resume (same settings).
+mkdir -p docs/results
+brevity train icot --base tiny-mult-terse --task mult:order=lsd --chain terse --n-train 400000 --stage0-steps 0 \
+  --remove-per-stage 1 --steps 1600 --final-steps 8000 --lr 3e-4 --lr-schedule constant --warmup 0 \
+  --eval-every 400 --val 256 --checkpoint-every 200 --save-stages --out $R/icot ${RESUME:-} &
+bash benchmarks/stage_curve.sh $R/icot mult:order=lsd 5 docs/results/icot_mult_stages.txt
+wait
