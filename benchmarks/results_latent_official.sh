@@ -4,9 +4,12 @@
 # Step 1, mult: iCoT's own terse chain (51 tokens), learnt from tiny-mult-compact; as run on 2026-12-05 with
 # `brevity train compact --chain terse` into brevity-runs/i23 (1,500 then 4,000 steps, lr 1e-3 cosine), which
 # the two zoo members below reproduce.
+# `bash benchmarks/results_latent_official.sh icot` runs step 3 alone (what a later session resumes).
 set -euo pipefail
 R=brevity-runs/i23
 V="--task mult:order=lsd --split validation --n 200 --batch-size 64 --latency-n 0"
+step=${1:-all}
+if [ "$step" = all ]; then
 brevity train compact --task mult:order=lsd --chain terse --base tiny-mult-compact --stages 0 --stage0-steps 1500 \
   --n-train 100000 --out $R/mult-terse-compact                # = zoo tiny-mult-terse-1k5; 27.5% on validation
 brevity train compact --task mult:order=lsd --chain terse --base $R/mult-terse-compact --stages 0 \
@@ -23,13 +26,23 @@ for lr in 1e-3 3e-4; do
 done
 python benchmarks/checkpoint_history.py $R/pilot-icot-lr1e-3 $R/pilot-icot-lr3e-4
 # (chosen: 3e-4; at 1e-3 the stage losses end higher and jump more, docs/RESULTS.md)
+fi
 
 # Step 3, mult iCoT at half the official rate of tokens removed per example seen (1,600 steps x 32 = 51,200
 # examples per token; official 808k / 8 = 101k), on 400,000 problems, 8,000 steps once the chain is gone; every
-# 5th stage measured on validation while it trains. Resumable: rerun with --resume (same settings).
+# 5th stage measured on validation while it trains. It spans sessions: at a stop, the newest checkpoint written at
+# a stage boundary (the optimizer is fresh there, so it holds only the weights and the position, 3.9 MB) is
+# committed as resume/icot-mult/step-N.pt; this step puts it back and continues from it.
 mkdir -p docs/results
+RESUME=""
+if ls resume/icot-mult/step-*.pt >/dev/null 2>&1; then
+  if ! ls $R/icot/checkpoints/step-*.pt >/dev/null 2>&1; then
+    mkdir -p $R/icot/checkpoints && cp resume/icot-mult/step-*.pt $R/icot/checkpoints/
+  fi
+  RESUME=--resume
+fi
 brevity train icot --base tiny-mult-terse --task mult:order=lsd --chain terse --n-train 400000 --stage0-steps 0 \
   --remove-per-stage 1 --steps 1600 --final-steps 8000 --lr 3e-4 --lr-schedule constant --warmup 0 \
-  --eval-every 400 --val 256 --checkpoint-every 200 --save-stages --out $R/icot ${RESUME:-} &
+  --eval-every 400 --val 256 --checkpoint-every 200 --save-stages --out $R/icot $RESUME &
 bash benchmarks/stage_curve.sh $R/icot mult:order=lsd 5 docs/results/icot_mult_stages.txt
 wait

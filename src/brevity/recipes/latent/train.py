@@ -17,8 +17,8 @@ covers only what follows `<eot>`. The modes differ in what the thought positions
   keeps a constant learning rate.
 - `codi` (Shen et al. 2025): one model as teacher (compact chain) and student (continuous thoughts
   through a small projection); loss = teacher CE + student CE + `distill` times the L1 distance between
-  their hidden states, at every layer, on the token before the answer's value (teacher detached and
-  scaled by its std). No curriculum.
+  their hidden states, at every layer, at the position that predicts the answer's value (teacher detached
+  and scaled by its std). No curriculum.
 
 The optimizer is reset at every stage (Coconut, iCoT). Thoughts run on the KV cache, one forward pass
 each (`methods/latent.continuous_thoughts`); gradients flow through the whole thought chain.
@@ -195,7 +195,7 @@ def coconut_loss(model, batch: list[LatentExample], pad_id: int, pause_id: int |
 
 
 def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch.Tensor:
-    """Teacher CE + student CE + distill * L1 between the two at the token before the answer's value, over
+    """Teacher CE + student CE + distill * L1 between the two where the answer's value is predicted, over
     every layer's hidden state; the teacher's side is detached and scaled by its std, as in CODI."""
     t_loss, t_out = latent_forward(model, [e.teacher for e in batch], pad_id, hidden=True)
     s_loss, s_out = latent_forward(model, [e.student for e in batch], pad_id, project=project, hidden=True)
