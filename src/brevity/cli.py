@@ -133,6 +133,8 @@ def train(
                                               "iCoT's own format, a third of compact's tokens)."),
     warmup: int | None = typer.Option(None, help="latent: linear warm-up steps at the start of each stage "
                                                  "(default 20)."),
+    width: int = typer.Option(0, help="latent: widen --base to this hidden size before training, its outputs "
+                                      "unchanged (new heads and MLP units at the base's sizes; 0: keep it)."),
     n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
     warmup_steps: int | None = typer.Option(None, help="l1: SFT warm-start steps before GRPO (default: the zoo "
                                                        "member's; 0 skips it)."),
@@ -212,6 +214,7 @@ def train(
                            stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3,
                            reinit_untrained=reinit_untrained, lr_schedule=lr_schedule, eval_every=eval_every,
                            val_problems=val, patience=patience, checkpoint_every=checkpoint_every, chain=chain,
+                           width=width,
                            **({} if final_steps is None else {"final_steps": final_steps}),
                            **({} if smoothing is None else {"smoothing": smoothing}),
                            **({} if warmup is None else {"warmup": warmup}))
@@ -233,9 +236,9 @@ def train(
     if recipe not in members:
         raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
     if save_stages or reinit_untrained or chain != "compact" or warmup is not None or final_steps is not None \
-            or smoothing is not None or remove_per_stage != 16:
-        raise BrevityError("--save-stages, --reinit-untrained, --chain, --warmup, --remove-per-stage, --final-steps "
-                           "and --smoothing belong to the latent recipes")
+            or smoothing is not None or remove_per_stage != 16 or width:
+        raise BrevityError("--save-stages, --reinit-untrained, --chain, --warmup, --remove-per-stage, --final-steps, "
+                           "--smoothing and --width belong to the latent recipes")
     if recipe == "rl-length" and (lora_rank or eval_every or patience or lr_schedule != "cosine"):
         raise BrevityError("--lora-rank, --eval-every, --patience and --lr-schedule belong to SFT; rl-length is "
                            "GRPO only (TRL's linear schedule, every weight trained)")

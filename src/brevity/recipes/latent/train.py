@@ -58,6 +58,7 @@ class LatentConfig:
     batch_size: int = 32
     lr: float = 1e-3
     seed: int = 0
+    width: int = 0  # > 0: the base widened to this hidden size first, outputs unchanged (recipes/widen.py)
     reinit_untrained: bool = False  # fresh embeddings for the task's tokens the base never trained
     lr_schedule: str = "cosine"  # per stage: "cosine" decays to 0 inside each stage, "constant" (official Coconut)
     warmup: int = 20  # linear warm-up steps at the start of each stage
@@ -73,6 +74,8 @@ class LatentConfig:
             raise BrevityError("stages, per_step, steps and stage0 steps must be >= 0")
         if self.remove_per_stage <= 0:
             raise BrevityError("remove_per_stage must be positive")
+        if self.width < 0:
+            raise BrevityError("width must be >= 0 (0: the base's own)")
         if self.final_steps < -1:
             raise BrevityError("final_steps must be >= 0 (or -1: steps_per_stage)")
 
@@ -292,7 +295,17 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
 
     base, out = Path(base), Path(out)
     tok = AutoTokenizer.from_pretrained(base)
+    if cfg.width:
+        from transformers import AutoConfig
+
+        from brevity.recipes.widen import check_width
+
+        check_width(AutoConfig.from_pretrained(base), cfg.width)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True)
+    if cfg.width:  # before a resumed checkpoint's weights are loaded into it
+        from brevity.recipes.widen import widen
+
+        model = widen(model, cfg.width, cfg.seed)
     project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
     check_chain(problems, cfg.chain)
