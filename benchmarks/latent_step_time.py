@@ -4,8 +4,8 @@ model, task and chain: what a training budget in hours buys in steps. Run it alo
     python benchmarks/latent_step_time.py tiny-mult-terse mult:order=lsd terse icot 5 [STEPS [WIDTH]]
 
 MODE and STAGE pick the examples (icot at stage 5: five chain tokens removed); the median of STEPS timed
-steps after 5 warm-up steps is printed with the mean sequence length. WIDTH > 0 times the model widened to that hidden size
-(`brevity train --width`)."""
+steps after 5 warm-up steps is printed with the mean sequence length. WIDTH > 0 times the model widened to that hidden
+size (`brevity train --width`)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def main(model_name: str, task: str, chain: str, mode: str, stage: int, steps: i
         if i >= 5:
             times.append(time.perf_counter() - t0)
             lengths.append(statistics.mean(len(e.prefix) + len(e.rest) for e in batch))
-    print(f"{model_name} (hidden {model.config.hidden_size}) {task} chain={chain} {mode} stage {stage}: {statistics.median(times):.3f} s/step "
+    print(f"{model_name} (hidden {model.config.hidden_size}) {task} chain={chain} {mode} stage {stage}: "
+          f"{statistics.median(times):.3f} s/step "
           f"(median of {steps}, batch {cfg.batch_size}, {statistics.mean(lengths):.0f} tokens per example, "
           f"{torch.get_num_threads()} threads)")
 

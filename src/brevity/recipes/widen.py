@@ -6,8 +6,8 @@ Widening keeps every output the same at step 0 and gives the curriculum the extr
 
 - the residual stream gets new dimensions that nothing writes yet (zero embedding columns, zero output rows of
   o_proj and down_proj) and that the layers read with small random weights, so gradients reach them;
-- attention gets new heads of the same head size and grouping (random q/k/v rows, zero o_proj columns), the MLP new hidden
-  units at the same ratio (random gate/up rows, zero down_proj columns);
+- attention gets new heads of the same head size and grouping (random q/k/v rows, zero o_proj columns), the
+  MLP new hidden units at the same ratio (random gate/up rows, zero down_proj columns);
 - RMSNorm divides by the root mean square over all dimensions, so zero padding shrinks it by sqrt(d/D); each
   norm weight is scaled by sqrt(d/D) to cancel that, and epsilon by d/D.
 """
@@ -67,7 +67,7 @@ def widen(model, hidden: int, seed: int = 0):
         shape = tuple(wide.state_dict()[name].shape)
         if shape == tuple(old.shape):  # per-head norms (Qwen3's q_norm, k_norm) keep their size
             new = old.clone()
-        elif name.endswith("norm.weight"):  # RMSNorm weights over the residual stream: cancel the smaller root mean square
+        elif name.endswith("norm.weight"):  # RMSNorm over the residual stream: cancel the smaller mean square
             new = torch.full(shape, float(old.mean()), dtype=old.dtype)
             new[:d] = old
             new *= scale
