@@ -34,6 +34,7 @@ fi
 # a stage boundary (the optimizer is fresh there, so it holds only the weights and the position, 3.9 MB) is
 # committed as resume/icot-mult/step-N.pt; this step puts it back and continues from it.
 mkdir -p docs/results
+if [ "$step" = all ] || [ "$step" = icot ]; then
 RESUME=""
 if ls resume/icot-mult/step-*.pt >/dev/null 2>&1; then
   if ! ls $R/icot/checkpoints/step-*.pt >/dev/null 2>&1; then
@@ -46,3 +47,30 @@ brevity train icot --base tiny-mult-terse --task mult:order=lsd --chain terse --
   --eval-every 400 --val 256 --checkpoint-every 200 --save-stages --out $R/icot $RESUME &
 bash benchmarks/stage_curve.sh $R/icot mult:order=lsd 5 docs/results/icot_mult_stages.txt
 wait
+fi
+
+# Step 4, mult iCoT's model width on validation (`bash benchmarks/results_latent_official.sh width-pilot`): the
+# 128-wide run above loses most of its accuracy as soon as the first partial product is hidden; the model of
+# the multiplication paper that reverse-engineers iCoT is 2 layers x 768 wide (ajyl/icot, ckpts/2L4H). The same
+# parent, widened without changing its outputs (--width), each run through iCoT's first 6 removals at 400 steps
+# per token (2,400 steps), then stages 3 and 6 decoded on 200 validation problems and the validation losses
+# compared at equal steps.
+if [ "$step" = all ] || [ "$step" = width-pilot ]; then
+for w in 0 256 384; do
+  run=$R/pilot-icot-width$w
+  [ -f $run/stage-6/manifest.json ] || {  # the manifest is written last
+    brevity train icot --base tiny-mult-terse --task mult:order=lsd --chain terse --n-train 100000 --stage0-steps 0 \
+      --remove-per-stage 1 --steps 400 --lr 3e-4 --lr-schedule constant --warmup 0 --width $w --eval-every 200 \
+      --val 256 --checkpoint-every 400 --save-stages --out $run $([ -d $run/checkpoints ] && echo --resume) &
+    pid=$!
+    while [ ! -f $run/stage-6/manifest.json ]; do sleep 10; done
+    kill $pid; wait $pid || true
+  }
+  for k in 3 6; do
+    [ -f $run/val-stage-$k/summary.json ] || brevity bench $V --model $run/stage-$k --methods coconut@$run/stage-$k \
+      --out $run/val-stage-$k >/dev/null
+    python -c "import json; s=json.load(open('$run/val-stage-$k/summary.json'))[0]; print('width $w stage $k', s['accuracy'])"
+  done
+done
+python benchmarks/checkpoint_history.py $R/pilot-icot-width0 $R/pilot-icot-width256 $R/pilot-icot-width384
+fi
