@@ -72,5 +72,58 @@ for w in 0 256 384; do
     python -c "import json; s=json.load(open('$run/val-stage-$k/summary.json'))[0]; print('width $w stage $k', s['accuracy'])"
   done
 done
-python benchmarks/checkpoint_history.py $R/pilot-icot-width0 $R/pilot-icot-width256 $R/pilot-icot-width384
+{ python benchmarks/checkpoint_history.py $R/pilot-icot-width0 $R/pilot-icot-width256 $R/pilot-icot-width384; echo
+  python benchmarks/icot_sums.py $R/pilot-icot-width*/val-stage-*; } | tee docs/results/icot_mult_width_pilot.md
+fi
+
+# Step 5, capacity or steps at the first hidden product (`... hidden-product`): the width pilot's stage 6 is
+# at 400 steps per token, a quarter of the run's, so it cannot tell whether a wider model holds the hidden
+# first partial product or only needs more steps. Both arms start from the 128-wide run's stage-5 model (the
+# first partial product just hidden, 1,600 steps in) and train 2,000 more steps at that same removal
+# (--remove-per-stage 5: their stage 1 is the run's stage 5), one as it is, one widened to 256; each is
+# decoded on 200 validation problems and its written running sums checked (benchmarks/icot_sums.py).
+if [ "$step" = all ] || [ "$step" = hidden-product ]; then
+for w in 0 256; do
+  run=$R/hidden-product-width$w
+  [ -f $run/stage-1/manifest.json ] || {
+    brevity train icot --base $R/icot/stage-5 --task mult:order=lsd --chain terse --n-train 100000 --stage0-steps 0 \
+      --remove-per-stage 5 --steps 2000 --lr 3e-4 --lr-schedule constant --warmup 0 --width $w --eval-every 500 \
+      --val 256 --checkpoint-every 500 --save-stages --out $run $([ -d $run/checkpoints ] && echo --resume) &
+    pid=$!
+    while [ ! -f $run/stage-1/manifest.json ]; do sleep 10; done
+    kill $pid; wait $pid || true
+  }
+  [ -f $run/val-stage-1/summary.json ] || brevity bench $V --model $run/stage-1 --methods coconut@$run/stage-1 \
+    --out $run/val-stage-1 >/dev/null
+done
+{ python benchmarks/checkpoint_history.py $R/hidden-product-width0 $R/hidden-product-width256; echo
+  python benchmarks/icot_sums.py $R/icot/val-stage-5 $R/hidden-product-width0/val-stage-1 \
+    $R/hidden-product-width256/val-stage-1; } | tee docs/results/icot_mult_hidden_product.md
+fi
+
+# Step 6, arith's stage 0 at convergence (`... arith-compact`): the official Coconut starts from a CoT model
+# trained to convergence; tiny-arith-compact had 1,000 steps (79.6% on 500 validation problems). It continues
+# on the compact chain at lr 1e-3 (cosine) until the validation loss stops falling (patience 2 x 500 steps).
+A=brevity-runs/i23/arith
+VA="--task arith --split validation --n 500 --batch-size 64 --latency-n 0"
+if [ "$step" = all ] || [ "$step" = arith-compact ]; then
+  [ -f $A/compact/manifest.json ] || brevity train compact --base tiny-arith-compact --task arith --stages 0 \
+    --stage0-steps 4000 --n-train 20000 --lr 1e-3 --eval-every 500 --val 256 --patience 2 --checkpoint-every 500 \
+    --out $A/compact $([ -d $A/compact/checkpoints ] && echo --resume)
+  for m in tiny-arith-compact $A/compact; do
+    out=$A/val-$(basename $m)
+    [ -f $out/summary.json ] || brevity bench $VA --model $m --methods coconut@$m --out $out >/dev/null
+    python -c "import json; s=json.load(open('$out/summary.json'))[0]; print('$m', s['accuracy'], s['mean_generated_positions'])"
+  done
+fi
+
+# Step 7, Coconut's learning rate on arith (`... coconut-lr`): constant, no warm-up, c=2, stage 1 only
+# (600 steps), compared by the validation loss (256 held-out training problems) at equal steps.
+if [ "$step" = all ] || [ "$step" = coconut-lr ]; then
+  for lr in 1e-4 3e-4 1e-3; do
+    [ -f $A/coconut-lr$lr/manifest.json ] || brevity train coconut --base $A/compact --task arith --stages 1 \
+      --per-step 2 --stage0-steps 0 --steps 600 --n-train 20000 --lr $lr --lr-schedule constant --warmup 0 \
+      --eval-every 100 --val 256 --out $A/coconut-lr$lr
+  done
+  python benchmarks/checkpoint_history.py $A/coconut-lr1e-4 $A/coconut-lr3e-4 $A/coconut-lr1e-3
 fi
