@@ -125,5 +125,21 @@ if [ "$step" = all ] || [ "$step" = coconut-lr ]; then
       --per-step 2 --stage0-steps 0 --steps 600 --n-train 20000 --lr $lr --lr-schedule constant --warmup 0 \
       --eval-every 100 --val 256 --out $A/coconut-lr$lr
   done
-  python benchmarks/checkpoint_history.py $A/coconut-lr1e-4 $A/coconut-lr3e-4 $A/coconut-lr1e-3
+  python benchmarks/checkpoint_history.py $A/coconut-lr1e-4 $A/coconut-lr3e-4 $A/coconut-lr1e-3 \
+    | tee docs/results/coconut_arith_lr_pilot.md
+fi
+
+# Step 8, arith Coconut at the official shape (`... coconut`): GSM8K's c=2 and 3 latent stages, each 3 epochs of
+# the 20,000 training problems (1,875 steps of 32), constant lr (chosen in step 7), the optimizer reset at each
+# stage, then a final stage with every language step gone and the 6 thoughts kept (the official
+# max_latent_stage; 3,000 steps, 4.8 epochs against GSM8K's 13). Every stage is decoded on 200 validation
+# problems as it is saved (benchmarks/stage_curve.sh). Resumable: rerun to continue.
+LR_COCONUT=${LR_COCONUT:-1e-3}  # step 7: lowest validation loss at every step from 100 on
+if [ "$step" = all ] || [ "$step" = coconut ]; then
+  brevity train coconut --base $A/compact --task arith --stages 3 --per-step 2 --stage0-steps 0 --steps 1875 \
+    --final-steps 3000 --n-train 20000 --lr $LR_COCONUT --lr-schedule constant --warmup 0 --eval-every 250 \
+    --val 256 --checkpoint-every 250 --save-stages --out $A/coconut $([ -d $A/coconut/checkpoints ] && echo --resume) &
+  bash benchmarks/stage_curve.sh $A/coconut arith 1 docs/results/coconut_arith_stages.txt
+  wait
+  python benchmarks/checkpoint_history.py $A/coconut > docs/results/coconut_arith_history.md
 fi

@@ -141,6 +141,8 @@ def test_help_is_fast():
     (["shortest", "--out", "{tmp}/m", "--sampler", "tiny-lrm-instruct"], "give --conditions too"),
     (["tokenskip", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
     (["coconut", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
+    (["pause", "--out", "{tmp}/m", "--final-steps", "10"], "belongs to the curricula"),
+    (["coconut", "--out", "{tmp}/m", "--smoothing", "2"], "belong to icot"),
     (["tokenskip", "--out", "{tmp}/m", "--lr-schedule", "linear"], "--lr-schedule"),
     (["tokenskip", "--out", "{tmp}/m", "--eval-every", "10"], "go together"),
     (["coconut", "--out", "{tmp}/m", "--lora-rank", "8"], "explicit recipes"),

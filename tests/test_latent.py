@@ -193,6 +193,23 @@ def test_icot_official_schedule_removes_one_token_at_a_time(lrm_engine):
     assert tok.decode(none.rest[1:]).startswith("</think>")
 
 
+def test_coconut_final_stage_drops_every_language_step(lrm_engine):
+    """Official Coconut past max_latent_stage: the last latent stage's k*c thoughts and no language step left,
+    however long the chain; without final_steps there is no such stage."""
+    import random
+
+    from brevity.recipes.latent.train import LatentConfig, build_examples
+
+    cfg = LatentConfig(mode="coconut", stages=3, per_step=2, steps_per_stage=5, final_steps=7, stage0_steps=0)
+    assert cfg.schedule() == [(1, 5), (2, 5), (3, 5), (4, 7)] and cfg.thoughts_at(4) == 6
+    assert LatentConfig(mode="coconut", stages=3, steps_per_stage=5, stage0_steps=0).schedule()[-1] == (3, 5)
+    tok = lrm_engine.tokenizer
+    p = next(q for q in load_problems("arith", split="train", n=50) if len(chain_steps(q)) == 5)
+    at3, final = (build_examples(cfg, [p], tok, k, random.Random(0), last_stage=4)[0] for k in (3, 4))
+    assert at3.thoughts == final.thoughts == 6
+    assert chain_steps(p)[3] in tok.decode(at3.rest) and tok.decode(final.rest[1:]).startswith("</think>")
+
+
 @pytest.mark.parametrize("mode", ["compact", "nochain", "pause", "pause-curriculum", "icot", "codi"])
 def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
     from brevity.cli import parse_task

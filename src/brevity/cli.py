@@ -126,7 +126,8 @@ def train(
                                                 "already is a compact model)."),
     remove_per_stage: int = typer.Option(16, help="icot: chain tokens removed per stage (the official recipe: 1)."),
     final_steps: int | None = typer.Option(None, help="icot: steps of the last stage, with no chain left (default: "
-                                                      "--steps)."),
+                                                      "--steps). coconut, pause-curriculum: a last stage past the "
+                                                      "latent ones with no language step left (default: none)."),
     smoothing: float | None = typer.Option(None, help="icot: removal smoothing lambda; an example loses o more "
                                                       "tokens with P(o) proportional to exp(-lambda*o) (default 4)."),
     chain: str = typer.Option("compact", help="latent: the task's trace style used as the chain (mult: terse is "
@@ -202,8 +203,10 @@ def train(
                                "--stage0-steps non-negative and not both 0")
         if lora_rank:
             raise BrevityError("--lora-rank belongs to the explicit recipes (the latent trainer trains every weight)")
-        if recipe != "icot" and (final_steps is not None or smoothing is not None or remove_per_stage != 16):
-            raise BrevityError("--remove-per-stage, --final-steps and --smoothing belong to icot")
+        if recipe != "icot" and (smoothing is not None or remove_per_stage != 16):
+            raise BrevityError("--remove-per-stage and --smoothing belong to icot")
+        if recipe not in ("icot", "coconut", "pause-curriculum") and final_steps is not None:
+            raise BrevityError("--final-steps belongs to the curricula (icot, coconut, pause-curriculum)")
         if (final_steps is not None and final_steps < 0) or (smoothing is not None and smoothing <= 0) or \
                 (warmup is not None and warmup < 0):
             raise BrevityError("--final-steps and --warmup must be >= 0 and --smoothing positive")
@@ -639,25 +642,48 @@ def zoo_build(
     resume: bool = typer.Option(False, help="Continue a stopped build from its last checkpoint "
                                             "(OUT/NAME/checkpoints)."),
 ) -> None:
-    """Reproduce the reference checkpoints with their recipes (minutes each on two CPU cores)."""
+    """Reproduce the reference checkpoints with their recipes (minutes each on two CPU cores; a family member,
+    zoo/family.py, hours, stored compactly in the repository's zoo-data folder)."""
+    from brevity.zoo.family import FAMILY_MEMBERS, build_family_member, data_root, validate_family_member
     from brevity.zoo.registry import MEMBERS, ZOO_DIR
 
-    names = names or list(MEMBERS)
+    names = names or [*MEMBERS, *FAMILY_MEMBERS]
     for name in names:
-        if name not in MEMBERS:
-            raise BrevityError(f"unknown zoo member {name!r}; choose from {', '.join(MEMBERS)}")
+        if name not in MEMBERS and name not in FAMILY_MEMBERS:
+            raise BrevityError(f"unknown zoo member {name!r}; choose from {', '.join([*MEMBERS, *FAMILY_MEMBERS])}")
     from brevity.ui import ProgressUI
     from brevity.zoo.build import build_member, has_checkpoint, validate_member
 
     ui = ProgressUI()
     root = out or ZOO_DIR
     for name in names:
+        if name in FAMILY_MEMBERS:
+            stored = Path(out or data_root()) / name
+            with ui.task(f"train {name}", total=FAMILY_MEMBERS[name].steps) as advance:
+                build_family_member(name, stored, progress=lambda step, loss: advance(1),
+                                    resume=resume and has_checkpoint(stored))
+            validate_family_member(name, stored, validate_n, ui)
+            continue
         if MEMBERS[name].parent:
             _roll_out_parent(ui, MEMBERS[name], Path(root) / MEMBERS[name].parent)
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
             build_member(name, Path(root), progress=lambda step, loss: advance(1),
                          resume=resume and has_checkpoint(Path(root) / name))
         validate_member(name, Path(root), validate_n, ui)
+
+
+@zoo_app.command("materialize")
+def zoo_materialize(
+    name: str = typer.Argument(..., help="A family member (zoo/family.py), e.g. tiny-qwen3-lrm."),
+    out: Path | None = typer.Option(None, help="Write the full folder here (default: ~/.cache/brevity/zoo/NAME, "
+                                               "where `--model NAME` finds it)."),
+) -> None:
+    """Write a family member's full Hugging Face folder (every vocabulary row) from its compact store."""
+    from brevity.zoo.family import FAMILY_MEMBERS, family_path, materialize
+
+    if name not in FAMILY_MEMBERS:
+        raise BrevityError(f"{name!r} is not a family member; choose from {', '.join(FAMILY_MEMBERS)}")
+    typer.echo(f"wrote {materialize(name, out=out) if out else family_path(name)}")
 
 
 @zoo_app.command("gguf")

@@ -38,13 +38,17 @@ def training_examples(member: Member, n: int = TRAIN_PROBLEMS, seed: int = SEED)
     return examples
 
 
+def budget_cut_point(problem, trace: str, rng: random.Random) -> int:
+    """Where a training trace is cut by a budget: anywhere after it first reaches the answer."""
+    return rng.randint(mention_end(trace, problem.answer) or len(trace), len(trace))
+
+
 def budget_cut_example(problem, trace: str, rng: random.Random) -> list[Segment]:
     """A trace cut at a random point after it first reaches the answer, closed the way `budget:N`
     closes it, then the answer. Real LRMs answer from what they have thought when a budget stops
     them; a model that never saw a cut trace copies whatever number it was writing. The injected
     phrase and `</think>` carry no loss, so the model never learns to cut itself short."""
-    start = mention_end(trace, problem.answer) or len(trace)
-    cut = rng.randint(start, len(trace))
+    cut = budget_cut_point(problem, trace, rng)
     return [(prompt_text(problem.question), False), (trace[:cut], True), (BUDGET_PHRASE + END_THINK, False),
             ("\n\n" + answer_text(problem.answer) + IM_END, True)]
 
@@ -239,28 +243,34 @@ def remove_member(name: str, out_root: Path = ZOO_DIR) -> None:
 def validate_member(name: str, out_root: Path = ZOO_DIR, n: int = 500, ui=None) -> dict:
     """Greedy `cot` and `nothink` accuracy on validation problems (a latent member: its own task, decoded
     by `coconut` from its manifest), written into the manifest."""
+    member = MEMBERS[name]
+    path = Path(out_root) / name
+    task = member.task or TaskSpec("arith")
+    result = validate_folder(path, task, ("cot", "nothink") if member.task is None else ("coconut",), n, ui, name)
+    manifest_path = path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["validation"] = result
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    return result
+
+
+def validate_folder(path: Path, task: TaskSpec, specs: tuple[str, ...], n: int, ui=None, label: str = "") -> dict:
+    """Each method's greedy accuracy and mean thinking tokens on `n` validation problems of `task`."""
     from statistics import mean
 
     from brevity.engines.hf import HFEngine
     from brevity.methods import build_method
 
-    member = MEMBERS[name]
-    path = Path(out_root) / name
     engine = HFEngine(path)
-    task = member.task or TaskSpec("arith")
     problems = load_problems(task.name, split="validation", n=n, **dict(task.params))
     result = {"n": n}
-    for spec in ("cot", "nothink") if member.task is None else ("coconut",):
+    for spec in specs:
         method = build_method(spec)
         if ui is not None:
-            with ui.task(f"validate {name} {spec}", total=n) as advance:
+            with ui.task(f"validate {label or path.name} {spec}", total=n) as advance:
                 sols = method.solve(problems, engine, progress=advance)
         else:
             sols = method.solve(problems, engine)
         result[f"{spec}_accuracy"] = round(mean(s.correct for s in sols), 4)
         result[f"{spec}_thinking_tokens"] = round(mean(s.thinking_tokens for s in sols), 1)
-    manifest_path = path / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["validation"] = result
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return result

@@ -168,7 +168,12 @@ MODEL_CONFIG = dict(hidden_size=128, intermediate_size=384, num_hidden_layers=4,
 
 
 def resolve_model(model: str) -> Path:
-    """A zoo name or a path to an HF folder; a clear error otherwise."""
+    """A zoo name or a path to an HF folder; a clear error otherwise. A family member (zoo/family.py) is
+    materialized from the zoo data folder into the cache on first use."""
+    from brevity.zoo.family import FAMILY_MEMBERS, family_path
+
+    if model in FAMILY_MEMBERS:
+        return family_path(model)
     if model in MEMBERS:
         path = ZOO_DIR / model
         if not (path / "config.json").is_file():
@@ -179,14 +184,21 @@ def resolve_model(model: str) -> Path:
         if not (path / "config.json").is_file():
             raise BrevityError(f"{path} is not a Hugging Face model folder (no config.json)")
         return path
-    raise BrevityError(f"unknown model {model!r}: not a zoo name ({', '.join(MEMBERS)}) nor a model folder")
+    names = ", ".join([*MEMBERS, *FAMILY_MEMBERS])
+    raise BrevityError(f"unknown model {model!r}: not a zoo name ({names}) nor a model folder")
 
 
 def list_members() -> list[dict]:
+    """Every member, family members (stored in the zoo data folder) last."""
+    from brevity.zoo.family import FAMILY_MEMBERS, data_root
+
     rows = []
-    for m in MEMBERS.values():
-        manifest = ZOO_DIR / m.name / "manifest.json"
+    where = [(m, ZOO_DIR / m.name) for m in MEMBERS.values()] + [(m, data_root() / m.name)
+                                                                  for m in FAMILY_MEMBERS.values()]
+    for m, folder in where:
+        manifest = folder / "manifest.json"
         info = json.loads(manifest.read_text()) if manifest.is_file() else {}
         rows.append({"name": m.name, "about": m.about, "built": manifest.is_file(),
-                     "params": info.get("params"), "validation": info.get("validation", {})})
+                     "params": info.get("params", info.get("params_compact")),
+                     "validation": info.get("validation", {})})
     return rows

@@ -6,7 +6,9 @@ covers only what follows `<eot>`. The modes differ in what the thought positions
 - `compact`: no thoughts, the whole chain (the explicit baseline; Coconut's stage 0).
 - `nochain`: no thoughts, no chain: answer directly.
 - `coconut` (Hao et al. 2024): at stage k the first k steps become k*c continuous thoughts (the last
-  hidden state fed back as the next input embedding); stage 0 is `compact`.
+  hidden state fed back as the next input embedding); stage 0 is `compact`. With `final_steps` > 0, a
+  last stage past the latent ones drops every language step that is left and keeps stages*c thoughts
+  (the official `max_latent_stage`: GSM8K trains 3 latent stages, then 13 epochs so).
 - `pause-curriculum`: the same curriculum with `<pause>` tokens in the thought positions: the control
   that tells whether the curriculum or the hidden-state feedback does the work.
 - `pause` (Goyal et al. 2024): M `<pause>` tokens, no chain, no curriculum.
@@ -16,9 +18,10 @@ covers only what follows `<eot>`. The modes differ in what the thought positions
   official recipe removes one token at a time (`remove_per_stage` 1), resets the optimizer at each and
   keeps a constant learning rate.
 - `codi` (Shen et al. 2025): one model as teacher (compact chain) and student (continuous thoughts
-  through a small projection); loss = teacher CE + student CE + `distill` times the L1 distance between
-  their hidden states, at every layer, at the position that predicts the answer's value (teacher detached
-  and scaled by its std). No curriculum.
+  through a small projection); loss = teacher CE + student CE + `distill` times the smooth-L1 distance
+  between their hidden states, at every layer, at the position that predicts the answer's value (teacher
+  detached, the distance divided by its std: the official code's default loss and `distill_loss_div_std`).
+  No curriculum.
 
 The optimizer is reset at every stage (Coconut, iCoT). Thoughts run on the KV cache, one forward pass
 each (`methods/latent.continuous_thoughts`); gradients flow through the whole thought chain.
@@ -51,7 +54,8 @@ class LatentConfig:
     steps_per_stage: int = 300  # optimizer steps per stage (pause, nochain, codi: stages*steps_per_stage in all)
     stage0_steps: int = 1000  # the full compact chain first (0 when starting from a compact model)
     remove_per_stage: int = 16  # icot: chain tokens removed per stage
-    final_steps: int = -1  # icot: steps of the last stage, with no chain left (-1: steps_per_stage)
+    final_steps: int = -1  # the last stage, with no chain left: icot's (-1: steps_per_stage); coconut's and
+    # pause-curriculum's after the latent stages, stages*per_step thoughts and no language step (-1: none)
     chain: str = "compact"  # the task's trace style that is the chain (mult: "terse" is iCoT's own format)
     smoothing: float = 4.0  # icot: extra removal o with P(o) proportional to exp(-smoothing*o)
     distill: float = 1.0  # codi: weight of the hidden-state distillation
@@ -86,7 +90,7 @@ class LatentConfig:
 
     def thoughts_at(self, stage: int) -> int:
         """Thought positions of the model after `stage` (a curriculum's stage K replaces K steps)."""
-        return 0 if self.mode in ("compact", "nochain", "icot") else stage * self.per_step
+        return 0 if self.mode in ("compact", "nochain", "icot") else min(stage, self.stages) * self.per_step
 
     def schedule(self, max_chain_tokens: int = 0) -> list[tuple[int, int]]:
         """(stage, optimizer steps) in order."""
@@ -94,7 +98,8 @@ class LatentConfig:
         if self.mode == "compact":
             return [(0, self.stage0_steps)]
         if self.mode in ("coconut", "pause-curriculum"):
-            return first + [(k, self.steps_per_stage) for k in range(1, self.stages + 1)]
+            final = [(self.stages + 1, self.final_steps)] if self.final_steps > 0 else []
+            return first + [(k, self.steps_per_stage) for k in range(1, self.stages + 1)] + final
         if self.mode == "icot":
             n = max(1, math.ceil(max_chain_tokens / self.remove_per_stage))
             last = self.steps_per_stage if self.final_steps < 0 else self.final_steps
@@ -165,6 +170,9 @@ def build_examples(cfg: LatentConfig, problems: list[Problem], tokenizer, stage:
     if cfg.mode in ("nochain", "pause"):
         return [latent_example(p, tokenizer, 10**9, 0 if cfg.mode == "nochain" else cfg.per_step,
                                thoughts=cfg.thoughts if cfg.mode == "pause" else 0, chain=cfg.chain) for p in problems]
+    if stage > cfg.stages:  # coconut's final stage: the thoughts of the last latent stage, no language step
+        return [latent_example(p, tokenizer, 10**9, cfg.per_step, thoughts=cfg.thoughts, chain=cfg.chain)
+                for p in problems]
     return [latent_example(p, tokenizer, stage, cfg.per_step, chain=cfg.chain) for p in problems]
 
 
@@ -198,8 +206,9 @@ def coconut_loss(model, batch: list[LatentExample], pad_id: int, pause_id: int |
 
 
 def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch.Tensor:
-    """Teacher CE + student CE + distill * L1 between the two where the answer's value is predicted, over
-    every layer's hidden state; the teacher's side is detached and scaled by its std, as in CODI."""
+    """Teacher CE + student CE + distill * smooth-L1 between the two where the answer's value is predicted,
+    over every layer's hidden state; the teacher's side is detached and the distance divided by its std, as in
+    CODI's code (zhenyi4/codi, src/model.py: SmoothL1Loss by default)."""
     t_loss, t_out = latent_forward(model, [e.teacher for e in batch], pad_id, hidden=True)
     s_loss, s_out = latent_forward(model, [e.student for e in batch], pad_id, project=project, hidden=True)
     rows = torch.arange(len(batch), device=model.device)
@@ -209,7 +218,7 @@ def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch
     layers = t_out.hidden_states[1:]
     for t_h, s_h in zip(layers, s_out.hidden_states[1:]):
         t = t_h[rows, t_at].detach()
-        align = align + (s_h[rows, s_at] - t).abs().mean() / (t.std() + 1e-6)
+        align = align + F.smooth_l1_loss(s_h[rows, s_at], t) / (t.std() + 1e-6)
     return t_loss + s_loss + distill * align / len(layers)
 
 

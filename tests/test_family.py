@@ -1,0 +1,125 @@
+"""Family members (zoo/family.py): a zoo model in Qwen3's own vocabulary, template and architecture.
+
+The small build here checks the mechanism (restricted softmax, sink, materializing, a plain transformers load);
+the committed member's own checks over the 2,000 test problems are marked slow."""
+
+import json
+
+import pytest
+import torch
+
+from brevity.conformance.standins import template_path
+from brevity.tasks import load_problems
+from brevity.zoo.family import (
+    FAMILY_MEMBERS,
+    SINK_LOGIT,
+    CompactLM,
+    build_family_member,
+    data_root,
+    family_examples,
+    family_parts,
+    materialize,
+    render_example,
+)
+
+NAME = "tiny-qwen3-lrm"
+
+
+@pytest.fixture(scope="module")
+def small_member(tmp_path_factory):
+    """A few steps of the member's own recipe, stored compactly, then materialized."""
+    root = tmp_path_factory.mktemp("family")
+    stored = build_family_member(NAME, root / NAME, steps=6, problems=120)
+    return stored, materialize(NAME, stored, root / "full")
+
+
+def test_renders_through_qwen3s_own_template():
+    """Thinking on: the model writes <think> itself; off: the template's empty block, then a direct answer; a
+    budget cut: the closing phrase and </think> carry no loss."""
+    tok, fmt, _ = family_parts(FAMILY_MEMBERS[NAME])
+    p = load_problems("arith", split="train", n=1)[0]
+    trace = p.traces["verbose"]
+    (prompt, _), (written, learn) = render_example(fmt, p, trace)
+    assert prompt.endswith("<|im_start|>assistant\n") and learn
+    assert written.startswith("<think>\n") and written.endswith(f"</think>\n\nThe answer is \\boxed{{{p.answer}}}."
+                                                               "<|im_end|>")
+    (off_prompt, _), (off, _) = render_example(fmt, p, None)
+    assert off_prompt.endswith("<think>\n\n</think>\n\n") and off == f"The answer is \\boxed{{{p.answer}}}.<|im_end|>"
+    cut = render_example(fmt, p, trace, cut_at=40)
+    assert [learn for _, learn in cut] == [False, True, False, True]
+    assert cut[2][0].endswith("</think>") and cut[1][0].endswith(trace[:40].rstrip("\n"))
+    mix = family_examples(FAMILY_MEMBERS[NAME], fmt, 400)
+    off_share = sum(ex[0][0].endswith("</think>\n\n") for ex in mix) / len(mix)
+    assert 0.15 < off_share < 0.35
+
+
+def test_materialized_folder_is_a_plain_qwen3_model(small_member):
+    """No Brevity code: transformers loads it; the template is llama.cpp's Qwen3 file byte for byte; the thinking
+    markers are single tokens at Qwen3's ids; it equals the compact model on every used id."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    stored, full = small_member
+    tok = AutoTokenizer.from_pretrained(full)
+    model = AutoModelForCausalLM.from_pretrained(full)
+    assert type(model).__name__ == "Qwen3ForCausalLM" and model.config.vocab_size == 151936
+    assert (full / "chat_template.jinja").read_bytes() == template_path("qwen3").read_bytes()
+    assert tok("<think>").input_ids == [151667] and tok("</think>").input_ids == [151668]
+    for on in (True, False):
+        text = tok.apply_chat_template([{"role": "user", "content": "What is 2 + 3?"}], tokenize=False,
+                                       add_generation_prompt=True, enable_thinking=on)
+        assert text.endswith("assistant\n") if on else text.endswith("<think>\n\n</think>\n\n")
+    ids = json.loads((stored / "ids.json").read_text())
+    compact = CompactLM(AutoModelForCausalLM.from_pretrained(stored), ids, 151936).eval()
+    x = torch.tensor([ids[5:25]])
+    with torch.no_grad():
+        a, b = model(input_ids=x).logits[0], compact(x).logits[0]
+    assert torch.allclose(a[:, ids], b, atol=1e-4)
+    unused = torch.ones(151936, dtype=torch.bool)
+    unused[ids] = False
+    assert (a[:, unused].max(-1).values < b.min(-1).values - SINK_LOGIT * 1e-3).all()  # far below every used id
+
+
+def test_never_generates_an_unused_id(small_member):
+    """Greedy and at temperature 0.6, with plain transformers: every generated id is one the corpus used."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    stored, full = small_member
+    tok = AutoTokenizer.from_pretrained(full)
+    model = AutoModelForCausalLM.from_pretrained(full)
+    ids = set(json.loads((stored / "ids.json").read_text()))
+    prompts = [tok.apply_chat_template([{"role": "user", "content": p.question}], tokenize=False,
+                                       add_generation_prompt=True) for p in load_problems("arith", n=4)]
+    tok.padding_side = "left"
+    x = tok(prompts, return_tensors="pt", padding=True)
+    torch.manual_seed(0)
+    for kw in ({"do_sample": False}, {"do_sample": True, "temperature": 0.6}):
+        out = model.generate(**x, max_new_tokens=48, **kw)[:, x.input_ids.shape[1]:]
+        assert set(out.flatten().tolist()) <= ids
+
+
+def test_committed_member_resolves_and_is_compact():
+    """The stored member (zoo-data) is small and `--model tiny-qwen3-lrm` finds its materialized folder."""
+    from brevity.zoo import resolve_model
+
+    stored = data_root() / NAME
+    if not (stored / "ids.json").is_file():
+        pytest.skip(f"{NAME} is not built in {stored}")
+    assert sum(f.stat().st_size for f in stored.iterdir() if f.is_file()) < 8 * 2**20
+    folder = resolve_model(NAME)
+    assert json.loads((folder / "config.json").read_text())["vocab_size"] == 151936
+    assert resolve_model(NAME) == folder  # cached: materialized once
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["zoo", "materialize", "tiny-lrm"], "not a family member"),
+    (["zoo", "materialize", NAME], "run `brevity zoo build tiny-qwen3-lrm`"),
+    (["zoo", "build", "tiny-nope"], "unknown zoo member"),
+])
+def test_family_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "BREVITY_ZOO_DATA": str(tmp_path), "BREVITY_ZOO_CACHE": str(tmp_path / "cache")}
+    r = subprocess.run([sys.executable, "-m", "brevity.cli", *args], capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and needle in r.stderr and r.stderr.strip().count("\n") == 0
