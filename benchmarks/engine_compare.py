@@ -1,11 +1,12 @@
-"""The same bench on two engines: `brevity bench --engine vllm` (a managed `vllm serve`, here vLLM's CPU build)
-against `--engine hf` (in-process transformers), paired over the same problems. Per method: both accuracies,
-their paired difference with a bootstrap 95% interval, how many predictions agree, mean thinking tokens, and
-each engine's problems per second (batched runs only; the vLLM server's start-up is not counted).
+"""The same bench on two engines: `brevity bench --engine vllm` (a managed `vllm serve`, here vLLM's CPU build; or
+`--against llama-cpp`, the model as GGUF on llama.cpp's server) against `--engine hf` (in-process transformers),
+paired over the same problems. Per method: both accuracies, their paired difference with a bootstrap 95% interval,
+how many predictions agree, mean thinking tokens, and each engine's problems per second (batched runs only; the
+vLLM server's start-up is not counted).
 
     python benchmarks/engine_compare.py --n 500 --out brevity-runs/engine-compare
 
-Writes OUT/hf and OUT/vllm (ordinary bench folders) and OUT/compare.json, and prints a markdown table.
+Writes OUT/hf and OUT/vllm or OUT/llama-cpp (ordinary bench folders) and OUT/compare.json, and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -93,16 +94,18 @@ def main() -> None:
     ap.add_argument("--methods", default="cot,budget:136,deer")
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--batch-size", type=int, default=32, help="the hf engine's batch")
-    ap.add_argument("--concurrency", type=int, default=64, help="requests in flight to vLLM")
+    ap.add_argument("--concurrency", type=int, default=64, help="requests in flight to the server")
+    ap.add_argument("--against", default="vllm", choices=["vllm", "llama-cpp"], help="the engine hf is compared with")
     args = ap.parse_args()
     load = os.getloadavg()
-    wall = {engine: bench(engine, args, args.out / engine) for engine in ("vllm", "hf")}
-    rows = compare(args.out / "vllm", args.out / "hf")
+    other = args.against
+    wall = {engine: bench(engine, args, args.out / engine) for engine in (other, "hf")}
+    rows = compare(args.out / other, args.out / "hf")
     result = {"command": " ".join(["python", *sys.argv]), "date": time.strftime("%Y-%m-%d"),
               "load_before": load, "load_after": os.getloadavg(), "wall_s": wall, "rows": rows}
     (args.out / "compare.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(table(rows, "vllm", "hf"))
-    print(f"wall-clock: vllm {wall['vllm']:.0f} s (server start included), hf {wall['hf']:.0f} s; "
+    print(table(rows, other, "hf"))
+    print(f"wall-clock: {other} {wall[other]:.0f} s (server start included), hf {wall['hf']:.0f} s; "
           f"load average before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}")
 
 

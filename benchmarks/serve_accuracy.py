@@ -5,6 +5,9 @@ accuracies, the paired difference with its 95% bootstrap interval, answer agreem
 reasoning_tokens seen (it must not pass B).
 
     python benchmarks/serve_accuracy.py --n 500 --budgets 96,136 --out docs/results/serve_accuracy.json
+
+With `--backend vllm --modes gateway,native` it serves the same problems twice, once with the gateway's own
+budget and once with vLLM's native `thinking_token_budget`, and also reports the paired difference of the two.
 """
 
 from __future__ import annotations
@@ -26,13 +29,13 @@ from brevity.tasks.grading import grade_problem
 from brevity.zoo import resolve_model
 
 
-async def ask_all(url: str, problems, budget: int, clients: int) -> list[dict]:
+async def ask_all(url: str, model: str, problems, budget: int, clients: int) -> list[dict]:
     sem = asyncio.Semaphore(clients)
     async with httpx.AsyncClient(timeout=1200) as http:
         async def one(p):
             async with sem:
                 r = await http.post(f"{url}/v1/chat/completions", json={
-                    "model": "tiny-lrm", "messages": [{"role": "user", "content": p.question}],
+                    "model": model, "messages": [{"role": "user", "content": p.question}],
                     "thinking_budget": budget})
                 r.raise_for_status()
                 return r.json()
@@ -45,40 +48,56 @@ def main() -> None:
     ap.add_argument("--budgets", default="96,136")
     ap.add_argument("--clients", type=int, default=32)
     ap.add_argument("--backend", default="hf", choices=["hf", "vllm"])
-    ap.add_argument("--native", action="store_true", help="vllm backend: vLLM's own thinking_token_budget")
+    ap.add_argument("--modes", default="gateway", help="comma list of gateway (the gateway's own budget) and "
+                    "native (vLLM's thinking_token_budget, vllm backend): serve once per mode")
+    ap.add_argument("--model", default="tiny-lrm", help="zoo member or model folder")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    modes = args.modes.split(",")
+    if any(m not in ("gateway", "native") for m in modes) or ("native" in modes and args.backend != "vllm"):
+        ap.error("--modes takes gateway and/or native; native needs --backend vllm")
     problems = load_problems("arith", split="test", n=args.n)
     budgets = [int(b) for b in args.budgets.split(",")]
-    engine = HFEngine(resolve_model("tiny-lrm"), batch_size=64)
+    engine = HFEngine(resolve_model(args.model), batch_size=64)
     direct = {b: build_method(f"budget:{b}").solve(problems, engine) for b in budgets}
-    proc, url = start_gateway(["--model", "tiny-lrm", "--backend", args.backend, "--timeout", "1200",
-                               *(["--native-budget"] if args.native else [])], timeout_s=600)
-    rows = []
-    try:
+    d_ok = {b: [float(s.correct) for s in direct[b]] for b in budgets}
+    rows, served_ok = [], {}
+    for mode in modes:
+        proc, url = start_gateway(["--model", args.model, "--backend", args.backend, "--timeout", "1200",
+                                   *(["--native-budget"] if mode == "native" else [])], timeout_s=600)
+        try:
+            for b in budgets:
+                t0 = time.perf_counter()
+                served = asyncio.run(ask_all(url, args.model, problems, b, args.clients))
+                wall = time.perf_counter() - t0
+                s_ok = served_ok[mode, b] = [float(grade_problem(r["choices"][0]["message"]["content"], p))
+                                             for r, p in zip(served, problems)]
+                lo, hi = paired_bootstrap(s_ok, d_ok[b])
+                reasoning = [r["usage"]["completion_tokens_details"]["reasoning_tokens"] for r in served]
+                row = {"model": args.model, "budget": b,
+                       "backend": args.backend + ("-native" if mode == "native" else ""), "n": len(problems),
+                       "served_accuracy": round(sum(s_ok) / len(s_ok), 4),
+                       "bench_accuracy": round(sum(d_ok[b]) / len(d_ok[b]), 4),
+                       "difference": round((sum(s_ok) - sum(d_ok[b])) / len(s_ok), 4),
+                       "ci95": [round(lo, 4), round(hi, 4)],
+                       "same_answer": round(sum(r["choices"][0]["message"]["content"] == s.answer.strip()
+                                                for r, s in zip(served, direct[b])) / len(problems), 4),
+                       "max_reasoning_tokens": max(reasoning),
+                       "mean_reasoning_tokens": round(sum(reasoning) / len(served), 1),
+                       "served_wall_s": round(wall, 1)}
+                print(json.dumps(row), flush=True)
+                rows.append(row)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    if len(modes) == 2:
         for b in budgets:
-            t0 = time.perf_counter()
-            served = asyncio.run(ask_all(url, problems, b, args.clients))
-            wall = time.perf_counter() - t0
-            s_ok = [float(grade_problem(r["choices"][0]["message"]["content"], p)) for r, p in zip(served, problems)]
-            d_ok = [float(s.correct) for s in direct[b]]
-            lo, hi = paired_bootstrap(s_ok, d_ok)
-            row = {"budget": b, "backend": args.backend + ("-native" if args.native else ""), "n": len(problems),
-                   "served_accuracy": round(sum(s_ok) / len(s_ok), 4),
-                   "bench_accuracy": round(sum(d_ok) / len(d_ok), 4),
-                   "difference": round((sum(s_ok) - sum(d_ok)) / len(s_ok), 4), "ci95": [round(lo, 4), round(hi, 4)],
-                   "same_answer": round(sum(r["choices"][0]["message"]["content"] == s.answer.strip()
-                                            for r, s in zip(served, direct[b])) / len(problems), 4),
-                   "max_reasoning_tokens": max(r["usage"]["completion_tokens_details"]["reasoning_tokens"]
-                                               for r in served),
-                   "mean_reasoning_tokens": round(sum(r["usage"]["completion_tokens_details"]["reasoning_tokens"]
-                                                      for r in served) / len(served), 1),
-                   "served_wall_s": round(wall, 1)}
+            a, c = served_ok[modes[1], b], served_ok[modes[0], b]
+            lo, hi = paired_bootstrap(a, c)
+            row = {"model": args.model, "budget": b, "compare": f"{modes[1]} - {modes[0]}", "n": len(problems),
+                   "difference": round((sum(a) - sum(c)) / len(a), 4), "ci95": [round(lo, 4), round(hi, 4)]}
             print(json.dumps(row), flush=True)
             rows.append(row)
-    finally:
-        proc.terminate()
-        proc.wait(60)
     if args.out:
         args.out.write_text(json.dumps(rows, indent=2) + "\n")
 

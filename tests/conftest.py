@@ -68,12 +68,14 @@ class FakeOpenAI:
     answers every completion with `text` after `delay` seconds, fails the first `fail` of them with `status`,
     and records how many completions were in flight at once."""
 
-    def __init__(self, models=("served-model",), text=" The answer is 1.", delay=0.0, fail=0, status=503):
+    def __init__(self, models=("served-model",), text=" The answer is 1.", delay=0.0, fail=0, status=503,
+                 text_only=False):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
         self.models, self.text, self.delay, self.fail, self.status = list(models), text, delay, fail, status
         self.posts, self.in_flight, self.max_in_flight = 0, 0, 0
+        self.text_only, self.prompts = text_only, []  # text_only: 422 to token-id prompts, as llama-cpp-python
         lock, fake = threading.Lock(), self
 
         class Handler(BaseHTTPRequestHandler):
@@ -97,17 +99,22 @@ class FakeOpenAI:
                     self._send(404, {"error": "not found"})
 
             def do_POST(self):
+                import json
                 import time
 
-                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                prompt = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["prompt"]
                 with lock:
+                    fake.prompts.append(prompt)
                     fake.posts += 1
                     failing = fake.posts <= fake.fail
                     fake.in_flight += 1
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
                     time.sleep(fake.delay)
-                    if failing:
+                    if fake.text_only and not isinstance(prompt, str):
+                        self._send(422, {"detail": [{"loc": ["body", "prompt"], "msg": "Input should be a valid "
+                                                     "string", "type": "string_type"}]})
+                    elif failing:
                         self._send(fake.status, {"error": {"message": "busy"}})
                     else:
                         self._send(200, {"choices": [{"index": 0, "text": fake.text, "finish_reason": "stop"}]})

@@ -229,8 +229,10 @@ def test_openai_engine_bad_input_is_one_line_exit_2_and_writes_nothing(args, nee
     (["--engine", "hf", "--url", "http://127.0.0.1:1/v1"], "belong to --engine openai"),
     (["--engine", "openai", "--url", "{fake}", "--url", "tiny-llm={fake}"], "no method uses: tiny-llm"),
     (["--engine", "tpu"], "unknown engine 'tpu'"),
+    (["--engine", "llama-cpp"], "no llama-cpp-python server venv at /nonexistent/llama"),
 ])
-def test_engine_options_bad_input_is_one_line_exit_2(args, needle, tmp_path, fake_openai):
+def test_engine_options_bad_input_is_one_line_exit_2(args, needle, tmp_path, fake_openai, monkeypatch):
+    monkeypatch.setenv("BREVITY_LLAMA_CPP_SERVER", "/nonexistent/llama")
     fake = fake_openai(models=["tiny-lrm"])
     args = [a.format(fake=fake.url) for a in args]
     r = run(BENCH + ["--methods", "cot", *args, "--out", str(tmp_path / "o"), "--no-progress"])

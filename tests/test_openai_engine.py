@@ -38,6 +38,20 @@ def test_retries_give_up_with_one_line_and_a_bad_request_is_not_retried(fake_ope
     assert bad.posts == 1
 
 
+def test_a_server_that_takes_only_text_prompts_gets_the_ids_text(fake_openai, lrm_path):
+    """llama-cpp-python's server refuses token-id prompts with 422: the engine sends their exact text instead,
+    from then on without asking again."""
+    server = fake_openai(text_only=True)
+    engine = http_engine(server, lrm_path, concurrency=2)
+    ids = engine.encode(prompt_text("12+7"))
+    out = engine.complete([Request(tuple(ids), 8), Request(tuple(ids), 8)])
+    assert [c.text for c in out] == [" The answer is 1."] * 2 and engine.text_prompts
+    texts = [p for p in server.prompts if isinstance(p, str)]
+    assert texts == [engine.decode(ids)] * 2 and engine.encode(texts[0]) == ids
+    engine.complete([Request(tuple(ids), 8)])
+    assert isinstance(server.prompts[-1], str) and server.posts == len(server.prompts) <= 5
+
+
 def test_requests_are_in_flight_together(fake_openai, lrm_path):
     """N requests in flight at once, so a server's continuous batching sees them together; results keep
     the requests' order."""

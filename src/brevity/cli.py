@@ -60,8 +60,9 @@ def bench(
     answer_tokens: int | None = typer.Option(None, help="Room for the answer after a forced close (default: the "
                                                         "format's: 512 for R1/Qwen/QwQ, 48 for the zoo)."),
     log_prompts: bool = typer.Option(False, help="Keep each rendered prompt in its record (field `prompt`)."),
-    engine: str = typer.Option("hf", help="hf (in-process), openai (a running OpenAI-compatible server: --url) or "
-                                          "vllm (starts and stops a `vllm serve` per model)."),
+    engine: str = typer.Option("hf", help="hf (in-process), openai (a running OpenAI-compatible server: --url), "
+                                          "vllm (starts and stops a `vllm serve` per model) or llama-cpp (converts "
+                                          "to GGUF, starts llama.cpp's server per model)."),
     url: list[str] = typer.Option([], help="openai: the server's base URL, http://HOST:PORT/v1; repeat as "
                                            "MODEL=URL for each model of a run (a route's fast model)."),
     served_model: str = typer.Option("", help="openai: the default model's name on the server (default: the one "
@@ -689,14 +690,17 @@ def zoo_materialize(
 @zoo_app.command("gguf")
 def zoo_gguf(
     name: str = typer.Argument(..., help="Zoo name or HF folder."),
-    llama_cpp: Path = typer.Option(..., help="llama.cpp source folder (scripts/fetch_llama_cpp_converter.sh)."),
-    out: Path = typer.Option(..., help="Output .gguf file."),
+    llama_cpp: Path = typer.Option(None, help="llama.cpp source folder (default: $BREVITY_LLAMA_CPP or "
+                                   "~/.cache/brevity/llama-cpp-src: scripts/fetch_llama_cpp_converter.sh)."),
+    out: Path = typer.Option(None, help="Output .gguf file (default: ~/.cache/brevity/gguf/NAME.gguf)."),
 ) -> None:
     """Convert a model to GGUF for llama.cpp with llama.cpp's own converter."""
     from brevity.zoo import resolve_model
-    from brevity.zoo.gguf import export_gguf
+    from brevity.zoo.gguf import default_converter, export_gguf
 
-    export_gguf(resolve_model(name), out, llama_cpp)
+    out = out or Path.home() / ".cache/brevity/gguf" / f"{Path(name).name}.gguf"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_gguf(resolve_model(name), out, llama_cpp or default_converter())
     typer.echo(f"wrote {out}")
 
 

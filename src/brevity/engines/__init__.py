@@ -1,5 +1,5 @@
-"""Engines continue prefixes: `hf` (in-process transformers), `openai` (any compatible server) and `vllm`
-(the `openai` engine in front of a `vllm serve` it starts and stops)."""
+"""Engines continue prefixes: `hf` (in-process transformers), `openai` (any compatible server), and `vllm` and
+`llama-cpp` (the `openai` engine in front of a `vllm serve` or llama.cpp server it starts and stops)."""
 
 from brevity.engines.base import Completion, Engine, EngineCapabilityError, Request
 
@@ -21,4 +21,8 @@ def make_engine(kind: str, model: str, **kw) -> Engine:
         from brevity.engines.vllm import VLLMEngine
 
         return VLLMEngine(model, **kw)
-    raise BrevityError(f"unknown engine {kind!r}; choose hf, openai or vllm")
+    if kind == "llama-cpp":
+        from brevity.engines.llama_cpp import LlamaCppEngine
+
+        return LlamaCppEngine(model, **kw)
+    raise BrevityError(f"unknown engine {kind!r}; choose hf, openai, vllm or llama-cpp")

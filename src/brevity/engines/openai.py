@@ -1,16 +1,17 @@
 """HTTP engine for any OpenAI-compatible `/v1/completions` server (vLLM, SGLang, llama.cpp).
 
-Prompts go as token ids, so counts and the server's prefix-cache hits are exact; output token ids
-come back where the server offers them (vLLM's `return_token_ids`), else the text is re-tokenized
-locally. Each prompt is its own HTTP call and up to `concurrency` of them are in flight at once, so
-the server's continuous batching sees them together. Only the HTTP calls run in worker threads: the
-tokenizer is used in the caller's thread alone. Failed calls (429, 5xx, transport errors) are retried
-with backoff, so one 503 from a shared server does not end a long run. Probing methods rely on the
-server's own prefix caching (vLLM: on by default). A request whose sink wants text is sent with `stream: true`
-and its text is relayed as the upstream streams it (a tail that may still become a stop string held back, as
-the hf engine does), so a served stream's first token arrives when the upstream's does; a cancelled request is
-not sent, and one cancelled mid-stream is closed, which aborts it upstream. Sampling settings (temperature,
-top_p, top_k, seed) and logprobs / top_logprobs go to the upstream and come back on the Completion.
+Prompts go as token ids, so counts and the server's prefix-cache hits are exact; a server whose API takes only text
+prompts (llama-cpp-python's) answers the first such call with 422, and from then on the engine sends the ids' exact
+text (special tokens written out, which such servers parse). Output token ids come back where the server offers
+them (vLLM's `return_token_ids`), else the text is re-tokenized locally. Each prompt is its own HTTP call and up to
+`concurrency` of them are in flight at once, so the server's continuous batching sees them together. The HTTP calls
+run in worker threads; the one tokenizer is behind a lock. Failed calls (429, 5xx, transport errors) are retried
+with backoff, so one 503 from a shared server does not end a long run. Probing methods rely on the server's own
+prefix caching (vLLM: on by default). A request whose sink wants text is sent with `stream: true` and its text is
+relayed as the upstream streams it (a tail that may still become a stop string held back, as the hf engine does),
+so a served stream's first token arrives when the upstream's does; a cancelled request is not sent, and one
+cancelled mid-stream is closed, which aborts it upstream. Sampling settings (temperature, top_p, top_k, seed) and
+logprobs / top_logprobs go to the upstream and come back on the Completion.
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ class OpenAIEngine:
         self.client = httpx.Client(timeout=timeout, headers=headers, limits=limits)
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="brevity-http")
         self.cache = None
+        self.text_prompts = False  # set once the server refuses token-id prompts
 
     def model(self):
         raise EngineCapabilityError("the openai engine has no access to the network's weights or hidden states; "
@@ -129,6 +131,11 @@ class OpenAIEngine:
                         if r.status_code == 200:
                             return relay.run(r.iter_lines()), relay.sent
                         r.read()
+                if self._refuses_ids(r, body):
+                    self.text_prompts = True
+                if self.text_prompts and not isinstance(body["prompt"], str):
+                    body = {**body, "prompt": self.decode(body["prompt"])}
+                    continue
                 if r.status_code < 500 and r.status_code not in RETRY_STATUS:
                     raise BrevityError(f"{self.base_url} answered {r.status_code}: {r.text[:300]}")
                 last = f"{r.status_code}: {r.text[:200]}"
@@ -143,6 +150,11 @@ class OpenAIEngine:
             if attempt < self.retries:
                 time.sleep(wait)
         raise BrevityError(f"no answer from {self.base_url} after {self.retries + 1} tries: {last}")
+
+    @staticmethod
+    def _refuses_ids(r: httpx.Response, body: dict) -> bool:
+        """A 422 that names the prompt, to a prompt of token ids: the server takes text prompts only."""
+        return r.status_code == 422 and not isinstance(body["prompt"], str) and "prompt" in r.text
 
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
         results: list[Completion | None] = [None] * len(requests)
@@ -178,7 +190,8 @@ class OpenAIEngine:
         return results  # type: ignore[return-value]
 
     def _body(self, r: Request, prompt: list[int]) -> dict:
-        body = {"model": self.served_name, "prompt": prompt, "max_tokens": r.max_tokens,
+        body = {"model": self.served_name, "prompt": self.decode(prompt) if self.text_prompts else prompt,
+                "max_tokens": r.max_tokens,
                 "temperature": r.temperature, "skip_special_tokens": False, "spaces_between_special_tokens": False,
                 "return_token_ids": True, "repetition_penalty": 1.0, "repeat_penalty": 1.0}
         if r.stop:

@@ -62,8 +62,8 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
 
 
 def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str, log_path=None,
-                 ready: bool = False) -> str:
-    """The base URL once /health answers; a one-line error (with the log's tail) if it never does.
+                 ready: bool = False, path: str = "/health") -> str:
+    """The base URL once `path` (default /health) answers; a one-line error (with the log's tail) if it never does.
     `ready`: also wait until `brevity serve` reports every model and alias ready (`"ready": true`; a server
     whose /health has no such field counts as ready); an alias that failed to calibrate is an error."""
     url = f"http://127.0.0.1:{port}"
@@ -73,7 +73,7 @@ def wait_healthy(proc: subprocess.Popen, port: int, timeout_s: float, what: str,
         if proc.poll() is not None:
             raise BrevityError(f"{what} exited early{tail()}")
         try:
-            r = httpx.get(f"{url}/health", timeout=2)
+            r = httpx.get(f"{url}{path}", timeout=2)
             if r.status_code == 200 and (not ready or _is_ready(r, what)):
                 return url
         except httpx.TransportError:

@@ -10,6 +10,7 @@ in any wheel: pass that folder.
 from __future__ import annotations
 
 import json
+import os
 import runpy
 import sys
 from pathlib import Path
@@ -17,6 +18,11 @@ from pathlib import Path
 from brevity.errors import BrevityError
 
 PRE_TOKENIZER = "refact"
+
+
+def default_converter() -> Path:
+    """Where scripts/fetch_llama_cpp_converter.sh puts llama.cpp's converter (or $BREVITY_LLAMA_CPP)."""
+    return Path(os.environ.get("BREVITY_LLAMA_CPP", Path.home() / ".cache/brevity/llama-cpp-src"))
 
 
 def _is_zoo_pretokenizer(model_dir: Path) -> bool:
