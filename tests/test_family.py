@@ -108,6 +108,12 @@ def test_committed_member_resolves_and_is_compact():
     folder = resolve_model(NAME)
     assert json.loads((folder / "config.json").read_text())["vocab_size"] == 151936
     assert resolve_model(NAME) == folder  # cached: materialized once
+    from brevity.engines.hf import HFEngine
+    from brevity.methods import build_method
+
+    solved = build_method("cot").solve(load_problems("arith", split="validation", n=4), HFEngine(folder))
+    assert all(0 < s.thinking_tokens < 1024 and "\\boxed{" in s.answer for s in solved)
+    assert sum(s.correct for s in solved) >= 3
 
 
 @pytest.mark.parametrize("args,needle", [
