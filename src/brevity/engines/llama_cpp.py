@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
-from brevity.engines.openai import OpenAIEngine
-from brevity.engines.vllm import _die_with_parent, free_port, stop, wait_healthy
+from brevity.engines.vllm import ManagedServerEngine, _die_with_parent, free_port, wait_healthy
 from brevity.errors import BrevityError
 
 DEFAULT_VENV = Path(os.environ.get("BREVITY_LLAMA_CPP_SERVER", Path.home() / ".cache/brevity/llama-cpp-server"))
@@ -58,27 +56,14 @@ def start_llama_cpp(gguf: Path, served_name: str, venv: str | Path, log_path: st
     return proc, f"{url}/v1"
 
 
-class LlamaCppEngine(OpenAIEngine):
-    """The `openai` engine in front of a llama.cpp server it started itself; `close()` stops the server."""
+class LlamaCppEngine(ManagedServerEngine):
+    """The `openai` engine in front of a llama.cpp server it started itself."""
 
     name = "llama-cpp"
 
     def __init__(self, model_path: str | Path, venv: str | Path = DEFAULT_VENV, n_ctx: int = 2048,
                  log_path: str | Path | None = None, **kw):
-        model_path = Path(model_path)
-        if not (model_path / "config.json").is_file():
-            raise BrevityError(f"--engine llama-cpp serves local model folders; {model_path} has no config.json")
         check_venv(venv)
-        log = log_path or Path(tempfile.gettempdir()) / f"brevity-llama-cpp-{model_path.name}-{os.getpid()}.log"
-        self.proc, url = start_llama_cpp(cached_gguf(model_path), model_path.name, venv, log, n_ctx=n_ctx)
-        try:
-            super().__init__(model_path.name, base_url=url, tokenizer=str(model_path), **kw)
-            self.text_prompts = True
-        except BaseException:
-            stop(self.proc)
-            raise
-
-    def close(self) -> None:
-        super().close()
-        if self.proc.poll() is None:
-            stop(self.proc)
+        self._serve(model_path, log_path, lambda folder, log: start_llama_cpp(
+            cached_gguf(folder), folder.name, venv, log, n_ctx=n_ctx), **kw)
+        self.text_prompts = True

@@ -115,23 +115,20 @@ def stop(proc: subprocess.Popen) -> None:
         proc.kill()
 
 
-class VLLMEngine(OpenAIEngine):
-    """The `openai` engine in front of a `vllm serve` it started itself; `close()` stops the server."""
+class ManagedServerEngine(OpenAIEngine):
+    """The `openai` engine in front of a server it started itself (`start(model_path, log)` returns the process
+    and its /v1 URL); `close()` stops the server. Subclasses name the engine and how the server starts."""
 
-    name = "vllm"
+    name = "managed"
 
-    def __init__(self, model_path: str | Path, venv: str | Path = DEFAULT_VENV, extra_args: Sequence[str] = (),
-                 max_model_len: int = 1536, reasoning_parser: str | None = None,
-                 reasoning_config: dict | None = None, log_path: str | Path | None = None, **kw):
+    def _serve(self, model_path: str | Path, log_path: str | Path | None, start, **kw) -> None:
         model_path = Path(model_path)
         if not (model_path / "config.json").is_file():
-            raise BrevityError(f"--engine vllm serves local model folders; {model_path} has no config.json")
-        log = log_path or Path(tempfile.gettempdir()) / f"brevity-vllm-{model_path.name}-{os.getpid()}.log"
-        self.proc, url = start_vllm(model_path, model_path.name, venv, log, max_model_len=max_model_len,
-                                    reasoning_parser=reasoning_parser, reasoning_config=reasoning_config,
-                                    extra_args=extra_args)
+            raise BrevityError(f"--engine {self.name} serves local model folders; {model_path} has no config.json")
+        log = log_path or Path(tempfile.gettempdir()) / f"brevity-{self.name}-{model_path.name}-{os.getpid()}.log"
+        self.proc, url = start(model_path, log)
         try:
-            super().__init__(model_path.name, base_url=url, tokenizer=str(model_path), **kw)
+            OpenAIEngine.__init__(self, model_path.name, base_url=url, tokenizer=str(model_path), **kw)
         except BaseException:
             stop(self.proc)
             raise
@@ -140,3 +137,16 @@ class VLLMEngine(OpenAIEngine):
         super().close()
         if self.proc.poll() is None:
             stop(self.proc)
+
+
+class VLLMEngine(ManagedServerEngine):
+    """The `openai` engine in front of a `vllm serve` it started itself."""
+
+    name = "vllm"
+
+    def __init__(self, model_path: str | Path, venv: str | Path = DEFAULT_VENV, extra_args: Sequence[str] = (),
+                 max_model_len: int = 1536, reasoning_parser: str | None = None,
+                 reasoning_config: dict | None = None, log_path: str | Path | None = None, **kw):
+        self._serve(model_path, log_path, lambda folder, log: start_vllm(
+            folder, folder.name, venv, log, max_model_len=max_model_len, reasoning_parser=reasoning_parser,
+            reasoning_config=reasoning_config, extra_args=extra_args), **kw)
