@@ -50,7 +50,9 @@ def test_llama_cpp_server_answers_as_transformers_does():
     from brevity.tasks import load_problems
 
     problems = load_problems("arith", split="test", n=8)
-    engine = LlamaCppEngine(folder)
+    from brevity.zoo.gguf import cached_gguf
+
+    engine = LlamaCppEngine(folder, gguf=cached_gguf(folder))
     try:
         served = build_method("cot").solve(problems, engine)
     finally:

@@ -696,9 +696,9 @@ def zoo_gguf(
 ) -> None:
     """Convert a model to GGUF for llama.cpp with llama.cpp's own converter."""
     from brevity.zoo import resolve_model
-    from brevity.zoo.gguf import default_converter, export_gguf
+    from brevity.zoo.gguf import GGUF_CACHE, default_converter, export_gguf
 
-    out = out or Path.home() / ".cache/brevity/gguf" / f"{Path(name).name}.gguf"
+    out = out or GGUF_CACHE / f"{Path(name).name}.gguf"
     out.parent.mkdir(parents=True, exist_ok=True)
     export_gguf(resolve_model(name), out, llama_cpp or default_converter())
     typer.echo(f"wrote {out}")

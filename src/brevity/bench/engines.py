@@ -224,8 +224,9 @@ class EnginePool:
             return VLLMEngine(p.folder, venv=o.vllm_venv, extra_args=o.vllm_args, **http)
         if o.kind == "llama-cpp":
             from brevity.engines.llama_cpp import LlamaCppEngine
+            from brevity.zoo.gguf import cached_gguf
 
-            return LlamaCppEngine(p.folder, **http)
+            return LlamaCppEngine(p.folder, gguf=cached_gguf(p.folder), **http)
         from brevity.engines.openai import OpenAIEngine
 
         return OpenAIEngine(p.served, base_url=p.url, tokenizer=str(p.folder), model_name=self.label(p.model),

@@ -1,5 +1,5 @@
-"""A managed llama.cpp server: the model folder converted to GGUF with llama.cpp's own converter (cached under
-~/.cache/brevity/gguf, keyed on the weights), served by llama-cpp-python's server from its own venv
+"""A managed llama.cpp server: the model folder's GGUF (brevity.zoo.gguf.cached_gguf converts it with llama.cpp's
+own converter), served by llama-cpp-python's server from its own venv
 (scripts/setup_llama_cpp_server.sh compiles it; opt-in, not in the default test setup), and talked to through the
 `openai` engine. `brevity bench --engine llama-cpp` starts one per model, as `--engine vllm` does.
 
@@ -18,21 +18,6 @@ from brevity.engines.vllm import ManagedServerEngine, _die_with_parent, free_por
 from brevity.errors import BrevityError
 
 DEFAULT_VENV = Path(os.environ.get("BREVITY_LLAMA_CPP_SERVER", Path.home() / ".cache/brevity/llama-cpp-server"))
-GGUF_CACHE = Path.home() / ".cache/brevity/gguf"
-
-
-def cached_gguf(model_path: Path) -> Path:
-    """The folder's GGUF (f32), converted once per distinct weights and tokenizer."""
-    from brevity.bench.runner import model_hash
-    from brevity.zoo.gguf import default_converter, export_gguf
-
-    out = GGUF_CACHE / f"{model_path.name}-{model_hash(model_path)}.gguf"
-    if not out.is_file():
-        GGUF_CACHE.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".{os.getpid()}.part")
-        export_gguf(model_path, tmp, default_converter())
-        tmp.rename(out)
-    return out
 
 
 def check_venv(venv: str | Path) -> None:
@@ -61,9 +46,10 @@ class LlamaCppEngine(ManagedServerEngine):
 
     name = "llama-cpp"
 
-    def __init__(self, model_path: str | Path, venv: str | Path = DEFAULT_VENV, n_ctx: int = 2048,
+    def __init__(self, model_path: str | Path, gguf: str | Path, venv: str | Path = DEFAULT_VENV, n_ctx: int = 2048,
                  log_path: str | Path | None = None, **kw):
+        """`model_path`: the HF folder (its tokenizer and format); `gguf`: the same weights as GGUF."""
         check_venv(venv)
         self._serve(model_path, log_path, lambda folder, log: start_llama_cpp(
-            cached_gguf(folder), folder.name, venv, log, n_ctx=n_ctx), **kw)
+            Path(gguf), folder.name, venv, log, n_ctx=n_ctx), **kw)
         self.text_prompts = True

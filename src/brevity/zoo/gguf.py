@@ -18,6 +18,7 @@ from pathlib import Path
 from brevity.errors import BrevityError
 
 PRE_TOKENIZER = "refact"
+GGUF_CACHE = Path.home() / ".cache/brevity/gguf"
 
 
 def default_converter() -> Path:
@@ -62,3 +63,16 @@ def export_gguf(model_dir: str | Path, out_file: str | Path, llama_cpp_dir: str 
         sys.argv = argv
         TextModel.get_vocab_base_pre, LlamaModel.set_vocab = original, original_vocab
     return out_file
+
+
+def cached_gguf(model_path: Path) -> Path:
+    """The folder's GGUF (f32), converted once per distinct weights and tokenizer."""
+    from brevity.bench.runner import model_hash
+
+    out = GGUF_CACHE / f"{model_path.name}-{model_hash(model_path)}.gguf"
+    if not out.is_file():
+        GGUF_CACHE.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}.part")
+        export_gguf(model_path, tmp, default_converter())
+        tmp.rename(out)
+    return out
