@@ -107,12 +107,14 @@ def test_deer_exits_at_the_first_transition_with_a_boxed_probe(scripted):
     think, text = expected(scripted)
     fmt = scripted.format
     cut = text[:text.index("\nWait")]
-    kept = 0  # a token straddling the stop string goes, with its text (as the hf engine does)
+    kept = 0  # a token straddling the stop string goes (as the hf engine does); its text before the stop stays
     while kept < len(think) and cut.startswith(scripted.tokenizer.decode(think[:kept + 1])):
         kept += 1
+    tail = cut[len(scripted.tokenizer.decode(think[:kept])):]
     s = solve("deer", scripted)
     assert s.extra.get("exit") == "confident" and s.correct
-    assert s.thinking_tokens == kept + len(fmt.encode(fmt.spec.exit_text))
+    assert s.thinking_tokens == kept + len(fmt.encode(tail)) + len(fmt.encode(fmt.spec.exit_text))
+    assert s.thinking.strip().startswith(cut.strip())  # nothing the model wrote before "Wait" is lost
     probe = fmt.probe_suffix()
     assert s.probe_tokens == len(probe) + len(fmt.encode(scripted.script.value))
     assert scripted.tokenizer.decode(probe).endswith(fmt.spec.inducer)

@@ -128,6 +128,6 @@ class ScriptedEngine:
         toks = self.continuation(prompt)[:max(0, r.max_tokens)]
         toks, text, finish, stop_reason, tail = finish_row(toks, self.format.stop_ids, r.stop, self.decode)
         if r.sink is not None and getattr(r.sink, "wants_text", False):
-            r.sink.write(text)
+            r.sink.write(text + tail)
         return Completion(prompt_ids=prompt, token_ids=toks, text=text, finish_reason=finish,
                           stop_reason=stop_reason, stop_tail=tail, logprobs=[0.0] * len(toks) if r.logprobs else None)

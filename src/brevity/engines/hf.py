@@ -163,7 +163,7 @@ class HFEngine:
                                 [t[:q.top_logprobs] for t in tops[r]] if tops and q.top_logprobs else None)
             comp.cached_tokens = hits[r][0]
             if r in streams:
-                streams[r].finish(comp.text)
+                streams[r].finish(comp.text + comp.stop_tail)
             completions.append(comp)
         if self.cache is not None and out.cache is not None:
             self._store(out.cache, masks, prompts, reqs, completions)

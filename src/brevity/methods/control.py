@@ -244,6 +244,10 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
         t.ids += c.token_ids
         t.entries += entries(c)
         t.passes += len(c.token_ids)
+        if c.stop_tail:  # text the model wrote before the stop string inside its last token (Qwen's ".\n"): keep it
+            tail = encode(engine, c.stop_tail)
+            t.ids += tail
+            t.entries += [(x, None, None) for x in tail]
         if c.stop_reason == close:
             t.closed = t.done = True
         elif c.finish_reason == "length" and (k := _partial_marker(t.ids, engine.format.close_ids)):
