@@ -113,10 +113,12 @@ def test_deer_exits_at_the_first_transition_with_a_boxed_probe(scripted):
     tail = cut[len(scripted.tokenizer.decode(think[:kept])):]
     s = solve("deer", scripted)
     assert s.extra.get("exit") == "confident" and s.correct
-    assert s.thinking_tokens == kept + len(fmt.encode(tail)) + len(fmt.encode(fmt.spec.exit_text))
-    assert s.thinking.strip().startswith(cut.strip())  # nothing the model wrote before "Wait" is lost
+    # nothing the model wrote before "Wait" is lost, and it is tokenized with the exit text as the tokenizer would
+    assert s.thinking_tokens == kept + len(fmt.encode(tail + fmt.spec.exit_text))
+    assert s.thinking.strip().startswith(cut.strip())
     probe = fmt.probe_suffix()
-    assert s.probe_tokens == len(probe) + len(fmt.encode(scripted.script.value))
+    seam = len(fmt.encode(tail + fmt.spec.exit_text)) - len(fmt.encode(fmt.spec.exit_text))
+    assert s.probe_tokens == len(probe) + seam + len(fmt.encode(scripted.script.value))
     assert scripted.tokenizer.decode(probe).endswith(fmt.spec.inducer)
 
 

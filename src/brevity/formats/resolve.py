@@ -116,13 +116,31 @@ def stop_ids(tokenizer: Any, folder: Path | None, spec: ReasoningFormat) -> froz
     return frozenset(ids)
 
 
-def manifest_format(folder: Path | None) -> str | None:
+def _manifest(folder: Path | None) -> dict:
     if folder is None or not (folder / "manifest.json").is_file():
-        return None
+        return {}
     try:
-        return json.loads((folder / "manifest.json").read_text()).get("format")
+        return json.loads((folder / "manifest.json").read_text())
     except (OSError, ValueError):
-        return None
+        return {}
+
+
+def manifest_format(folder: Path | None) -> str | None:
+    return _manifest(folder).get("format")
+
+
+ANSWER_STYLE = ("inducer", "answer_end")  # what a model folder may say about how its own answers read
+
+
+def manifest_answer_style(folder: Path | None) -> dict[str, str]:
+    """How the model states its answer, when it differs from its family's (`answer_style` in manifest.json): a
+    probe must induce the answer the way the model writes it, or its confidence measures an unfamiliar text."""
+    style = _manifest(folder).get("answer_style") or {}
+    unknown = sorted(set(style) - set(ANSWER_STYLE))
+    if unknown or not all(isinstance(v, str) and v for v in style.values()):
+        raise BrevityError(f"{folder}/manifest.json: answer_style takes non-empty strings for "
+                           f"{', '.join(ANSWER_STYLE)}; got {style!r}")
+    return style
 
 
 def resolve_format(tokenizer: Any, folder: str | Path | None = None, name: str | None = None,
@@ -140,6 +158,8 @@ def resolve_format(tokenizer: Any, folder: str | Path | None = None, name: str |
         spec, why = get_format(recorded), "recorded in the model's manifest.json"
     else:
         spec, why = detect(tokenizer)
+    if style := manifest_answer_style(folder):
+        spec, why = replace(spec, **style), f"{why}; answer style from manifest.json"
     fmt = ModelFormat(spec, tokenizer, stop_ids(tokenizer, folder, spec), why)
     fmt.check_markers()
     return fmt.with_answer_tokens(answer_tokens)

@@ -208,6 +208,10 @@ class Thought:
     sink: Any = None  # the problem's stream: generated and injected thinking go there in order
     problem: Problem | None = None  # whose decoding settings its engine calls use
     entries: list[Entry] = field(default_factory=list)  # per id, when the client asked for logprobs
+    # Text the model wrote before a stop string inside the token the stop cut (Qwen writes ".\n" as one token,
+    # so stopping at "\nWait" leaves "."): it goes in with what the method writes next, tokenized together as
+    # the model's tokenizer would, so the model never sees a split it was not trained on.
+    tail: str = ""
 
 
 def injected(sink: Any, text: str) -> None:
@@ -220,11 +224,13 @@ def new_thoughts(problems: Sequence[Problem]) -> list[Thought]:
 
 
 def inject(engine: Engine, thought: Thought, text: str) -> None:
-    """Text the method writes into the thinking span itself (a phrase, "Wait", a newline)."""
-    ids = encode(engine, text)
+    """Text the method writes into the thinking span itself (a phrase, "Wait", a newline), after the thought's
+    pending tail (the engine already streamed the tail: the sink gets `text` alone)."""
+    ids = encode(engine, thought.tail + text)
+    thought.tail = ""
     thought.ids += ids
     thought.entries += [(t, None, None) for t in ids]
-    if thought.sink is not None:
+    if thought.sink is not None and text:
         injected(thought.sink, text)
 
 
@@ -235,6 +241,9 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
     the format's closing marker; a problem whose model closes thinking or ends its turn is marked done."""
     close = engine.format.spec.close
     stop = tuple(dict.fromkeys((*stop, close)))
+    for i in active:  # the model goes on from a pending tail: its own tokens first
+        if thoughts[i].tail:
+            inject(engine, thoughts[i], "")
     reqs = [_thought_request(thoughts[i], base[i] + tuple(thoughts[i].ids), n, "thinking", len(thoughts[i].ids),
                              stop=stop, logit_bias=logit_bias) for i, n in zip(active, max_new)]
     comps = engine.complete(reqs) if reqs else []
@@ -244,10 +253,7 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
         t.ids += c.token_ids
         t.entries += entries(c)
         t.passes += len(c.token_ids)
-        if c.stop_tail:  # text the model wrote before the stop string inside its last token (Qwen's ".\n"): keep it
-            tail = encode(engine, c.stop_tail)
-            t.ids += tail
-            t.entries += [(x, None, None) for x in tail]
+        t.tail = c.stop_tail
         if c.stop_reason == close:
             t.closed = t.done = True
         elif c.finish_reason == "length" and (k := _partial_marker(t.ids, engine.format.close_ids)):
@@ -289,15 +295,16 @@ class TrialAnswer:
 
 
 def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thought], active: list[int],
-          suffix: Sequence[int], answer_end: str) -> dict[int, TrialAnswer]:
-    """Ask each active problem for a trial answer as if thinking stopped here: append `suffix` (leave
-    thinking, ask for the answer the format's way), decode greedily to `answer_end`. The tokens and time
-    go to the probe columns, never to thinking; the thought itself is unchanged."""
+          lead: str, suffix: Sequence[int], answer_end: str) -> dict[int, TrialAnswer]:
+    """Ask each active problem for a trial answer as if thinking stopped here: append `lead` (text, after the
+    thought's pending tail) and `suffix` (leave thinking, ask for the answer the format's way), decode greedily
+    to `answer_end`. The tokens and time go to the probe columns, never to thinking; the thought itself is
+    unchanged."""
     active = [i for i in active if thoughts[i].sink is None or not thoughts[i].sink.cancelled]
     if not active:
         return {}
-    suffix = list(suffix)
-    reqs = [Request(base[i] + tuple(thoughts[i].ids) + tuple(suffix), PROBE_TOKENS,
+    ends = {i: encode(engine, thoughts[i].tail + lead) + list(suffix) for i in active}
+    reqs = [Request(base[i] + tuple(thoughts[i].ids) + tuple(ends[i]), PROBE_TOKENS,
                     stop=(answer_end,), logprobs=True, keep_cache=False)
             for i in active]
     t0 = time.perf_counter()
@@ -307,7 +314,7 @@ def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Though
     for i, c in zip(active, comps):
         t = thoughts[i]
         t.probes += 1
-        t.probe_tokens += len(suffix) + len(c.token_ids)
+        t.probe_tokens += len(ends[i]) + len(c.token_ids)
         t.probe_seconds += share
         lps = c.logprobs or []
         conf = sum(math.exp(x) for x in lps) / len(lps) if lps else 0.0
@@ -321,6 +328,9 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
     answer tokens); build the Solutions."""
     fmt = engine.format
     ends = [closing(engine, p) for p in problems]
+    for t in thoughts:  # a tail nothing followed: its own tokens
+        if t.tail:
+            inject(engine, t, "")
     for t, end in zip(thoughts, ends):
         if t.sink is not None and t.closed:  # the model's own close, cut as a stop string
             t.sink.write(closing_text(engine, end))

@@ -66,15 +66,12 @@ class EarlyExit(Method):
     def _probe(self, engine, base, thoughts, active):
         """Trial answers the model's format's way, unless the spec names its own inducer."""
         spec = engine.format.spec
-        if self.inducer:
-            suffix = encode(engine, spec.exit_text) + engine.format.close_ids + encode(engine, self.inducer)
-        else:
-            suffix = engine.format.probe_suffix()
-        return probe(engine, base, thoughts, active, suffix, self.answer_end or spec.answer_end)
+        suffix = engine.format.close_ids + encode(engine, self.inducer or spec.after_close + spec.inducer)
+        return probe(engine, base, thoughts, active, spec.exit_text, suffix, self.answer_end or spec.answer_end)
 
     def _exit(self, engine, thought: Thought, why: str) -> None:
         """Thinking ends here, with what the model itself writes before its closing marker."""
-        if engine.format.spec.exit_text:
+        if engine.format.spec.exit_text or thought.tail:
             inject(engine, thought, engine.format.spec.exit_text)
         thought.done = True
         thought.extra["exit"] = why

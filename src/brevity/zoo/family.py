@@ -83,6 +83,13 @@ def answer_sentence(answer: str) -> str:
     return f"The answer is \\boxed{{{answer}}}."
 
 
+def answer_style() -> dict[str, str]:
+    """The member's answer style for its manifest (formats/resolve.py): probes induce "The answer is \\boxed{",
+    as it was trained to answer, not its family's "**Final Answer**" that it never saw."""
+    head, end = answer_sentence("\0").split("\0")
+    return {"inducer": head, "answer_end": end[:1]}
+
+
 # Rendering through the family's template -----------------------------------------------------------------
 def render_example(fmt, problem, thinking: str | None, cut_at: int | None = None) -> list[tuple[str, bool]]:
     """SFT segments of one problem, rendered by the family's own chat template: the prompt as the bench renders
@@ -231,7 +238,8 @@ def build_family_member(name: str, out: Path | None = None, progress=None, resum
     inner.save_pretrained(out, safe_serialization=True)
     (out / "ids.json").write_text(json.dumps(ids) + "\n")
     manifest = {
-        "name": name, "format": fmt.name, "about": member.about, "standin": member.standin,
+        "name": name, "format": fmt.name, "answer_style": answer_style(), "about": member.about,
+        "standin": member.standin,
         "command": f"brevity zoo build {name}", "seed": SEED,
         "data": {"task": "arith", "split": "train", "examples": len(examples), "thinking_style": member.thinking_style,
                  "off_share": member.off_share, "budget_cut": member.budget_cut, "hash": data_hash(examples)},
