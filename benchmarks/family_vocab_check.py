@@ -1,11 +1,15 @@
 """Does a family member ever generate a token id its training corpus never used? Greedy and at temperature 0.6.
 
-    python benchmarks/family_vocab_check.py [--model tiny-qwen3-lrm] [--engine hf|vllm] [--n 2000]
+    python benchmarks/family_vocab_check.py [--model tiny-qwen3-lrm] [--engine hf|vllm] [--n 2000] [--passes greedy,0.6]
 
 Why: the materialized folder has every row of the family's vocabulary, and only the rows the corpus used were
 trained (zoo/family.py: the restricted softmax and the sink). Each test problem is rendered by the model's own
 template (thinking on) and continued to the end of its turn; every generated id must be in the member's
 ids.json. Prints the counts; exits 1 if any id falls outside.
+
+Sampled requests carry a seed per problem on hf; on vLLM's CPU build they carry none: a seeded request whose
+prefill is chunked kills its engine core there ("CPU Generator does not use offset": vLLM rewinds the
+generator's offset, which only CUDA generators have).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ def main() -> int:
     ap.add_argument("--engine", default="hf", choices=["hf", "vllm"])
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--max-tokens", type=int, default=1024)
+    ap.add_argument("--passes", default="greedy,0.6", help="comma list: greedy and/or sampling temperatures")
     args = ap.parse_args()
     folder = resolve_model(args.model)
     allowed = set(json.loads((data_root() / args.model / "ids.json").read_text()))
@@ -36,10 +41,12 @@ def main() -> int:
     prompts = [tuple(fmt.tokenizer(fmt.render(fmt.messages(p.question)), add_special_tokens=False).input_ids)
                for p in problems]
     bad_total = 0
-    for name, temperature in (("greedy", 0.0), ("temperature 0.6", 0.6)):
+    for temperature in (0.0 if p == "greedy" else float(p) for p in args.passes.split(",")):
+        name = f"temperature {temperature}" if temperature else "greedy"
         t0 = time.time()
+        seeded = temperature and args.engine == "hf"
         reqs = [Request(prompt=ids, max_tokens=args.max_tokens, temperature=temperature,
-                        seed=i if temperature else None) for i, ids in enumerate(prompts)]
+                        seed=i if seeded else None) for i, ids in enumerate(prompts)]
         outs = engine.complete(reqs)
         generated = [t for c in outs for t in c.token_ids]
         bad = [t for t in generated if t not in allowed]

@@ -29,17 +29,18 @@ from brevity.tasks.grading import grade_problem
 from brevity.zoo import resolve_model
 
 
-async def ask_all(url: str, model: str, problems, budget: int, clients: int) -> list[dict]:
+async def ask_all(url: str, model: str, messages: list, budget: int, clients: int) -> list[dict]:
+    """`messages`: per problem, the user turn the bench itself renders (the model's format's question, with
+    its family's instruction, "Please reason step by step..." for R1 and Qwen), so both sides read one prompt."""
     sem = asyncio.Semaphore(clients)
     async with httpx.AsyncClient(timeout=1200) as http:
-        async def one(p):
+        async def one(m):
             async with sem:
                 r = await http.post(f"{url}/v1/chat/completions", json={
-                    "model": model, "messages": [{"role": "user", "content": p.question}],
-                    "thinking_budget": budget})
+                    "model": model, "messages": m, "thinking_budget": budget})
                 r.raise_for_status()
                 return r.json()
-        return await asyncio.gather(*(one(p) for p in problems))
+        return await asyncio.gather(*(one(m) for m in messages))
 
 
 def main() -> None:
@@ -59,6 +60,7 @@ def main() -> None:
     problems = load_problems("arith", split="test", n=args.n)
     budgets = [int(b) for b in args.budgets.split(",")]
     engine = HFEngine(resolve_model(args.model), batch_size=64)
+    messages = [engine.format.messages(p.question) for p in problems]
     direct = {b: build_method(f"budget:{b}").solve(problems, engine) for b in budgets}
     d_ok = {b: [float(s.correct) for s in direct[b]] for b in budgets}
     rows, served_ok = [], {}
@@ -68,7 +70,7 @@ def main() -> None:
         try:
             for b in budgets:
                 t0 = time.perf_counter()
-                served = asyncio.run(ask_all(url, args.model, problems, b, args.clients))
+                served = asyncio.run(ask_all(url, args.model, messages, b, args.clients))
                 wall = time.perf_counter() - t0
                 s_ok = served_ok[mode, b] = [float(grade_problem(r["choices"][0]["message"]["content"], p))
                                              for r, p in zip(served, problems)]

@@ -158,9 +158,11 @@ def test_served_by_vllm_with_the_openai_client():
     they say, on Qwen3's real ids and template."""
     from openai import OpenAI
 
+    from brevity.formats import load_format
     from brevity.serve.config import DEFAULT_EFFORTS
     from brevity.serve.upstream import start_gateway
     from brevity.tasks.grading import grade_problem
+    from brevity.zoo import resolve_model
     from conftest import VLLM_VENV
 
     if not (VLLM_VENV / "bin" / "vllm").exists():
@@ -171,8 +173,10 @@ def test_served_by_vllm_with_the_openai_client():
     try:
         client = OpenAI(base_url=f"{url}/v1", api_key="unused", timeout=300)
 
-        def ask(p, **kw):
-            r = client.chat.completions.create(model=NAME, messages=[{"role": "user", "content": p.question}], **kw)
+        fmt = load_format(resolve_model(NAME))
+
+        def ask(p, **kw):  # the question as the member was trained to read it (Qwen's math instruction)
+            r = client.chat.completions.create(model=NAME, messages=fmt.messages(p.question), **kw)
             return r.usage.completion_tokens_details.reasoning_tokens, r.choices[0].message
 
         for p in load_problems("arith", split="validation", n=3):
@@ -189,3 +193,27 @@ def test_served_by_vllm_with_the_openai_client():
     finally:
         proc.terminate()
         proc.wait(60)
+
+
+def test_gateway_starts_its_vllm_with_the_members_native_budget(small_member, monkeypatch):
+    """`brevity serve --backend vllm --native-budget` resolves the member's format and starts vLLM with Qwen3's
+    reasoning parser and the budget's closing text (it once passed the format by a keyword load_format lacks)."""
+    from brevity.serve import upstream
+    from brevity.serve.config import single_model
+    from brevity.serve.gateway import Gateway
+
+    _, full = small_member
+    seen = {}
+
+    def fake_start(path, name, venv, log, **kw):
+        seen.update(kw)
+        raise RuntimeError("not starting vLLM here")
+
+    monkeypatch.setattr(upstream, "start_vllm", fake_start)
+    cfg = single_model(str(full), backend="vllm")
+    m = next(iter(cfg.models.values()))
+    m.native_budget = True
+    with pytest.raises(RuntimeError, match="not starting"):
+        Gateway(cfg)._engine(m)
+    assert seen["reasoning_parser"] == "qwen3"
+    assert seen["reasoning_config"]["reasoning_end_str"].endswith("</think>")

@@ -233,7 +233,8 @@ class Gateway:
             from brevity.serve.upstream import native_budget_args, start_vllm
 
             log = Path(tempfile.gettempdir()) / f"brevity-vllm-{m.name}.log"
-            native = native_budget_args(load_format(path, **fmt)) if m.native_budget else {}
+            native = native_budget_args(load_format(path, fmt["reasoning_format"], fmt["answer_tokens"])) \
+                if m.native_budget else {}
             proc, self.urls[m.name] = start_vllm(path, m.upstream_model or m.name, m.vllm_venv, log, **native)
             self.procs.append(proc)
         return self._upstream(m, path)
