@@ -32,11 +32,12 @@ def main() -> int:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--max-tokens", type=int, default=1024)
     ap.add_argument("--passes", default="greedy,0.6", help="comma list: greedy and/or sampling temperatures")
+    ap.add_argument("--batch-size", type=int, default=64, help="the hf engine's batch")
     args = ap.parse_args()
     folder = resolve_model(args.model)
     allowed = set(json.loads((data_root() / args.model / "ids.json").read_text()))
     fmt = load_format(folder)
-    engine = make_engine(args.engine, str(folder))
+    engine = make_engine(args.engine, str(folder), **({"batch_size": args.batch_size} if args.engine == "hf" else {}))
     problems = load_problems("arith", split="test", n=args.n)
     prompts = [tuple(fmt.tokenizer(fmt.render(fmt.messages(p.question)), add_special_tokens=False).input_ids)
                for p in problems]
