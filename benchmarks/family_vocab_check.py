@@ -7,9 +7,9 @@ trained (zoo/family.py: the restricted softmax and the sink). Each test problem 
 template (thinking on) and continued to the end of its turn; every generated id must be in the member's
 ids.json. Prints the counts; exits 1 if any id falls outside.
 
-Sampled requests carry a seed per problem on hf; on vLLM's CPU build they carry none: a seeded request whose
-prefill is chunked kills its engine core there ("CPU Generator does not use offset": vLLM rewinds the
-generator's offset, which only CUDA generators have).
+Sampled requests carry a seed per problem on both engines. The 2026-12-06 vLLM pass ran without seeds: a seeded
+request whose prefill was chunked killed vLLM's CPU engine core ("CPU Generator does not use offset"); the
+engine now starts vLLM with chunked prefill off (engines/vllm.start_vllm).
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def main() -> int:
     for temperature in (0.0 if p == "greedy" else float(p) for p in args.passes.split(",")):
         name = f"temperature {temperature}" if temperature else "greedy"
         t0 = time.time()
-        seeded = temperature and args.engine == "hf"
+        seeded = bool(temperature)
         reqs = [Request(prompt=ids, max_tokens=args.max_tokens, temperature=temperature,
                         seed=i if seeded else None) for i, ids in enumerate(prompts)]
         outs = engine.complete(reqs)

@@ -18,7 +18,7 @@ src, name = Path(sys.argv[1]), sys.argv[2]
 member = MEMBERS[name]
 dst = ZOO_DIR / name
 shutil.rmtree(dst, ignore_errors=True)
-shutil.copytree(src, dst, ignore=shutil.ignore_patterns("stage-*"))
+shutil.copytree(src, dst, ignore=shutil.ignore_patterns("stage-*", "val-*"))
 path = dst / "manifest.json"
 manifest = json.loads(path.read_text())
 manifest.update(name=name, parent=member.parent, trained_as=str(src))

@@ -161,15 +161,15 @@ fi
 # installed as zoo members (their manifests keep the command as run), each run once on the 2,000 test problems,
 # and the Coconut and CODI thoughts read back with `brevity explain` on 500 of them.
 if [ "$step" = all ] || [ "$step" = arith-test ]; then
-  python benchmarks/install_zoo_member.py $A/compact tiny-arith-compact-4k5
+  python benchmarks/install_zoo_member.py $A/compact tiny-arith-compact-5k
   python benchmarks/install_zoo_member.py $A/coconut tiny-arith-coconut-e3
   python benchmarks/install_zoo_member.py $A/codi tiny-arith-codi-e5
-  [ -f $A/test/summary.json ] || brevity bench --task arith --model tiny-arith-compact-4k5 --n 2000 --latency-n 20 \
-    --batch-size 64 --out $A/test --methods "coconut@tiny-arith-compact-4k5,coconut@$A/coconut/stage-1,\
+  [ -f $A/test/summary.json ] || brevity bench --task arith --model tiny-arith-compact-5k --n 2000 --latency-n 20 \
+    --batch-size 64 --out $A/test --methods "coconut@tiny-arith-compact-5k,coconut@$A/coconut/stage-1,\
 coconut@tiny-arith-coconut-e3,coconut@tiny-arith-codi-e5"
   python benchmarks/latent_table.py $A/test src/brevity/zoo/checkpoints $A/coconut > docs/results/latent_arith_official.md
   for m in coconut-e3 codi-e5; do
     brevity explain --model tiny-arith-$m --task arith --n 500 --out $A/explain-$m.json \
-      > docs/results/explain_arith_$m.txt 2>&1
+      2>/dev/null > docs/results/explain_arith_$m.txt
   done
 fi

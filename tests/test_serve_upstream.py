@@ -74,3 +74,24 @@ def test_native_vllm_thinking_budget(vllm_server):
                 assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] <= budget, r
                 assert r["choices"][0]["message"]["content"].startswith("The answer is"), r
     gw.close()
+
+
+def test_seeded_burst_keeps_vllm_cpu_alive(vllm_server):
+    """128 seeded sampled requests at once: more prompt tokens than one vLLM step takes. With chunked prefill
+    (vLLM's default), vLLM rewinds the seeded generator of a partly prefilled request, which a CPU generator
+    cannot do, and the engine core dies; `start_vllm` turns chunking off. Each seed is honored: every
+    problem, asked twice, is sampled the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    probs = load_problems("arith", split="validation", n=64) * 2
+
+    def ask(p):
+        r = httpx.post(f"{vllm_server}/v1/chat/completions", timeout=120, json={
+            "model": "tiny-lrm", "messages": chat(p), "temperature": 1.0, "seed": 7, "max_tokens": 24})
+        assert r.status_code == 200, r.text[:300]
+        m = r.json()["choices"][0]["message"]  # 24 tokens stay inside the thinking (vLLM's reasoning parser)
+        return m.get("reasoning_content") or m.get("reasoning")
+
+    with ThreadPoolExecutor(len(probs)) as pool:
+        texts = list(pool.map(ask, probs))
+    assert texts[:64] == texts[64:] and len(set(texts)) > 32

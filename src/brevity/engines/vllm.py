@@ -39,6 +39,10 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
     answers. The defaults suit the CPU build and the tiny zoo (float32, eager); `extra_args` go last, so
     they override them (`--dtype auto --tensor-parallel-size 4` on a GPU machine).
 
+    Prefill is never chunked: when it is, vLLM rewinds the seeded generator of each partly prefilled request
+    (`gen.set_offset`), which a CPU generator cannot do, and one client's `seed` kills the CPU build's engine
+    core. Every prompt then fits one step, so the step's token budget is at least `max_model_len`.
+
     `reasoning_parser` and `reasoning_config` start vLLM with its reasoning parser and its
     `--reasoning-config` (what `thinking_token_budget` forces when it runs out); None leaves them off."""
     exe = Path(venv) / "bin" / "python"
@@ -49,7 +53,8 @@ def start_vllm(model_path: str | Path, served_name: str, venv: str | Path, log_p
            "HF_HUB_OFFLINE": "1", "VLLM_LOGGING_LEVEL": "WARNING"}
     cmd = [str(exe), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model_path), "--served-model-name",
            served_name, "--host", "127.0.0.1", "--port", str(port), "--dtype", "float32", "--enforce-eager",
-           "--max-model-len", str(max_model_len), "--seed", "0"]
+           "--max-model-len", str(max_model_len), "--seed", "0", "--no-enable-chunked-prefill",
+           "--max-num-batched-tokens", str(max(2048, max_model_len))]
     if reasoning_parser:
         cmd += ["--reasoning-parser", reasoning_parser]
     if reasoning_config:

@@ -162,14 +162,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "arith: CODI, 5 projected thoughts, self-distilled from the compact equations"),
         # issue 23 (benchmarks/results_latent_official.sh): the chain trained until its validation loss stops
         # falling, then Coconut and CODI at their papers' training shape from it
-        ("tiny-arith-compact-4k5", "tiny-arith-compact", "compact", 3500, _VALIDATED + (
+        ("tiny-arith-compact-5k", "tiny-arith-compact", "compact", 4000, _VALIDATED + (
             ("eval_every", 500), ("patience", 2), ("stages", 0), ("stage0_steps", 4000)),
-         "arith: the compact equations to convergence (3,500 more steps, stopped by validation loss)"),
-        ("tiny-arith-coconut-e3", "tiny-arith-compact-4k5", "coconut", 8625, _VALIDATED + (("eval_every", 250),
+         "arith: the compact equations to convergence (4,000 more steps; validation loss flat from 3,000)"),
+        ("tiny-arith-coconut-e3", "tiny-arith-compact-5k", "coconut", 8625, _VALIDATED + (("eval_every", 250),
             ("stages", 3), ("per_step", 2), ("steps_per_stage", 1875), ("stage0_steps", 0), ("final_steps", 3000),
             ("lr_schedule", "constant"), ("warmup", 0)),
          "arith: Coconut c=2 at GSM8K's shape: 3 stages of 3 epochs, constant lr, then no language step"),
-        ("tiny-arith-codi-e5", "tiny-arith-compact-4k5", "codi", 3000, _VALIDATED + (("eval_every", 250),
+        ("tiny-arith-codi-e5", "tiny-arith-compact-5k", "codi", 3000, _VALIDATED + (("eval_every", 250),
             ("stages", 6), ("per_step", 1), ("steps_per_stage", 500), ("stage0_steps", 0)),
          "arith: CODI, 6 projected thoughts, distilled at the answer's own position, 4.8 epochs"),
     ]],
