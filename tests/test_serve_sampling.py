@@ -59,6 +59,16 @@ def test_same_seed_same_tokens_alone_or_batched(lrm_engine, problems):
     assert mixed[3].token_ids != alone.token_ids
 
 
+def test_a_vanishing_temperature_decodes_greedily(lrm_engine, problems):
+    """Below vLLM's sampling epsilon a temperature is greedy, as in vLLM; 1e-181 used to overflow the logits
+    to inf and crash the sampler (a 500 the gateway fuzz test found)."""
+    e = lrm_engine
+    p = prompts(problems, e)[0]
+    greedy, tiny = e.complete([Request(p, 30), Request(p, 30, temperature=4.7e-181, seed=2)])
+    assert tiny.token_ids == greedy.token_ids
+    assert not Request(p, 1, temperature=9e-6).sampled and Request(p, 1, temperature=1e-5).sampled
+
+
 def test_top_logprobs_equal_a_direct_forward_pass(lrm_engine, problems):
     """The engine's logprobs and top alternatives are the model's own distribution (before temperature) at
     each generated position, as one forward pass over prompt and completion gives it."""

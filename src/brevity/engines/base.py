@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 from brevity.errors import BrevityError
 
+SAMPLING_EPS = 1e-5
+
 
 @dataclass(frozen=True)
 class Request:
@@ -34,6 +36,12 @@ class Request:
     keep_cache: bool = field(default=True, compare=False)
     # Where the text goes as it is generated, and who can cancel it (engines/streaming.py); not a setting.
     sink: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def sampled(self) -> bool:
+        """Below vLLM's sampling epsilon (1e-5) a temperature decodes greedily, as in vLLM: dividing the
+        logits by 1e-181 overflows them to inf, and the softmax to nan."""
+        return self.temperature >= SAMPLING_EPS
 
     def decode_key(self) -> tuple:
         """Requests with equal keys can share one batched generate call (sampling and logprobs are per row)."""

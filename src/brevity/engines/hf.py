@@ -132,7 +132,7 @@ class HFEngine:
         gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
                    return_dict_in_generate=True, output_logits=want_logits, use_cache=True,
                    do_sample=False, temperature=None, top_p=None, top_k=None)
-        if any(q.temperature > 0 for q in reqs):  # each sampled row draws with its own generator
+        if any(q.sampled for q in reqs):  # each sampled row draws with its own generator
             gen["logits_processor"] = LogitsProcessorList([RowSampler(reqs, self.device)])
         criteria = [self._stop_criteria(req.stop)] if req.stop else []
         if req.logit_bias:

@@ -192,11 +192,12 @@ class OpenAIEngine:
     def _body(self, r: Request, prompt: list[int]) -> dict:
         body = {"model": self.served_name, "prompt": self.decode(prompt) if self.text_prompts else prompt,
                 "max_tokens": r.max_tokens,
-                "temperature": r.temperature, "skip_special_tokens": False, "spaces_between_special_tokens": False,
+                "temperature": r.temperature if r.sampled else 0.0,
+                "skip_special_tokens": False, "spaces_between_special_tokens": False,
                 "return_token_ids": True, "repetition_penalty": 1.0, "repeat_penalty": 1.0}
         if r.stop:
             body["stop"] = list(r.stop)
-        if r.temperature > 0:
+        if r.sampled:
             body.update(top_p=r.top_p, **({"top_k": r.top_k} if r.top_k else {}))
         if r.seed is not None:
             body["seed"] = r.seed

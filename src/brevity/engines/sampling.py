@@ -70,7 +70,7 @@ class RowSampler(LogitsProcessor):
     def __init__(self, reqs: Sequence[Request], device: torch.device | str):
         self.rows = []
         for r, q in enumerate(reqs):
-            if q.temperature > 0:
+            if q.sampled:
                 gen = torch.Generator(device=device)
                 # No seed: one drawn from torch's global generator, so a caller that seeds torch (a training
                 # run) stays repeatable; the server seeds that generator from the OS at start.
