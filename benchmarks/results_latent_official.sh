@@ -216,3 +216,55 @@ if [ "$step" = all ] || [ "$step" = graph-coconut ]; then
   wait
   python benchmarks/checkpoint_history.py $G/coconut > docs/results/coconut_graph_history.md
 fi
+
+# Step 14, graph's test rows (`... graph-test`): the chain at convergence and Coconut at ProsQA's shape installed
+# as zoo members, run once on the 2,000 test problems beside tiny-graph-compact (the earlier rows' chain) and
+# Coconut's best stage on validation, the chains classified by graph_errors.py, and the thoughts read back.
+GC=tiny-graph-compact-conv GCOC=tiny-graph-coconut-prosqa GBEST=${GBEST:-1}
+if [ "$step" = all ] || [ "$step" = graph-test ]; then
+  python benchmarks/install_zoo_member.py $G/compact $GC
+  python benchmarks/install_zoo_member.py $G/coconut $GCOC
+  [ -f $G/test/summary.json ] || brevity bench --task graph --model $GC --n 2000 --latency-n 20 --batch-size 64 \
+    --out $G/test --methods "coconut@tiny-graph-compact,coconut@$GC,coconut@$G/coconut/stage-$GBEST,coconut@$GCOC"
+  python benchmarks/latent_table.py $G/test src/brevity/zoo/checkpoints $G/coconut > docs/results/latent_graph_official.md
+  python benchmarks/graph_errors.py $G/test/records.jsonl > docs/results/graph_errors_official.md
+  brevity explain --model $GCOC --task graph --n 500 --out $G/explain-coconut.json 2>/dev/null \
+    > docs/results/explain_graph_coconut-prosqa.txt
+fi
+
+# Step 15, mult's test rows (`... mult-test`): the iCoT run of step 3 was stopped after stage 15 (the answer right
+# in 3 of 200 validation problems; docs/RESULTS.md says why). Its stage-15 model is rebuilt from the committed
+# stage-13 boundary checkpoint (3,200 steps; a resumed run ends with the same weights as one that never stopped),
+# the newest boundary checkpoint replaces the committed one, and the chain and stage 15 run once on the 2,000
+# test problems.
+if [ "$step" = all ] || [ "$step" = mult-test ]; then
+  if [ ! -f $R/icot/stage-15/manifest.json ]; then
+    mkdir -p $R/icot/checkpoints
+    ls $R/icot/checkpoints/step-*.pt >/dev/null 2>&1 || cp resume/icot-mult/step-*.pt $R/icot/checkpoints/
+    brevity train icot --base tiny-mult-terse --task mult:order=lsd --chain terse --n-train 400000 --stage0-steps 0 \
+      --remove-per-stage 1 --steps 1600 --final-steps 8000 --lr 3e-4 --lr-schedule constant --warmup 0 \
+      --eval-every 400 --val 256 --checkpoint-every 200 --save-stages --out $R/icot --resume &
+    pid=$!
+    while [ ! -f $R/icot/stage-15/manifest.json ] || [ ! -f $R/icot/checkpoints/step-00024000.pt ]; do sleep 10; done
+    kill $pid; wait $pid || true
+    rm -f resume/icot-mult/step-*.pt && cp $R/icot/checkpoints/step-00024000.pt resume/icot-mult/
+  fi
+  [ -f $R/test/summary.json ] || brevity bench --task mult:order=lsd --model tiny-mult-terse --n 2000 --latency-n 20 \
+    --batch-size 64 --out $R/test --methods "coconut@tiny-mult-terse,coconut@$R/icot/stage-15"
+  python benchmarks/latent_table.py $R/test src/brevity/zoo/checkpoints $R/icot > docs/results/latent_mult_official.md
+fi
+
+# Step 16, Coconut's stage 1 on graph at the official lr (`... graph-stage1-lr`): step 12 chose 1e-3 on 400 steps,
+# where step 13's stage-1 loss had not yet stopped falling; the same stage 1 over its whole length (1,875
+# steps) at 1e-4, decoded on the same 200 validation problems as step 13's stage 1.
+if [ "$step" = all ] || [ "$step" = graph-stage1-lr ]; then
+  [ -f $G/coconut-s1-lr1e-4/manifest.json ] || brevity train coconut --base $G/compact --task graph --stages 1 \
+    --per-step 1 --stage0-steps 0 --steps 1875 --n-train 100000 --lr 1e-4 --lr-schedule constant --warmup 0 \
+    --eval-every 250 --val 256 --checkpoint-every 250 --out $G/coconut-s1-lr1e-4 \
+    $([ -d $G/coconut-s1-lr1e-4/checkpoints ] && echo --resume)
+  out=$G/val-coconut-s1-lr1e-4
+  [ -f $out/summary.json ] || brevity bench --task graph --split validation --n 200 --batch-size 64 --latency-n 0 \
+    --model $G/coconut-s1-lr1e-4 --methods coconut@$G/coconut-s1-lr1e-4 --out $out >/dev/null
+  python benchmarks/checkpoint_history.py $G/coconut-s1-lr1e-4 > docs/results/coconut_graph_stage1_lr1e-4.md
+  for r in $out $G/coconut/val-stage-1; do python benchmarks/graph_errors.py $r/records.jsonl | tail -1; done
+fi

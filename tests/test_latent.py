@@ -96,6 +96,7 @@ def test_recipe_and_method_end_to_end(tmp_path):
     p = subprocess.run([*run, "explain", "--model", str(out), "--task", "mult", "--n", "3", "--out",
                         str(tmp_path / "ex.json")], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
+    assert "decode rate" in p.stdout and "decode rate" not in p.stderr  # the report is the output; `> file` keeps it
     ex = json.loads((tmp_path / "ex.json").read_text())
     assert ex["rates"]["thoughts"] == 6 and len(ex["rates"]["per_position"]) == 2
     assert all(len(t["lens"]) == 5 and len(t["nearest"]) == 5 for e in ex["examples"] for t in e["thoughts"])
@@ -302,3 +303,18 @@ def test_a_latent_zoo_member_builds_through_the_zoo_path(tmp_path, monkeypatch):
     assert man["data"]["task"] == {"name": "mult", "order": "lsd"} and man["latent"]["thoughts"] == 3
     result = validate_member(member.name, tmp_path, n=2)
     assert set(result) == {"n", "coconut_accuracy", "coconut_thinking_tokens"}
+
+
+def test_committed_resume_checkpoints_match_todays_settings():
+    """A setting added to LatentConfig after a checkpoint was committed to resume/ must not stop that run from
+    resuming (it did: `--width` made the iCoT run's checkpoint unresumable); at its neutral value it stays out
+    of the fingerprint."""
+    from pathlib import Path
+
+    from brevity.recipes.latent.train import LatentConfig, fingerprint
+
+    found = sorted((Path(__file__).parents[1] / "resume").glob("*/step-*.pt"))
+    assert found, "resume/ holds the iCoT run's checkpoint"
+    for path in found:
+        saved = torch.load(path, map_location="cpu", weights_only=False)["fingerprint"]["latent"]
+        assert fingerprint(LatentConfig(**saved)) == saved, path

@@ -467,7 +467,7 @@ def explain(
     from brevity.explain import decode_rates, to_json
     from brevity.explain import explain as read
     from brevity.tasks import load_problems
-    from brevity.ui import console
+    from brevity.ui import console, report_console
     from brevity.zoo import resolve_model
 
     if n <= 0 or top <= 0:
@@ -486,9 +486,10 @@ def explain(
     for t in ex.thoughts:
         table.add_row(str(t.position), " ".join(f"{s!r}:{p:.2f}" for s, p in t.lens[:3]),
                       " ".join(repr(s) for s, _ in t.nearest[:3]), repr(t.decoded), "yes" if t.gold else "")
-    console.print(ex.question)
-    console.print(table)
-    console.print(f"decode rate (a thought's text starts with a gold intermediate): {rates['decode_rate']} over "
+    report = report_console()
+    report.print(ex.question)
+    report.print(table)
+    report.print(f"decode rate (a thought's text starts with a gold intermediate): {rates['decode_rate']} over "
                   f"{rates['thoughts']} thoughts of {rates['problems']} problems; per position {rates['per_position']}")
     if out:
         out.write_text(json.dumps(to_json(readings, rates, engine.model_name, task), indent=1) + "\n")

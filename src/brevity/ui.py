@@ -41,7 +41,10 @@ def print_table(rows: list[dict], title: str = "") -> None:
         table.add_column(head, justify="left" if head in ("method", "model") else "right")
     for r in rows:
         table.add_row(*[fmt(k, r.get(k)) for k, _ in keep])
+    report_console().print(table)
+
+
+def report_console() -> Console:
+    """A command's result goes to stdout (progress and notes go to stderr), 160 wide when it is redirected."""
     out = Console()
-    if not out.is_terminal:
-        out = Console(width=160)
-    out.print(table)
+    return out if out.is_terminal else Console(width=160)

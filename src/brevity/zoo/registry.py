@@ -147,6 +147,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "graph: Coconut, one continuous thought per chain step, 5 stages"),
         ("tiny-graph-codi", "tiny-graph-compact", "codi", 1500, _LATENT_5,
          "graph: CODI, 5 projected thoughts, self-distilled from the compact chain"),
+        # issue 23 (benchmarks/results_latent_official.sh): the chain to convergence, then Coconut at ProsQA's shape
+        ("tiny-graph-compact-conv", "tiny-graph-compact", "compact", 6000, _VALIDATED + (
+            ("eval_every", 500), ("patience", 2), ("stages", 0), ("stage0_steps", 6000)),
+         "graph: the compact chain, 6,000 more steps (validation loss 0.148 to 0.053)"),
+        ("tiny-graph-coconut-prosqa", "tiny-graph-compact-conv", "coconut", 9375, _VALIDATED + (
+            ("eval_every", 250), ("stages", 5), ("per_step", 1), ("steps_per_stage", 1875), ("stage0_steps", 0),
+            ("lr_schedule", "constant"), ("warmup", 0)),
+         "graph: Coconut c=1 at ProsQA's shape: 5 stages of 60,000 examples, constant lr"),
     ]],
     # The latent family on `arith`, the compact equations as the chain (benchmarks/results_latent.sh and
     # results_latent_arith.sh): the compact chain every arith latent model starts from, and the Coconut and

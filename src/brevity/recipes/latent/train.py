@@ -222,6 +222,16 @@ def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch
     return t_loss + s_loss + distill * align / len(layers)
 
 
+# Settings added after checkpoints were committed (resume/), with the value that changes nothing: at that value
+# they stay out of the fingerprint, so those checkpoints still resume.
+NEUTRAL_LATER = {"width": 0}
+
+
+def fingerprint(cfg: LatentConfig) -> dict:
+    """The settings a checkpoint must match to resume."""
+    return {k: v for k, v in asdict(cfg).items() if not (k in NEUTRAL_LATER and v == NEUTRAL_LATER[k])}
+
+
 def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, progress=None, project=None,
                  stage_done=None, checkpoint_dir=None, resume: bool = False) -> dict:
     """Train in place through the mode's schedule on the shared training core (recipes/trainer.py);
@@ -246,7 +256,7 @@ def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, p
                           reset_optimizer=True)  # reset at every stage (Coconut, iCoT)
     modules = [model] + ([project] if project is not None else [])
     loop = TrainLoop(modules, [Stage(f"stage-{k}", n) for k, n in plan], loop_cfg, checkpoint_dir, resume,
-                     fingerprint={"latent": asdict(cfg), "problems": len(problems)})
+                     fingerprint={"latent": fingerprint(cfg), "problems": len(problems)})
     model, project = loop.modules[0], (loop.modules[1] if project is not None else None)
 
     def batch_loss(batch) -> torch.Tensor:
