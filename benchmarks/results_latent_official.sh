@@ -220,7 +220,7 @@ fi
 # Step 14, graph's test rows (`... graph-test`): the chain at convergence and Coconut at ProsQA's shape installed
 # as zoo members, run once on the 2,000 test problems beside tiny-graph-compact (the earlier rows' chain) and
 # Coconut's best stage on validation, the chains classified by graph_errors.py, and the thoughts read back.
-GC=tiny-graph-compact-conv GCOC=tiny-graph-coconut-prosqa GBEST=${GBEST:-1}
+GC=tiny-graph-compact-conv GCOC=tiny-graph-coconut-prosqa GBEST=${GBEST:-3}  # 3: step 13's best stage on validation
 if [ "$step" = all ] || [ "$step" = graph-test ]; then
   python benchmarks/install_zoo_member.py $G/compact $GC
   python benchmarks/install_zoo_member.py $G/coconut $GCOC
