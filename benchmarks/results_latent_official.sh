@@ -9,6 +9,8 @@ set -euo pipefail
 R=brevity-runs/i23
 V="--task mult:order=lsd --split validation --n 200 --batch-size 64 --latency-n 0"
 step=${1:-all}
+STEPS=$(grep -o '"$step" = [a-z0-9-]*' "$0" | awk 'NF == 3 {print $3}' | sort -u | tr '\n' ' ')
+case " $STEPS " in *" $step "*) ;; *) echo "error: unknown step '$step'; one of: $STEPS" >&2; exit 2 ;; esac
 if [ "$step" = all ]; then
 brevity train compact --task mult:order=lsd --chain terse --base tiny-mult-compact --stages 0 --stage0-steps 1500 \
   --n-train 100000 --out $R/mult-terse-compact                # = zoo tiny-mult-terse-1k5; 27.5% on validation
