@@ -133,13 +133,18 @@ def format_resolver() -> Callable[[str, str], str]:
     def resolve(name: str, template: str) -> str:
         tok.chat_template = template
         try:
-            spec, why = detect(tok)
+            spec, _ = detect(tok)
         except Exception as e:  # noqa: BLE001  (a template that does not render a plain chat)
             return f"not resolved: {str(e).splitlines()[0][:70]}"
-        if spec.name == "think":
-            switch = f", switch {spec.switch}" if spec.switch else ""
-            return f"`think` (prompt {'opens' if spec.prompt_opens else 'does not open'}{switch})"
-        return f"`{spec.name}`" + (f": {why}" if spec.name == "plain" else "")
+        if not spec.thinks:
+            return "`plain`: no rendering shows a thinking section"
+        switch = f"{spec.switch}={spec.switch_on!r}/{spec.switch_off!r}" if spec.switch else "none"
+        if spec.switch and not spec.switch_closes:
+            switch += " + prefill"
+        off = repr(spec.off_form) if spec.switch and spec.switch_closes else "prefill"
+        effort = f"; effort {spec.effort} ({', '.join(spec.effort_levels)})" if spec.effort else ""
+        return (f"`{spec.name}`: `{spec.open}` ... `{spec.close}`, prompt {'opens' if spec.prompt_opens else 'does not open'};"
+                f" switch {switch}; off {off}{effort}")
 
     return resolve
 
@@ -155,6 +160,7 @@ def main() -> None:
         return
     n_open = sum(r["opens"] == "open" for r in table)
     n_switch = sum(r["switch"].startswith("yes") for r in table)
+    n_steer = sum(not r["format"].startswith(("`plain`", "not resolved")) for r in table)
     header = (
         "# Chat templates with a thinking section\n\n"
         "The corpus: the 70 chat templates in llama-cpp-python 0.3.36's `vendor/llama.cpp/models/templates/`\n"
@@ -162,10 +168,12 @@ def main() -> None:
         f"{len(table)} whose text mentions thinking.\n{n_open} open thinking in their default generation prompt;\n"
         f"{n_switch} have an `enable_thinking` switch that changes it. Columns are defined in\n"
         "`benchmarks/template_table.py`; `format` is what `brevity.formats` resolves each template to (its\n"
-        "`detect`, the same code `brevity formats show` runs), and `plain` means no `</think>` section it knows.\n"
-        "The rows are the corpus as shipped: llama.cpp's copies of the R1-Distill-Qwen-32B and QwQ-32B templates\n"
-        "add an `enable_thinking` branch (hence `closed`, `yes`); the published originals, and the conformance\n"
-        "stand-ins (`brevity.conformance.standins`), end the generation prompt with `<think>\\n` (open, no switch).\n\n"
+        "`detect`, the same code `brevity formats show` runs, which reads the markers, the opening, the switch\n"
+        "and the off form off the template's renderings: `brevity.formats.infer`), and `plain` means no rendering\n"
+        f"shows a thinking section. {n_steer} of {len(table)} resolve to a format that steers thinking.\n"
+        "`off` is the template's own thinking-off form (what its switch renders), or `prefill` (NoThinking's\n"
+        "closed section) where no switch closes thinking. The rows are the corpus as shipped: llama.cpp's copies\n"
+        "of the R1-Distill-Qwen-32B and QwQ-32B templates add an `enable_thinking` branch (hence `closed`, `yes`).\n\n"
         "Produced by: `PYTHONPATH=src python benchmarks/template_table.py --out docs/results/template_table.md`\n\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -341,8 +341,8 @@ def test_gateway_logs_the_models_own_template(name, tmp_path):
     ("qwq", "Qwen-QwQ-32B.jinja", "qwq"),
     ("r1-distill-qwen", "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja", "deepseek-r1")])
 def test_llama_cpp_edited_copies_still_open_thinking(name, template, want):
-    """llama.cpp's copies add an enable_thinking branch that closes thinking in a default render; the format
-    is the original family's (not switchable) and its prompts still open thinking."""
+    """llama.cpp's copies add an enable_thinking branch that closes thinking in a default render; the format is the
+    original family's, its prompts open thinking, and thinking off is the template's own off form, closed once."""
     from transformers import AutoTokenizer
 
     from brevity.conformance.vocab import models_dir
@@ -351,8 +351,10 @@ def test_llama_cpp_edited_copies_still_open_thinking(name, template, want):
     tok = AutoTokenizer.from_pretrained(_require(name))
     tok.chat_template = (models_dir() / "templates" / template).read_text()
     fmt = resolve_format(tok)
-    assert fmt.name == want and fmt.spec.switch is None
+    assert fmt.name == want and fmt.spec.switch == "enable_thinking"
     assert fmt.render(fmt.messages(QUESTION)).endswith("<think>\n")
+    off = fmt.render(fmt.messages(QUESTION), thinking=False)
+    assert off.count("</think>") == 1 and off.endswith("<think>\n</think>")
 
 
 def test_served_raw_completion_turns_thinking_off_and_refuses_template_kwargs(gateway):
@@ -364,7 +366,11 @@ def test_served_raw_completion_turns_thinking_off_and_refuses_template_kwargs(ga
     assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] == 0
     text = r["choices"][0]["text"]  # the off switch's prefill (injected, listed), then the answer
     (start, end), = r["brevity"]["injected"][0]
-    assert start == 0 and text[:end] == fmt.off_prefill() and fmt.spec.close in text[:end]
+    assert start == 0 and fmt.spec.close in text[:end]
+    if fmt.spec.switch:  # the template's own off form (Qwen3's empty block), not the NoThinking prefill
+        assert prompt + text[:end] == fmt.render(fmt.messages(QUESTION), thinking=False)
+    else:
+        assert text[:end] == fmt.off_prefill()
     assert text.endswith(engine.script.answer)
     bad = httpx.post(f"{url}/v1/completions", json={**body, "chat_template_kwargs": {"enable_thinking": False}},
                      timeout=60)

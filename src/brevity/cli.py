@@ -602,17 +602,28 @@ def formats_show(
     fmt = load_format(resolve_model(model), format, answer_tokens)
     s = fmt.spec
     tok = fmt.tokenizer
+    if s.switch and s.switch_closes:
+        off = f"{s.switch}={s.switch_off!r}, the template's own off form {s.off_form!r}"
+    elif s.switch:
+        off = f"{s.switch}={s.switch_off!r} and the prefill {fmt.off_prefill()!r}"
+    else:
+        off = "prefill " + repr(fmt.off_prefill())
+    effort = f"{s.effort}: {', '.join(s.effort_levels)} (and the enforced budget)" if s.effort else "–"
     rows = [("format", f"{s.name} ({fmt.why})"), ("open", f"{s.open!r} ids {fmt.open_ids}" if s.open else "–"),
             ("close", f"{s.close!r} ids {fmt.close_ids}" if s.close else "–"),
             ("prompt opens thinking", "yes" if s.prompt_opens else "no (the model opens it)"),
-            ("thinking off", f"switch {s.switch}" if s.switch else ("prefill " + repr(fmt.off_prefill()))
-             if s.thinks else "–"),
+            ("thinking on", f"{s.switch}={s.switch_on!r}" if s.switch else "–"),
+            ("thinking off", off if s.thinks else "–"), ("reasoning_effort", effort),
             ("stop ids", ", ".join(f"{i} {tok.convert_ids_to_tokens(i)!r}" for i in sorted(fmt.stop_ids))),
             ("forced close", repr(s.forced_close)), ("probe", repr(tok.decode(fmt.probe_suffix())) + " ... "
                                                      + repr(s.answer_end)),
             ("answer tokens", str(fmt.answer_tokens)), ("vLLM reasoning parser", s.vllm_parser or "–")]
     for k, v in rows:
         typer.echo(f"{k:>22}: {v}")
+    if fmt.evidence:
+        typer.echo("\nevidence (what the chat template rendered):")
+        for fact, shown in fmt.evidence:
+            typer.echo(f"{fact:>22}: {shown}")
     question = fmt.messages("What is 2 + 3?")
     typer.echo(f"\nprompt (thinking on):\n{fmt.render(question)!r}")
     if s.thinks:

@@ -25,6 +25,14 @@ class ReasoningFormat:
     close: str | None = "</think>"
     prompt_opens: bool = True  # the generation prompt already ends inside thinking (R1, QwQ, the zoo)
     switch: str | None = None  # the chat-template kwarg that turns thinking on and off (Qwen3: enable_thinking)
+    switch_on: Any = True  # its values (Hy3: reasoning_effort "high" / "no_think"; Seed-OSS: thinking_budget -1 / 0)
+    switch_off: Any = False
+    switch_closes: bool = True  # the off value renders a closed section itself (else thinking off also prefills one)
+    on_form: str = ""  # what the generation prompt ends with when the switch is on, where it differs from off
+    off_form: str = ""  # what it ends with when the switch is off: the template's own thinking-off form
+    effort: str | None = None  # a template kwarg for reasoning effort (gpt-oss, Hy3, Solar, Kimi-K3)
+    effort_levels: tuple[str, ...] = ()  # the levels it takes that render differently
+    end_of_turn: str | None = None  # the marker that ends an assistant turn, as the template writes it
     exit_text: str = "\n"  # what the model writes just before the close marker
     after_close: str = "\n\n"  # what it writes between the close marker and the answer
     # What a budget injects inside thinking when it runs out, before the close marker (Qwen3's recipe).
@@ -46,6 +54,15 @@ class ReasoningFormat:
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("template",)}
 
+    def structure(self) -> dict[str, Any]:
+        """The facts a chat template decides (and `formats.infer` reads off it), as opposed to the phrasing a
+        named format refines."""
+        return {k: getattr(self, k) for k in STRUCTURE}
+
+
+STRUCTURE = ("open", "close", "prompt_opens", "switch", "switch_on", "switch_off", "switch_closes", "on_form",
+             "off_form", "effort", "effort_levels", "end_of_turn")
+
 
 @dataclass
 class Split:
@@ -65,6 +82,7 @@ class ModelFormat:
     tokenizer: Any
     stop_ids: frozenset[int]
     why: str = ""  # how the format was resolved (shown by `brevity formats show`)
+    evidence: tuple[tuple[str, str], ...] = ()  # (fact, the rendering that showed it), from formats.infer
     answer_tokens: int = 0
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -135,29 +153,41 @@ class ModelFormat:
         if not getattr(tok, "chat_template", None):
             raise BrevityError("this model's tokenizer has no chat template; give the folder one "
                                "(chat_template.jinja) so that prompts are rendered the model's own way")
+        s = self.spec
         kwargs = dict(template_kwargs)
-        if self.spec.switch:
-            kwargs[self.spec.switch] = thinking
-        elif thinking:  # llama.cpp's copies of R1 and QwQ templates close thinking unless told otherwise
-            kwargs.setdefault("enable_thinking", True)
+        if s.switch:
+            kwargs[s.switch] = s.switch_on if thinking else s.switch_off
         try:
             text = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True, **kwargs)
         except Exception as e:  # noqa: BLE001  (a template refusing these messages: the caller's to fix)
             raise BrevityError(f"the model's chat template rejected these messages: {e}") from None
         if not thinking:
-            if self.spec.thinks and not self.spec.switch:
+            if s.thinks and not (s.switch and s.switch_closes):
                 text += self.off_prefill()
-        elif steer and self.spec.thinks and not self.spec.prompt_opens:
-            text += self.spec.open
+        elif steer and s.thinks and not s.prompt_opens:
+            text += s.open
         return text
 
     def off_prefill(self) -> str:
-        """A closed, empty thinking section written for the model (NoThinking)."""
+        """A closed, empty thinking section written for the model (NoThinking), where the template has no switch
+        that closes thinking itself."""
         s = self.spec
         if not s.thinks:
             return ""
         opener = "" if s.prompt_opens else s.open
         return f"{opener}{s.nothink_text}{s.close}{s.after_close}"
+
+    def thinking_off(self, prompt: str) -> str:
+        """A prompt the client rendered itself (thinking on), turned off: the template's own off form where its
+        switch has one (Qwen3's `<think>\n\n</think>\n\n`, in place of what the on side ends with), else the
+        NoThinking prefill."""
+        s = self.spec
+        if not s.thinks:
+            return prompt
+        if s.switch and s.switch_closes and s.off_form:
+            on = s.on_form.rstrip()
+            return (prompt.rstrip()[:-len(on)] if on and prompt.rstrip().endswith(on) else prompt) + s.off_form
+        return prompt + self.off_prefill()
 
     def probe_suffix(self) -> list[int]:
         """What a probe appends to a thought: leave thinking, then ask for the answer."""

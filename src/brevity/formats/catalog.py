@@ -65,9 +65,78 @@ GPT_OSS = ReasoningFormat(
     vllm_parser="openai_gptoss",
 )
 
+DEEPSEEK_V3 = ReasoningFormat(
+    name="deepseek-v3",
+    about="DeepSeek V3.1 to V4 hybrid thinking: the `thinking` kwarg opens <think> in the prompt; off writes </think>",
+    switch="thinking",
+    vllm_parser="deepseek_v3",
+)
+
+MISTRAL = ReasoningFormat(
+    name="mistral",
+    about="Mistral's reasoning models (Magistral, Ministral 3 Reasoning): [THINK] ... [/THINK], opened by the model",
+    open="[THINK]",
+    close="[/THINK]",
+    prompt_opens=False,
+    exit_text="",
+    after_close="",
+    vllm_parser="mistral",
+)
+
+SEED_OSS = ReasoningFormat(
+    name="seed-oss",
+    about="ByteDance Seed-OSS: <seed:think> ... </seed:think>; thinking_budget 0 renders its own closed section",
+    open="<seed:think>",
+    close="</seed:think>",
+    prompt_opens=False,
+    exit_text="",
+    after_close="",
+    vllm_parser="seed_oss",
+)
+
+GEMMA4 = ReasoningFormat(
+    name="gemma4",
+    about="Gemma 4: thoughts in a <|channel>thought ... <channel|> block; enable_thinking switches it",
+    open="<|channel>thought",
+    close="<channel|>",
+    prompt_opens=False,
+    after_close="",
+    vllm_parser="gemma4",
+)
+
+HY3 = ReasoningFormat(
+    name="hy3",
+    about="Tencent Hy3: <think:opensource> opened by the prompt; reasoning_effort no_think / low / high",
+    open="<think:opensource>",
+    close="</think:opensource>",
+    exit_text="",
+    after_close="",
+    vllm_parser="hy_v3",
+)
+
+MINIMAX_M3 = ReasoningFormat(
+    name="minimax-m3",
+    about="MiniMax-M3: <mm:think> ... </mm:think>; thinking_mode enabled / disabled",
+    open="<mm:think>",
+    close="</mm:think>",
+    exit_text="",
+    after_close="",
+    vllm_parser="minimax_m3",
+)
+
+KIMI_K3 = ReasoningFormat(
+    name="kimi-k3",
+    about="Kimi-K3: think and response blocks built by macros (<|open|>think<|sep|> ... <|close|>think<|sep|>)",
+    open="<|open|>think<|sep|>",
+    close="<|close|>think<|sep|><|open|>response<|sep|>",
+    exit_text="",
+    after_close="",
+    vllm_parser="kimi_k3",
+)
+
 THINK = ReasoningFormat(
     name="think",
-    about="generic <think>...</think> (resolution decides whether the prompt opens the section)",
+    about="any other thinking section: its markers, opening and switch are read off the model's chat template",
 )
 
 PLAIN = ReasoningFormat(
@@ -82,5 +151,6 @@ PLAIN = ReasoningFormat(
     vllm_parser=None,
 )
 
-FORMATS: dict[str, ReasoningFormat] = {f.name: f for f in (ZOO, DEEPSEEK_R1, QWQ, QWEN3, SMOLLM3, GPT_OSS, THINK,
+FORMATS: dict[str, ReasoningFormat] = {f.name: f for f in (ZOO, DEEPSEEK_R1, DEEPSEEK_V3, QWQ, QWEN3, SMOLLM3, GPT_OSS,
+                                                            MISTRAL, SEED_OSS, GEMMA4, HY3, MINIMAX_M3, KIMI_K3, THINK,
                                                             PLAIN)}

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from brevity.errors import BrevityError
-from brevity.formats.base import ModelFormat, ReasoningFormat
+from brevity.formats.base import STRUCTURE, ModelFormat, ReasoningFormat
 from brevity.formats.catalog import FORMATS
-
-PROBE = "Brevity format probe"
+from brevity.formats.infer import Inferred, infer, template_variables, tokenizer_renderer
 
 
 def format_names() -> list[str]:
@@ -32,68 +31,79 @@ def template_of(tokenizer: Any) -> str:
     return t
 
 
-def _generation_prompt(tokenizer: Any, **kwargs: Any) -> str:
-    """What the template appends after a user turn when asked to generate."""
-    msgs = [{"role": "user", "content": PROBE}]
-    text = tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True, **kwargs)
-    return text[text.rfind(PROBE) + len(PROBE):]
+def infer_tokenizer(tokenizer: Any) -> Inferred:
+    """What the tokenizer's chat template renders about thinking (`formats.infer`)."""
+    return infer(template_of(tokenizer), tokenizer_renderer(tokenizer))
+
+
+def _family(inf: Inferred, template: str) -> tuple[ReasoningFormat, str]:
+    """The named format whose phrasing refines what the template showed: by its markers, and for `<think>` by the
+    family's own tokens and switch."""
+    for f in FORMATS.values():
+        if f.thinks and f.template is None and f.open != "<think>" and (f.open, f.close) == (inf.open, inf.close):
+            return f, f"the template's markers are {f.name}'s"
+    if inf.open == "<think>" and inf.close == "</think>":
+        if "<｜Assistant｜>" in template:
+            if inf.switch == "thinking" or "thinking" in template_variables(template) and inf.switch:
+                return FORMATS["deepseek-v3"], "DeepSeek markers (<｜Assistant｜>) and a `thinking` switch (V3.1+)"
+            return FORMATS["deepseek-r1"], "DeepSeek markers (<｜Assistant｜>)"
+        if not inf.prompt_opens and inf.switch == "enable_thinking" and inf.close in inf.off_form:
+            name = "smollm3" if "/no_think" in template else "qwen3"
+            return FORMATS[name], "the model opens <think> itself; enable_thinking=false renders a closed block"
+        if inf.prompt_opens and "<|im_start|>" in template:
+            return FORMATS["qwq"], "ChatML with a generation prompt that opens <think> (QwQ)"
+        return FORMATS["think"], "a <think> section"
+    return replace(FORMATS["think"], vllm_parser=None), f"a {inf.open} ... {inf.close} section"
+
+
+def _apply(spec: ReasoningFormat, inf: Inferred) -> ReasoningFormat:
+    """A named format with every structural fact as the template renders it."""
+    facts = {k: getattr(inf, k) for k in STRUCTURE}
+    if spec.name == "think":  # no family phrasing to keep: the template's own whitespace around the close
+        facts.update(exit_text=inf.exit_text, after_close=inf.after_close)
+    return replace(spec, **facts)
 
 
 def detect(tokenizer: Any) -> tuple[ReasoningFormat, str]:
     """The format a tokenizer's chat template speaks, and why."""
-    template = template_of(tokenizer)
-    if not template:
-        return FORMATS["plain"], "no chat template"
-    for f in FORMATS.values():
-        if f.template is not None and template.strip() == f.template.strip():
-            return f, f"the chat template is the {f.name} format's own"
-    if "<|channel|>" in template and "analysis" in template and "final" in template:
-        return FORMATS["gpt-oss"], "the template writes harmony channels (analysis, final)"
-    if "</think>" not in template:
-        return FORMATS["plain"], "the chat template has no </think>: no thinking section"
-    try:  # thinking asked for, as render() asks (llama.cpp's edited R1 and QwQ copies close it otherwise)
-        gen = _generation_prompt(tokenizer, enable_thinking=True)
-    except Exception as e:  # noqa: BLE001
-        raise BrevityError(f"the model's chat template does not render a one-message chat: {e}") from None
-    opens = gen.rstrip().endswith("<think>")
-    if "<｜Assistant｜>" in template:
-        if not opens:
-            return FORMATS["deepseek-r1"], ("DeepSeek markers (<｜Assistant｜>); note: this template does not open "
-                                            "<think> in its generation prompt")
-        return FORMATS["deepseek-r1"], "DeepSeek markers (<｜Assistant｜>) and a generation prompt that opens <think>"
-    if "enable_thinking" in template and not opens:
-        try:
-            off = _generation_prompt(tokenizer, enable_thinking=False)
-        except Exception:  # noqa: BLE001
-            off = ""
-        if "</think>" in off:
-            name = "smollm3" if "/no_think" in template else "qwen3"
-            return FORMATS[name], "the model opens <think> itself; enable_thinking=false renders a closed block"
-    if opens and "<|im_start|>" in template:
-        return FORMATS["qwq"], "ChatML with a generation prompt that opens <think> (QwQ)"
-    spec = replace(FORMATS["think"], prompt_opens=opens)
-    why = "generic <think>...</think>; the generation prompt " + ("opens" if opens else "does not open") + " it"
-    if "enable_thinking" in template:
-        try:
-            off = _generation_prompt(tokenizer, enable_thinking=False)
-        except Exception:  # noqa: BLE001
-            off = gen
-        if off != gen and "</think>" in off:
-            spec, why = replace(spec, switch="enable_thinking"), why + "; enable_thinking=false closes it"
+    spec, why, _ = detect_with_evidence(tokenizer)
     return spec, why
 
 
-def _check_named(tokenizer: Any, spec: ReasoningFormat) -> None:
-    """A named format must match what the model's template renders, or every count would be off."""
-    if not spec.thinks or spec.template is not None or not template_of(tokenizer):
-        return
-    gen = _generation_prompt(tokenizer, enable_thinking=True).rstrip()
-    if spec.prompt_opens and not gen.endswith(spec.open):
-        raise BrevityError(f"format {spec.name} expects the generation prompt to open {spec.open}, but this model's "
-                           "template does not; check `brevity formats show MODEL` without --format")
-    if spec.switch and spec.close not in _generation_prompt(tokenizer, **{spec.switch: False}):
+def detect_with_evidence(tokenizer: Any) -> tuple[ReasoningFormat, str, tuple[tuple[str, str], ...]]:
+    template = template_of(tokenizer)
+    if not template:
+        return FORMATS["plain"], "no chat template", ()
+    for f in FORMATS.values():
+        if f.template is not None and template.strip() == f.template.strip():
+            return f, f"the chat template is the {f.name} format's own", ()
+    inf = infer_tokenizer(tokenizer)
+    if not inf.thinks:
+        return FORMATS["plain"], "the chat template renders no thinking section", inf.evidence
+    spec, why = _family(inf, template)
+    return _apply(spec, inf), why, inf.evidence
+
+
+def _check_named(tokenizer: Any, spec: ReasoningFormat) -> tuple[ReasoningFormat, tuple[tuple[str, str], ...]]:
+    """A named format must match what the model's template renders, or every count would be off: its markers, and
+    whether the prompt opens thinking, are checked against the rendering; the switch and the off form are the
+    template's."""
+    if spec.template is not None or not template_of(tokenizer):
+        return spec, ()
+    inf = infer_tokenizer(tokenizer)
+    if not spec.thinks:
+        return spec, inf.evidence
+    if not inf.thinks:
+        raise BrevityError(f"format {spec.name} has a {spec.open} ... {spec.close} section, but this model's chat "
+                           "template renders none; check `brevity formats show MODEL` without --format")
+    for fact, theirs in (("open", inf.open), ("close", inf.close), ("prompt_opens", inf.prompt_opens)):
+        if getattr(spec, fact) != theirs and not (spec.name == "think" and fact == "prompt_opens"):
+            raise BrevityError(f"format {spec.name} says {fact} is {getattr(spec, fact)!r}, but this model's chat "
+                               f"template renders {theirs!r}; check `brevity formats show MODEL` without --format")
+    if spec.switch and inf.switch is None:
         raise BrevityError(f"format {spec.name} turns thinking off with {spec.switch}, which this model's template "
                            "ignores; check `brevity formats show MODEL` without --format")
+    return _apply(spec, inf), inf.evidence
 
 
 def stop_ids(tokenizer: Any, folder: Path | None, spec: ReasoningFormat) -> frozenset[int]:
@@ -113,6 +123,9 @@ def stop_ids(tokenizer: Any, folder: Path | None, spec: ReasoningFormat) -> froz
             ids.update(int(x) for x in eos)
     vocab = tokenizer.get_vocab()
     ids.update(vocab[t] for t in spec.stop_tokens if t in vocab)
+    eot = spec.end_of_turn  # the template's end of an assistant turn, unless the thinking markers use it too (Solar)
+    if eot in vocab and not any(eot in (m or "") for m in (spec.open, spec.close)):
+        ids.add(vocab[eot])
     return frozenset(ids)
 
 
@@ -147,20 +160,18 @@ def resolve_format(tokenizer: Any, folder: str | Path | None = None, name: str |
                    answer_tokens: int | None = None) -> ModelFormat:
     """The model's format bound to its tokenizer: `name` if given, else its manifest's, else detected."""
     folder = Path(folder) if folder else None
+    evidence: tuple[tuple[str, str], ...] = ()
     if name:
-        spec, why = get_format(name), "named explicitly"
-        if name == "think":
-            found = detect(tokenizer)[0]
-            switch = found.switch if found.name == "think" else None
-            spec = replace(spec, prompt_opens=found.prompt_opens, switch=switch)
-        _check_named(tokenizer, spec)
+        spec, evidence = _check_named(tokenizer, get_format(name))
+        why = "named explicitly"
     elif (recorded := manifest_format(folder)) is not None:
-        spec, why = get_format(recorded), "recorded in the model's manifest.json"
+        spec, evidence = _check_named(tokenizer, get_format(recorded))
+        why = "recorded in the model's manifest.json"
     else:
-        spec, why = detect(tokenizer)
+        spec, why, evidence = detect_with_evidence(tokenizer)
     if style := manifest_answer_style(folder):
         spec, why = replace(spec, **style), f"{why}; answer style from manifest.json"
-    fmt = ModelFormat(spec, tokenizer, stop_ids(tokenizer, folder, spec), why)
+    fmt = ModelFormat(spec, tokenizer, stop_ids(tokenizer, folder, spec), why, evidence)
     fmt.check_markers()
     return fmt.with_answer_tokens(answer_tokens)
 

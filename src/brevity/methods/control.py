@@ -49,7 +49,7 @@ def prompt_text(problem: Problem, engine: Engine, render: Render | None = None,
     fmt = engine.format
     if isinstance(problem.prompt, str):  # already rendered by the client: only what the method adds goes on
         if fmt.spec.thinks and not thinking:
-            return problem.prompt + fmt.off_prefill()
+            return fmt.thinking_off(problem.prompt)
         if fmt.spec.thinks and steer and not fmt.spec.prompt_opens:
             return problem.prompt + fmt.spec.open
         return problem.prompt
