@@ -319,11 +319,13 @@ def test_gateway_logs_the_models_own_template(name, tmp_path):
     cfg = single_model(name, path=str(folder), answer_tokens=8)
     cfg.log_prompts = str(tmp_path / "prompts.jsonl")
     cfg.limits.max_tokens = 48
+    cfg.models[name].efforts["low"] = 40
     gw = Gateway(cfg)
     gw.start()
     try:
         with BackgroundServer(cfg, gw) as url:
-            for extra in ({}, {"thinking_budget": 24}, {"early_exit": "deer"}, {"reasoning_effort": "none"}):
+            for extra in ({}, {"thinking_budget": 24}, {"early_exit": "deer"}, {"reasoning_effort": "none"},
+                          {"reasoning_effort": "low"}):
                 r = httpx.post(f"{url}/v1/chat/completions", timeout=120, json={
                     "model": name, "messages": [{"role": "user", "content": QUESTION}], **extra})
                 assert r.status_code == 200, r.text
@@ -333,8 +335,11 @@ def test_gateway_logs_the_models_own_template(name, tmp_path):
         gw.close()
     fmt = gw.formats[name]
     logged = [json.loads(x) for x in (tmp_path / "prompts.jsonl").read_text().splitlines()]
-    assert len(logged) == 4 and all(x["format"] == fmt.name for x in logged)
+    assert len(logged) == 5 and all(x["format"] == fmt.name for x in logged)
     assert logged[0]["prompt"] == fmt.render([{"role": "user", "content": QUESTION}])
+    # an effort reaches the template's own effort kwarg where it has one (gpt-oss), beside the enforced budget
+    assert ("Reasoning: low" in logged[4]["prompt"]) == (fmt.spec.effort == "reasoning_effort")
+    assert ("Reasoning: low" in logged[4]["prompt"]) == (name == "gpt-oss")
 
 
 @pytest.mark.parametrize(("name", "template", "want"), [

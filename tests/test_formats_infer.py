@@ -75,7 +75,7 @@ def test_effort_kwargs_are_found(corpus):
     gpt = infer(corpus["openai-gpt-oss-120b.jinja"], renderer(corpus["openai-gpt-oss-120b.jinja"]))
     assert gpt.effort == "reasoning_effort" and gpt.effort_levels == ("low", "medium", "high") and gpt.switch is None
     hy = infer(corpus["tencent-Hy3.jinja"], renderer(corpus["tencent-Hy3.jinja"]))
-    assert hy.effort == "reasoning_effort" and {"no_think", "low", "high"} <= set(hy.effort_levels)
+    assert hy.effort == "reasoning_effort" and hy.effort_levels == ("low", "high")  # no_think is the off switch
     assert (hy.switch_on, hy.switch_off) == ("high", "no_think")
 
 
@@ -144,3 +144,20 @@ def test_formats_show_prints_evidence_and_refuses_a_contradiction(qwen3_tok):
     bad = subprocess.run([sys.executable, "-m", "brevity.cli", "formats", "show", folder, "--format", "gpt-oss"],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "gpt-oss" in bad.stderr
+
+
+def test_effort_and_budget_map_to_the_templates_own_kwargs(corpus, qwen3_tok):
+    gpt = _fmt(qwen3_tok, corpus["openai-gpt-oss-120b.jinja"])
+    assert gpt.template_effort("low") == {"reasoning_effort": "low"}
+    assert gpt.template_effort("xhigh") == {"reasoning_effort": "high"} and gpt.template_effort("none") == {}
+    kimi = _fmt(qwen3_tok, corpus["Kimi-K3.jinja"])
+    assert kimi.template_effort("medium") == {"thinking_effort": "high"}
+    hy = _fmt(qwen3_tok, corpus["tencent-Hy3.jinja"])
+    assert hy.template_effort("low") == {"reasoning_effort": "low"}
+    low = hy.render(hy.messages(QUESTION), **hy.template_effort("low"))
+    assert "reasoning_effort:low" in low and low.rstrip().endswith("<think:opensource>")  # the level stays; on
+    assert "reasoning_effort:no_think" in hy.render(hy.messages(QUESTION), thinking=False)
+    seed = _fmt(qwen3_tok, corpus["ByteDance-Seed-OSS.jinja"])
+    assert seed.template_effort(None, 64) == {"thinking_budget": 64}
+    assert "thinking budget, which is 64" in seed.render(seed.messages(QUESTION), thinking_budget=64)
+    assert _fmt(qwen3_tok, corpus["Qwen-Qwen3-0.6B.jinja"]).template_effort("low", 64) == {}

@@ -60,6 +60,7 @@ class ReasoningFormat:
         return {k: getattr(self, k) for k in STRUCTURE}
 
 
+EFFORT_ORDER = ("none", "no_think", "minimal", "low", "medium", "high", "xhigh", "max")
 STRUCTURE = ("open", "close", "prompt_opens", "switch", "switch_on", "switch_off", "switch_closes", "on_form",
              "off_form", "effort", "effort_levels", "end_of_turn")
 
@@ -155,8 +156,8 @@ class ModelFormat:
                                "(chat_template.jinja) so that prompts are rendered the model's own way")
         s = self.spec
         kwargs = dict(template_kwargs)
-        if s.switch:
-            kwargs[s.switch] = s.switch_on if thinking else s.switch_off
+        if s.switch and not (thinking and s.switch in (s.effort, "thinking_budget") and s.switch in kwargs):
+            kwargs[s.switch] = s.switch_on if thinking else s.switch_off  # (an effort level asked for stays)
         try:
             text = tok.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=True, **kwargs)
         except Exception as e:  # noqa: BLE001  (a template refusing these messages: the caller's to fix)
@@ -167,6 +168,19 @@ class ModelFormat:
         elif steer and s.thinks and not s.prompt_opens:
             text += s.open
         return text
+
+    def template_effort(self, effort: str | None, budget: int | None = None) -> dict[str, Any]:
+        """The template's own kwargs for a request's effort (gpt-oss's `reasoning_effort`, Kimi-K3's
+        `thinking_effort`: the nearest level it takes) or budget (Seed-OSS's `thinking_budget`), beside the budget
+        the method enforces; empty where the template has no such kwarg."""
+        s = self.spec
+        if budget is not None and budget > 0 and s.switch == "thinking_budget":
+            return {"thinking_budget": budget}
+        if not effort or not s.effort or not s.effort_levels or effort == "none":
+            return {}
+        rank = {level: i for i, level in enumerate(EFFORT_ORDER)}
+        want = rank.get(effort, rank["medium"])
+        return {s.effort: min(s.effort_levels, key=lambda lv: (abs(rank.get(lv, want) - want), -rank.get(lv, 0)))}
 
     def off_prefill(self) -> str:
         """A closed, empty thinking section written for the model (NoThinking), where the template has no switch

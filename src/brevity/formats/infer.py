@@ -333,8 +333,10 @@ def _switch(probe: _Probe, cands: list[str], open_: str, close: str) -> tuple[st
     return None
 
 
-def _effort(probe: _Probe, template: str, cands: list[str]) -> tuple[str, tuple[str, ...]] | None:
-    """A kwarg whose levels (named in the template's own text) each render differently."""
+def _effort(probe: _Probe, template: str, cands: list[str], open_: str,
+            close: str) -> tuple[str, tuple[str, ...]] | None:
+    """A kwarg whose levels (named in the template's own text) each render differently and keep thinking on (a level
+    that closes thinking, Hy3's `no_think`, is the switch's business)."""
     user = [{"role": "user", "content": QUESTION}]
     for name in EFFORTS:
         if name not in cands:
@@ -344,6 +346,9 @@ def _effort(probe: _Probe, template: str, cands: list[str]) -> tuple[str, tuple[
             text = probe(user, True, **{name: level})
             if text is None or not (re.search(rf"['\"]{level}['\"]", template)
                                     or level in ("low", "medium", "high") and level in text):
+                continue
+            tail = probe.gen(**{name: level}) or ""
+            if close in tail or open_ in tail and _closes(tail[tail.rindex(open_) + len(open_):], "", close):
                 continue  # a level the template names, or one it writes into the prompt (gpt-oss's "Reasoning: low")
             if text is not None and text not in seen.values():
                 seen[level] = text
@@ -394,7 +399,7 @@ def infer(template: str, render: Render) -> Inferred:
     result["prompt_opens"] = g_on.rstrip().endswith(result["open"])
     evidence.append(("prompt opens thinking", ("yes" if result["prompt_opens"] else "no") + ": the generation prompt"
                      + (f" with {_kw(on_kwargs)}" if on_kwargs else "") + f" ends {g_on[-30:]!r}"))
-    if effort := _effort(probe, template, cands):
+    if effort := _effort(probe, template, cands, result["open"], close):
         result.update(effort=effort[0], effort_levels=effort[1])
         evidence.append(("effort", f"{effort[0]} takes {', '.join(effort[1])} (each renders differently)"))
     if result.get("end_of_turn"):

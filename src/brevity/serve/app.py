@@ -288,8 +288,10 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
             not_ready(body.model)
         gw.check(plan)
         name = plan.model.name
-        kwargs = body.control.template_kwargs
         thinking = parse_spec(plan.spec).name != "nothink"
+        # the template's own effort kwarg, if it has one, beside the enforced budget; the client's own kwargs win
+        kwargs = {**(gw.formats[name].template_effort(body.control.effort, body.control.budget) if thinking else {}),
+                  **body.control.template_kwargs}
         rendered = [gw.render(name, p, kwargs, thinking=thinking) for p in prompts]
         counts = [len(gw.formats[name].encode(r)) for r in rendered]
         where = "messages" if chat else "prompt"
