@@ -129,6 +129,7 @@ def format_resolver() -> Callable[[str, str], str]:
     from brevity.formats import detect
 
     tok = AutoTokenizer.from_pretrained(standin_path("qwen3"))
+    tok.bos_token = tok.bos_token or "<|endoftext|>"  # templates that write a bos_token (functionary) need one
 
     def resolve(name: str, template: str) -> str:
         tok.chat_template = template
