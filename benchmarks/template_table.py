@@ -144,8 +144,8 @@ def format_resolver() -> Callable[[str, str], str]:
             switch += " + prefill"
         off = repr(spec.off_form) if spec.switch and spec.switch_closes else "prefill"
         effort = f"; effort {spec.effort} ({', '.join(spec.effort_levels)})" if spec.effort else ""
-        return (f"`{spec.name}`: `{spec.open}` ... `{spec.close}`, prompt {'opens' if spec.prompt_opens else 'does not open'};"
-                f" switch {switch}; off {off}{effort}")
+        opens = "opens" if spec.prompt_opens else "does not open"
+        return f"`{spec.name}`: `{spec.open}` ... `{spec.close}`, prompt {opens}; switch {switch}; off {off}{effort}"
 
     return resolve
 

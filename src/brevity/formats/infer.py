@@ -164,7 +164,8 @@ def _tags(text: str) -> list[str]:
 
 def _closes(form: str, open_: str, close: str) -> bool:
     """A rendering closes thinking: it writes the closing marker, or a part of the closing sequence (Cohere's
-    `<|END_THINKING|>` before the model's `<|START_TEXT|>`, Kimi's `<|open|>response<|sep|>` after its `<|close|>think<|sep|>`)."""
+    `<|END_THINKING|>` before the model's `<|START_TEXT|>`, Kimi's `<|open|>response<|sep|>` after its
+    `<|close|>think<|sep|>`)."""
     f = form.strip()
     if open_ and f.startswith(open_):
         f = f[len(open_):].strip()
@@ -222,7 +223,7 @@ def _from_turn(probe: _Probe, settings: list[dict]) -> tuple[dict, str] | None:
             n = _aligned(lead, g)
             lead_rest, g_rest = lead[n:].strip(), g[n:].strip()
             if g_rest and not lead_rest and close not in g_rest and not _closes(g_rest, "", close):
-                open_ = g_rest  # only the generation prompt writes the opener (Apriel 1.6's "Here are my reasoning steps:")
+                open_ = g_rest  # only the generation prompt writes the opener (Apriel 1.6's "Here are my ...")
             elif lead_rest and not g_rest:
                 open_ = lead_rest  # the turn adds it after the generation prompt: the model writes it
             elif (m := _TAG.search(lead.rstrip())) is not None:
@@ -301,7 +302,8 @@ def _from_text(probe: _Probe, template: str) -> tuple[dict, str] | None:
         open_ = f"<{m.group(1)}>"
         return {"open": open_, "close": m.group(0)}, (
             f"no rendering shows a section; the template's text writes {m.group(0)!r}"
-            + (f" and {open_!r}" if open_ in template else f" (and strips what precedes it), so it opens with {open_!r}"))
+            + (f" and {open_!r}" if open_ in template
+               else f" (and strips what precedes it), so it opens with {open_!r}"))
     return None
 
 
