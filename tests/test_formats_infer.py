@@ -161,3 +161,21 @@ def test_effort_and_budget_map_to_the_templates_own_kwargs(corpus, qwen3_tok):
     assert seed.template_effort(None, 64) == {"thinking_budget": 64}
     assert "thinking budget, which is 64" in seed.render(seed.messages(QUESTION), thinking_budget=64)
     assert _fmt(qwen3_tok, corpus["Qwen-Qwen3-0.6B.jinja"]).template_effort("low", 64) == {}
+
+
+def test_a_switch_passed_as_a_template_kwarg_must_agree(corpus, qwen3_tok):
+    """render sets the template's switch; a caller's own value for it is honored only where it agrees."""
+    kimi = _fmt(qwen3_tok, corpus["Kimi-K3.jinja"])  # switch `thinking`
+    kimi.check_switch({"thinking": True}, thinking=True)
+    with pytest.raises(BrevityError, match="chat_template_kwargs.thinking is this model's thinking switch"):
+        kimi.check_switch({"thinking": False}, thinking=True)
+    with pytest.raises(BrevityError, match="disagrees with thinking off"):
+        kimi.check_switch({"thinking": True}, thinking=False)
+    hy = _fmt(qwen3_tok, corpus["tencent-Hy3.jinja"])  # switch and effort: reasoning_effort
+    hy.check_switch({"reasoning_effort": "low"}, thinking=True)
+    with pytest.raises(BrevityError):
+        hy.check_switch({"reasoning_effort": "no_think"}, thinking=True)
+    seed = _fmt(qwen3_tok, corpus["ByteDance-Seed-OSS.jinja"])  # thinking_budget: 0 is off, False is not 0
+    seed.check_switch({"thinking_budget": 64}, thinking=True)
+    with pytest.raises(BrevityError):
+        seed.check_switch({"thinking_budget": 0}, thinking=True)

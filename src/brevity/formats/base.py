@@ -54,13 +54,10 @@ class ReasoningFormat:
     def describe(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if k not in ("template",)}
 
-    def structure(self) -> dict[str, Any]:
-        """The facts a chat template decides (and `formats.infer` reads off it), as opposed to the phrasing a
-        named format refines."""
-        return {k: getattr(self, k) for k in STRUCTURE}
-
 
 EFFORT_ORDER = ("none", "no_think", "minimal", "low", "medium", "high", "xhigh", "max")
+# The facts a chat template decides (and `formats.infer` reads off it), as opposed to the phrasing a named format
+# refines.
 STRUCTURE = ("open", "close", "prompt_opens", "switch", "switch_on", "switch_off", "switch_closes", "on_form",
              "off_form", "effort", "effort_levels", "end_of_turn")
 
@@ -168,6 +165,20 @@ class ModelFormat:
         elif steer and s.thinks and not s.prompt_opens:
             text += s.open
         return text
+
+    def check_switch(self, template_kwargs: dict[str, Any], thinking: bool) -> None:
+        """A template kwarg the caller passes that is the template's own thinking switch (`thinking`,
+        `thinking_mode`, `reasoning_effort` ...) must agree with whether the method thinks: `render` sets the
+        switch, and would otherwise overwrite the caller's value silently."""
+        s = self.spec
+        if not s.switch or s.switch not in template_kwargs:
+            return
+        value = template_kwargs[s.switch]
+        off = value == s.switch_off and type(value) is type(s.switch_off)
+        if off == thinking or (not off and value != s.switch_on and s.switch not in (s.effort, "thinking_budget")):
+            raise BrevityError(f"chat_template_kwargs.{s.switch} is this model's thinking switch (on {s.switch_on!r}, "
+                               f"off {s.switch_off!r}); {value!r} disagrees with thinking "
+                               f"{'on' if thinking else 'off'}: turn thinking off with enable_thinking, or drop it")
 
     def template_effort(self, effort: str | None, budget: int | None = None) -> dict[str, Any]:
         """The template's own kwargs for a request's effort (gpt-oss's `reasoning_effort`, Kimi-K3's

@@ -44,7 +44,7 @@ def _family(inf: Inferred, template: str) -> tuple[ReasoningFormat, str]:
             return f, f"the template's markers are {f.name}'s"
     if inf.open == "<think>" and inf.close == "</think>":
         if "<｜Assistant｜>" in template:
-            if inf.switch == "thinking" or "thinking" in template_variables(template) and inf.switch:
+            if inf.switch and (inf.switch == "thinking" or "thinking" in template_variables(template)):
                 return FORMATS["deepseek-v3"], "DeepSeek markers (<｜Assistant｜>) and a `thinking` switch (V3.1+)"
             return FORMATS["deepseek-r1"], "DeepSeek markers (<｜Assistant｜>)"
         if not inf.prompt_opens and inf.switch == "enable_thinking" and inf.close in inf.off_form:

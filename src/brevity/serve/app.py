@@ -289,6 +289,11 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         gw.check(plan)
         name = plan.model.name
         thinking = parse_spec(plan.spec).name != "nothink"
+        try:
+            gw.formats[name].check_switch(body.control.template_kwargs, thinking)
+        except BrevityError as e:
+            raise ApiError(400, str(e), "conflicting_parameters", f"chat_template_kwargs.{gw.formats[name].spec.switch}"
+                           ) from None
         # the template's own effort kwarg, if it has one, beside the enforced budget; the client's own kwargs win
         kwargs = {**(gw.formats[name].template_effort(body.control.effort, body.control.budget) if thinking else {}),
                   **body.control.template_kwargs}
