@@ -124,7 +124,7 @@ def test_committed_member_resolves_and_is_compact():
     stored = data_root() / NAME
     if not (stored / "ids.json").is_file():
         pytest.skip(f"{NAME} is not built in {stored}")
-    assert sum(f.stat().st_size for f in stored.iterdir() if f.is_file()) < 8 * 2**20
+    assert sum(f.stat().st_size for f in stored.rglob("*") if f.is_file()) < 8 * 2**20
     folder = resolve_model(NAME)
     assert json.loads((folder / "config.json").read_text())["vocab_size"] == 151936
     assert resolve_model(NAME) == folder  # cached: materialized once
@@ -134,6 +134,29 @@ def test_committed_member_resolves_and_is_compact():
     solved = build_method("cot").solve(load_problems("arith", split="validation", n=4), HFEngine(folder))
     assert all(0 < s.thinking_tokens < 1024 and "\\boxed{" in s.answer for s in solved)
     assert sum(s.correct for s in solved) >= 3
+
+
+def test_committed_member_needs_no_fetched_asset(tmp_path):
+    """On a clean machine (empty HOME and caches, no llama.cpp files, hub offline) `--model tiny-qwen3-lrm` works:
+    the member carries its tokenizer, template and stop ids (zoo-data/tiny-qwen3-lrm/family)."""
+    import os
+    import subprocess
+    import sys
+
+    if not (data_root() / NAME / "family" / "tokenizer.json.xz").is_file():
+        pytest.skip(f"{NAME} is not built in {data_root()}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREVITY_")}
+    env.update(HOME=str(tmp_path / "home"), BREVITY_LLAMA_CPP_MODELS=str(tmp_path / "no-llama-cpp"),
+               BREVITY_STANDINS=str(tmp_path / "no-standins"), HF_HUB_OFFLINE="1", XDG_CACHE_HOME=str(tmp_path / "x"),
+               BREVITY_ZOO_DATA=str(data_root()))
+    r = subprocess.run([sys.executable, "-m", "brevity.cli", "bench", "--model", NAME, "--n", "2", "--methods",
+                        "cot,nothink", "--latency-n", "0", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    records = [json.loads(x) for x in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
+    assert len(records) == 4 and sum(x["correct"] for x in records if x["method"] == "cot") >= 1
+    assert not (tmp_path / "no-standins").exists() and not (tmp_path / "no-llama-cpp").exists()
+    assert (tmp_path / "home" / ".cache" / "brevity" / "zoo" / NAME / "config.json").is_file()
 
 
 @pytest.mark.parametrize("args,needle", [

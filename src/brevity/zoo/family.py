@@ -195,14 +195,87 @@ def compact_config(member: FamilyMember, fam_config, n_ids: int, ids: list[int])
         "pad_token_id": remap(fam_config.pad_token_id)})
 
 
-def family_parts(member: FamilyMember):
-    """(tokenizer, ModelFormat, full config) of the member's family, from its conformance stand-in."""
-    from transformers import AutoConfig, AutoTokenizer
+FAMILY_DIR = "family"  # beside the compact weights: the family's tokenizer, template, config and stop ids
+FAMILY_FILES = ("tokenizer_config.json", "chat_template.jinja", "config.json", "generation_config.json")
+FAMILY_SOURCES = """# What this folder is, and where it comes from
+
+The family files `tiny-qwen3-lrm` is materialized with, so that it needs no fetched asset:
+
+- `tokenizer.json.xz`: Qwen's tokenizer (151,643 byte-level BPE entries and Qwen3's added tokens at their
+  published ids, `<think>` = 151667), rebuilt by `brevity.conformance` from llama.cpp's
+  `ggml-vocab-qwen2.gguf` (llama-cpp-python 0.3.36's source package) with the added-token table
+  `src/brevity/conformance/added_tokens.toml`; xz-compressed. Qwen's vocabulary: Apache-2.0 (Qwen team).
+- `chat_template.jinja`: llama.cpp's copy of Qwen3's chat template (`models/templates/Qwen-Qwen3-0.6B.jinja`;
+  Qwen3's template is Apache-2.0, llama.cpp is MIT).
+- `config.json`, `generation_config.json`: the Qwen3 stand-in's full architecture and its stop ids
+  (`<|im_end|>` 151645, `<|endoftext|>` 151643).
+
+Written by `brevity zoo build tiny-qwen3-lrm`, from the conformance stand-in `qwen3`.
+"""
+
+
+def store_family(member: FamilyMember, out: Path) -> None:
+    """Keep the family's files beside the compact weights (the tokenizer xz-compressed: 1.4 MB instead of 11 MB),
+    so that materializing needs neither the fetched llama.cpp files nor a network."""
+    import lzma
+    import shutil
 
     from brevity.conformance.standins import standin_path
+
+    src, fam = standin_path(member.standin), out / FAMILY_DIR
+    fam.mkdir(parents=True, exist_ok=True)
+    data = lzma.compress((src / "tokenizer.json").read_bytes(), preset=9 | lzma.PRESET_EXTREME)
+    (fam / "tokenizer.json.xz").write_bytes(data)
+    for part in FAMILY_FILES:
+        shutil.copyfile(src / part, fam / part)
+    (fam / "SOURCES.md").write_text(FAMILY_SOURCES)
+
+
+def _family_key(stored: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in ("tokenizer.json.xz", *FAMILY_FILES):
+        h.update((stored / FAMILY_DIR / part).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def family_folder(member: FamilyMember, stored: Path | None = None) -> Path:
+    """A folder with the family's tokenizer, template and config: unpacked from the member's store (into the
+    cache, once), or the conformance stand-in for a store that has none yet (while it is being built)."""
+    import lzma
+    import shutil
+    import tempfile
+
+    stored = Path(stored or data_root() / member.name)
+    if not (stored / FAMILY_DIR / "tokenizer.json.xz").is_file():
+        from brevity.conformance.standins import standin_path
+
+        return standin_path(member.standin)
+    folder = cache_root() / f".family-{member.name}-{_family_key(stored)}"
+    if (folder / "tokenizer.json").is_file():
+        return folder
+    cache_root().mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache_root()))
+    try:
+        (tmp / "tokenizer.json").write_bytes(lzma.decompress((stored / FAMILY_DIR / "tokenizer.json.xz").read_bytes()))
+        for part in FAMILY_FILES:
+            shutil.copyfile(stored / FAMILY_DIR / part, tmp / part)
+        tmp.chmod(0o755)
+        if not (folder / "tokenizer.json").is_file():
+            tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def family_parts(member: FamilyMember, stored: Path | None = None):
+    """(tokenizer, ModelFormat, full config) of the member's family: from its store, else its conformance stand-in."""
+    from transformers import AutoConfig, AutoTokenizer
+
     from brevity.formats import load_format
 
-    folder = standin_path(member.standin)
+    folder = family_folder(member, stored)
     tok = AutoTokenizer.from_pretrained(folder)
     config = AutoConfig.from_pretrained(folder)
     settings = {k: v for k, v in config.to_dict().items() if k != "layer_types"}  # per layer: derived again
@@ -237,6 +310,7 @@ def build_family_member(name: str, out: Path | None = None, progress=None, resum
     out.mkdir(parents=True, exist_ok=True)
     inner.save_pretrained(out, safe_serialization=True)
     (out / "ids.json").write_text(json.dumps(ids) + "\n")
+    store_family(member, out)
     manifest = {
         "name": name, "format": fmt.name, "answer_style": answer_style(), "about": member.about,
         "standin": member.standin,
@@ -257,10 +331,8 @@ def stored_key(name: str, stored: Path | None = None) -> str:
     """Changes whenever the stored weights, their ids or the family's stand-in (tokenizer, template) change."""
     import hashlib
 
-    from brevity.conformance.standins import version_key
-
     stored = Path(stored or data_root() / name)
-    h = hashlib.sha256(version_key(FAMILY_MEMBERS[name].standin).encode())
+    h = hashlib.sha256(_family_key(stored).encode())
     for part in ("model.safetensors", "ids.json", "config.json", "manifest.json"):
         h.update((stored / part).read_bytes())
     h.update(str(SINK_LOGIT).encode())
@@ -277,7 +349,7 @@ def materialize(name: str, stored: Path | None = None, out: Path | None = None) 
     if not (stored / "ids.json").is_file():
         raise BrevityError(f"{name} is not built here ({stored} has no ids.json); run `brevity zoo build {name}`")
     out = Path(out or cache_root() / name)
-    tok, _, full_config = family_parts(member)
+    tok, _, full_config = family_parts(member, stored)
     ids = json.loads((stored / "ids.json").read_text())
     inner = AutoModelForCausalLM.from_pretrained(stored, dtype=torch.float32)
     full = AutoModelForCausalLM.from_config(full_config, dtype=torch.float32)
