@@ -27,6 +27,7 @@ from pathlib import Path
 
 from transformers.utils.chat_template_utils import render_jinja_template
 
+from brevity.conformance import template_rows
 from brevity.conformance.vocab import models_dir
 
 USER = [{"role": "user", "content": "PING-1234"}]
@@ -155,6 +156,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="write a markdown page here (default: print the table)")
     args = parser.parse_args()
     table = rows(resolve=format_resolver())
+    for r in table:
+        steers = not r["format"].startswith(("`plain`", "not resolved"))
+        r["conformance vocabulary"] = template_rows.describe(r["template"]) if steers else "-"
     body = markdown(table)
     if args.out is None:
         print(body, end="")
@@ -174,7 +178,11 @@ def main() -> None:
         f"shows a thinking section. {n_steer} of {len(table)} resolve to a format that steers thinking.\n"
         "`off` is the template's own thinking-off form (what its switch renders), or `prefill` (NoThinking's\n"
         "closed section) where no switch closes thinking. The rows are the corpus as shipped: llama.cpp's copies\n"
-        "of the R1-Distill-Qwen-32B and QwQ-32B templates add an `enable_thinking` branch (hence `closed`, `yes`).\n\n"
+        "of the R1-Distill-Qwen-32B and QwQ-32B templates add an `enable_thinking` branch (hence `closed`, `yes`).\n"
+        "`conformance vocabulary` is the tokenizer each steerable template's conformance row runs on\n"
+        "(`tests/test_conformance_templates.py`: on and off renderings, a scripted reply split with exact token\n"
+        "counts, `nothink` equal to the template's off rendering, `budget:N` closing with its own marker): the\n"
+        "family's own (`own`), or the nearest stand-in vocabulary with the template's markers added as tokens.\n\n"
         "Produced by: `PYTHONPATH=src python benchmarks/template_table.py --out docs/results/template_table.md`\n\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # The conformance stand-ins (brevity.conformance) are built from llama.cpp's vocabulary-only GGUF
 # files, their tokenizer test cases and its real chat templates, all in the llama-cpp-python sdist,
-# and (for gpt-oss) from the o200k_base ranks in the npm package js-tiktoken. Extract those to one
-# folder and print it. Idempotent; without npm the gpt-oss ranks are skipped with a note.
+# from the o200k_base ranks in the npm package js-tiktoken (gpt-oss), and from the tokenizer.json files that
+# the Apache-2.0 npm packages @lenml/tokenizer-{deepseek_v3,mistral_nemo,gemma3} ship (DeepSeek-V3.1,
+# Ministral 3, Gemma 4). Extract those to one folder and print it. Idempotent; without npm those stand-ins
+# are skipped with a note.
 set -euo pipefail
 DEST="${1:-${BREVITY_LLAMA_CPP_MODELS:-$HOME/.cache/brevity/llama-cpp-models}}"
 VOCABS="qwen2 llama-bpe"
 JS_TIKTOKEN="${JS_TIKTOKEN_VERSION:-1.0.21}"
+LENML="${LENML_VERSION:-3.7.2}"
+LENML_PACKAGES="deepseek_v3 mistral_nemo gemma3"
 if [ ! -f "$DEST/.complete" ]; then
   tarball=$(bash "$(dirname "$0")/llama_cpp_sdist.sh")
   tmp=$(mktemp -d)
@@ -27,6 +31,17 @@ if [ ! -f "$DEST/js-tiktoken/node_modules/js-tiktoken/dist/ranks/o200k_base.js" 
     npm install --silent --no-save --no-audit --no-fund --prefix "$DEST/js-tiktoken" "js-tiktoken@$JS_TIKTOKEN" >&2
   else
     echo "npm not found: the gpt-oss stand-in (o200k ranks from js-tiktoken) will be skipped" >&2
+  fi
+fi
+missing=()
+for p in $LENML_PACKAGES; do
+  [ -f "$DEST/lenml/node_modules/@lenml/tokenizer-$p/models/tokenizer.json" ] || missing+=("@lenml/tokenizer-$p@$LENML")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v npm >/dev/null; then
+    npm install --silent --no-save --no-audit --no-fund --ignore-scripts --prefix "$DEST/lenml" "${missing[@]}" >&2
+  else
+    echo "npm not found: the DeepSeek-V3.1, Ministral 3 and Gemma 4 stand-ins will be skipped" >&2
   fi
 fi
 echo "$DEST"

@@ -22,7 +22,7 @@ PROBLEMS = [Problem(id="q1", question=QUESTION, answer="5")]
 
 def _require(name: str):
     fam = vocab.family(standins.spec(name).family)
-    needed = vocab.o200k_ranks_file() if fam["vocab"] == "o200k_base" else vocab.gguf_path(fam["vocab"])
+    needed = vocab.source_file(fam["vocab"])
     if not needed.is_file() or not standins.template_path(name).is_file():
         pytest.skip(f"{needed.name} not fetched (scripts/fetch_llama_cpp_models.sh)")
     return standins.standin_path(name)
@@ -39,8 +39,7 @@ def expected(engine):
     """The script's thinking ids as the model writes them after its opening marker, worked out from the
     tokenizer: markers are atomic tokens, so the pieces between them encode on their own."""
     fmt, s = engine.format, engine.script
-    lead = "\n" if fmt.spec.open == "<think>" and not fmt.spec.prompt_opens else ""
-    think = fmt.encode(lead + s.thinking)
+    think = fmt.encode(engine.lead + s.thinking)
     return think, engine.tokenizer.decode(think)
 
 
@@ -50,7 +49,8 @@ def solve(spec: str, engine):
 
 def test_format_resolution(scripted):
     want = {"r1-distill-qwen": "deepseek-r1", "r1-distill-llama": "deepseek-r1", "qwq": "qwq", "qwen3": "qwen3",
-            "gpt-oss": "gpt-oss"}[scripted.model_name]
+            "gpt-oss": "gpt-oss", "deepseek-v3.1": "deepseek-v3", "ministral-3-reasoning": "mistral",
+            "gemma-4": "gemma4", "seed-oss": "seed-oss"}[scripted.model_name]
     assert scripted.format.name == want
     gen = scripted.generation_config_eos()
     assert gen <= scripted.format.stop_ids  # every eos id the family's generation_config.json lists
@@ -86,12 +86,18 @@ def test_nothink_uses_the_familys_off_form(scripted):
     sol = build_method("nothink")
     sol.log_prompts = True
     s = sol.solve(PROBLEMS, scripted)[0]
-    spec = scripted.format.spec
+    fmt = scripted.format
     off = {"deepseek-r1": "<think>\nOkay, I think I have finished thinking.\n</think>\n\n",
            "qwq": "<think>\nOkay, I think I have finished thinking.\n</think>\n\n",
            "qwen3": "<|im_start|>assistant\n<think>\n\n</think>\n\n",
-           "gpt-oss": spec.open + spec.close}[scripted.format.name]
+           "gpt-oss": fmt.spec.open + fmt.spec.close,
+           "mistral": "[/INST][THINK]Okay, I think I have finished thinking.\n[/THINK]",
+           "deepseek-v3": "<｜Assistant｜><think></think>",  # llama.cpp's copy opens, then closes
+           "gemma4": "<|turn>model\n<|channel>thought\n<channel|>",
+           "seed-oss": "directly start answering the question.</seed:cot_budget_reflect>\n</seed:think>"}[fmt.name]
     assert s.prompt.endswith(off), s.prompt[-80:]
+    if fmt.spec.switch:  # the template's own off rendering, not a prefill beside it
+        assert s.prompt == fmt.render(fmt.messages(QUESTION), thinking=False)
     assert s.thinking_tokens == 0 and s.correct and s.answer.strip() == scripted.script.answer.strip()
 
 
@@ -372,8 +378,11 @@ def test_served_raw_completion_turns_thinking_off_and_refuses_template_kwargs(ga
     text = r["choices"][0]["text"]  # the off switch's prefill (injected, listed), then the answer
     (start, end), = r["brevity"]["injected"][0]
     assert start == 0 and fmt.spec.close in text[:end]
-    if fmt.spec.switch:  # the template's own off form (Qwen3's empty block), not the NoThinking prefill
-        assert prompt + text[:end] == fmt.render(fmt.messages(QUESTION), thinking=False)
+    off = fmt.render(fmt.messages(QUESTION), thinking=False)
+    if fmt.spec.switch and off.startswith(prompt):  # the template's own off form (Qwen3's empty block)
+        assert prompt + text[:end] == off
+    elif fmt.spec.switch:  # Gemma 4 and Seed-OSS switch a system turn too: a rendered prompt gets the tail
+        assert text[:end] == fmt.spec.off_form and off.endswith(fmt.spec.off_form)
     else:
         assert text[:end] == fmt.off_prefill()
     assert text.endswith(engine.script.answer)

@@ -240,7 +240,7 @@ def test_length_rl_trains_a_real_format_through_its_own_template(name, tmp_path)
     from brevity.zoo.registry import MEMBERS
 
     fam = vocab.family(standins.spec(name).family)
-    needed = vocab.o200k_ranks_file() if fam["vocab"] == "o200k_base" else vocab.gguf_path(fam["vocab"])
+    needed = vocab.source_file(fam["vocab"])
     if not needed.is_file() or not standins.template_path(name).is_file():
         pytest.skip(f"{needed.name} not fetched (scripts/fetch_llama_cpp_models.sh)")
     path = standins.standin_path(name)

@@ -179,3 +179,9 @@ def test_a_switch_passed_as_a_template_kwarg_must_agree(corpus, qwen3_tok):
     seed.check_switch({"thinking_budget": 64}, thinking=True)
     with pytest.raises(BrevityError):
         seed.check_switch({"thinking_budget": 0}, thinking=True)
+
+
+def test_a_bad_option_is_clicks_one_line_usage_error():
+    r = subprocess.run([sys.executable, "-m", "brevity.cli", "formats", "show", "--nope", "x"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "No such option: --nope" in r.stderr and "Traceback" not in r.stderr

@@ -776,12 +776,20 @@ def tasks_stats(task: str = typer.Argument("arith"), n: int = 2000, split: str =
                f"(ideal saving {1 - mean(ratios):.3f})")
 
 
+# typer 0.29 vendors click; usage errors raise its exceptions, not the installed click's.
+_ClickException = getattr(getattr(typer, "_click", None), "exceptions", None)
+_ClickException = _ClickException.ClickException if _ClickException else __import__("click").ClickException
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
     except BrevityError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    except _ClickException as e:  # a bad option or argument: click's own one-line usage error
+        e.show()
+        sys.exit(e.exit_code)
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))
         sys.exit(code if isinstance(code, int) else 0)

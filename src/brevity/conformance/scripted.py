@@ -49,19 +49,23 @@ class ScriptedEngine:
     name = "scripted"
     parallel_calls = 1
 
-    def __init__(self, folder: str | Path, script: Script | None = None, reasoning_format: str | None = None):
+    def __init__(self, folder: str | Path, script: Script | None = None, reasoning_format: str | None = None,
+                 tokenizer=None):
+        """`folder` is a model folder, or only a name where `tokenizer` (with its chat template) is given."""
         from transformers import AutoTokenizer
 
         self.model_path = Path(folder)
         self.model_name = self.model_path.name
-        self.tokenizer = AutoTokenizer.from_pretrained(folder)
-        self.format = resolve_format(self.tokenizer, folder, reasoning_format)
+        self.tokenizer = tokenizer if tokenizer is not None else AutoTokenizer.from_pretrained(folder)
+        self.format = resolve_format(self.tokenizer, None if tokenizer is not None else folder, reasoning_format)
         self.script = script or script_for(self.format)
         self.cache = None
         fmt, s = self.format, self.format.spec
         self.eos = min(fmt.stop_ids)
-        # What the model writes after its generation prompt when left alone (Qwen3 writes "<think>\n").
-        self.opener = "" if s.prompt_opens else s.open + ("\n" if s.open == "<think>" else "")
+        # What the model writes after its generation prompt when left alone (Qwen3 writes "<think>\n"): a line
+        # break after the opening marker where the family's template puts one (its off form) or a <think> tag.
+        self.lead = "\n" if (s.open == "<think>" or s.off_form.startswith(s.open + "\n")) and not s.prompt_opens else ""
+        self.opener = "" if s.prompt_opens else s.open + self.lead
         opener = self.opener
         self.full = fmt.encode(f"{opener}{self.script.thinking}{s.close}{s.after_close}{self.script.answer}")
         self.full.append(self.eos)

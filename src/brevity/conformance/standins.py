@@ -1,12 +1,14 @@
 """Stand-ins of real reasoning models: their real tokenizer and chat template on a tiny random network.
 
 Why: Brevity's formats, methods and servers must be checked against the way real families write and
-render reasoning (R1 distills, QwQ, Qwen3, gpt-oss), and no real checkpoint can be downloaded or run
-where Brevity is built and tested. A stand-in is an ordinary transformers folder: the family's
-architecture with random weights (seeded, hidden size 16, one or two layers, the real number of
-embedding rows), the tokenizer rebuilt by `brevity.conformance.vocab`, the template that llama.cpp ships
-for that model, and generation_config.json with the family's stop ids. Its outputs are noise; its token
-ids, prompts and stop ids are the real ones.
+render reasoning (R1 distills, QwQ, Qwen3, gpt-oss, DeepSeek-V3.1, Ministral 3 Reasoning's `[THINK]`,
+Gemma 4, Seed-OSS), and no real checkpoint can be downloaded or run where Brevity is built and tested.
+A stand-in is an ordinary transformers folder: the family's architecture with random weights (seeded,
+hidden size 16, one or two layers, the real number of embedding rows), the tokenizer rebuilt by
+`brevity.conformance.vocab` (the family's own; for Ministral 3, Gemma 4 and Seed-OSS the nearest shipped
+vocabulary with the family's markers at ids that are not theirs, as `added_tokens.toml` states), the
+template that llama.cpp ships for that model, and generation_config.json with the family's stop ids. Its
+outputs are noise; its token ids (where the vocabulary is the family's own), prompts and stop ids are real.
 
 Template edit: llama.cpp's copies of the DeepSeek-R1-Distill-Qwen-32B and QwQ-32B templates add an
 `enable_thinking` branch that the published templates do not have, so that a default render (where
@@ -60,6 +62,12 @@ STANDINS: dict[str, Spec] = {
     "qwq": Spec("qwq", "Qwen2ForCausalLM", "Qwen-QwQ-32B.jinja", _QWQ_EDIT),
     "qwen3": Spec("qwen3", "Qwen3ForCausalLM", "Qwen-Qwen3-0.6B.jinja"),
     "gpt-oss": Spec("gpt-oss", "GptOssForCausalLM", "openai-gpt-oss-120b.jinja"),
+    "deepseek-v3.1": Spec("deepseek-v3_1", "DeepseekV3ForCausalLM", "deepseek-ai-DeepSeek-V3.1.jinja"),
+    "ministral-3-reasoning": Spec(
+        "ministral-3-reasoning", "Ministral3ForCausalLM", "mistralai-Ministral-3-14B-Reasoning-2512.jinja"
+    ),
+    "gemma-4": Spec("gemma4", "Gemma4ForCausalLM", "google-gemma-4-31B-it.jinja"),
+    "seed-oss": Spec("seed-oss", "SeedOssForCausalLM", "ByteDance-Seed-OSS.jinja"),
 }
 
 
@@ -134,6 +142,10 @@ def _model_config(s: Spec, fam: dict):
         "Qwen3ForCausalLM": "qwen3",
         "LlamaForCausalLM": "llama",
         "GptOssForCausalLM": "gpt_oss",
+        "DeepseekV3ForCausalLM": "deepseek_v3",
+        "Ministral3ForCausalLM": "ministral3",
+        "Gemma4ForCausalLM": "gemma4_text",
+        "SeedOssForCausalLM": "seed_oss",
     }[s.architecture]
     if model_type == "gpt_oss":
         common.update(
@@ -143,6 +155,32 @@ def _model_config(s: Spec, fam: dict):
             num_local_experts=4,
             num_experts_per_tok=2,
             intermediate_size=HIDDEN,
+        )
+    elif model_type == "deepseek_v3":  # multi-head latent attention and a routed MoE, all at toy sizes
+        common.update(
+            num_hidden_layers=2,
+            first_k_dense_replace=1,
+            q_lora_rank=8,
+            kv_lora_rank=8,
+            qk_rope_head_dim=4,
+            head_dim=4,  # rotary size: DeepSeek ropes only the qk_rope part of each head
+            qk_nope_head_dim=4,
+            v_head_dim=8,
+            n_routed_experts=4,
+            n_shared_experts=1,
+            num_experts_per_tok=2,
+            moe_intermediate_size=HIDDEN,
+            n_group=1,
+            topk_group=1,
+            num_key_value_heads=2,  # its attention has no grouped keys and values
+        )
+    elif model_type == "gemma4_text":  # one attention layer; the per-layer input embeddings at toy width
+        common.update(
+            num_hidden_layers=1,
+            layer_types=["sliding_attention"],
+            per_layer_config={},
+            sliding_window=128,
+            hidden_size_per_layer_input=2,
         )
     else:
         common.update(num_hidden_layers=1)

