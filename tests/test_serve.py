@@ -185,7 +185,7 @@ def test_bad_input_gets_a_4xx_with_an_openai_error(url, problems):
     assert _error(post({**ok, "model": "nope"}), 404)["code"] == "model_not_found"
     assert _error(post({**ok, "thinking_budget": -5}), 400)["param"] == "thinking_budget"
     assert _error(post({**ok, "reasoning_effort": "maximum"}), 400)["param"] == "reasoning_effort"
-    assert "answer" in _error(post({**ok, "thinking_budget": 580}), 400)["message"]  # no room left to answer
+    assert "answer" in _error(post({**ok, "thinking_budget": 599}), 400)["message"]  # no room for close and answer
     assert "phrase" in _error(post({**ok, "thinking_budget": 4}), 400)["message"]
     _error(post({**ok, "max_tokens": 100000}), 400)
     _error(post({**ok, "early_exit": "sometimes"}), 400)

@@ -276,7 +276,7 @@ def test_errors_name_param_and_code(url):
     assert (e["param"], e["code"]) == ("reasoning.summary", "unknown_parameter")
     e = err(post(url, "chat/completions", messages=MSG, n=2))
     assert (e["param"], e["code"]) == ("n", "unsupported_parameter")
-    e = err(post(url, "chat/completions", messages=MSG, thinking_budget=390))
+    e = err(post(url, "chat/completions", messages=MSG, thinking_budget=399))
     assert e["param"] == "thinking_budget" and "400" in e["message"]  # the server's real max_tokens limit
     e = err(post(url, "chat/completions", messages=MSG, max_completion_tokens=5000))
     assert e["param"] == "max_completion_tokens" and "400" in e["message"]

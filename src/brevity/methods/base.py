@@ -50,10 +50,19 @@ class Method:
     # Methods that steer the thinking section refuse a model whose format has none (cot does not).
     steers_thinking: ClassVar[bool] = False
     max_tokens: int = DEFAULT_MAX_TOKENS
+    # Room for the answer once thinking closes; 0: the model format's (the bench's default). The server sets it
+    # to what a request's max_tokens leaves after its thinking budget (`brevity.serve.gateway.Gateway.plan`).
+    answer_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.max_tokens <= 0:
             raise BrevityError(f"{self.name}: max_tokens must be positive, got {self.max_tokens}")
+        if self.answer_tokens < 0:
+            raise BrevityError(f"{self.name}: answer_tokens must be >= 0 (0: the format's), got {self.answer_tokens}")
+
+    def answer_room(self, engine) -> int:
+        """Most tokens the answer may take after thinking closes."""
+        return self.answer_tokens or engine.format.answer_tokens
 
     def spec(self) -> str:
         """Canonical spec: the positional parameter always (so `budget` reads `budget:256`), and every other

@@ -75,8 +75,8 @@ class NoThink(Method):
             if prob.sink is not None:
                 injected(prob.sink, fmt.spec.close)  # the stream's reasoning is empty; the answer follows
         base = prompts(problems, engine, thinking=False)
-        reqs = [request(prob, p, min(fmt.answer_tokens, self.max_tokens), "answer", logprobs=self.want_logprobs)
-                for prob, p in zip(problems, base)]
+        room = min(self.answer_room(engine), self.max_tokens)
+        reqs = [request(prob, p, room, "answer", logprobs=self.want_logprobs) for prob, p in zip(problems, base)]
         out = []
         for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
             ans = fmt.strip_stop(c.token_ids) if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
@@ -141,7 +141,8 @@ class Budget(CappedThinking):
             raise BrevityError("stop strings cannot apply with the server's native thinking budget (its one call "
                                "writes thinking and answer); drop stop, or serve budgets with native=false")
         base = prompts(problems, engine)
-        reqs = [request(prob, p, room + len(encode(engine, phrase)) + len(fmt.close_ids) + fmt.answer_tokens, "all",
+        total = room + len(encode(engine, phrase)) + len(fmt.close_ids) + self.answer_room(engine)
+        reqs = [request(prob, p, total, "all",
                         thinking_budget=room) for prob, p in zip(problems, base)]
         out = []
         for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
@@ -192,7 +193,7 @@ class NoWait(Method):
     def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
         base = prompts(problems, engine, steer=True)
         thoughts = new_thoughts(problems)
-        room = max(0, self.max_tokens - engine.format.answer_tokens)
+        room = max(0, self.max_tokens - self.answer_room(engine))
         comps = extend(engine, base, thoughts, list(range(len(problems))), [room] * len(problems),
                        logit_bias=self.banned(engine))
         for i, c in comps.items():

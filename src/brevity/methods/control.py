@@ -336,7 +336,7 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
             t.sink.write(closing_text(engine, end))
         elif t.sink is not None:
             injected(t.sink, closing_text(engine, end))
-    reqs = [_thought_request(t, b + tuple(t.ids) + end, fmt.answer_tokens, "answer", len(t.ids) + len(end))
+    reqs = [_thought_request(t, b + tuple(t.ids) + end, method.answer_room(engine), "answer", len(t.ids) + len(end))
             for b, t, end in zip(base, thoughts, ends)]
     out = []
     for prob, b, t, c, end in zip(problems, base, thoughts, engine.complete(reqs, progress), ends):

@@ -48,10 +48,10 @@ class EarlyExit(Method):
         self._room(engine)
 
     def _room(self, engine) -> int:
-        room = self.max_tokens - engine.format.answer_tokens
+        room = self.max_tokens - self.answer_room(engine)
         if room < 0:
             raise BrevityError(f"{self.name}: max_tokens {self.max_tokens} leaves no room to think after the "
-                               f"{engine.format.answer_tokens} answer tokens; raise max_tokens or lower answer tokens")
+                               f"{self.answer_room(engine)} answer tokens; raise max_tokens or lower answer tokens")
         if self.budget:
             room = min(room, self.budget - len(encode(engine, engine.format.spec.forced_close)))
         if room < 0:

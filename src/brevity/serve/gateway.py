@@ -29,9 +29,10 @@ from brevity.serve.scheduler import Scheduler
 log = logging.getLogger("brevity.serve")
 
 
-def _without_max_tokens(spec: str) -> str:
+def _without_lengths(spec: str) -> str:
+    """The spec without the lengths a request sets (max_tokens, answer_tokens): what a preparation depends on."""
     parsed = parse_spec(spec)
-    params = {k: v for k, v in _params(parsed).items() if k != "max_tokens"}
+    params = {k: v for k, v in _params(parsed).items() if k not in ("max_tokens", "answer_tokens")}
     return spec_text(parsed.name, params)
 
 
@@ -260,7 +261,7 @@ class Gateway:
                 return self.methods[key]
         method = build_method(spec)
         method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
-        base = (model, _without_max_tokens(spec))
+        base = (model, _without_lengths(spec))
         with self._lock:
             prepared = self.prepared.get(base)
             if prepared is not None:
@@ -336,28 +337,49 @@ class Gateway:
             budget, budget_field = 0, c.fields["thinking"]
         elif budget is None and c.effort:
             budget, budget_field = model.efforts[c.effort], c.fields["effort"]
-        room = self.formats[model.name].answer_tokens if model.name in self.formats else 0
-        if budget is not None and budget > 0 and budget + room > limit:
-            most = limits.max_tokens - room
-            raise ParamError(f"{budget_field} {budget} leaves no room for the answer: max_tokens must be at least "
-                             f"{budget + room} (the budget plus {room} answer tokens); this server allows max_tokens "
-                             f"up to {limits.max_tokens}, so thinking budgets up to {max(most, 0)}", budget_field)
+        budget, answer = self._lengths(model.name, budget, budget_field, c, limit)
+        lengths = {"max_tokens": limit, **({"answer_tokens": answer} if answer else {})}
         if budget == 0:
             if c.early_exit:
                 raise ParamError(f"{budget_field} skips thinking; early_exit cannot apply", "early_exit",
                                  "conflicting_parameters")
-            spec = spec_text("nothink", {"max_tokens": limit})
+            spec = spec_text("nothink", lengths)
         elif c.early_exit:
-            params = {**exit_params, **({"budget": budget} if budget else {}), "max_tokens": limit}
+            params = {**exit_params, **({"budget": budget} if budget else {}), **lengths}
             spec = spec_text(c.early_exit, params)
         elif budget is not None:
             native = {"native": "true"} if model.native_budget and model.backend != "hf" else {}
-            spec = spec_text("budget", {"max": budget, **native, "max_tokens": limit})
+            spec = spec_text("budget", {"max": budget, **native, **lengths})
         else:
             base = parse_spec(model.method)
-            spec = spec_text(base.name, {**_params(base), "max_tokens": limit})
+            spec = spec_text(base.name, {**_params(base), **lengths})
         param = "early_exit" if exit_params else budget_field or ("early_exit" if c.early_exit else None)
         return Plan(model, spec, limit, param=param)
+
+    def _lengths(self, model: str, budget: int | None, field: str | None, c, limit: int) -> tuple[int | None, int]:
+        """The thinking budget and the answer's room (0: the format's) under a request's max_tokens `limit`.
+
+        A budget fits when max_tokens leaves room for the closing marker and one answer token (Anthropic's rule:
+        max_tokens above budget_tokens); the answer gets what is left, up to the format's answer room. An
+        explicit budget that does not fit is a 400; one that an effort level implies is lowered so that the
+        answer keeps its share (the format's answer room, or half of max_tokens if that is less). Without a
+        budget, an early exit gets the budget that leaves the answer that same share (its forced close, when thinking
+        runs out, is inside the budget, so thinking, closing marker and answer stay within max_tokens)."""
+        fmt = self.formats.get(model)
+        if fmt is None or not fmt.spec.thinks or budget == 0:
+            return budget, (limit if budget == 0 and c.max_tokens else 0)
+        close, room = len(fmt.close_ids), fmt.answer_tokens
+        share = min(room, limit // 2)
+        if budget is not None and budget + close + 1 > limit:
+            if "effort" not in c.fields or field != c.fields["effort"]:
+                raise ParamError(f"{field} {budget} leaves no room for the answer: max_tokens must be above the "
+                                 f"budget plus the {close}-token closing marker, at least {budget + close + 1} "
+                                 f"(this server allows max_tokens up to {self.cfg.limits.max_tokens})", field)
+            budget = max(1, limit - close - share)
+        if budget is None and c.early_exit:  # the exit's forced close must fit too: a budget of what is left
+            budget = limit - close - share
+        answer = min(room, limit - budget - close) if budget is not None else share
+        return budget, (0 if answer == room else answer)
 
     def served_model(self, name: str) -> str:
         """The model a request's `model` runs on (an alias's target model)."""

@@ -1,0 +1,69 @@
+"""Budgets that fit the clients' rule (Anthropic: max_tokens above budget_tokens; OpenAI: reasoning counts inside
+max_completion_tokens, a cut answer ends with finish_reason "length"): a request's thinking budget, effort or early
+exit is served whenever max_tokens leaves room for the closing marker and one answer token, and the answer gets
+what is left. Checked with the official openai client on the Qwen3 stand-in (real template and vocabulary)."""
+
+from __future__ import annotations
+
+import pytest
+
+from brevity.conformance import standins, vocab
+
+QUESTION = [{"role": "user", "content": "What is 2 + 3?"}]
+
+
+@pytest.fixture(scope="module")
+def client():
+    import openai
+
+    from brevity.serve.background import BackgroundServer
+    from brevity.serve.config import single_model
+    from brevity.serve.gateway import Gateway
+
+    fam = vocab.family(standins.spec("qwen3").family)
+    if not vocab.source_file(fam["vocab"]).is_file():
+        pytest.skip("the qwen2 vocabulary is not fetched (scripts/fetch_llama_cpp_models.sh)")
+    cfg = single_model("qwen3", path=str(standins.standin_path("qwen3")))
+    gw = Gateway(cfg)
+    gw.start()
+    with BackgroundServer(cfg, gw) as url:
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0), gw
+    gw.close()
+
+
+@pytest.mark.parametrize("max_tokens", [160, 256])
+@pytest.mark.parametrize("extra", [{"thinking_budget": 32}, {"reasoning_effort": "low"}, {"early_exit": "deer"},
+                                   {"early_exit": "deer", "thinking_budget": 32}])
+def test_budgets_fit_ordinary_max_tokens(client, max_tokens, extra):
+    c, gw = client
+    r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=max_tokens, extra_body=extra)
+    use = r.usage
+    budget = extra.get("thinking_budget") or gw.cfg.models["qwen3"].efforts.get(extra.get("reasoning_effort"))
+    if budget:
+        assert use.completion_tokens_details.reasoning_tokens <= budget
+    assert use.completion_tokens <= max_tokens
+    # random weights never stop on their own: thinking runs to its cap and is closed (an early exit's cap is
+    # what max_tokens leaves the answer's share), and the answer runs to what is left and says it was cut
+    assert r.choices[0].finish_reason == "length" and r.model_extra["brevity"]["forced_close"]
+
+
+def test_a_budget_without_room_for_an_answer_is_one_400(client):
+    import openai
+
+    c, _ = client
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
+                                  extra_body={"thinking_budget": 159})
+    err = e.value.body
+    assert err["param"] == "thinking_budget" and "at least 161" in err["message"]
+    ok = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
+                                   extra_body={"thinking_budget": 158})
+    assert ok.usage.completion_tokens <= 160 and ok.usage.completion_tokens_details.reasoning_tokens <= 158
+
+
+def test_an_effort_that_does_not_fit_is_lowered_to_leave_the_answer_its_share(client):
+    c, gw = client
+    r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=100,
+                                  extra_body={"reasoning_effort": "high"})  # 192 thinking tokens asked
+    think = r.usage.completion_tokens_details.reasoning_tokens
+    assert think <= 100 - 1 - 50 and r.usage.completion_tokens <= 100
