@@ -28,6 +28,18 @@ class Request:
     logprobs: bool = False
     top_logprobs: int = 0  # this many most likely tokens per position, with their log-probabilities
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias); -100 bans a token, as in OpenAI's API
+    # vLLM's sampling extensions, per request with vLLM's semantics (brevity.serve.vllm_fields): min_p after the
+    # temperature; repetition_penalty over prompt and output, presence/frequency penalties over the output;
+    # ignore_eos never ends at an eos id; min_tokens bans eos and stop_token_ids before that many new tokens;
+    # stop_token_ids end the row (the id is kept, as an eos is); allowed_token_ids restricts every step.
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    ignore_eos: bool = False
+    min_tokens: int = 0
+    stop_token_ids: tuple[int, ...] = ()
+    allowed_token_ids: tuple[int, ...] | None = None
     # The server's own thinking cap (vLLM's `thinking_token_budget`): thinking tokens before it forces its
     # configured end string. Engines without one raise EngineCapabilityError.
     thinking_budget: int | None = None
@@ -36,6 +48,13 @@ class Request:
     keep_cache: bool = field(default=True, compare=False)
     # Where the text goes as it is generated, and who can cancel it (engines/streaming.py); not a setting.
     sink: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def shaped(self) -> bool:
+        """Whether anything but temperature, top-p and top-k changes this row's logits or its end."""
+        return (self.min_p > 0 or self.repetition_penalty != 1.0 or self.presence_penalty != 0
+                or self.frequency_penalty != 0 or self.ignore_eos or self.min_tokens > 0 or bool(self.stop_token_ids)
+                or self.allowed_token_ids is not None)
 
     @property
     def sampled(self) -> bool:

@@ -13,7 +13,7 @@ from transformers.generation.stopping_criteria import StoppingCriteriaList, Stop
 from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, finish_row
 from brevity.engines.growable_cache import GrowableCache
 from brevity.engines.prefix_cache import PrefixCache
-from brevity.engines.sampling import RowSampler, sampling_defaults
+from brevity.engines.sampling import RowProcessor, RowStopIds, sampling_defaults
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
 from brevity.formats import resolve_format
 
@@ -132,12 +132,16 @@ class HFEngine:
         gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
                    return_dict_in_generate=True, output_logits=want_logits, use_cache=True,
                    do_sample=False, temperature=None, top_p=None, top_k=None)
-        if any(q.sampled for q in reqs):  # each sampled row draws with its own generator
-            gen["logits_processor"] = LogitsProcessorList([RowSampler(reqs, self.device)])
+        start = input_ids.shape[1]
+        if any(q.sampled or q.shaped for q in reqs):  # each row shaped and drawn by its own settings
+            gen["logits_processor"] = LogitsProcessorList([RowProcessor(reqs, self.device, prompts, start,
+                                                                        self.eos_ids)])
         criteria = [self._stop_criteria(req.stop)] if req.stop else []
+        if any(q.stop_token_ids for q in reqs):
+            criteria.append(RowStopIds(reqs, start))
         if req.logit_bias:
             gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
-        streams = {r: RowStream(q.sink, self.decode, q.stop, self.eos_ids) for r, q in enumerate(reqs)
+        streams = {r: RowStream(q.sink, self.decode, q.stop, self._stop_ids(q)) for r, q in enumerate(reqs)
                    if q.sink is not None and q.sink.wants_text}
         if streams:
             gen["streamer"] = BatchStreamer(streams)
@@ -169,6 +173,10 @@ class HFEngine:
             self._store(out.cache, masks, prompts, reqs, completions)
         return completions
 
+    def _stop_ids(self, req: Request) -> set[int]:
+        """The ids that end this row: the model's eos ids (unless ignore_eos) and the request's stop_token_ids."""
+        return (set() if req.ignore_eos else set(self.eos_ids)) | set(req.stop_token_ids)
+
     def _stop_criteria(self, stops: tuple[str, ...]) -> StopStringCriteria:
         """transformers' stop-string criterion, built once per set of stop strings: building it scans the
         whole vocabulary (seconds per call on a 150k-token one)."""
@@ -180,7 +188,7 @@ class HFEngine:
 
     def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps, tops=None) -> Completion:
         """Trim padding after EOS, apply stop strings, and cut token ids to match the text."""
-        toks, text, finish, stop_reason, tail = finish_row(toks, self.eos_ids, req.stop, self.decode)
+        toks, text, finish, stop_reason, tail = finish_row(toks, self._stop_ids(req), req.stop, self.decode)
         self.generated_tokens += len(toks)
         return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
                           stop_reason=stop_reason, stop_tail=tail, logprobs=logps[:len(toks)] if logps else None,

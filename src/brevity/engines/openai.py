@@ -194,7 +194,8 @@ class OpenAIEngine:
                 "max_tokens": r.max_tokens,
                 "temperature": r.temperature if r.sampled else 0.0,
                 "skip_special_tokens": False, "spaces_between_special_tokens": False,
-                "return_token_ids": True, "repetition_penalty": 1.0, "repeat_penalty": 1.0}
+                "return_token_ids": True, "repetition_penalty": r.repetition_penalty,
+                "repeat_penalty": r.repetition_penalty}  # vLLM's and llama.cpp's names
         if r.stop:
             body["stop"] = list(r.stop)
         if r.sampled:
@@ -207,6 +208,11 @@ class OpenAIEngine:
             body["thinking_token_budget"] = r.thinking_budget
         if r.logit_bias:
             body["logit_bias"] = {str(t): b for t, b in r.logit_bias}
+        extensions = {"min_p": (r.min_p, 0.0), "presence_penalty": (r.presence_penalty, 0.0),
+                      "frequency_penalty": (r.frequency_penalty, 0.0), "ignore_eos": (r.ignore_eos, False),
+                      "min_tokens": (r.min_tokens, 0), "stop_token_ids": (list(r.stop_token_ids), []),
+                      "allowed_token_ids": (None if r.allowed_token_ids is None else list(r.allowed_token_ids), None)}
+        body.update({k: v for k, (v, off) in extensions.items() if v != off})
         return body
 
     def _completion(self, r: Request, prompt: list[int], ch: dict) -> Completion:
@@ -221,7 +227,7 @@ class OpenAIEngine:
             text2, which = apply_stop(text, r.stop)
             if which:
                 text, stop_reason = text2, which
-        if ids and ids[-1] in self.format.stop_ids:
+        if ids and (ids[-1] in self.format.stop_ids or ids[-1] in r.stop_token_ids):
             text = self.decode(ids[:-1])
         tail = ""
         if stop_reason is not None:  # token ids without the stop string, as the hf engine returns them

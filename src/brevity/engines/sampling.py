@@ -1,9 +1,12 @@
 """Per-request sampling for a batched `generate`, and a model's own sampling defaults.
 
 transformers' `generate` samples the whole batch from torch's global generator with one temperature, so a
-request's tokens would depend on what it was batched with. `RowSampler` samples each row itself, with that
-row's settings and its own `torch.Generator`, and leaves a single finite logit (the drawn token) so that
-`generate` runs greedily (do_sample=False) and picks exactly it. Greedy rows (temperature 0) are untouched.
+request's tokens would depend on what it was batched with. `RowProcessor` treats each row itself: first the
+row's own logit shaping (vLLM's extensions on `Request`: allowed ids, min_tokens, ignore_eos, repetition,
+presence and frequency penalties), then, for a sampled row, a draw with that row's settings and its own
+`torch.Generator`, leaving a single finite logit (the drawn token) so that `generate` runs greedily
+(do_sample=False) and picks exactly it. A greedy row gets its shaped logits and `generate` takes their argmax.
+`RowStopIds` ends a row at one of its own stop ids.
 The same request with the same seed thus draws the same tokens alone or in any batch (up to the float noise
 of batched arithmetic, which greedy decoding has too).
 """
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import LogitsProcessor
+from transformers import LogitsProcessor, StoppingCriteria
 
 from brevity.engines.base import Request
 
@@ -49,13 +52,17 @@ def sampling_defaults(folder: str | Path | None) -> SamplingDefaults:
                             top_p=float(cfg.get("top_p", 1.0) or 1.0), top_k=int(cfg.get("top_k", 0) or 0))
 
 
-def filter_logits(logits: torch.Tensor, temperature: float, top_p: float, top_k: int) -> torch.Tensor:
-    """One row's logits as sampling sees them: divided by the temperature, then the top-k and nucleus (top-p)
-    cuts (-inf outside), as transformers' and vLLM's samplers apply them."""
+def filter_logits(logits: torch.Tensor, temperature: float, top_p: float, top_k: int,
+                  min_p: float = 0.0) -> torch.Tensor:
+    """One row's logits as sampling sees them: divided by the temperature, then the top-k, min-p (tokens below
+    min_p times the most likely one's probability) and nucleus (top-p) cuts (-inf outside), as vLLM applies them."""
     x = logits / temperature
     if 0 < top_k < x.shape[-1]:
         kth = torch.topk(x, top_k).values[-1]
         x = x.masked_fill(x < kth, float("-inf"))
+    if min_p > 0:
+        probs = x.softmax(-1)
+        x = x.masked_fill(probs < min_p * probs.max(), float("-inf"))
     if top_p < 1.0:
         sorted_x, order = torch.sort(x, descending=True)
         cum = sorted_x.softmax(-1).cumsum(-1)
@@ -64,24 +71,69 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_p: float, top_k:
     return x
 
 
-class RowSampler(LogitsProcessor):
-    """Draws each sampled row's next token with the row's own generator; see the module docstring."""
+def shape_logits(x: torch.Tensor, q: Request, prompt: Sequence[int], new: torch.Tensor,
+                 eos: Sequence[int]) -> torch.Tensor:
+    """One row's logits after vLLM's extensions (`new`: the tokens this call generated so far)."""
+    inf = float("-inf")
+    if q.allowed_token_ids is not None:
+        keep = torch.full_like(x, inf)
+        idx = torch.tensor(q.allowed_token_ids, device=x.device)
+        keep[idx] = x[idx]
+        x = keep
+    banned = [*eos] if q.ignore_eos or len(new) < q.min_tokens else []
+    if len(new) < q.min_tokens:
+        banned += q.stop_token_ids
+    if banned:
+        x = x.index_fill(0, torch.tensor(banned, device=x.device), inf)
+    if q.repetition_penalty != 1.0:
+        seen = torch.unique(torch.cat([torch.tensor(list(prompt), dtype=torch.long, device=x.device), new]))
+        vals = x[seen]
+        x = x.index_copy(0, seen, torch.where(vals > 0, vals / q.repetition_penalty, vals * q.repetition_penalty))
+    if (q.presence_penalty or q.frequency_penalty) and len(new):
+        counts = torch.bincount(new, minlength=x.shape[-1])[: x.shape[-1]].to(x.dtype)
+        x = x - q.frequency_penalty * counts - q.presence_penalty * (counts > 0).to(x.dtype)
+    return x
 
-    def __init__(self, reqs: Sequence[Request], device: torch.device | str):
-        self.rows = []
+
+class RowProcessor(LogitsProcessor):
+    """Shapes and draws each row's next token by the row's own settings; see the module docstring."""
+
+    def __init__(self, reqs: Sequence[Request], device: torch.device | str, prompts: Sequence[Sequence[int]],
+                 start: int, eos: Sequence[int]):
+        self.rows, self.prompts, self.start, self.eos = [], prompts, start, list(eos)
         for r, q in enumerate(reqs):
+            gen = None
             if q.sampled:
                 gen = torch.Generator(device=device)
                 # No seed: one drawn from torch's global generator, so a caller that seeds torch (a training
                 # run) stays repeatable; the server seeds that generator from the OS at start.
                 gen.manual_seed(q.seed if q.seed is not None else int(torch.randint(2**62, ())))
+            if gen is not None or q.shaped:
                 self.rows.append((r, q, gen))
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         out = scores.clone()  # never in place: generate keeps the raw logits it passed in (output_logits)
         for r, q, gen in self.rows:
-            probs = filter_logits(scores[r], q.temperature, q.top_p, q.top_k).softmax(-1)
+            x = scores[r]
+            if q.shaped:
+                x = shape_logits(x, q, self.prompts[r], input_ids[r, self.start:], self.eos)
+            if gen is None:
+                out[r] = x
+                continue
+            probs = filter_logits(x, q.temperature, q.top_p, q.top_k, q.min_p).softmax(-1)
             token = torch.multinomial(probs, 1, generator=gen)
             out[r] = float("-inf")
             out[r, token] = 0.0
         return out
+
+
+class RowStopIds(StoppingCriteria):
+    """Ends each row at one of its own stop ids (vLLM's stop_token_ids)."""
+
+    def __init__(self, reqs: Sequence[Request], start: int):
+        self.stops = [set(q.stop_token_ids) for q in reqs]
+        self.start = start
+
+    def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
+        last = input_ids[:, -1].tolist() if input_ids.shape[1] > self.start else [None] * input_ids.shape[0]
+        return torch.tensor([t in s for t, s in zip(last, self.stops)], device=input_ids.device)

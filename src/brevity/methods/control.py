@@ -7,9 +7,10 @@ has already seen, so a prefix-caching engine (the `hf` engine, vLLM with prefix 
 for the new tokens of each round and each probe.
 
 A served problem carries the client's own decoding settings (`Decoding`: temperature, top_p, seed, stop,
-logprobs). Every method applies them the same way, through `request`, wherever it asks the engine for text
-the client reads (thinking rounds and the answer): sampling and logprobs everywhere, the client's stop
-strings on the answer only, so a `stop: ["\n"]` never cuts the thinking. Probes and a method's own helper
+logprobs, and vLLM's extensions: top_k, min_p, penalties, ignore_eos, min_tokens, stop_token_ids, allowed ids).
+Every method applies them the same way, through `request`, wherever it asks the engine for text the client
+reads (thinking rounds and the answer): sampling and logprobs everywhere, the client's stop strings on the
+answer only, so a `stop: ["\n"]` never cuts the thinking. Probes and a method's own helper
 calls (TALE's budget estimate) stay greedy: they are the method's, not the client's.
 """
 
@@ -76,6 +77,15 @@ class Decoding:
     logprobs: bool = False
     top_logprobs: int = 0
     stop: tuple[str, ...] = ()
+    # vLLM's sampling extensions (engines.base.Request); min_tokens counts every token the client reads
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    ignore_eos: bool = False
+    min_tokens: int = 0
+    stop_token_ids: tuple[int, ...] = ()
+    allowed_token_ids: tuple[int, ...] | None = None
 
     @property
     def default(self) -> bool:
@@ -96,7 +106,11 @@ def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Li
     seed = None if d.seed is None else (d.seed + 1_000_003 * prior) % 2**63
     stops = tuple(dict.fromkeys((*stop, *(d.stop if part != "thinking" else ()))))
     return Request(prompt, max_tokens, stop=stops, temperature=d.temperature, top_p=d.top_p, top_k=d.top_k,
-                   seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=problem.sink, **kw)
+                   seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=problem.sink,
+                   min_p=d.min_p, repetition_penalty=d.repetition_penalty, presence_penalty=d.presence_penalty,
+                   frequency_penalty=d.frequency_penalty, ignore_eos=d.ignore_eos,
+                   min_tokens=max(0, d.min_tokens - prior), stop_token_ids=d.stop_token_ids,
+                   allowed_token_ids=d.allowed_token_ids, **kw)
 
 
 def needs_answer_phase(problems: Sequence[Problem], engine: Engine) -> bool:

@@ -36,6 +36,8 @@ from pydantic_core import PydanticCustomError
 
 from brevity.methods.solution import Solution
 from brevity.serve.stream import response_parts
+from brevity.serve.vllm_fields import REFUSED
+from brevity.serve.vllm_fields import default as vllm_default
 
 Effort = Literal["none", "minimal", "low", "medium", "high", "xhigh"]
 DYNAMIC = "dynamic"  # a budget claim of "no cap" (Gemini's thinking_budget -1)
@@ -101,6 +103,16 @@ class Sampling:
     stop: tuple[str, ...] = ()
     logprobs: bool = False
     top_logprobs: int = 0
+    # vLLM's extensions (serve/vllm_fields.py); None: unset (the model's own top_k then)
+    top_k: int | None = None
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    ignore_eos: bool = False
+    min_tokens: int = 0
+    stop_token_ids: tuple[int, ...] = ()
+    allowed_token_ids: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -164,9 +176,26 @@ class Extensions(BaseModel):
     service_tier: str | None = None
     prompt_cache_key: str | None = None
     safety_identifier: str | None = None
-    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="Only 0.")
-    presence_penalty: float | None = Field(None, ge=-2, le=2, description="Only 0.")
+    frequency_penalty: float | None = Field(None, ge=-2, le=2, description="Lowers a token's logit by this times "
+                                                                          "its count in the output.")
+    presence_penalty: float | None = Field(None, ge=-2, le=2, description="Lowers the logit of every token already "
+                                                                         "in the output by this.")
     logit_bias: dict[str, float] | None = Field(None, description="Only empty.")
+    # vLLM's sampling extensions (serve/vllm_fields.py), with vLLM's bounds
+    top_k: int | None = Field(None, ge=-1, description="vLLM: sample from the k most likely tokens (-1, 0: all).")
+    min_p: float | None = Field(None, ge=0, le=1, description="vLLM: drop tokens below min_p times the top one's "
+                                                              "probability.")
+    repetition_penalty: float | None = Field(None, gt=0, allow_inf_nan=False,
+                                             description="vLLM: >1 discourages tokens of the prompt and output.")
+    ignore_eos: bool | None = Field(None, description="vLLM: never stop at an end-of-sequence token.")
+    min_tokens: int | None = Field(None, ge=0, description="vLLM: no end-of-sequence or stop id before this many "
+                                                           "tokens.")
+    stop_token_ids: list[int] | None = Field(None, description="vLLM: token ids that end the output.")
+    allowed_token_ids: list[int] | None = Field(None, description="vLLM: generate only these token ids.")
+    include_reasoning: bool | None = Field(None, description="vLLM: false leaves the reasoning out of the "
+                                                             "response (usage unchanged).")
+    request_id: str | None = Field(None, description="vLLM: accepted; no effect.")
+    session_id: str | None = Field(None, description="vLLM: accepted; no effect.")
     # Reasoning control, in every shape (see the module's docstring)
     thinking_budget: int | None = Field(None, ge=0, description="Most thinking tokens; enforced, then the model "
                                                                 "answers. 0 skips thinking.")
@@ -193,10 +222,14 @@ class Extensions(BaseModel):
     # Checks ------------------------------------------------------------------------------------
     def _refusals(self) -> dict[str, bool]:
         """OpenAI fields this server does not implement: field -> whether the value asks for nothing."""
-        return {"n": _default(self.n, 1),
-                "frequency_penalty": _default(self.frequency_penalty, 0),
-                "presence_penalty": _default(self.presence_penalty, 0),
-                "logit_bias": _default(self.logit_bias, {})}
+        return {"n": _default(self.n, 1), "logit_bias": _default(self.logit_bias, {})}
+
+    def _vllm_refusals(self) -> None:
+        """vLLM fields this server does not take (vllm_fields.REFUSED): a 400 unless they hold vLLM's default."""
+        for name, value in (self.model_extra or {}).items():
+            if name in REFUSED and value is not None and value != vllm_default(name):
+                raise param_error("unsupported_parameter", f"{name}={value!r} is not supported by this server "
+                                                           f"({REFUSED[name]}); leave it out", name)
 
     def _logprobs(self) -> tuple[bool, int]:
         return False, 0
@@ -207,11 +240,25 @@ class Extensions(BaseModel):
             if not ok:
                 raise param_error("unsupported_parameter", f"{name}={getattr(self, name)!r} is not supported by "
                                                            "this server; leave it out", name)
+        self._vllm_refusals()
         stop = (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
         if len(stop) > 4 or any(not s for s in stop):
             raise param_error("invalid_value", "stop takes a string or a list of up to 4 non-empty strings", "stop")
         logprobs, top = self._logprobs()
-        sampling = Sampling(self.temperature, self.top_p, self.seed, stop, logprobs, top)
+        limit = self.max_tokens or self.max_completion_tokens
+        if self.min_tokens and limit is not None and self.min_tokens > limit:  # vLLM's own check and wording
+            raise param_error("invalid_value", f"min_tokens must be less than or equal to max_tokens={limit}, got "
+                                               f"{self.min_tokens}.", "min_tokens")
+        if self.allowed_token_ids is not None and not self.allowed_token_ids:
+            raise param_error("invalid_value", "allowed_token_ids must not be empty", "allowed_token_ids")
+        sampling = Sampling(self.temperature, self.top_p, self.seed, stop, logprobs, top,
+                            top_k=None if self.top_k is None else max(0, self.top_k), min_p=self.min_p or 0.0,
+                            repetition_penalty=1.0 if self.repetition_penalty is None else self.repetition_penalty,
+                            presence_penalty=self.presence_penalty or 0.0,
+                            frequency_penalty=self.frequency_penalty or 0.0, ignore_eos=bool(self.ignore_eos),
+                            min_tokens=self.min_tokens or 0, stop_token_ids=tuple(self.stop_token_ids or ()),
+                            allowed_token_ids=None if self.allowed_token_ids is None
+                            else tuple(self.allowed_token_ids))
         self._control = self._reasoning_control(sampling)
         return self
 
@@ -256,6 +303,8 @@ class Extensions(BaseModel):
                 if g.include_thoughts is not None:
                     claims.append((f"{key}.include_thoughts", "hide", not g.include_thoughts))
         switch("enable_thinking", self.enable_thinking)
+        if self.include_reasoning is not None:
+            claims.append(("include_reasoning", "hide", not self.include_reasoning))
         kwargs = dict(self.chat_template_kwargs or {})
         if "enable_thinking" in kwargs:
             on = kwargs.pop("enable_thinking")
@@ -288,8 +337,9 @@ class Extensions(BaseModel):
                        template_kwargs=kwargs, sampling=sampling, fields=where)
 
     def unknown_fields(self) -> list[str]:
-        """Keys in no schema this server knows (the server refuses or ignores them, by its config)."""
-        return list(self.model_extra or {})
+        """Keys in no schema this server knows (the server refuses or ignores them, by its config); vLLM's refused
+        fields at their default are known."""
+        return [k for k in (self.model_extra or {}) if k not in REFUSED]
 
     def include_usage(self) -> bool:
         return bool(self.stream_options and self.stream_options.include_usage)
@@ -342,6 +392,7 @@ class ChatCompletionRequest(Extensions):
     prediction: dict[str, Any] | None = None
     web_search_options: dict[str, Any] | None = None
     verbosity: Literal["low", "medium", "high"] | None = None
+    echo: bool | None = Field(None, description="vLLM: only false (the prompt is not repeated).")
 
     def _refusals(self) -> dict[str, bool]:
         return {**super()._refusals(), "tools": _default(self.tools, []),
@@ -351,7 +402,7 @@ class ChatCompletionRequest(Extensions):
                 "response_format": _default(self.response_format, {"type": "text"}),
                 "modalities": _default(self.modalities, ["text"]), "audio": self.audio is None,
                 "prediction": self.prediction is None, "web_search_options": self.web_search_options is None,
-                "verbosity": _default(self.verbosity, "medium")}
+                "verbosity": _default(self.verbosity, "medium"), "echo": _default(self.echo, False)}
 
     def _logprobs(self) -> tuple[bool, int]:
         if self.top_logprobs and not self.logprobs:
