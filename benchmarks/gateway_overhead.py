@@ -7,6 +7,15 @@ on core 1, so the gateway's own work never takes time from the engine it fronts,
 benchmarks the three in turn (interleaved rounds); the table gives each one's median over rounds.
 
     python benchmarks/gateway_overhead.py --n 64 --max-tokens 1024 --concurrency 8 --rounds 3
+    python benchmarks/gateway_overhead.py --dataset random --input-len 64 --max-tokens 256 --n 64 --concurrency 8
+
+`--budget N` compares thinking budgets instead: plain vLLM started with its reasoning parser enforcing
+`thinking_token_budget: N` itself, against the gateway over vLLM enforcing `thinking_budget: N` (think up to
+N, close with the format's phrase, answer), and the in-process `hf` gateway.
+
+`--dataset arith` sends the arith test questions (each answer ends where the model stops); `--dataset random`
+is `vllm bench serve`'s default random dataset (random prompts of `--input-len` tokens, `ignore_eos`, so every
+output is exactly `--max-tokens` long on every server: short requests, where a per-request cost shows).
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ import time
 from pathlib import Path
 
 from brevity.engines.vllm import DEFAULT_VENV, free_port, start_vllm, stop, wait_healthy
+from brevity.formats import load_format
+from brevity.serve.upstream import native_budget_args
 from brevity.tasks import load_problems
 from brevity.zoo import resolve_model
 
@@ -64,12 +75,21 @@ def cores_of(pid: int) -> str:
     return " ".join(parts)
 
 
-def bench_once(venv: Path, url: str, tokenizer: str, data: Path, args, out_dir: Path, name: str) -> dict:
+def bench_once(venv: Path, url: str, tokenizer: str, data: Path, args, out_dir: Path, name: str,
+               plain: bool = False) -> dict:
+    """One `vllm bench serve` run; `plain`: the target is vLLM itself (its own budget field)."""
+    if args.dataset == "random":
+        dataset = ["--dataset-name", "random", "--random-input-len", str(args.input_len), "--random-output-len",
+                   str(args.max_tokens), "--ignore-eos"]
+    else:
+        dataset = ["--dataset-name", "custom", "--dataset-path", str(data), "--skip-chat-template",
+                   "--custom-output-len", str(args.max_tokens)]
     cmd = ["taskset", "-c", str(FRONT_CORE), str(venv / "bin" / "vllm"), "bench", "serve",
            "--backend", "openai-chat", "--base-url", url, "--endpoint", "/v1/chat/completions",
-           "--model", "tiny-lrm", "--tokenizer", tokenizer, "--dataset-name", "custom",
-           "--dataset-path", str(data), "--skip-chat-template", "--num-prompts", str(args.n),
-           "--custom-output-len", str(args.max_tokens), "--max-concurrency", str(args.concurrency),
+           "--model", "tiny-lrm", "--tokenizer", tokenizer, *dataset, "--num-prompts", str(args.n),
+           "--max-concurrency", str(args.concurrency),
+           *(["--extra-body", json.dumps({("thinking_token_budget" if plain else "thinking_budget"):
+                                          args.budget})] if args.budget else []),
            "--temperature", "0", "--seed", "0", "--disable-shuffle", "--disable-tqdm", "--save-result",
            "--result-dir", str(out_dir), "--result-filename", f"{name}.json"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -82,6 +102,9 @@ def bench_once(venv: Path, url: str, tokenizer: str, data: Path, args, out_dir: 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=64)
+    ap.add_argument("--dataset", choices=["arith", "random"], default="arith")
+    ap.add_argument("--input-len", type=int, default=64, help="random dataset: prompt tokens")
+    ap.add_argument("--budget", type=int, default=0, help="compare thinking budgets of this many tokens")
     ap.add_argument("--max-tokens", type=int, default=1024)
     ap.add_argument("--concurrency", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
@@ -101,7 +124,8 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="gateway-overhead-"))
     try:
         os.sched_setaffinity(0, {ENGINE_CORE})  # children started now inherit the engine core
-        procs["vllm serve"], v1 = start_vllm(lrm, "tiny-lrm", args.venv, logs / "vllm.log")
+        native = native_budget_args(load_format(lrm)) if args.budget else {}
+        procs["vllm serve"], v1 = start_vllm(lrm, "tiny-lrm", args.venv, logs / "vllm.log", **native)
         urls["vllm serve"] = v1.removesuffix("/v1")
         for name, extra in (("brevity serve --backend vllm", ["--backend", "vllm"]), ("brevity serve (hf)", [])):
             port = free_port()
@@ -117,7 +141,7 @@ def main() -> None:
             for name in procs:
                 t0 = time.perf_counter()
                 tag = f"{name.split()[-1].strip('()')}-{r}"
-                res = bench_once(args.venv, urls[name], lrm, data, args, args.out, tag)
+                res = bench_once(args.venv, urls[name], lrm, data, args, args.out, tag, plain=name == "vllm serve")
                 results[name].append(res)
                 print(f"round {r + 1} {name}: {res['request_throughput']:.3f} req/s, median TTFT "
                       f"{res['median_ttft_ms']:.0f} ms, {res['completed']}/{args.n} ok, "
@@ -136,17 +160,22 @@ def report(args, results: dict[str, list[dict]], placement: dict[str, str]) -> N
     keys = ("request_throughput", "output_throughput", "median_ttft_ms", "median_tpot_ms", "total_output_tokens")
     med = {name: {k: statistics.median(r[k] for r in rs) for k in keys} for name, rs in results.items()}
     base = med["vllm serve"]
-    lines = [f"# {time.strftime('%Y-%m-%d')}: vllm bench serve, {args.n} arith test prompts, max_tokens "
+    what = f"{args.n} arith test prompts" if args.dataset == "arith" else \
+        f"{args.n} random prompts of {args.input_len} tokens, ignore_eos"
+    if args.budget:
+        what += f", thinking budget {args.budget} (vLLM: its own thinking_token_budget; gateways: thinking_budget)"
+    lines = [f"# {time.strftime('%Y-%m-%d')}: vllm bench serve, {what}, max_tokens "
              f"{args.max_tokens}, concurrency {args.concurrency}, greedy, median of {args.rounds} interleaved rounds",
              f"# engines on core {ENGINE_CORE}; gateway and client on core {FRONT_CORE}; load average before: "
              f"{open('/proc/loadavg').read().split()[:3]}", "",
              "| server | req/s | vs vllm | output tok/s | median TTFT ms | vs vllm | median TPOT ms | output tokens |",
              "|---|---|---|---|---|---|---|---|"]
+    # TTFT differences are reported in ms beside the ratios
     for name, m in med.items():
         rps = m["request_throughput"]
         lines.append(f"| {name} | {rps:.3f} | {rps / base['request_throughput']:.2f}x | "
                      f"{m['output_throughput']:.0f} | {m['median_ttft_ms']:.0f} | "
-                     f"{m['median_ttft_ms'] / base['median_ttft_ms']:.2f}x | {m['median_tpot_ms']:.1f} | "
+                     f"{m['median_ttft_ms'] - base['median_ttft_ms']:+.0f} ms | {m['median_tpot_ms']:.1f} | "
                      f"{m['total_output_tokens']:.0f} |")
     lines += ["", "rounds (req/s, median TTFT ms):"]
     lines += [f"  {name}: " + ", ".join(f"{r['request_throughput']:.3f}/{r['median_ttft_ms']:.0f}" for r in rs)
