@@ -164,3 +164,18 @@ def test_vllm_bench_serve_random_dataset(where, backend, lrm_path, tmp_path, req
         gw.close()
     assert result["completed"] == 4 and result.get("failed", 0) == 0, result.get("errors")
     assert result["total_output_tokens"] == 4 * 16
+
+
+def test_served_usage_counts_every_output_token(url, lrm_engine):
+    """completion_tokens as vLLM counts them: thinking, the closing marker the model wrote, the answer and the
+    eos it ended on; reasoning_tokens stay the bench's thinking tokens."""
+    r = _chat(url, max_tokens=200, ignore_eos=True).json()
+    use = r["usage"]
+    assert use["completion_tokens"] == 200 and 0 < use["completion_tokens_details"]["reasoning_tokens"] < 200
+    plain = _chat(url, max_tokens=400).json()
+    msg, use = plain["choices"][0]["message"], plain["usage"]
+    fmt = lrm_engine.format
+    answer = len(fmt.encode(fmt.spec.after_close + msg["content"]))  # the response strips the separator
+    assert plain["choices"][0]["finish_reason"] == "stop"
+    assert use["completion_tokens"] == use["completion_tokens_details"]["reasoning_tokens"] + len(fmt.close_ids) \
+        + answer + 1

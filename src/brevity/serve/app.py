@@ -50,6 +50,12 @@ ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "
 RETRY_AFTER_S = 10  # what a request to an alias still calibrating is told
 
 
+def output_counting(fmt, body) -> dict:
+    """How usage counts a response's output tokens for this model and request (protocol.output_tokens)."""
+    return {"close_tokens": len(fmt.close_ids) if fmt.spec.thinks else 0,
+            "counts_eos": not body.control.sampling.stop}
+
+
 def _param(loc) -> str:
     """A validation error's location as OpenAI names a parameter: `messages[0].content`."""
     out = ""
@@ -372,12 +378,13 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
             release()
         for sol in sols:
             gw.metrics.solved(name, sol, gw.reference.get(name, 0.0))
+        counted = output_counting(gw.formats[name], body)
         if chat:
-            resp = chat_response(rid, body.model, sols[0], plan.spec, n_prompt, body.control.hide_reasoning)
+            resp = chat_response(rid, body.model, sols[0], plan.spec, n_prompt, body.control.hide_reasoning, counted)
             resp["choices"][0]["logprobs"] = logprobs_of(plan, sols[0], True, "", body.control.hide_reasoning)
             return JSONResponse(resp)
         resp = completion_response(rid, body.model, sols, [s.transcript for s in streams],
-                                   [s.injected for s in streams], plan.spec, n_prompt)
+                                   [s.injected for s in streams], plan.spec, n_prompt, counted)
         for choice, sol in zip(resp["choices"], sols):
             choice["logprobs"] = logprobs_of(plan, sol, False, choice["text"])
         return JSONResponse(resp)
@@ -441,7 +448,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                     lps = logprobs_of(plan, sol, chat, raw_text(sol, fmt.spec) if not chat else "")
                     yield piece(delta={}, text="", finish=finish_reason(sol), logprobs=lps)
                     if body.include_usage():
-                        yield piece(use=usage(sol, n_prompt))
+                        yield piece(use=usage(sol, n_prompt, **output_counting(fmt, body)))
                     gw.metrics.latency.labels(body.model, "/v1/chat/completions" if chat else "/v1/completions"
                                               ).observe(time.perf_counter() - t0)
                     break

@@ -464,10 +464,25 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:24]}"
 
 
-def usage(sols: Solution | list[Solution], prompt_tokens: int) -> dict:
-    """Usage of one solution or the sum over several (a completions request with several prompts)."""
+def output_tokens(sol: Solution, close_tokens: int = 0, counts_eos: bool = False) -> int:
+    """Every token of the output, as vLLM counts `completion_tokens`: thinking and answer (the bench's
+    `generated_positions`), the closing marker where thinking closed inside the output (`close_tokens`: its
+    length), and the end-of-sequence token where the output ended on one (`counts_eos`: the request had no stop
+    strings, so a "stop" finish was the eos)."""
+    n = sol.generated_positions
+    if close_tokens and sol.thinking_tokens and (sol.answer_tokens or sol.answer_truncated):
+        n += close_tokens
+    if counts_eos and sol.finish_reason == "stop":
+        n += 1
+    return n
+
+
+def usage(sols: Solution | list[Solution], prompt_tokens: int, close_tokens: int = 0,
+          counts_eos: bool = False) -> dict:
+    """Usage of one solution or the sum over several (a completions request with several prompts);
+    `reasoning_tokens` are the bench's thinking tokens, `completion_tokens` every output token (`output_tokens`)."""
     sols = sols if isinstance(sols, list) else [sols]
-    completion = sum(s.generated_positions for s in sols)
+    completion = sum(output_tokens(s, close_tokens, counts_eos) for s in sols)
     return {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
             "total_tokens": prompt_tokens + completion,
             "completion_tokens_details": {"reasoning_tokens": sum(s.thinking_tokens for s in sols)}}
@@ -487,18 +502,20 @@ def brevity_info(sol: Solution, spec: str) -> dict:
 
 
 def chat_response(rid: str, model: str, sol: Solution, spec: str, prompt_tokens: int,
-                  hide_reasoning: bool = False) -> dict:
+                  hide_reasoning: bool = False, counted: dict | None = None) -> dict:
+    """`counted`: usage's close_tokens and counts_eos for this model and request."""
     reasoning, answer = response_parts(sol)
     if hide_reasoning:
         reasoning = None
     message = {"role": "assistant", "content": answer, "reasoning_content": reasoning, "reasoning": reasoning}
     return {"id": rid, "object": "chat.completion", "created": int(time.time()), "model": model,
             "choices": [{"index": 0, "message": message, "finish_reason": finish_reason(sol), "logprobs": None}],
-            "usage": usage(sol, prompt_tokens), "brevity": brevity_info(sol, spec)}
+            "usage": usage(sol, prompt_tokens, **(counted or {})), "brevity": brevity_info(sol, spec)}
 
 
 def completion_response(rid: str, model: str, sols: list[Solution], texts: list[str],
-                        injected: list[list[list[int]]], spec: str, prompt_tokens: int) -> dict:
+                        injected: list[list[list[int]]], spec: str, prompt_tokens: int,
+                        counted: dict | None = None) -> dict:
     """One choice per prompt; `texts` are the continuations as the model's format writes them, and
     `injected` the [start, end) character spans in each that the method wrote, not the model."""
     choices = [{"index": i, "text": t, "finish_reason": finish_reason(s), "logprobs": None}
@@ -510,7 +527,7 @@ def completion_response(rid: str, model: str, sols: list[Solution], texts: list[
         "choices": [brevity_info(s, spec) for s in sols]}
     info["injected"] = injected
     return {"id": rid, "object": "text_completion", "created": int(time.time()), "model": model,
-            "choices": choices, "usage": usage(sols, prompt_tokens), "brevity": info}
+            "choices": choices, "usage": usage(sols, prompt_tokens, **(counted or {})), "brevity": info}
 
 
 def stream_chunk(rid: str, model: str, created: int, chat: bool, piece: dict | str | None = None,
