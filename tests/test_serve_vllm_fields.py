@@ -179,3 +179,24 @@ def test_served_usage_counts_every_output_token(url, lrm_engine):
     assert plain["choices"][0]["finish_reason"] == "stop"
     assert use["completion_tokens"] == use["completion_tokens_details"]["reasoning_tokens"] + len(fmt.close_ids) \
         + answer + 1
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_include_stop_str_in_output_keeps_the_answers_stop_string(url, stream):
+    def answer(**extra):
+        if not stream:
+            return _chat(url, **extra).json()["choices"][0]["message"]["content"]
+        body = {"model": "tiny-lrm", "messages": [{"role": "user", "content": "What is 2 + 3?"}], "stream": True,
+                **extra}
+        text = ""
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, timeout=120) as r:
+            for line in r.iter_lines():
+                if line.startswith("data: ") and line != "data: [DONE]":
+                    for ch in json.loads(line[6:])["choices"]:
+                        text += ch["delta"].get("content") or ""
+        return text
+
+    plain = answer()
+    assert plain.endswith(".") and plain.count(".") == 1, plain
+    assert answer(stop=["."]) == plain[:-1]
+    assert answer(stop=["."], include_stop_str_in_output=True) == plain

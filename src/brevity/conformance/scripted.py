@@ -130,7 +130,8 @@ class ScriptedEngine:
         if r.thinking_budget is not None:
             raise EngineCapabilityError("the scripted engine has no native thinking budget")
         toks = self.continuation(prompt)[:max(0, r.max_tokens)]
-        toks, text, finish, stop_reason, tail = finish_row(toks, self.format.stop_ids, r.stop, self.decode)
+        toks, text, finish, stop_reason, tail = finish_row(toks, self.format.stop_ids, r.stop, self.decode,
+                                                           r.keep_stop)
         if r.sink is not None and getattr(r.sink, "wants_text", False):
             r.sink.write(text + tail)
         return Completion(prompt_ids=prompt, token_ids=toks, text=text, finish_reason=finish,

@@ -40,6 +40,9 @@ class Request:
     min_tokens: int = 0
     stop_token_ids: tuple[int, ...] = ()
     allowed_token_ids: tuple[int, ...] | None = None
+    # Stop strings that stay in the text when they end it (vLLM's include_stop_str_in_output, for the client's
+    # own stop strings); they go to Completion.stop_tail, after what a straddling token wrote before them.
+    keep_stop: tuple[str, ...] = ()
     # The server's own thinking cap (vLLM's `thinking_token_budget`): thinking tokens before it forces its
     # configured end string. Engines without one raise EngineCapabilityError.
     thinking_budget: int | None = None
@@ -118,11 +121,12 @@ def apply_stop(text: str, stops: tuple[str, ...]) -> tuple[str, str | None]:
     return text[:best], which
 
 
-def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode
+def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode, keep_stop: tuple[str, ...] = ()
                ) -> tuple[list[int], str, str, str | None, str]:
     """A generated row as a Completion's (token ids, text, finish reason, stop reason, stop tail): cut after the
     first stop id, then at the earliest stop string, with the ids cut to match the text (a token straddling the
-    stop string goes; what it wrote before the stop string is the tail)."""
+    stop string goes; what it wrote before the stop string is the tail, and a stop string in `keep_stop` follows
+    it)."""
     n, finish = len(toks), "length"
     for j, t in enumerate(toks):
         if t in stop_ids:
@@ -138,5 +142,5 @@ def finish_row(toks: list[int], stop_ids, stops: tuple[str, ...], decode
             while keep < len(body) and cut.startswith(decode(body[:keep + 1])):
                 keep += 1
             kept = decode(body[:keep])
-            return body[:keep], kept, "stop", which, cut[len(kept):]
+            return body[:keep], kept, "stop", which, cut[len(kept):] + (which if which in keep_stop else "")
     return toks, text, finish, None, ""

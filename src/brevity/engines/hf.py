@@ -188,7 +188,8 @@ class HFEngine:
 
     def _finish(self, prompt: tuple[int, ...], toks: list[int], req: Request, logps, tops=None) -> Completion:
         """Trim padding after EOS, apply stop strings, and cut token ids to match the text."""
-        toks, text, finish, stop_reason, tail = finish_row(toks, self._stop_ids(req), req.stop, self.decode)
+        toks, text, finish, stop_reason, tail = finish_row(toks, self._stop_ids(req), req.stop, self.decode,
+                                                           req.keep_stop)
         self.generated_tokens += len(toks)
         return Completion(prompt_ids=list(prompt), token_ids=toks, text=text, finish_reason=finish,
                           stop_reason=stop_reason, stop_tail=tail, logprobs=logps[:len(toks)] if logps else None,

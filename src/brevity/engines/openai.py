@@ -234,7 +234,7 @@ class OpenAIEngine:
             while ids and not text.startswith(self.decode(ids)):
                 ids = ids[:-1]
             kept = self.decode(ids)
-            text, tail = kept, text[len(kept):]
+            text, tail = kept, text[len(kept):] + (stop_reason if stop_reason in r.keep_stop else "")
         lp = tops = None
         if (r.logprobs or r.top_logprobs) and ch.get("logprobs"):
             lp = list(ch["logprobs"].get("token_logprobs") or [])[:len(ids)]

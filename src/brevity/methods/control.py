@@ -86,6 +86,7 @@ class Decoding:
     min_tokens: int = 0
     stop_token_ids: tuple[int, ...] = ()
     allowed_token_ids: tuple[int, ...] | None = None
+    include_stop_str_in_output: bool = False
 
     @property
     def default(self) -> bool:
@@ -110,7 +111,8 @@ def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Li
                    min_p=d.min_p, repetition_penalty=d.repetition_penalty, presence_penalty=d.presence_penalty,
                    frequency_penalty=d.frequency_penalty, ignore_eos=d.ignore_eos,
                    min_tokens=max(0, d.min_tokens - prior), stop_token_ids=d.stop_token_ids,
-                   allowed_token_ids=d.allowed_token_ids, **kw)
+                   allowed_token_ids=d.allowed_token_ids,
+                   keep_stop=d.stop if d.include_stop_str_in_output and part != "thinking" else (), **kw)
 
 
 def needs_answer_phase(problems: Sequence[Problem], engine: Engine) -> bool:

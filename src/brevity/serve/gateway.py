@@ -419,7 +419,8 @@ class Gateway:
                         repetition_penalty=sampling.repetition_penalty, presence_penalty=sampling.presence_penalty,
                         frequency_penalty=sampling.frequency_penalty, ignore_eos=sampling.ignore_eos,
                         min_tokens=sampling.min_tokens, stop_token_ids=sampling.stop_token_ids,
-                        allowed_token_ids=sampling.allowed_token_ids)
+                        allowed_token_ids=sampling.allowed_token_ids,
+                        include_stop_str_in_output=sampling.include_stop_str_in_output)
 
     def check(self, plan: Plan) -> None:
         """Build the method (bad parameters fail here) and let it check itself against the engine."""

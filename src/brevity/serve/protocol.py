@@ -113,6 +113,7 @@ class Sampling:
     min_tokens: int = 0
     stop_token_ids: tuple[int, ...] = ()
     allowed_token_ids: tuple[int, ...] | None = None
+    include_stop_str_in_output: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,8 @@ class Extensions(BaseModel):
                                                            "tokens.")
     stop_token_ids: list[int] | None = Field(None, description="vLLM: token ids that end the output.")
     allowed_token_ids: list[int] | None = Field(None, description="vLLM: generate only these token ids.")
+    include_stop_str_in_output: bool | None = Field(None, description="vLLM: the stop string that ends the answer "
+                                                                      "stays in it.")
     include_reasoning: bool | None = Field(None, description="vLLM: false leaves the reasoning out of the "
                                                              "response (usage unchanged).")
     request_id: str | None = Field(None, description="vLLM: accepted; no effect.")
@@ -258,7 +261,8 @@ class Extensions(BaseModel):
                             frequency_penalty=self.frequency_penalty or 0.0, ignore_eos=bool(self.ignore_eos),
                             min_tokens=self.min_tokens or 0, stop_token_ids=tuple(self.stop_token_ids or ()),
                             allowed_token_ids=None if self.allowed_token_ids is None
-                            else tuple(self.allowed_token_ids))
+                            else tuple(self.allowed_token_ids),
+                            include_stop_str_in_output=bool(self.include_stop_str_in_output))
         self._control = self._reasoning_control(sampling)
         return self
 
