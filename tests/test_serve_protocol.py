@@ -78,7 +78,7 @@ def test_same_value_twice_and_combinations_are_fine():
 
 @pytest.mark.parametrize("field,value", [
     ("tools", [{"type": "function", "function": {"name": "f"}}]), ("tool_choice", "required"),
-    ("response_format", {"type": "json_object"}), ("frequency_penalty", 0.5), ("presence_penalty", -1),
+    ("response_format", {"type": "json_object"}), ("use_beam_search", True), ("priority", 2),
     ("n", 2), ("logit_bias", {"5": 10}), ("audio", {"voice": "x"}), ("verbosity", "low"),
 ])
 def test_unimplemented_fields_are_refused_unless_default(field, value):
@@ -94,7 +94,8 @@ def test_inert_fields_accepted_and_sampling_on_the_view():
     s = r.control.sampling
     assert (s.temperature, s.top_p, s.seed, s.stop, s.logprobs, s.top_logprobs) == (0.7, 0.9, 3, ("\n",), True, 2)
     assert r.unknown_fields() == []
-    assert chat_req(top_k=5).unknown_fields() == ["top_k"]
+    assert chat_req(top_k=5).unknown_fields() == [] and chat_req(top_k=5).control.sampling.top_k == 5  # vLLM's
+    assert chat_req(topk=5).unknown_fields() == ["topk"]
     assert error_of(stop=["a", "b", "c", "d", "e"])["param"] == "stop"
     assert error_of(top_logprobs=2)["param"] == "top_logprobs"
     c = CompletionRequest.model_validate({"model": "m", "prompt": "x", "logprobs": 3, "echo": False, "best_of": 1})
@@ -268,8 +269,8 @@ def test_errors_name_param_and_code(url):
     assert e["code"] == "conflicting_parameters" and "thinking.budget_tokens" in e["message"]
     assert err(post(url, "chat/completions", messages=MSG, tools=[{"type": "function"}]))["code"] == \
         "unsupported_parameter"
-    e = err(post(url, "chat/completions", messages=MSG, top_k=3))
-    assert (e["param"], e["code"]) == ("top_k", "unknown_parameter")
+    e = err(post(url, "chat/completions", messages=MSG, topk=3))
+    assert (e["param"], e["code"]) == ("topk", "unknown_parameter")
     e = err(post(url, "chat/completions", messages=[{"role": "user", "content": 5}]))
     assert e["param"].startswith("messages[0].content") and e["code"] == "invalid_value"
     e = err(post(url, "chat/completions", messages=MSG, reasoning={"effort": "high", "summary": "auto"}))
@@ -308,6 +309,6 @@ def test_unknown_fields_ignored_when_configured(url):
     gw = Gateway(cfg)
     gw.engines, gw.tokenizers, gw.formats, gw.schedulers = {"x": None}, {}, {}, {}  # never started
     client = TestClient(create_app(cfg, gw))
-    # unknown fields pass the request model; the plan then fails on the (unstarted) model, not on top_k
-    r = client.post("/v1/chat/completions", json={"model": "nope", "messages": MSG, "top_k": 3})
+    # unknown fields pass the request model; the plan then fails on the (unstarted) model, not on topk
+    r = client.post("/v1/chat/completions", json={"model": "nope", "messages": MSG, "topk": 3})
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found", r.text

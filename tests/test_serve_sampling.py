@@ -97,8 +97,9 @@ def test_sampling_defaults_come_from_generation_config(tmp_path, lrm_path, gatew
     (tmp_path / "generation_config.json").write_text(json.dumps({"temperature": 0.6}))  # no do_sample: greedy
     assert sampling_defaults(tmp_path).greedy
     _, gw = gateway
-    unset = type("S", (), dict(temperature=None, top_p=None, seed=None, stop=(), logprobs=False, top_logprobs=0))
-    assert gw.decoding("tiny-lrm", unset).temperature == 0.0
+    from brevity.serve.protocol import Sampling
+
+    assert gw.decoding("tiny-lrm", Sampling()).temperature == 0.0
 
 
 def test_served_greedy_answers_equal_the_bench(url, gateway, problems):
