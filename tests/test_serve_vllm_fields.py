@@ -12,7 +12,7 @@ import subprocess
 import httpx
 import pytest
 
-from brevity.engines.base import Request
+from brevity.engines.base import Request, Shaping
 from brevity.methods.control import prompts
 from brevity.serve.background import BackgroundServer as Server
 from brevity.serve.vllm_fields import ACCEPTED, OPENAI, REASONING, REFUSED, SAMPLING, vllm_fields
@@ -35,8 +35,10 @@ def base(lrm_engine):
     return prompts(load_problems("arith", split="test", n=3), lrm_engine)
 
 
-ROWS = [dict(ignore_eos=True), dict(min_tokens=40), dict(repetition_penalty=5.0), dict(stop_token_ids=(13,)),
-        dict(presence_penalty=1.5, frequency_penalty=0.5), dict(temperature=0.8, min_p=0.2, top_k=20, seed=7)]
+ROWS = [dict(shaping=Shaping(ignore_eos=True)), dict(shaping=Shaping(min_tokens=40)),
+        dict(shaping=Shaping(repetition_penalty=5.0)), dict(shaping=Shaping(stop_token_ids=(13,))),
+        dict(shaping=Shaping(presence_penalty=1.5, frequency_penalty=0.5)),
+        dict(temperature=0.8, top_k=20, seed=7, shaping=Shaping(min_p=0.2))]
 
 
 def test_vllm_sampling_rows_batched_equal_alone(lrm_engine, base):
@@ -54,16 +56,16 @@ def test_vllm_sampling_semantics(lrm_engine, base):
     plain = lrm_engine.complete([Request(base[0], 200)])[0]
     assert plain.finish_reason == "stop" and plain.token_ids[-1] in eos
     n = len(plain.token_ids)
-    ignored = lrm_engine.complete([Request(base[0], n + 20, ignore_eos=True)])[0]
+    ignored = lrm_engine.complete([Request(base[0], n + 20, shaping=Shaping(ignore_eos=True))])[0]
     assert len(ignored.token_ids) == n + 20 and not set(ignored.token_ids) & eos
-    at_least = lrm_engine.complete([Request(base[0], n + 40, min_tokens=n + 10)])[0]
+    at_least = lrm_engine.complete([Request(base[0], n + 40, shaping=Shaping(min_tokens=n + 10))])[0]
     assert len(at_least.token_ids) >= n + 10 and not set(at_least.token_ids[:n + 9]) & eos
     stop_id = plain.token_ids[5]
-    stopped = lrm_engine.complete([Request(base[0], 200, stop_token_ids=(stop_id,))])[0]
+    stopped = lrm_engine.complete([Request(base[0], 200, shaping=Shaping(stop_token_ids=(stop_id,)))])[0]
     assert stopped.token_ids == plain.token_ids[:6] and stopped.finish_reason == "stop"
     assert stopped.text == lrm_engine.decode(plain.token_ids[:5])
     allowed = tuple(sorted(set(plain.token_ids[:8])))
-    only = lrm_engine.complete([Request(base[0], 30, allowed_token_ids=allowed)])[0]
+    only = lrm_engine.complete([Request(base[0], 30, shaping=Shaping(allowed_token_ids=allowed))])[0]
     assert set(only.token_ids) <= set(allowed)
 
 

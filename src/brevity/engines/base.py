@@ -13,6 +13,27 @@ SAMPLING_EPS = 1e-5
 
 
 @dataclass(frozen=True)
+class Shaping:
+    """vLLM's sampling extensions, with vLLM's semantics (brevity.serve.vllm_fields); one record that a served
+    request, its decoding settings and each engine call carry. min_p applies after the temperature;
+    repetition_penalty over prompt and output, presence/frequency penalties over the output; ignore_eos never
+    ends at an eos id; min_tokens bans eos and stop_token_ids before that many new tokens; stop_token_ids end the
+    row (the id is kept, as an eos is); allowed_token_ids restricts every step."""
+
+    min_p: float = 0.0
+    repetition_penalty: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    ignore_eos: bool = False
+    min_tokens: int = 0
+    stop_token_ids: tuple[int, ...] = ()
+    allowed_token_ids: tuple[int, ...] | None = None
+
+
+NO_SHAPING = Shaping()
+
+
+@dataclass(frozen=True)
 class Request:
     """One prefix to continue. `prompt` is text or token ids (ids make counts and cache hits exact)."""
 
@@ -28,18 +49,7 @@ class Request:
     logprobs: bool = False
     top_logprobs: int = 0  # this many most likely tokens per position, with their log-probabilities
     logit_bias: tuple[tuple[int, float], ...] = ()  # (token id, bias); -100 bans a token, as in OpenAI's API
-    # vLLM's sampling extensions, per request with vLLM's semantics (brevity.serve.vllm_fields): min_p after the
-    # temperature; repetition_penalty over prompt and output, presence/frequency penalties over the output;
-    # ignore_eos never ends at an eos id; min_tokens bans eos and stop_token_ids before that many new tokens;
-    # stop_token_ids end the row (the id is kept, as an eos is); allowed_token_ids restricts every step.
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    ignore_eos: bool = False
-    min_tokens: int = 0
-    stop_token_ids: tuple[int, ...] = ()
-    allowed_token_ids: tuple[int, ...] | None = None
+    shaping: Shaping = NO_SHAPING  # vLLM's sampling extensions for this call
     # Stop strings that stay in the text when they end it (vLLM's include_stop_str_in_output, for the client's
     # own stop strings); they go to Completion.stop_tail, after what a straddling token wrote before them.
     keep_stop: tuple[str, ...] = ()
@@ -55,9 +65,7 @@ class Request:
     @property
     def shaped(self) -> bool:
         """Whether anything but temperature, top-p and top-k changes this row's logits or its end."""
-        return (self.min_p > 0 or self.repetition_penalty != 1.0 or self.presence_penalty != 0
-                or self.frequency_penalty != 0 or self.ignore_eos or self.min_tokens > 0 or bool(self.stop_token_ids)
-                or self.allowed_token_ids is not None)
+        return self.shaping != NO_SHAPING
 
     @property
     def sampled(self) -> bool:

@@ -137,7 +137,7 @@ class HFEngine:
             gen["logits_processor"] = LogitsProcessorList([RowProcessor(reqs, self.device, prompts, start,
                                                                         self.eos_ids)])
         criteria = [self._stop_criteria(req.stop)] if req.stop else []
-        if any(q.stop_token_ids for q in reqs):
+        if any(q.shaping.stop_token_ids for q in reqs):
             criteria.append(RowStopIds(reqs, start))
         if req.logit_bias:
             gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
@@ -175,7 +175,7 @@ class HFEngine:
 
     def _stop_ids(self, req: Request) -> set[int]:
         """The ids that end this row: the model's eos ids (unless ignore_eos) and the request's stop_token_ids."""
-        return (set() if req.ignore_eos else set(self.eos_ids)) | set(req.stop_token_ids)
+        return (set() if req.shaping.ignore_eos else set(self.eos_ids)) | set(req.shaping.stop_token_ids)
 
     def _stop_criteria(self, stops: tuple[str, ...]) -> StopStringCriteria:
         """transformers' stop-string criterion, built once per set of stop strings: building it scans the

@@ -16,6 +16,7 @@ logprobs / top_logprobs go to the upstream and come back on the Completion.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, apply_stop
+from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, Shaping, apply_stop
 from brevity.engines.sampling import sampling_defaults
 from brevity.engines.streaming import safe_length
 from brevity.errors import BrevityError
@@ -194,8 +195,8 @@ class OpenAIEngine:
                 "max_tokens": r.max_tokens,
                 "temperature": r.temperature if r.sampled else 0.0,
                 "skip_special_tokens": False, "spaces_between_special_tokens": False,
-                "return_token_ids": True, "repetition_penalty": r.repetition_penalty,
-                "repeat_penalty": r.repetition_penalty}  # vLLM's and llama.cpp's names
+                "return_token_ids": True, "repetition_penalty": r.shaping.repetition_penalty,
+                "repeat_penalty": r.shaping.repetition_penalty}  # vLLM's and llama.cpp's names
         if r.stop:
             body["stop"] = list(r.stop)
         if r.sampled:
@@ -208,11 +209,9 @@ class OpenAIEngine:
             body["thinking_token_budget"] = r.thinking_budget
         if r.logit_bias:
             body["logit_bias"] = {str(t): b for t, b in r.logit_bias}
-        extensions = {"min_p": (r.min_p, 0.0), "presence_penalty": (r.presence_penalty, 0.0),
-                      "frequency_penalty": (r.frequency_penalty, 0.0), "ignore_eos": (r.ignore_eos, False),
-                      "min_tokens": (r.min_tokens, 0), "stop_token_ids": (list(r.stop_token_ids), []),
-                      "allowed_token_ids": (None if r.allowed_token_ids is None else list(r.allowed_token_ids), None)}
-        body.update({k: v for k, (v, off) in extensions.items() if v != off})
+        for f in dataclasses.fields(Shaping):  # vLLM's own names; only those that ask for something
+            if f.name != "repetition_penalty" and (v := getattr(r.shaping, f.name)) != f.default:
+                body[f.name] = list(v) if isinstance(v, tuple) else v
         return body
 
     def _completion(self, r: Request, prompt: list[int], ch: dict) -> Completion:
@@ -227,7 +226,7 @@ class OpenAIEngine:
             text2, which = apply_stop(text, r.stop)
             if which:
                 text, stop_reason = text2, which
-        if ids and (ids[-1] in self.format.stop_ids or ids[-1] in r.stop_token_ids):
+        if ids and (ids[-1] in self.format.stop_ids or ids[-1] in r.shaping.stop_token_ids):
             text = self.decode(ids[:-1])
         tail = ""
         if stop_reason is not None:  # token ids without the stop string, as the hf engine returns them

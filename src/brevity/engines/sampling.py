@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import LogitsProcessor, StoppingCriteria
 
-from brevity.engines.base import Request
+from brevity.engines.base import Request, Shaping
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_p: float, top_k:
     return x
 
 
-def shape_logits(x: torch.Tensor, q: Request, prompt: Sequence[int], new: torch.Tensor,
+def shape_logits(x: torch.Tensor, q: Shaping, prompt: Sequence[int], new: torch.Tensor,
                  eos: Sequence[int]) -> torch.Tensor:
     """One row's logits after vLLM's extensions (`new`: the tokens this call generated so far)."""
     inf = float("-inf")
@@ -116,11 +116,11 @@ class RowProcessor(LogitsProcessor):
         for r, q, gen in self.rows:
             x = scores[r]
             if q.shaped:
-                x = shape_logits(x, q, self.prompts[r], input_ids[r, self.start:], self.eos)
+                x = shape_logits(x, q.shaping, self.prompts[r], input_ids[r, self.start:], self.eos)
             if gen is None:
                 out[r] = x
                 continue
-            probs = filter_logits(x, q.temperature, q.top_p, q.top_k, q.min_p).softmax(-1)
+            probs = filter_logits(x, q.temperature, q.top_p, q.top_k, q.shaping.min_p).softmax(-1)
             token = torch.multinomial(probs, 1, generator=gen)
             out[r] = float("-inf")
             out[r, token] = 0.0
@@ -131,7 +131,7 @@ class RowStopIds(StoppingCriteria):
     """Ends each row at one of its own stop ids (vLLM's stop_token_ids)."""
 
     def __init__(self, reqs: Sequence[Request], start: int):
-        self.stops = [set(q.stop_token_ids) for q in reqs]
+        self.stops = [set(q.shaping.stop_token_ids) for q in reqs]
         self.start = start
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:

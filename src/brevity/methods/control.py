@@ -19,10 +19,10 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from brevity.engines.base import Completion, Engine, ProgressFn, Request
+from brevity.engines.base import NO_SHAPING, Completion, Engine, ProgressFn, Request, Shaping
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
 from brevity.tasks.grading import extract_answer
@@ -77,15 +77,8 @@ class Decoding:
     logprobs: bool = False
     top_logprobs: int = 0
     stop: tuple[str, ...] = ()
-    # vLLM's sampling extensions (engines.base.Request); min_tokens counts every token the client reads
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    ignore_eos: bool = False
-    min_tokens: int = 0
-    stop_token_ids: tuple[int, ...] = ()
-    allowed_token_ids: tuple[int, ...] | None = None
+    # vLLM's sampling extensions; min_tokens counts every token the client reads
+    shaping: Shaping = NO_SHAPING
     include_stop_str_in_output: bool = False
 
     @property
@@ -106,13 +99,12 @@ def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Li
     d = decoding(problem)
     seed = None if d.seed is None else (d.seed + 1_000_003 * prior) % 2**63
     stops = tuple(dict.fromkeys((*stop, *(d.stop if part != "thinking" else ()))))
+    shaping = replace(d.shaping, min_tokens=max(0, d.shaping.min_tokens - prior)) if d.shaping.min_tokens \
+        else d.shaping
+    keep = d.stop if d.include_stop_str_in_output and part != "thinking" else ()
     return Request(prompt, max_tokens, stop=stops, temperature=d.temperature, top_p=d.top_p, top_k=d.top_k,
                    seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=problem.sink,
-                   min_p=d.min_p, repetition_penalty=d.repetition_penalty, presence_penalty=d.presence_penalty,
-                   frequency_penalty=d.frequency_penalty, ignore_eos=d.ignore_eos,
-                   min_tokens=max(0, d.min_tokens - prior), stop_token_ids=d.stop_token_ids,
-                   allowed_token_ids=d.allowed_token_ids,
-                   keep_stop=d.stop if d.include_stop_str_in_output and part != "thinking" else (), **kw)
+                   shaping=shaping, keep_stop=keep, **kw)
 
 
 def needs_answer_phase(problems: Sequence[Problem], engine: Engine) -> bool:

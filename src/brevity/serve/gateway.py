@@ -321,7 +321,7 @@ class Gateway:
             raise ParamError(f"{limit_field} {limit} is above this server's limit of {limits.max_tokens}",
                              limit_field)
         exit_params = _exit_params(c.early_exit_params)
-        if c.sampling.ignore_eos and c.early_exit:
+        if c.sampling.shaping.ignore_eos and c.early_exit:
             raise ParamError("ignore_eos writes to max_tokens and early_exit stops thinking early; send one of them",
                              "ignore_eos", "conflicting_parameters")
         if req.model in self.cfg.aliases:
@@ -337,7 +337,7 @@ class Gateway:
         model = self.cfg.models[req.model]
         fmt = self.formats.get(model.name)
         if fmt is not None and fmt.spec.thinks and c.thinking is not False and \
-                set(c.sampling.stop_token_ids) & set(fmt.close_ids):
+                set(c.sampling.shaping.stop_token_ids) & set(fmt.close_ids):
             raise ParamError(f"stop_token_ids holds the model's closing marker {fmt.spec.close!r}, which thinking "
                              "writes before the answer; leave it out", "stop_token_ids", "conflicting_parameters")
         budget, budget_field = c.budget, c.fields.get("budget")
@@ -415,11 +415,7 @@ class Gateway:
         stop = sampling.stop or ()
         return Decoding(temperature=float(temperature), top_p=1.0 if top_p is None else float(top_p), top_k=top_k,
                         seed=sampling.seed, logprobs=bool(sampling.logprobs), top_logprobs=sampling.top_logprobs or 0,
-                        stop=(stop,) if isinstance(stop, str) else tuple(stop), min_p=sampling.min_p,
-                        repetition_penalty=sampling.repetition_penalty, presence_penalty=sampling.presence_penalty,
-                        frequency_penalty=sampling.frequency_penalty, ignore_eos=sampling.ignore_eos,
-                        min_tokens=sampling.min_tokens, stop_token_ids=sampling.stop_token_ids,
-                        allowed_token_ids=sampling.allowed_token_ids,
+                        stop=(stop,) if isinstance(stop, str) else tuple(stop), shaping=sampling.shaping,
                         include_stop_str_in_output=sampling.include_stop_str_in_output)
 
     def check(self, plan: Plan) -> None:

@@ -34,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
+from brevity.engines.base import NO_SHAPING, Shaping
 from brevity.methods.solution import Solution
 from brevity.serve.stream import response_parts
 from brevity.serve.vllm_fields import REFUSED
@@ -103,16 +104,9 @@ class Sampling:
     stop: tuple[str, ...] = ()
     logprobs: bool = False
     top_logprobs: int = 0
-    # vLLM's extensions (serve/vllm_fields.py); None: unset (the model's own top_k then)
+    # vLLM's extensions (serve/vllm_fields.py); top_k None: unset (the model's own top_k then)
     top_k: int | None = None
-    min_p: float = 0.0
-    repetition_penalty: float = 1.0
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    ignore_eos: bool = False
-    min_tokens: int = 0
-    stop_token_ids: tuple[int, ...] = ()
-    allowed_token_ids: tuple[int, ...] | None = None
+    shaping: Shaping = NO_SHAPING
     include_stop_str_in_output: bool = False
 
 
@@ -255,16 +249,19 @@ class Extensions(BaseModel):
         if self.allowed_token_ids is not None and not self.allowed_token_ids:
             raise param_error("invalid_value", "allowed_token_ids must not be empty", "allowed_token_ids")
         sampling = Sampling(self.temperature, self.top_p, self.seed, stop, logprobs, top,
-                            top_k=None if self.top_k is None else max(0, self.top_k), min_p=self.min_p or 0.0,
-                            repetition_penalty=1.0 if self.repetition_penalty is None else self.repetition_penalty,
-                            presence_penalty=self.presence_penalty or 0.0,
-                            frequency_penalty=self.frequency_penalty or 0.0, ignore_eos=bool(self.ignore_eos),
-                            min_tokens=self.min_tokens or 0, stop_token_ids=tuple(self.stop_token_ids or ()),
-                            allowed_token_ids=None if self.allowed_token_ids is None
-                            else tuple(self.allowed_token_ids),
+                            top_k=None if self.top_k is None else max(0, self.top_k), shaping=self._shaping(),
                             include_stop_str_in_output=bool(self.include_stop_str_in_output))
         self._control = self._reasoning_control(sampling)
         return self
+
+    def _shaping(self) -> Shaping:
+        """vLLM's extensions as set, the rest at their defaults."""
+        given = {"min_p": self.min_p, "repetition_penalty": self.repetition_penalty,
+                 "presence_penalty": self.presence_penalty, "frequency_penalty": self.frequency_penalty,
+                 "ignore_eos": self.ignore_eos, "min_tokens": self.min_tokens,
+                 "stop_token_ids": None if self.stop_token_ids is None else tuple(self.stop_token_ids),
+                 "allowed_token_ids": None if self.allowed_token_ids is None else tuple(self.allowed_token_ids)}
+        return Shaping(**{k: v for k, v in given.items() if v is not None})
 
     def _reasoning_control(self, sampling: Sampling) -> Control:
         claims: list[tuple[str, str, Any]] = []
