@@ -71,9 +71,10 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_p: float, top_k:
     return x
 
 
-def shape_logits(x: torch.Tensor, q: Shaping, prompt: Sequence[int], new: torch.Tensor,
+def shape_logits(x: torch.Tensor, q: Shaping, prompt: torch.Tensor | None, new: torch.Tensor,
                  eos: Sequence[int]) -> torch.Tensor:
-    """One row's logits after vLLM's extensions (`new`: the tokens this call generated so far)."""
+    """One row's logits after vLLM's extensions (`prompt`: the row's prompt ids; `new`: the tokens this call
+    generated so far)."""
     inf = float("-inf")
     if q.allowed_token_ids is not None:
         keep = torch.full_like(x, inf)
@@ -86,7 +87,7 @@ def shape_logits(x: torch.Tensor, q: Shaping, prompt: Sequence[int], new: torch.
     if banned:
         x = x.index_fill(0, torch.tensor(banned, device=x.device), inf)
     if q.repetition_penalty != 1.0:
-        seen = torch.unique(torch.cat([torch.tensor(list(prompt), dtype=torch.long, device=x.device), new]))
+        seen = torch.unique(torch.cat([prompt, new]))
         vals = x[seen]
         x = x.index_copy(0, seen, torch.where(vals > 0, vals / q.repetition_penalty, vals * q.repetition_penalty))
     if (q.presence_penalty or q.frequency_penalty) and len(new):
@@ -100,7 +101,10 @@ class RowProcessor(LogitsProcessor):
 
     def __init__(self, reqs: Sequence[Request], device: torch.device | str, prompts: Sequence[Sequence[int]],
                  start: int, eos: Sequence[int]):
-        self.rows, self.prompts, self.start, self.eos = [], prompts, start, list(eos)
+        self.rows, self.start, self.eos = [], start, list(eos)
+        # The prompt ids a repetition penalty looks at, as tensors once per call, not once per step.
+        self.prompts = {r: torch.tensor(list(prompts[r]), dtype=torch.long, device=device)
+                        for r, q in enumerate(reqs) if q.shaping.repetition_penalty != 1.0}
         for r, q in enumerate(reqs):
             gen = None
             if q.sampled:
@@ -116,7 +120,7 @@ class RowProcessor(LogitsProcessor):
         for r, q, gen in self.rows:
             x = scores[r]
             if q.shaped:
-                x = shape_logits(x, q.shaping, self.prompts[r], input_ids[r, self.start:], self.eos)
+                x = shape_logits(x, q.shaping, self.prompts.get(r), input_ids[r, self.start:], self.eos)
             if gen is None:
                 out[r] = x
                 continue
