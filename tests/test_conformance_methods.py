@@ -136,18 +136,8 @@ def test_dynasor_exits_after_three_agreeing_probes(scripted):
 
 
 def test_nowait_bans_the_familys_reflection_tokens(scripted):
-    seen = []
-    complete = scripted.complete
-
-    def spy(reqs, progress=None):
-        seen.extend(reqs)
-        return complete(reqs, progress)
-
-    scripted.complete = spy
-    try:
+    with scripted.recording() as seen:
         s = solve("nowait", scripted)
-    finally:
-        del scripted.complete
     wait_ids = {scripted.format.encode(w)[0] for w in ("Wait", " Wait") if len(scripted.format.encode(w)) == 1}
     banned = {t for r in seen for t, b in r.logit_bias if b == -100}
     assert wait_ids and wait_ids <= banned and s.correct

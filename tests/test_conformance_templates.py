@@ -46,18 +46,6 @@ def row(request):
     return ScriptedEngine(name, tokenizer=tok)
 
 
-def _spy(engine):
-    seen = []
-    complete = engine.complete
-
-    def spy(reqs, progress=None):
-        seen.extend(reqs)
-        return complete(reqs, progress)
-
-    engine.complete = spy
-    return seen
-
-
 def test_row(row):
     fmt, spec, script = row.format, row.format.spec, row.script
     messages = fmt.messages(QUESTION)
@@ -78,11 +66,8 @@ def test_row(row):
     assert s.thinking_tokens == 0 and s.correct
     # budget:N stops thinking at N and closes with the family's own marker
     n = len(fmt.encode(spec.forced_close)) + 6
-    seen = _spy(row)
-    try:
+    with row.recording() as seen:
         b = build_method(f"budget:{n}").solve(PROBLEMS, row)[0]
-    finally:
-        del row.complete
     assert b.thinking_tokens == n and b.extra.get("forced") and b.thinking.endswith(spec.forced_close)
     last = seen[-1].prompt
     closed = row.decode(list(last)) if not isinstance(last, str) else last

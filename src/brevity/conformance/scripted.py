@@ -10,6 +10,8 @@ it states the answer. Every token is certain (logprob 0), so DEER's confidence i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,21 @@ class ScriptedEngine:
         self.full = fmt.encode(f"{opener}{self.script.thinking}{s.close}{s.after_close}{self.script.answer}")
         self.full.append(self.eos)
         self.calls = 0
+
+    @contextmanager
+    def recording(self) -> Iterator[list[Request]]:
+        """Every Request the engine is asked for while the block runs, in order (to check what a method sent)."""
+        seen: list[Request] = []
+
+        def spy(reqs, progress=None):
+            seen.extend(reqs)
+            return ScriptedEngine.complete(self, reqs, progress)
+
+        self.complete = spy
+        try:
+            yield seen
+        finally:
+            del self.complete
 
     def generation_config_eos(self) -> set[int]:
         """The eos ids the family's generation_config.json lists."""
