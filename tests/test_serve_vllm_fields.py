@@ -38,7 +38,8 @@ def base(lrm_engine):
 ROWS = [dict(shaping=Shaping(ignore_eos=True)), dict(shaping=Shaping(min_tokens=40)),
         dict(shaping=Shaping(repetition_penalty=5.0)), dict(shaping=Shaping(stop_token_ids=(13,))),
         dict(shaping=Shaping(presence_penalty=1.5, frequency_penalty=0.5)),
-        dict(temperature=0.8, top_k=20, seed=7, shaping=Shaping(min_p=0.2))]
+        dict(temperature=0.8, top_k=20, seed=7, shaping=Shaping(min_p=0.2)),
+        dict(shaping=Shaping(bad_words=("Splitting",)))]
 
 
 def test_vllm_sampling_rows_batched_equal_alone(lrm_engine, base):
@@ -48,7 +49,7 @@ def test_vllm_sampling_rows_batched_equal_alone(lrm_engine, base):
     assert [c.token_ids for c in batched] == [c.token_ids for c in alone]
     greedy = lrm_engine.complete([Request(base[i % len(base)], 200) for i in range(len(ROWS))])
     changed = [b.token_ids != g.token_ids for b, g in zip(batched, greedy)]
-    assert changed[0] and changed[2], changed  # ignore_eos runs on past the eos; the penalty changes the text
+    assert changed[0] and changed[2] and changed[6], changed  # past the eos; the penalty and the ban change it
 
 
 def test_vllm_sampling_semantics(lrm_engine, base):
@@ -57,7 +58,9 @@ def test_vllm_sampling_semantics(lrm_engine, base):
     assert plain.finish_reason == "stop" and plain.token_ids[-1] in eos
     n = len(plain.token_ids)
     ignored = lrm_engine.complete([Request(base[0], n + 20, shaping=Shaping(ignore_eos=True))])[0]
-    assert len(ignored.token_ids) == n + 20 and not set(ignored.token_ids) & eos
+    # vLLM's ignore_eos: the eos is not banned, it just does not end the output
+    assert len(ignored.token_ids) == n + 20 and ignored.token_ids[:n] == plain.token_ids
+    assert ignored.finish_reason == "length"
     at_least = lrm_engine.complete([Request(base[0], n + 40, shaping=Shaping(min_tokens=n + 10))])[0]
     assert len(at_least.token_ids) >= n + 10 and not set(at_least.token_ids[:n + 9]) & eos
     stop_id = plain.token_ids[5]
@@ -67,6 +70,20 @@ def test_vllm_sampling_semantics(lrm_engine, base):
     allowed = tuple(sorted(set(plain.token_ids[:8])))
     only = lrm_engine.complete([Request(base[0], 30, shaping=Shaping(allowed_token_ids=allowed))])[0]
     assert set(only.token_ids) <= set(allowed)
+
+
+def test_bad_words_ban_a_words_tokens_as_vllm_tokenizes_it(lrm_engine, base):
+    from brevity.engines.sampling import bad_word_ids
+
+    tok = lrm_engine.tokenizer
+    assert bad_word_ids(tok, ["Splitting"]) == [tok.encode("Splitting", add_special_tokens=False)]
+    plain = lrm_engine.complete([Request(base[0], 200)])[0]
+    for word in ("Splitting", "answer"):  # one token; several (its spaced spelling is one other token: not added)
+        seqs = bad_word_ids(tok, [word])
+        out = lrm_engine.complete([Request(base[0], 200, shaping=Shaping(bad_words=(word,)))])[0].token_ids
+        assert not any(out[i:i + len(s)] == s for s in seqs for i in range(len(out))), word
+        assert any(plain.token_ids[i:i + len(s)] == s for s in seqs for i in range(len(plain.token_ids))) \
+            == (out != plain.token_ids), word
 
 
 # The gateway ---------------------------------------------------------------------------------------------------
@@ -93,7 +110,7 @@ def test_served_ignore_eos_writes_exactly_max_tokens(url):
 
 
 @pytest.mark.parametrize(("field", "value"), [("use_beam_search", True), ("priority", 3), ("vllm_xargs", {"a": 1}),
-                                              ("chat_template", "{{ x }}"), ("skip_special_tokens", False),
+                                              ("chat_template", "{{ x }}"), ("spaces_between_special_tokens", False),
                                               ("kv_transfer_params", {"x": 1}), ("echo", True)])
 def test_refused_fields_are_named_unless_default(url, field, value):
     r = _chat(url, **{field: value})
@@ -109,6 +126,7 @@ def test_refused_fields_are_named_unless_default(url, field, value):
     ({"repetition_penalty": 0}, "repetition_penalty", "greater than 0"),
     ({"min_tokens": 50, "max_tokens": 40}, "min_tokens", "min_tokens must be less than or equal to max_tokens=40"),
     ({"ignore_eos": True, "early_exit": "deer"}, "ignore_eos", "early_exit"),
+    ({"bad_words": ["x", ""]}, "bad_words", "bad_words cannot contain an empty string"),
     ({"stop_token_ids": [0]}, None, None),  # filled in below: the model's own closing marker
 ])
 def test_vllm_bounds_and_conflicts_are_400s(url, extra, param, words, lrm_engine):
@@ -202,3 +220,59 @@ def test_include_stop_str_in_output_keeps_the_answers_stop_string(url, stream):
     assert plain.endswith(".") and plain.count(".") == 1, plain
     assert answer(stop=["."]) == plain[:-1]
     assert answer(stop=["."], include_stop_str_in_output=True) == plain
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_skip_special_tokens_false_keeps_them_in_the_answer(url, stream, lrm_engine, base):
+    """ignore_eos writes on past the eos; the eos's text (and any other special token's) is in the answer only
+    with skip_special_tokens false, streamed and not, chat and completions (a rendered prompt as token ids, so
+    that the raw text closes its thinking: the reasoning keeps every token, as the bench's thinking text)."""
+    eos = lrm_engine.tokenizer.decode(sorted(lrm_engine.eos_ids)[:1])
+
+    def texts(**extra) -> tuple[str, str]:
+        out = []
+        for endpoint, body in (("chat/completions", {"messages": [{"role": "user", "content": "What is 2 + 3?"}]}),
+                               ("completions", {"prompt": list(base[0])})):
+            body = {"model": "tiny-lrm", **body, "max_tokens": 260, "ignore_eos": True, "stream": stream, **extra}
+            if not stream:
+                ch = httpx.post(f"{url}/v1/{endpoint}", json=body, timeout=120).json()["choices"][0]
+                out.append(ch["message"]["content"] if "message" in ch else ch["text"])
+                continue
+            text = ""
+            with httpx.stream("POST", f"{url}/v1/{endpoint}", json=body, timeout=120) as r:
+                for line in r.iter_lines():
+                    if line.startswith("data: ") and line != "data: [DONE]":
+                        for ch in json.loads(line[6:])["choices"]:
+                            text += (ch["delta"].get("content") or "") if "delta" in ch else ch["text"]
+            out.append(text)
+        return tuple(out)
+
+    specials = [t.content for t in lrm_engine.tokenizer.added_tokens_decoder.values() if t.special]
+    kept, skipped = texts(skip_special_tokens=False), texts()
+    close = lrm_engine.format.spec.close
+    for raw, k, s in zip((False, True), kept, skipped):
+        head, k = k.split(close, 1) if raw else ("", k)  # the completion's reasoning keeps every token
+        assert eos in k and eos not in s[len(head):], (k[-200:], s[-200:])
+        for special in specials:
+            k = k.replace(special, "")
+        assert head + (close if raw else "") + k == s
+
+
+@pytest.mark.server
+def test_vllm_applies_the_fields_the_openai_engine_passes(vllm_server, lrm_path, lrm_engine, base):
+    """Over vLLM, each call carries the request's fields by vLLM's names, and vLLM applies them: bad_words,
+    stop_token_ids and ignore_eos, on the token ids it returns."""
+    from brevity.engines.openai import OpenAIEngine
+    from brevity.engines.sampling import bad_word_ids
+
+    eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
+    plain = eng.complete([Request(base[0], 200)])[0].token_ids
+    seqs = bad_word_ids(lrm_engine.tokenizer, ["Splitting"])
+    assert any(plain[i:i + len(s)] == s for s in seqs for i in range(len(plain)))
+    banned = eng.complete([Request(base[0], 200, shaping=Shaping(bad_words=("Splitting",)))])[0].token_ids
+    assert not any(banned[i:i + len(s)] == s for s in seqs for i in range(len(banned)))
+    stopped = eng.complete([Request(base[0], 200, shaping=Shaping(stop_token_ids=(plain[5],)))])[0]
+    assert stopped.token_ids == plain[:6] and stopped.finish_reason == "stop"
+    n = len(plain)
+    ignored = eng.complete([Request(base[0], n + 20, shaping=Shaping(ignore_eos=True))])[0]
+    assert len(ignored.token_ids) == n + 20 and ignored.token_ids[:n] == plain

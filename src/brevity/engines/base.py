@@ -16,9 +16,11 @@ SAMPLING_EPS = 1e-5
 class Shaping:
     """vLLM's sampling extensions, with vLLM's semantics (brevity.serve.vllm_fields); one record that a served
     request, its decoding settings and each engine call carry. min_p applies after the temperature;
-    repetition_penalty over prompt and output, presence/frequency penalties over the output; ignore_eos never
-    ends at an eos id; min_tokens bans eos and stop_token_ids before that many new tokens; stop_token_ids end the
-    row (the id is kept, as an eos is); allowed_token_ids restricts every step."""
+    repetition_penalty over prompt and output, presence/frequency penalties over the output; ignore_eos writes
+    on past an eos id (kept in the token ids; the answer text skips it as a special token); min_tokens bans eos
+    and stop_token_ids before that many new tokens; stop_token_ids end the row (the id is kept, as an eos is);
+    allowed_token_ids restricts every step; bad_words bans the last token of each word's tokens (with and
+    without a leading space, as vLLM tokenizes them) where the tokens before it were just generated."""
 
     min_p: float = 0.0
     repetition_penalty: float = 1.0
@@ -28,6 +30,7 @@ class Shaping:
     min_tokens: int = 0
     stop_token_ids: tuple[int, ...] = ()
     allowed_token_ids: tuple[int, ...] | None = None
+    bad_words: tuple[str, ...] = ()
 
 
 NO_SHAPING = Shaping()

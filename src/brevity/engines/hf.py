@@ -135,10 +135,13 @@ class HFEngine:
         start = input_ids.shape[1]
         if any(q.sampled or q.shaped for q in reqs):  # each row shaped and drawn by its own settings
             gen["logits_processor"] = LogitsProcessorList([RowProcessor(reqs, self.device, prompts, start,
-                                                                        self.eos_ids)])
+                                                                        self.eos_ids, self.tokenizer)])
         criteria = [self._stop_criteria(req.stop)] if req.stop else []
-        if any(q.shaping.stop_token_ids for q in reqs):
-            criteria.append(RowStopIds(reqs, start))
+        if any(q.shaping.ignore_eos for q in reqs):  # generate's eos would end every row: each row's own stop ids
+            gen["eos_token_id"] = None
+            criteria.append(RowStopIds([self._stop_ids(q) for q in reqs], start))
+        elif any(q.shaping.stop_token_ids for q in reqs):
+            criteria.append(RowStopIds([set(q.shaping.stop_token_ids) for q in reqs], start))
         if req.logit_bias:
             gen["sequence_bias"] = {(t,): b for t, b in req.logit_bias}
         streams = {r: RowStream(q.sink, self.decode, q.stop, self._stop_ids(q)) for r, q in enumerate(reqs)

@@ -2,11 +2,12 @@
 
 transformers' `generate` samples the whole batch from torch's global generator with one temperature, so a
 request's tokens would depend on what it was batched with. `RowProcessor` treats each row itself: first the
-row's own logit shaping (vLLM's extensions on `Request`: allowed ids, min_tokens, ignore_eos, repetition,
+row's own logit shaping (vLLM's extensions on `Request`: allowed ids, min_tokens, bad words, repetition,
 presence and frequency penalties), then, for a sampled row, a draw with that row's settings and its own
 `torch.Generator`, leaving a single finite logit (the drawn token) so that `generate` runs greedily
 (do_sample=False) and picks exactly it. A greedy row gets its shaped logits and `generate` takes their argmax.
-`RowStopIds` ends a row at one of its own stop ids.
+`RowStopIds` ends a row at one of its own stop ids (an ignore_eos row
+writes on past an eos, as in vLLM).
 The same request with the same seed thus draws the same tokens alone or in any batch (up to the float noise
 of batched arithmetic, which greedy decoding has too).
 """
@@ -71,19 +72,35 @@ def filter_logits(logits: torch.Tensor, temperature: float, top_p: float, top_k:
     return x
 
 
+def bad_word_ids(tokenizer, words: Sequence[str]) -> list[list[int]]:
+    """vLLM's token sequences for `bad_words` (SamplingParams.update_from_tokenizer): each word as written
+    (leading spaces dropped), and with one leading space where that spells it with a different first token
+    and as many tokens."""
+    seqs: list[list[int]] = []
+    for word in dict.fromkeys(words):
+        plain = tokenizer.encode(word.lstrip(), add_special_tokens=False)
+        if plain:
+            seqs.append(plain)
+        spaced = tokenizer.encode(" " + word.lstrip(), add_special_tokens=False)
+        if spaced and plain and spaced[0] != plain[0] and len(spaced) == len(plain):
+            seqs.append(spaced)
+    return seqs
+
+
 def shape_logits(x: torch.Tensor, q: Shaping, prompt: torch.Tensor | None, new: torch.Tensor,
-                 eos: Sequence[int]) -> torch.Tensor:
+                 eos: Sequence[int], bad: Sequence[Sequence[int]] = ()) -> torch.Tensor:
     """One row's logits after vLLM's extensions (`prompt`: the row's prompt ids; `new`: the tokens this call
-    generated so far)."""
+    generated so far; `bad`: the row's bad_words as token sequences)."""
     inf = float("-inf")
     if q.allowed_token_ids is not None:
         keep = torch.full_like(x, inf)
         idx = torch.tensor(q.allowed_token_ids, device=x.device)
         keep[idx] = x[idx]
         x = keep
-    banned = [*eos] if q.ignore_eos or len(new) < q.min_tokens else []
-    if len(new) < q.min_tokens:
-        banned += q.stop_token_ids
+    banned = [*eos, *q.stop_token_ids] if len(new) < q.min_tokens else []
+    if bad:  # a word's last token, where its other tokens were just generated
+        done = new.tolist()
+        banned += [b[-1] for b in bad if len(b) - 1 <= len(done) and done[len(done) - len(b) + 1:] == list(b[:-1])]
     if banned:
         x = x.index_fill(0, torch.tensor(banned, device=x.device), inf)
     if q.repetition_penalty != 1.0:
@@ -100,8 +117,9 @@ class RowProcessor(LogitsProcessor):
     """Shapes and draws each row's next token by the row's own settings; see the module docstring."""
 
     def __init__(self, reqs: Sequence[Request], device: torch.device | str, prompts: Sequence[Sequence[int]],
-                 start: int, eos: Sequence[int]):
+                 start: int, eos: Sequence[int], tokenizer=None):
         self.rows, self.start, self.eos = [], start, list(eos)
+        self.bad = {r: bad_word_ids(tokenizer, q.shaping.bad_words) for r, q in enumerate(reqs) if q.shaping.bad_words}
         # The prompt ids a repetition penalty looks at, as tensors once per call, not once per step.
         self.prompts = {r: torch.tensor(list(prompts[r]), dtype=torch.long, device=device)
                         for r, q in enumerate(reqs) if q.shaping.repetition_penalty != 1.0}
@@ -120,7 +138,8 @@ class RowProcessor(LogitsProcessor):
         for r, q, gen in self.rows:
             x = scores[r]
             if q.shaped:
-                x = shape_logits(x, q.shaping, self.prompts.get(r), input_ids[r, self.start:], self.eos)
+                x = shape_logits(x, q.shaping, self.prompts.get(r), input_ids[r, self.start:], self.eos,
+                                 self.bad.get(r, ()))
             if gen is None:
                 out[r] = x
                 continue
@@ -132,10 +151,11 @@ class RowProcessor(LogitsProcessor):
 
 
 class RowStopIds(StoppingCriteria):
-    """Ends each row at one of its own stop ids (vLLM's stop_token_ids)."""
+    """Ends each row at one of its own stop ids (vLLM's stop_token_ids; the eos ids too, unless ignore_eos,
+    where `generate` is not given them)."""
 
-    def __init__(self, reqs: Sequence[Request], start: int):
-        self.stops = [set(q.shaping.stop_token_ids) for q in reqs]
+    def __init__(self, stops: Sequence[set[int]], start: int):
+        self.stops = list(stops)
         self.start = start
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:

@@ -115,7 +115,8 @@ class Method:
         if answer_logprobs:
             extra["answer_logprob"] = sum(answer_logprobs) / len(answer_logprobs)
         thinking = tok.decode(thinking_ids, skip_special_tokens=False)
-        answer = tok.decode(answer_ids, skip_special_tokens=True) + answer_tail  # tail: Completion.stop_tail
+        skip = problem.decoding is None or problem.decoding.skip_special_tokens  # a served request may keep them
+        answer = tok.decode(answer_ids, skip_special_tokens=skip) + answer_tail  # tail: Completion.stop_tail
         correct = bool(answer_ids) and bool(problem.answer) and grade_problem(answer, problem)  # served: no gold
         pred = extract_answer(answer, "flexible") if problem.metadata.get("answer_type") != "word" else answer.strip()
         first = first_mention(thinking_ids, tok, problem.answer) if correct and thinking_ids else None

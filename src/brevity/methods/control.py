@@ -80,6 +80,7 @@ class Decoding:
     # vLLM's sampling extensions; min_tokens counts every token the client reads
     shaping: Shaping = NO_SHAPING
     include_stop_str_in_output: bool = False
+    skip_special_tokens: bool = True  # the answer text leaves special tokens out (vLLM's default)
 
     @property
     def default(self) -> bool:

@@ -4,6 +4,7 @@ and the checks that turn a request that cannot be honoured into a clear error be
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import tempfile
@@ -398,6 +399,14 @@ class Gateway:
             raise NotFound(f"model {name!r} is not served here; choose one of {names}")
         return name
 
+    @functools.cache  # noqa: B019 (one gateway per server; its tokenizers never change)
+    def special_texts(self, model: str) -> tuple[str, ...]:
+        """The texts of the tokens a decode with skip_special_tokens leaves out (the tokenizer's special added
+        tokens), longest first."""
+        tok = self.tokenizers[model]
+        texts = {t.content for t in tok.added_tokens_decoder.values() if t.special}
+        return tuple(sorted(texts, key=len, reverse=True))
+
     def decoding(self, model: str, sampling) -> Decoding:
         """A request's decoding settings (`sampling`: temperature, top_p, seed, stop, logprobs, top_logprobs;
         temperature None means unset). Without a temperature the model's generation_config.json decides, as in
@@ -416,7 +425,8 @@ class Gateway:
         return Decoding(temperature=float(temperature), top_p=1.0 if top_p is None else float(top_p), top_k=top_k,
                         seed=sampling.seed, logprobs=bool(sampling.logprobs), top_logprobs=sampling.top_logprobs or 0,
                         stop=(stop,) if isinstance(stop, str) else tuple(stop), shaping=sampling.shaping,
-                        include_stop_str_in_output=sampling.include_stop_str_in_output)
+                        include_stop_str_in_output=sampling.include_stop_str_in_output,
+                        skip_special_tokens=sampling.skip_special_tokens)
 
     def check(self, plan: Plan) -> None:
         """Build the method (bad parameters fail here) and let it check itself against the engine."""

@@ -108,6 +108,7 @@ class Sampling:
     top_k: int | None = None
     shaping: Shaping = NO_SHAPING
     include_stop_str_in_output: bool = False
+    skip_special_tokens: bool = True  # vLLM's: the answer text leaves out special tokens
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,9 @@ class Extensions(BaseModel):
     allowed_token_ids: list[int] | None = Field(None, description="vLLM: generate only these token ids.")
     include_stop_str_in_output: bool | None = Field(None, description="vLLM: the stop string that ends the answer "
                                                                       "stays in it.")
+    bad_words: list[str] | None = Field(None, description="vLLM: words the output never spells with its own "
+                                                          "tokens (each word's last token is banned after the rest).")
+    skip_special_tokens: bool | None = Field(None, description="vLLM: false keeps special tokens in the answer text.")
     include_reasoning: bool | None = Field(None, description="vLLM: false leaves the reasoning out of the "
                                                              "response (usage unchanged).")
     request_id: str | None = Field(None, description="vLLM: accepted; no effect.")
@@ -248,9 +252,13 @@ class Extensions(BaseModel):
                                                f"{self.min_tokens}.", "min_tokens")
         if self.allowed_token_ids is not None and not self.allowed_token_ids:
             raise param_error("invalid_value", "allowed_token_ids must not be empty", "allowed_token_ids")
+        if self.bad_words and any(not w for w in self.bad_words):  # vLLM's own check and wording
+            raise param_error("invalid_value", f"bad_words cannot contain an empty string. Got bad_words="
+                                               f"{self.bad_words}", "bad_words")
         sampling = Sampling(self.temperature, self.top_p, self.seed, stop, logprobs, top,
                             top_k=None if self.top_k is None else max(0, self.top_k), shaping=self._shaping(),
-                            include_stop_str_in_output=bool(self.include_stop_str_in_output))
+                            include_stop_str_in_output=bool(self.include_stop_str_in_output),
+                            skip_special_tokens=self.skip_special_tokens is not False)
         self._control = self._reasoning_control(sampling)
         return self
 
@@ -260,7 +268,8 @@ class Extensions(BaseModel):
                  "presence_penalty": self.presence_penalty, "frequency_penalty": self.frequency_penalty,
                  "ignore_eos": self.ignore_eos, "min_tokens": self.min_tokens,
                  "stop_token_ids": None if self.stop_token_ids is None else tuple(self.stop_token_ids),
-                 "allowed_token_ids": None if self.allowed_token_ids is None else tuple(self.allowed_token_ids)}
+                 "allowed_token_ids": None if self.allowed_token_ids is None else tuple(self.allowed_token_ids),
+                 "bad_words": tuple(self.bad_words) if self.bad_words else None}
         return Shaping(**{k: v for k, v in given.items() if v is not None})
 
     def _reasoning_control(self, sampling: Sampling) -> Control:

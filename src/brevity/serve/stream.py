@@ -44,12 +44,15 @@ class ResponseStream:
     """The sink a served Problem carries (engines/streaming.py). `raw` (completions) keeps the text verbatim
     in one field, what the model wrote and what the method injected (`inject`: a closing phrase or marker,
     whose character spans are kept in `injected`), starting with `prefill`, the text the method adds after
-    the client's prompt (thinking turned off); otherwise reasoning and content are separate fields (chat)."""
+    the client's prompt (thinking turned off); otherwise reasoning and content are separate fields (chat).
+    `drop`: special tokens' texts the answer leaves out (vLLM's skip_special_tokens, as the method's answer text
+    does); each arrives whole, as engines write text token by token."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None, fmt: ReasoningFormat, raw: bool = False,
-                 wants_text: bool = True, prefill: str = ""):
+                 wants_text: bool = True, prefill: str = "", drop: tuple[str, ...] = ()):
         self.loop = loop
         self.fmt = fmt
+        self.drop = drop
         self.pending = ""  # text that may still turn out to be a marker
         self.queue: asyncio.Queue = asyncio.Queue()
         self.raw = raw
@@ -97,6 +100,8 @@ class ResponseStream:
             self.started = True
             self._put("started", None)
         if self.raw:
+            if not self.fmt.thinks or (self.fmt.close is not None and self.fmt.close in self.transcript):
+                text = self._dropped(text)  # the answer part
             return self._raw(text)
         fmt = self.fmt
         if not fmt.thinks:
@@ -126,11 +131,17 @@ class ResponseStream:
             if self.raw:
                 self._put("text", f"{fmt.close}{fmt.after_close}")
             text = text[i + len(fmt.close):]
+        text = self._dropped(text)
         if not self.content:
             text = text.lstrip()
         if text:
             self.content += text
             self._put("content" if not self.raw else "text", text)
+
+    def _dropped(self, text: str) -> str:
+        for special in self.drop:
+            text = text.replace(special, "")
+        return text
 
     def _reasoning(self, text: str) -> None:
         if text:

@@ -32,7 +32,7 @@ OPENAI = frozenset({
 REASONING = frozenset({"thinking_token_budget", "include_reasoning", "chat_template_kwargs"})
 SAMPLING = frozenset({
     "top_k", "min_p", "repetition_penalty", "presence_penalty", "frequency_penalty", "ignore_eos", "min_tokens",
-    "stop_token_ids", "allowed_token_ids", "include_stop_str_in_output",
+    "stop_token_ids", "allowed_token_ids", "include_stop_str_in_output", "bad_words", "skip_special_tokens",
 })
 ACCEPTED = frozenset({"request_id", "session_id"})
 # Field -> why it is refused (unless it holds vLLM's default).
@@ -51,9 +51,7 @@ REFUSED = {
     "truncate_prompt_tokens": "prompts are not truncated",
     "truncation_side": "prompts are not truncated",
     # sampling not implemented here
-    "skip_special_tokens": "the text always spells the tokens as the model's format splits them",
     "spaces_between_special_tokens": "the text always spells the tokens as the model's format splits them",
-    "bad_words": "bad_words is not supported; logit_bias or allowed_token_ids can ban tokens",
     "use_beam_search": "beam search is not supported",
     "length_penalty": "beam search is not supported",
     "watermarking": "watermarking is not supported",
