@@ -315,3 +315,24 @@ def test_fuzz_no_5xx(gateway):
                 assert error["param"] is not None, (body, error)
 
     check()
+
+
+def test_a_request_over_the_servers_timeout_ends_with_a_timeout_error():
+    """limits.timeout_s: a 504 for a non-streamed request, an error event then [DONE] for a stream; either way
+    the generation stops."""
+    from conftest import tiny_lrm_gateway
+
+    cfg, gw = tiny_lrm_gateway(1200)
+    cfg.limits.timeout_s = 0.3
+    body = {"model": "tiny-lrm", "messages": [{"role": "user", "content": "What is 2 + 3?"}], "max_tokens": 1200,
+            "ignore_eos": True}
+    try:
+        with Server(cfg, gw) as url:
+            r = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60)
+            assert r.status_code == 504 and r.json()["error"]["code"] == "timeout", r.text
+            with httpx.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}, timeout=60) as r:
+                lines = [line for line in r.iter_lines() if line.startswith("data: ")]
+            assert lines[-1] == "data: [DONE]"
+            assert json.loads(lines[-2][6:])["error"]["code"] == "timeout", lines[-3:]
+    finally:
+        gw.close()

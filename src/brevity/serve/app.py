@@ -95,6 +95,38 @@ class Released(StreamingResponse):
             self.release()
 
 
+class RequestCounter:
+    """Counts each /v1/ request by model, endpoint and status, and times the non-streamed ones (a stream
+    records its latency when it ends). Plain ASGI: Starlette's `@app.middleware("http")` relays every chunk of
+    a streamed body through a memory stream and a task of its own, a per-token cost on the gateway's core."""
+
+    def __init__(self, app, gw: Gateway, models: tuple[str, ...]):
+        self.app, self.gw, self.models = app, gw, frozenset(models)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+            return await self.app(scope, receive, send)
+        t0, started = time.perf_counter(), {}
+
+        async def watch(msg):
+            if msg["type"] == "http.response.start":
+                started["status"] = msg["status"]
+                started["streamed"] = any(k == b"content-type" and v.startswith(b"text/event-stream")
+                                          for k, v in msg.get("headers") or ())
+            await send(msg)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            if "status" in started:
+                path = scope["path"] if scope["path"] in ENDPOINTS else "other"  # labels from user input stay bounded
+                model = (scope.get("state") or {}).get("model", "-")
+                model = model if model in self.models else "other"
+                self.gw.metrics.requests.labels(model, path, str(started["status"])).inc()
+                if started["status"] == 200 and not started["streamed"]:
+                    self.gw.metrics.latency.labels(model, path).observe(time.perf_counter() - t0)
+
+
 class BodyLimit:
     """413 for a body over the limit, by its Content-Length or, without one, as it arrives."""
 
@@ -157,20 +189,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
     app.state.gateway = gw
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
 
-    @app.middleware("http")
-    async def count(request: Request, call_next):
-        t0 = time.perf_counter()
-        response = await call_next(request)
-        path = request.url.path
-        if path.startswith("/v1/"):
-            path = path if path in ENDPOINTS else "other"  # labels from user input stay bounded
-            model = getattr(request.state, "model", "-")
-            model = model if model in cfg.models or model in cfg.aliases else "other"
-            gw.metrics.requests.labels(model, path, str(response.status_code)).inc()
-            streamed = response.headers.get("content-type", "").startswith("text/event-stream")
-            if response.status_code == 200 and not streamed:  # a stream records its latency when it ends
-                gw.metrics.latency.labels(model, path).observe(time.perf_counter() - t0)
-        return response
+    app.add_middleware(RequestCounter, gw=gw, models=(*cfg.models, *cfg.aliases))
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, e: ApiError):
@@ -401,6 +420,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
     async def events(body: Extensions, plan: Plan, stream: ResponseStream, rid: str, n_prompt: int,
                      chat: bool, fmt) -> AsyncIterator[str]:
         created, t0, done = int(time.time()), time.perf_counter(), False
+        hide = body.control.hide_reasoning  # read once: a pydantic private attribute is slow to reach per token
 
         def sse(obj: dict) -> str:
             return f"data: {json.dumps(obj)}\n\n"
@@ -417,12 +437,12 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                 chunk["choices"][0]["logprobs"] = logprobs
             return sse(chunk)
 
+        # One timer for the whole stream (a wait_for per token would make a task and a timer for each)
+        deadline = asyncio.get_running_loop().call_later(limits.timeout_s, stream.queue.put_nowait, ("timeout", None))
         try:
             while True:
-                remaining = limits.timeout_s - (time.perf_counter() - t0)
-                try:
-                    kind, value = await asyncio.wait_for(stream.queue.get(), max(0.001, remaining))
-                except TimeoutError:
+                kind, value = await stream.queue.get()
+                if kind == "timeout":
                     stream.cancelled = True
                     yield sse(error_body(f"no answer within this server's {limits.timeout_s:g} s timeout",
                                          "timeout_error", code="timeout"))
@@ -431,7 +451,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                     if not role_sent:  # the first token was generated, though its text may be held back
                         yield piece(delta={"content": ""})
                 elif kind == "reasoning":
-                    if not body.control.hide_reasoning:
+                    if not hide:
                         yield piece(delta={"reasoning_content": value, "reasoning": value})
                 elif kind == "content":
                     yield piece(delta={"content": value})
@@ -455,6 +475,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                     break
             yield "data: [DONE]\n\n"
         finally:  # the client went away, or we are done: either way its generation stops
+            deadline.cancel()
             if not done:
                 stream.cancelled = True
 
