@@ -9,9 +9,11 @@ benchmarks the three in turn (interleaved rounds); the table gives each one's me
     python benchmarks/gateway_overhead.py --n 64 --max-tokens 1024 --concurrency 8 --rounds 3
     python benchmarks/gateway_overhead.py --dataset random --input-len 64 --max-tokens 256 --n 64 --concurrency 8
 
-`--budget N` compares thinking budgets instead: plain vLLM started with its reasoning parser enforcing
-`thinking_token_budget: N` itself, against the gateway over vLLM enforcing `thinking_budget: N` (think up to
-N, close with the format's phrase, answer), and the in-process `hf` gateway.
+`--budget N` compares thinking budgets instead: the gateway over vLLM enforcing `thinking_budget: N` (think up to
+N tokens, the format's closing phrase among them, close, answer) and the in-process `hf` gateway, against plain
+vLLM started with its reasoning parser enforcing its own `thinking_token_budget`. vLLM forces its closing phrase
+after its budget, so for equal work it gets N minus the phrase's tokens, the mapping `budget:N` itself uses
+with `native=true` (`Budget.room`); the table's output tokens show the work is equal.
 
 `--dataset arith` sends the arith test questions (each answer ends where the model stops); `--dataset random`
 is `vllm bench serve`'s default random dataset (random prompts of `--input-len` tokens, `ignore_eos`, so every
@@ -28,9 +30,11 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 from brevity.engines.vllm import DEFAULT_VENV, free_port, start_vllm, stop, wait_healthy
 from brevity.formats import load_format
+from brevity.methods import build_method
 from brevity.serve.upstream import native_budget_args
 from brevity.tasks import load_problems
 from brevity.zoo import resolve_model
@@ -88,8 +92,8 @@ def bench_once(venv: Path, url: str, tokenizer: str, data: Path, args, out_dir: 
            "--backend", "openai-chat", "--base-url", url, "--endpoint", "/v1/chat/completions",
            "--model", "tiny-lrm", "--tokenizer", tokenizer, *dataset, "--num-prompts", str(args.n),
            "--max-concurrency", str(args.concurrency),
-           *(["--extra-body", json.dumps({("thinking_token_budget" if plain else "thinking_budget"):
-                                          args.budget})] if args.budget else []),
+           *(["--extra-body", json.dumps({"thinking_token_budget": args.native_budget} if plain else
+                                         {"thinking_budget": args.budget})] if args.budget else []),
            "--temperature", "0", "--seed", "0", "--disable-shuffle", "--disable-tqdm", "--save-result",
            "--result-dir", str(out_dir), "--result-filename", f"{name}.json"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -113,6 +117,9 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     lrm = str(resolve_model("tiny-lrm"))
+    if args.budget:  # plain vLLM's budget for the same thinking as the gateway's budget:N
+        fmt = load_format(lrm)
+        args.native_budget = build_method(f"budget:{args.budget}").room(SimpleNamespace(format=fmt))
     data = args.out / "arith-test.jsonl"
     with data.open("w") as f:
         for p in load_problems("arith", split="test", n=args.n):
@@ -163,7 +170,9 @@ def report(args, results: dict[str, list[dict]], placement: dict[str, str]) -> N
     what = f"{args.n} arith test prompts" if args.dataset == "arith" else \
         f"{args.n} random prompts of {args.input_len} tokens, ignore_eos"
     if args.budget:
-        what += f", thinking budget {args.budget} (vLLM: its own thinking_token_budget; gateways: thinking_budget)"
+        what += (f", thinking budget {args.budget} (gateways: thinking_budget {args.budget}; vLLM: its own "
+                 f"thinking_token_budget {args.native_budget}, then its {args.budget - args.native_budget}-token "
+                 "closing phrase)")
     lines = [f"# {time.strftime('%Y-%m-%d')}: vllm bench serve, {what}, max_tokens "
              f"{args.max_tokens}, concurrency {args.concurrency}, greedy, median of {args.rounds} interleaved rounds",
              f"# engines on core {ENGINE_CORE}; gateway and client on core {FRONT_CORE}; load average before: "
