@@ -32,6 +32,33 @@ def test_outcome_efficiency_and_compression():
     assert lo <= -1 / 3 <= hi
 
 
+def _loop_bootstrap(a, b, iters=2000, seed=0):
+    """The pure-Python paired bootstrap the vectorised one replaced, kept as its reference."""
+    import random
+
+    n, rng = len(a), random.Random(seed)
+    diffs = sorted(sum(a[i] - b[i] for i in idx) / n
+                   for idx in ([rng.randrange(n) for _ in range(n)] for _ in range(iters)))
+    return (diffs[int(0.025 * iters)], diffs[int(0.975 * iters) - 1])
+
+
+def test_paired_bootstrap_equals_the_loop_on_the_same_resamples():
+    import random
+
+    from brevity.bench.metrics import resample_indices
+
+    rng = random.Random(3)
+    for n, iters, seed in ((7, 200, 0), (120, 2000, 5), (500, 500, 1)):
+        a = [float(rng.random() < 0.6) for _ in range(n)]  # correctness, as the summaries use it
+        b = [float(rng.random() < 0.5) for _ in range(n)]
+        assert paired_bootstrap(a, b, iters, seed) == _loop_bootstrap(a, b, iters, seed)
+        tokens = [float(rng.randrange(400)) for _ in range(n)]  # integer counts sum exactly either way
+        assert paired_bootstrap(tokens, a, iters, seed) == _loop_bootstrap(tokens, a, iters, seed)
+        idx = resample_indices(n, iters, seed)
+        assert paired_bootstrap(a, b, indices=idx) == paired_bootstrap(a, b, iters, seed)
+        assert idx.shape == (iters, n) and idx.min() >= 0 and idx.max() < n
+
+
 def test_paired_bootstrap_and_percentile():
     lo, hi = paired_bootstrap([1.0] * 50, [0.0] * 50)
     assert lo == hi == 1.0

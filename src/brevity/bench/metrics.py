@@ -8,6 +8,8 @@ import random
 from collections.abc import Sequence
 from statistics import mean
 
+import numpy as np
+
 from brevity.methods.solution import Solution
 
 
@@ -21,15 +23,24 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def paired_bootstrap(a: Sequence[float], b: Sequence[float], iters: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """95% interval of mean(a) - mean(b) over problems resampled together."""
+def resample_indices(n: int, iters: int = 2000, seed: int = 0) -> np.ndarray:
+    """[iters, n] problem indices drawn with replacement, the draws of Python's `random.Random(seed)` in order
+    (so every interval a summary reported before stays the same)."""
+    rng = random.Random(seed)
+    return np.array([[rng.randrange(n) for _ in range(n)] for _ in range(iters)], dtype=np.int64).reshape(iters, n)
+
+
+def paired_bootstrap(a: Sequence[float], b: Sequence[float], iters: int = 2000, seed: int = 0,
+                     indices: np.ndarray | None = None) -> tuple[float, float]:
+    """95% interval of mean(a) - mean(b) over problems resampled together (`indices`: the resamples, [iters, n];
+    default `resample_indices(n, iters, seed)`)."""
     n = len(a)
     if n == 0:
         return (0.0, 0.0)
-    rng = random.Random(seed)
-    diffs = sorted(
-        sum(a[i] - b[i] for i in idx) / n for idx in ([rng.randrange(n) for _ in range(n)] for _ in range(iters)))
-    return (diffs[int(0.025 * iters)], diffs[int(0.975 * iters) - 1])
+    idx = resample_indices(n, iters, seed) if indices is None else np.asarray(indices)
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    diffs = np.sort(d[idx].sum(axis=1) / n)
+    return (float(diffs[int(0.025 * len(idx))]), float(diffs[int(0.975 * len(idx)) - 1]))
 
 
 def percentile(xs: Sequence[float], q: float) -> float | None:
