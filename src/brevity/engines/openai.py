@@ -87,6 +87,12 @@ class OpenAIEngine:
         # A stream holds back these too: a server that writes its end-of-turn token's text (skip_special_tokens
         # false) must not have it relayed, since the Completion's text leaves it out.
         self._end_texts = tuple(t for t in (self.decode([i]) for i in self.format.stop_ids) if t)
+        # A stop string that is one token of the vocabulary (the closing marker, in most formats) goes upstream as
+        # that token's id: vLLM holds a stream back by the longest stop string's length less one character,
+        # which would delay every thinking call's first token by a few tokens; a stop id delays nothing.
+        close = self.format.spec.close
+        self._token_stops = {close: self.format.close_ids[0]} if close and len(self.format.close_ids) == 1 \
+            and self.decode(self.format.close_ids) == close else {}
         self.concurrency, self.retries, self.backoff_s = concurrency, retries, backoff_s
         self.parallel_calls = concurrency  # the upstream batches: callers need not wait for each other
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -191,14 +197,15 @@ class OpenAIEngine:
         return results  # type: ignore[return-value]
 
     def _body(self, r: Request, prompt: list[int]) -> dict:
+        stops = [s for s in r.stop if s not in self._token_stops]
         body = {"model": self.served_name, "prompt": self.decode(prompt) if self.text_prompts else prompt,
                 "max_tokens": r.max_tokens,
                 "temperature": r.temperature if r.sampled else 0.0,
                 "skip_special_tokens": False, "spaces_between_special_tokens": False,
                 "return_token_ids": True, "repetition_penalty": r.shaping.repetition_penalty,
                 "repeat_penalty": r.shaping.repetition_penalty}  # vLLM's and llama.cpp's names
-        if r.stop:
-            body["stop"] = list(r.stop)
+        if stops:
+            body["stop"] = stops
         if r.sampled:
             body.update(top_p=r.top_p, **({"top_k": r.top_k} if r.top_k else {}))
         if r.seed is not None:
@@ -212,6 +219,8 @@ class OpenAIEngine:
         for f in dataclasses.fields(Shaping):  # vLLM's own names; only those that ask for something
             if f.name != "repetition_penalty" and (v := getattr(r.shaping, f.name)) != f.default:
                 body[f.name] = list(v) if isinstance(v, tuple) else v
+        if by_id := [self._token_stops[s] for s in r.stop if s in self._token_stops]:
+            body["stop_token_ids"] = [*body.get("stop_token_ids", []), *by_id]
         return body
 
     def _completion(self, r: Request, prompt: list[int], ch: dict) -> Completion:
@@ -222,6 +231,10 @@ class OpenAIEngine:
         if ids is None:
             ids = self.encode(text)
         stop_reason = ch.get("stop_reason") if isinstance(ch.get("stop_reason"), str) else None
+        by_id = {i: s for s, i in self._token_stops.items() if s in r.stop}
+        if ids and ch.get("stop_reason") in by_id and ids[-1] == ch["stop_reason"]:  # a stop string sent as its id
+            stop_reason, ids = by_id[ids[-1]], ids[:-1]
+            text = self.decode(ids)
         if r.stop and stop_reason is None:
             text2, which = apply_stop(text, r.stop)
             if which:
