@@ -8,6 +8,21 @@ SHARED = Path(os.environ.get("BREVITY_SHARED", ROOT.parent / "shared"))
 GSM8K = SHARED / "data" / "gsm8k"
 MATH500 = SHARED / "data" / "math500" / "test.jsonl"
 
+# The quick tier (`pytest -m fast`, under a minute on two cores): these modules, no training and no server,
+# nothing loaded but the tiny members; less the few tests in them that take seconds each.
+FAST_MODULES = {"test_spec", "test_metrics", "test_grading", "test_formats_infer", "test_serve_protocol",
+                "test_tasks", "test_engine_hf", "test_layers", "test_widen", "test_zoo_data", "test_tokenizer",
+                "test_serve_scheduler"}
+NOT_FAST = {"test_no_false_positives_on_a_seeded_sample_of_math500_pairs",
+            "test_formats_show_prints_evidence_and_refuses_a_contradiction"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.module.__name__ in FAST_MODULES and item.originalname not in NOT_FAST \
+                and item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.fast)
+
 
 @pytest.fixture(scope="session")
 def gsm8k_dir() -> Path:

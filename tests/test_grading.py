@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from brevity.tasks import extract_answer, grade
-from brevity.tasks.grading import math_verify_equal
 
 
 def test_every_gsm8k_gold_solution_grades_by_its_own_answer(gsm8k_dir):
@@ -62,10 +61,10 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_every_math500_reference_solution_grades_by_its_own_answer(math500_rows):
-    """No rule is keyed to a problem; at most one miss is allowed (none at the time of writing)."""
+    """All 500: no rule is keyed to a problem."""
     misses = [(i, r["answer"], extract_answer(r["solution"])) for i, r in enumerate(math500_rows)
               if not grade(r["solution"], r["answer"])]
-    assert len(misses) <= 1, misses
+    assert misses == []
 
 
 ENDINGS = [json.loads(line) for line in (DATA / "answer_endings.jsonl").read_text().splitlines()]
@@ -90,17 +89,27 @@ def test_the_last_box_wins_over_earlier_phrases_and_thinking_never_counts():
     assert not grade("<think>\nthe answer is 7", "7")
 
 
-def _unequal_pairs(rows: list[dict], pairs) -> list[tuple[int, int]]:
-    return [(i, j) for i, j in pairs if not math_verify_equal(rows[j]["answer"], rows[i]["answer"])]
+# Answers that are written differently and are the same value, each checked by hand. A pair of different
+# answers that grades equal and is not here is a false positive, whatever math-verify says of it (it calls the
+# ordered pair (-2,1) equal to the list of integers 1,-2, for one).
+SAME_VALUE = {
+    frozenset({"36", "36^\\circ"}),  # degrees
+    frozenset({"10,\\!080", "10080"}),  # a thin space in a thousands separator
+}
+
+
+def _different(rows: list[dict], i: int, j: int) -> bool:
+    a, b = rows[i]["answer"].strip(), rows[j]["answer"].strip()
+    return a != b and frozenset({a, b}) not in SAME_VALUE
 
 
 def _false_positives(rows: list[dict], pairs) -> list[tuple[int, int, str, str]]:
-    return [(i, j, rows[i]["answer"], rows[j]["answer"]) for i, j in _unequal_pairs(rows, pairs)
-            if grade(rows[i]["solution"], rows[j]["answer"])]
+    return [(i, j, rows[i]["answer"], rows[j]["answer"]) for i, j in pairs
+            if _different(rows, i, j) and grade(rows[i]["solution"], rows[j]["answer"])]
 
 
 def test_no_false_positives_on_a_seeded_sample_of_math500_pairs(math500_rows):
-    """5,000 seeded pairs (i, j) whose answers math-verify judges unequal: solution i is wrong for answer j."""
+    """5,000 seeded pairs (i, j) of different answers: solution i is wrong for answer j."""
     rng = random.Random(20)
     n = len(math500_rows)
     pairs: set[tuple[int, int]] = set()
@@ -108,26 +117,21 @@ def test_no_false_positives_on_a_seeded_sample_of_math500_pairs(math500_rows):
         i, j = rng.randrange(n), rng.randrange(n)
         if i != j:
             pairs.add((i, j))
-    unequal = _unequal_pairs(math500_rows, sorted(pairs))
-    assert len(unequal) > 4800  # a handful of pairs share an answer
-    assert _false_positives(math500_rows, unequal) == []
+    different = [(i, j) for i, j in sorted(pairs) if _different(math500_rows, i, j)]
+    assert len(different) > 4900  # 40 pairs share an answer's text, 2 a value
+    assert _false_positives(math500_rows, different) == []
+
+
+def test_a_tuple_is_not_a_list_of_values():
+    assert not grade("so $(a,b) = \\boxed{(-2,1)}.$", "1,-2")
+    assert not grade("the solutions are $n = \\boxed{1,-2}.$", "(-2,1)")
+    assert grade("so $(a,b) = \\boxed{(-2,1)}.$", "(-2,1)")
+    assert grade("the solutions are $n = \\boxed{-2, 1}.$", "1,-2")
 
 
 @pytest.mark.slow
 def test_no_false_positives_on_every_math500_pair(math500_rows):
+    """Every ordered pair; a new pair of different answers that grades equal fails until a person has checked it
+    and added it to SAME_VALUE."""
     n = len(math500_rows)
     assert _false_positives(math500_rows, [(i, j) for i in range(n) for j in range(n) if i != j]) == []
-
-
-@pytest.mark.parametrize("text", [
-    "18 / 3 = 6. 6 * 4 = 24.\n\nThe answer is 24.", "So the answer is 4... wait, no.\n\nThe answer is 12.",
-    "The Answer: **-3**", "the answer is 1,250.", "answer is 2.5, I think", "no phrase here: 7",
-])
-def test_answer_phrase_regex_finds_what_final_answer_reads(text):
-    """The single-regex form (for lm-eval's regex filter, last match) agrees with final_answer on phrase answers."""
-    import re
-
-    from brevity.tasks.answers import ANSWER_PHRASE_REGEX, clean_number, final_answer
-
-    found = re.findall(ANSWER_PHRASE_REGEX, text)
-    assert (clean_number(found[-1]) if found else None) == final_answer(text)

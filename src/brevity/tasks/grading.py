@@ -80,7 +80,14 @@ def equivalent(pred: str, gold: str) -> bool:
     p, g = _number(pred), _number(gold)
     if p is not None and g is not None:
         return p == g
+    if "," in pred and "," in gold and _bracketed(pred) != _bracketed(gold):
+        return False  # an ordered pair or interval is not a list of values (math-verify compares them as sets)
     return math_verify_equal(gold, pred)
+
+
+def _bracketed(answer: str) -> bool:
+    """An answer holding a tuple or an interval around its comma: (a, b), [a, b), x \\in [a, b], ..."""
+    return re.search(r"[(\[][^()\[\]]*,[^()\[\]]*[)\]]", answer) is not None
 
 
 def grade(output: str, gold: str, mode: str = "flexible") -> bool:
