@@ -392,20 +392,14 @@ def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, 
            engines: EngineOptions | None = None, log_prompts: bool = False) -> list[dict]:
     """The bench, as `brevity bench` runs it, for commands that bench models they made; `engines` (EngineOptions)
     says which engine runs the models (default: in-process hf) and with which reasoning format."""
-    from brevity.bench.engines import EngineOptions, EnginePool
-    from brevity.bench.runner import BenchConfig, run_bench
-    from brevity.ui import ProgressUI, console, print_table
+    from brevity.api import benchmark
+    from brevity.bench.engines import EngineOptions
+    from brevity.ui import console, print_table
 
-    opts = engines or EngineOptions(batch_size=batch_size)
-    cfg = BenchConfig(task=parse_task(task), model=models[0], methods=methods, n=n, out=out, split=split,
-                      latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, engine=opts.kind,
-                      resume=resume, format=opts.reasoning_format, answer_tokens=opts.answer_tokens,
-                      log_prompts=log_prompts)
-    pool = EnginePool(opts, default_model=models[0], announce=lambda m: console.print(f"loading {m} ..."))
-    try:
-        rows = run_bench(cfg, pool, ProgressUI(progress))
-    finally:
-        pool.close()  # stops the vLLM servers it started
+    rows = benchmark(models[0], methods, task=task, n=n, split=split, out=out, max_tokens=max_tokens,
+                     latency_n=latency_n, batch_size=batch_size, resume=resume, progress=progress,
+                     log_prompts=log_prompts, options=engines or EngineOptions(batch_size=batch_size),
+                     announce=lambda m: console.print(f"loading {m} ...")).rows
     print_table(rows, title=f"{task} {split}, n={n}")
     return rows
 
