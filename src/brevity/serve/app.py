@@ -346,7 +346,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         fmt = gw.formats[name]
         loop = asyncio.get_running_loop()
         # a raw prompt gets what the method adds after it (thinking turned off): the response shows it, injected
-        drop = gw.special_texts(name) if body.control.sampling.skip_special_tokens else ()
+        drop = gw.special_texts(name) if body.control.sampling.skip_special_tokens else None
         streams = [ResponseStream(loop, fmt.spec, raw=not chat, wants_text=bool(body.stream) or not chat,
                                   prefill=r[len(p):] if not chat and r.startswith(p) else "", drop=drop)
                    for p, r in zip(prompts, rendered)]

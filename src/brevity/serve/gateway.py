@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import tempfile
 import threading
 from collections import OrderedDict
@@ -400,12 +401,12 @@ class Gateway:
         return name
 
     @functools.cache  # noqa: B019 (one gateway per server; its tokenizers never change)
-    def special_texts(self, model: str) -> tuple[str, ...]:
-        """The texts of the tokens a decode with skip_special_tokens leaves out (the tokenizer's special added
-        tokens), longest first."""
+    def special_texts(self, model: str) -> re.Pattern | None:
+        """One pattern for the texts of the tokens a decode with skip_special_tokens leaves out (the tokenizer's
+        special added tokens, longest first; a real vocabulary has hundreds, removed per streamed token)."""
         tok = self.tokenizers[model]
-        texts = {t.content for t in tok.added_tokens_decoder.values() if t.special}
-        return tuple(sorted(texts, key=len, reverse=True))
+        texts = sorted({t.content for t in tok.added_tokens_decoder.values() if t.special}, key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, texts))) if texts else None
 
     def decoding(self, model: str, sampling) -> Decoding:
         """A request's decoding settings (`sampling`: temperature, top_p, seed, stop, logprobs, top_logprobs;

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 
 from brevity.formats import ReasoningFormat
 from brevity.methods.solution import Solution
@@ -45,11 +46,11 @@ class ResponseStream:
     in one field, what the model wrote and what the method injected (`inject`: a closing phrase or marker,
     whose character spans are kept in `injected`), starting with `prefill`, the text the method adds after
     the client's prompt (thinking turned off); otherwise reasoning and content are separate fields (chat).
-    `drop`: special tokens' texts the answer leaves out (vLLM's skip_special_tokens, as the method's answer text
-    does); each arrives whole, as engines write text token by token."""
+    `drop`: a pattern of the special tokens' texts the answer leaves out (vLLM's skip_special_tokens, as the
+    method's answer text does); each arrives whole, as engines write text token by token."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None, fmt: ReasoningFormat, raw: bool = False,
-                 wants_text: bool = True, prefill: str = "", drop: tuple[str, ...] = ()):
+                 wants_text: bool = True, prefill: str = "", drop: re.Pattern | None = None):
         self.loop = loop
         self.fmt = fmt
         self.drop = drop
@@ -139,9 +140,7 @@ class ResponseStream:
             self._put("content" if not self.raw else "text", text)
 
     def _dropped(self, text: str) -> str:
-        for special in self.drop:
-            text = text.replace(special, "")
-        return text
+        return self.drop.sub("", text) if self.drop is not None else text
 
     def _reasoning(self, text: str) -> None:
         if text:
