@@ -53,6 +53,24 @@ def test_renders_through_qwen3s_own_template():
     assert 0.15 < off_share < 0.35
 
 
+def test_a_prompt_rendered_again_is_looked_up_not_rerendered(monkeypatch):
+    """The gateway renders a served prompt, then its method renders it again: the second is a lookup, and only
+    an identical request (messages, thinking, steering, kwargs) finds it."""
+    tok, fmt, _ = family_parts(FAMILY_MEMBERS[NAME])
+    calls = []
+    real = type(tok).apply_chat_template
+    monkeypatch.setattr(type(tok), "apply_chat_template", lambda self, *a, **kw: calls.append(kw) or real(self, *a, **kw))
+    msgs = [{"role": "user", "content": "What is 2 + 3?"}]
+    first = fmt.render(msgs)
+    assert fmt.render([dict(m) for m in msgs]) == first and len(calls) == 1
+    off = fmt.render(msgs, thinking=False)
+    assert off != first and len(calls) == 2 and calls[-1]["enable_thinking"] is False
+    assert fmt.render(msgs, steer=True) != off and len(calls) == 3
+    fmt.render(msgs, custom_flag=True)
+    fmt.render([{"role": "user", "content": "What is 2 + 4?"}])
+    assert len(calls) == 5
+
+
 def test_materialized_folder_is_a_plain_qwen3_model(small_member):
     """No Brevity code: transformers loads it; the template is llama.cpp's Qwen3 file byte for byte; the thinking
     markers are single tokens at Qwen3's ids; it equals the compact model on every used id."""

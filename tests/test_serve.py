@@ -207,8 +207,11 @@ def test_api_key_and_concurrency_limit(gateway, problems):
         assert _error(httpx.post(f"{u}/v1/chat/completions", json=body), 401)["code"] == "invalid_api_key"
         _error(httpx.post(f"{u}/v1/chat/completions", json=body, headers={"Authorization": "Bearer wrong"}), 401)
         _error(httpx.get(f"{u}/v1/models"), 401)
+        _error(httpx.get(f"{u}/metrics"), 401)
         assert httpx.get(f"{u}/health").status_code == 200
         auth = {"Authorization": "Bearer s3cret"}
+        assert httpx.get(f"{u}/v1/models", headers=auth).status_code == 200
+        assert httpx.get(f"{u}/metrics", headers=auth).status_code == 200
         out = [None] * 6
 
         def one(i):

@@ -8,6 +8,10 @@ ask a `ModelFormat` (a format bound to a model's tokenizer) to render, split and
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -72,6 +76,26 @@ class Split:
     answer_start: int = 0  # index in the completion of the first answer token (aligns per-token logprobs)
 
 
+class Recent:
+    """The last `size` results of a pure function of hashable keys, for work a request repeats on its way: the
+    gateway renders and counts a prompt, then the method renders and encodes the same prompt again."""
+
+    def __init__(self, size: int = 64):
+        self.size, self.items, self.lock = size, OrderedDict(), threading.Lock()
+
+    def get(self, key, make):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        value = make()
+        with self.lock:
+            self.items[key] = value
+            if len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+
 @dataclass
 class ModelFormat:
     """A format bound to one model's tokenizer: renders prompts, splits completions, knows the stop ids."""
@@ -83,6 +107,7 @@ class ModelFormat:
     evidence: tuple[tuple[str, str], ...] = ()  # (fact, the rendering that showed it), from formats.infer
     answer_tokens: int = 0
     _cache: dict = field(default_factory=dict, repr=False)
+    _recent: Recent = field(default_factory=Recent, repr=False)  # prompts: encoded and rendered
 
     def __post_init__(self) -> None:
         self.answer_tokens = self.answer_tokens or self.spec.answer_tokens
@@ -100,13 +125,19 @@ class ModelFormat:
 
     # Token ids --------------------------------------------------------------------------------
     def encode(self, text: str) -> list[int]:
-        """Token ids of a text; markers and phrases (short, asked for again and again) are cached, prompts not."""
+        """Token ids of a text; markers and phrases (short, asked for again and again) are cached for good,
+        prompts among the last few."""
         if text in self._cache:
             return list(self._cache[text])
-        ids = list(self.tokenizer(text, add_special_tokens=False).input_ids)
-        if len(text) <= 256 and len(self._cache) < 4096:
+        if len(text) > 256:
+            return list(self._recent.get(("encode", text), lambda: tuple(self._tokenize(text))))
+        ids = self._tokenize(text)
+        if len(self._cache) < 4096:
             self._cache[text] = ids
         return list(ids)
+
+    def _tokenize(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False).input_ids)
 
     @property
     def open_ids(self) -> list[int]:
@@ -150,6 +181,15 @@ class ModelFormat:
         """The prompt through the model's own chat template. `thinking=False` turns thinking off the family's
         way (its switch, else a prefilled closed section); `steer=True` also opens the section when the
         model would open it itself, so that a method counts and caps thinking from its first token."""
+        try:  # a served request is rendered by the gateway, then by its method: the second time is a lookup
+            # (keyed by day too: some templates write today's date, through strftime_now)
+            key = ("render", time.strftime("%Y-%m-%d"),
+                   json.dumps([messages, thinking, steer, template_kwargs], sort_keys=True))
+        except (TypeError, ValueError):  # not JSON (a caller's own objects): rendered each time
+            return self._render(messages, thinking, steer, template_kwargs)
+        return self._recent.get(key, lambda: self._render(messages, thinking, steer, template_kwargs))
+
+    def _render(self, messages: Sequence[dict], thinking: bool, steer: bool, template_kwargs: dict) -> str:
         tok = self.tokenizer
         if not getattr(tok, "chat_template", None):
             raise BrevityError("this model's tokenizer has no chat template; give the folder one "

@@ -5,13 +5,14 @@ OpenAI-style error bodies for every 4xx."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -137,11 +138,9 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
-        too_large = _error(413, f"request body is over this server's limit of {self.max_bytes} bytes",
-                           "body_too_large")
         if length is not None and length.isdigit():
             if int(length) > self.max_bytes:
-                return await too_large(scope, receive, send)
+                return await self.too_large(scope, receive, send)
             return await self.app(scope, receive, send)
         # No length (a chunked body): read it here, at most the limit, and hand it on whole. (Raising from
         # inside the app's own read would reach FastAPI's body parser, which turns any error into a 400.)
@@ -153,7 +152,7 @@ class BodyLimit:
             body += msg.get("body", b"")
             more = msg.get("more_body", False)
             if len(body) > self.max_bytes:
-                return await too_large(scope, receive, send)
+                return await self.too_large(scope, receive, send)
         sent = False
 
         async def replay():
@@ -164,6 +163,27 @@ class BodyLimit:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def too_large(self, scope, receive, send):
+        return _error(413, f"request body is over this server's limit of {self.max_bytes} bytes",
+                      "body_too_large")(scope, receive, send)
+
+
+class ApiKey:
+    """401 for a /v1/ or /metrics request without the server's key (`Authorization: Bearer KEY`). Plain ASGI, not
+    a FastAPI dependency: a dependency with a header parameter is solved on every request's path to its first
+    token."""
+
+    def __init__(self, app, key: str):
+        self.app, self.expected = app, f"Bearer {key}".encode("latin-1")
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and (scope["path"].startswith("/v1/") or scope["path"] == "/metrics"):
+            given = next((v for k, v in scope.get("headers") or () if k == b"authorization"), b"")
+            if not hmac.compare_digest(given, self.expected):
+                return await _error(401, "missing or wrong API key (send Authorization: Bearer KEY)",
+                                    "invalid_api_key")(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: bool = False) -> FastAPI:
@@ -187,6 +207,8 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                   description="OpenAI-compatible reasoning gateway: enforced thinking budgets, reasoning_effort, "
                               "early exit (DEER, Dynasor) and routes, in front of in-process or upstream engines.")
     app.state.gateway = gw
+    if cfg.api_key:
+        app.add_middleware(ApiKey, key=cfg.api_key)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
 
     app.add_middleware(RequestCounter, gw=gw, models=(*cfg.models, *cfg.aliases))
@@ -216,10 +238,6 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
             return _error(404, str(e), "model_not_found", "model")
         return _error(400, str(e), getattr(e, "code", "invalid_request"), getattr(e, "param", None))
 
-    def auth(authorization: str | None = Header(None, include_in_schema=False)) -> None:
-        if cfg.api_key and authorization != f"Bearer {cfg.api_key}":
-            raise ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)", "invalid_api_key")
-
     @app.get("/health")
     async def health():
         """Up (`status`), and which models and aliases take requests: `ready` is true once every one does."""
@@ -227,11 +245,11 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         return {"status": "ok", "ready": all(v == "ready" for v in aliases.values()),
                 "models": {n: "ready" if n in gw.schedulers else "loading" for n in cfg.models}, "aliases": aliases}
 
-    @app.get("/metrics", dependencies=[Depends(auth)])
+    @app.get("/metrics")
     async def metrics():
         return Response(gw.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/v1/models", dependencies=[Depends(auth)])
+    @app.get("/v1/models")
     async def models():
         created = int(time.time())
         data = [{"id": n, "object": "model", "created": created, "owned_by": "brevity", "backend": m.backend}
@@ -240,7 +258,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
                  for a, t in cfg.aliases.items()]
         return {"object": "list", "data": data}
 
-    @app.get("/v1/models/{model_id:path}", dependencies=[Depends(auth)])
+    @app.get("/v1/models/{model_id:path}")
     async def model(model_id: str):
         found = next((m for m in (await models())["data"] if m["id"] == model_id), None)
         if found is None:
@@ -252,14 +270,14 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         raise ApiError(404, "the Responses API is not served here; send the same request to /v1/chat/completions "
                             "(reasoning: {effort} is accepted there)", "not_found")
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(auth)])
+    @app.post("/v1/chat/completions")
     async def chat_completions(body: ChatCompletionRequest, request: Request):
         """Chat, with reasoning separated into `reasoning_content`; see the request extensions."""
         prompt = [m.for_template() for m in body.messages]
         question = next((m["content"] for m in reversed(prompt) if m["role"] == "user"), prompt[-1]["content"])
         return await serve(body, request, [prompt], [question], chat=True)
 
-    @app.post("/v1/completions", dependencies=[Depends(auth)])
+    @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request):
         """Raw completion of prompts in the model's own format (text or token ids; one choice each). The text is
         what the model wrote, plus what the method injected (listed in `brevity.injected`)."""
