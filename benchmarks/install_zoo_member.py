@@ -12,15 +12,16 @@ import sys
 from pathlib import Path
 
 from brevity.zoo.build import validate_member
-from brevity.zoo.registry import MEMBERS, ZOO_DIR
+from brevity.zoo.registry import MEMBERS, member_dir, register_weights
 
 src, name = Path(sys.argv[1]), sys.argv[2]
 member = MEMBERS[name]
-dst = ZOO_DIR / name
+dst = member_dir(name)
 shutil.rmtree(dst, ignore_errors=True)
 shutil.copytree(src, dst, ignore=shutil.ignore_patterns("stage-*", "val-*"))
 path = dst / "manifest.json"
 manifest = json.loads(path.read_text())
 manifest.update(name=name, parent=member.parent, trained_as=str(src))
 path.write_text(json.dumps(manifest, indent=2) + "\n")
-print(name, validate_member(name, ZOO_DIR, n=500))
+register_weights(name, dst)
+print(name, validate_member(name, n=500))

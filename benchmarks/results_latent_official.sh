@@ -169,7 +169,7 @@ if [ "$step" = all ] || [ "$step" = arith-test ]; then
   [ -f $A/test/summary.json ] || brevity bench --task arith --model tiny-arith-compact-5k --n 2000 --latency-n 20 \
     --batch-size 64 --out $A/test --methods "coconut@tiny-arith-compact-5k,coconut@$A/coconut/stage-1,\
 coconut@tiny-arith-coconut-e3,coconut@tiny-arith-codi-e5"
-  python benchmarks/latent_table.py $A/test src/brevity/zoo/checkpoints $A/coconut > docs/results/latent_arith_official.md
+  python benchmarks/latent_table.py $A/test zoo-data $A/coconut > docs/results/latent_arith_official.md
   for m in coconut-e3 codi-e5; do
     brevity explain --model tiny-arith-$m --task arith --n 500 --out $A/explain-$m.json \
       2>/dev/null > docs/results/explain_arith_$m.txt
@@ -228,7 +228,7 @@ if [ "$step" = all ] || [ "$step" = graph-test ]; then
   python benchmarks/install_zoo_member.py $G/coconut $GCOC
   [ -f $G/test/summary.json ] || brevity bench --task graph --model $GC --n 2000 --latency-n 20 --batch-size 64 \
     --out $G/test --methods "coconut@tiny-graph-compact,coconut@$GC,coconut@$G/coconut/stage-$GBEST,coconut@$GCOC"
-  python benchmarks/latent_table.py $G/test src/brevity/zoo/checkpoints $G/coconut > docs/results/latent_graph_official.md
+  python benchmarks/latent_table.py $G/test zoo-data $G/coconut > docs/results/latent_graph_official.md
   python benchmarks/graph_errors.py $G/test/records.jsonl > docs/results/graph_errors_official.md
   brevity explain --model $GCOC --task graph --n 500 --out $G/explain-coconut.json 2>/dev/null \
     > docs/results/explain_graph_coconut-prosqa.txt
@@ -253,7 +253,7 @@ if [ "$step" = all ] || [ "$step" = mult-test ]; then
   fi
   [ -f $R/test/summary.json ] || brevity bench --task mult:order=lsd --model tiny-mult-terse --n 2000 --latency-n 20 \
     --batch-size 64 --out $R/test --methods "coconut@tiny-mult-terse,coconut@$R/icot/stage-15"
-  python benchmarks/latent_table.py $R/test src/brevity/zoo/checkpoints $R/icot > docs/results/latent_mult_official.md
+  python benchmarks/latent_table.py $R/test zoo-data $R/icot > docs/results/latent_mult_official.md
 fi
 
 # Step 16, Coconut's stage 1 on graph at the official lr (`... graph-stage1-lr`): step 12 chose 1e-3 on 400 steps,

@@ -8,7 +8,7 @@ import argparse
 from statistics import mean, pstdev
 
 from brevity.zoo.build import parent_rollouts
-from brevity.zoo.registry import ZOO_DIR
+from brevity.zoo.registry import resolve_model
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", default="tiny-lrm", help="a zoo member (the parent of `shortest`)")
@@ -16,7 +16,7 @@ ap.add_argument("--n", type=int, default=1500, help="train questions (the recipe
 args = ap.parse_args()
 if args.n <= 0:
     ap.error("--n must be positive")
-problems, groups = parent_rollouts(ZOO_DIR / args.model, n=args.n)  # read from the cache when present
+problems, groups = parent_rollouts(resolve_model(args.model), n=args.n)  # read from the cache when present
 for s in range(len(groups[0])):
     print(f"sample {s}: correct {mean(g[s].correct for g in groups):.3f}, "
           f"thinking tokens {mean(len(g[s].thinking_ids) for g in groups):.1f}")

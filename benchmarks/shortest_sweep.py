@@ -15,7 +15,7 @@ from brevity.engines.hf import HFEngine
 from brevity.methods import build_method
 from brevity.tasks import load_problems
 from brevity.zoo.build import train_member
-from brevity.zoo.registry import MEMBERS, ZOO_DIR
+from brevity.zoo.registry import MEMBERS, member_dir
 
 ap = argparse.ArgumentParser()
 ap.add_argument("member")
@@ -30,7 +30,7 @@ for setting in args.settings:
     lr, steps = setting.split("x")
     out = Path(args.out) / f"n{member.rollout_problems}-lr{lr}-s{steps}"
     if not (out / "model.safetensors").is_file():
-        train_member(dataclasses.replace(member, lr=float(lr), steps=int(steps)), ZOO_DIR / member.parent, out,
+        train_member(dataclasses.replace(member, lr=float(lr), steps=int(steps)), member_dir(member.parent), out,
                      command=f"benchmarks/shortest_sweep.py {args.member} {setting}")
     sols = build_method("cot").solve(problems, HFEngine(out, batch_size=64))
     print(f"{setting:12s} validation cot {statistics.mean(s.correct for s in sols):.3f} at "

@@ -59,7 +59,8 @@ def test_a_prompt_rendered_again_is_looked_up_not_rerendered(monkeypatch):
     tok, fmt, _ = family_parts(FAMILY_MEMBERS[NAME])
     calls = []
     real = type(tok).apply_chat_template
-    monkeypatch.setattr(type(tok), "apply_chat_template", lambda self, *a, **kw: calls.append(kw) or real(self, *a, **kw))
+    monkeypatch.setattr(type(tok), "apply_chat_template",
+                        lambda self, *a, **kw: calls.append(kw) or real(self, *a, **kw))
     msgs = [{"role": "user", "content": "What is 2 + 3?"}]
     first = fmt.render(msgs)
     assert fmt.render([dict(m) for m in msgs]) == first and len(calls) == 1

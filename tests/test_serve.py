@@ -136,6 +136,33 @@ def test_effort_early_exit_and_route(url, gateway, problems):
     assert {m["id"] for m in models} == {"tiny-lrm", "route:cascade"}
 
 
+def test_a_route_on_completions_sends_its_sides_text_and_spans(url, gateway, problems):
+    """/v1/completions through a route: each choice is the chosen side's text as that side wrote it, with the spans
+    it injected listed, the same as asking the side alone (a route used to rebuild the text from its result, with
+    a closing marker the model did not write and no span listed)."""
+    fmt = gateway[1].formats["tiny-lrm"]
+    prompts = [fmt.render(chat(p)) for p in problems[:8]]
+
+    def ask(**body):
+        r = httpx.post(f"{url}/v1/completions", timeout=300, json={"prompt": prompts, "max_tokens": 600, **body})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    routed = ask(model="route:cascade")
+    sides = [c["route"] for c in routed["brevity"]["choices"]]
+    strong = [i for i, side in enumerate(sides) if side == "strong"]
+    assert strong and len(strong) < len(prompts), sides
+    alone = ask(model="tiny-lrm", early_exit="deer")  # the strong side, by itself
+    for i, side in enumerate(sides):
+        text, spans = routed["choices"][i]["text"], routed["brevity"]["injected"][i]
+        assert all(0 <= a < b <= len(text) for a, b in spans)
+        if side == "strong":
+            assert (text, spans) == (alone["choices"][i]["text"], alone["brevity"]["injected"][i])
+        else:
+            assert spans == []  # the fast side's cot writes nothing of its own
+    assert any(routed["brevity"]["injected"][i] for i in strong)  # DEER's close, listed where it was written
+
+
 def test_concurrent_requests_are_batched(url, problems):
     before = _metric(url, "brevity_batch_size_sum")
     count_before = _metric(url, "brevity_batch_size_count")

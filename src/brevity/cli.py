@@ -644,15 +644,16 @@ def zoo_list() -> None:
 @zoo_app.command("build")
 def zoo_build(
     names: list[str] | None = typer.Argument(None, help="Members to build (default: all, parents first)."),
-    out: Path | None = typer.Option(None, help="Write here instead of the package's checkpoint folder."),
+    out: Path | None = typer.Option(None, help="Write here instead of each member's own place (the package's "
+                                             "checkpoint folder or the repository's zoo-data folder)."),
     validate_n: int = typer.Option(500, help="Validation problems for the manifest's numbers."),
     resume: bool = typer.Option(False, help="Continue a stopped build from its last checkpoint "
                                             "(OUT/NAME/checkpoints)."),
 ) -> None:
     """Reproduce the reference checkpoints with their recipes (minutes each on two CPU cores; a family member,
     zoo/family.py, hours, stored compactly in the repository's zoo-data folder)."""
-    from brevity.zoo.family import FAMILY_MEMBERS, build_family_member, data_root, validate_family_member
-    from brevity.zoo.registry import MEMBERS, ZOO_DIR
+    from brevity.zoo.family import FAMILY_MEMBERS, build_family_member, validate_family_member
+    from brevity.zoo.registry import MEMBERS, data_root, member_dir
 
     names = names or [*MEMBERS, *FAMILY_MEMBERS]
     for name in names:
@@ -662,7 +663,6 @@ def zoo_build(
     from brevity.zoo.build import build_member, has_checkpoint, validate_member
 
     ui = ProgressUI()
-    root = out or ZOO_DIR
     for name in names:
         if name in FAMILY_MEMBERS:
             stored = Path(out or data_root()) / name
@@ -672,11 +672,11 @@ def zoo_build(
             validate_family_member(name, stored, validate_n, ui)
             continue
         if MEMBERS[name].parent:
-            _roll_out_parent(ui, MEMBERS[name], Path(root) / MEMBERS[name].parent)
+            _roll_out_parent(ui, MEMBERS[name], member_dir(MEMBERS[name].parent, out))
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
-            build_member(name, Path(root), progress=lambda step, loss: advance(1),
-                         resume=resume and has_checkpoint(Path(root) / name))
-        validate_member(name, Path(root), validate_n, ui)
+            build_member(name, out, progress=lambda step, loss: advance(1),
+                         resume=resume and has_checkpoint(member_dir(name, out)))
+        validate_member(name, out, validate_n, ui)
 
 
 @zoo_app.command("materialize")

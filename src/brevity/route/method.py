@@ -27,10 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from brevity.engines.base import Engine, ProgressFn
+from brevity.engines.streaming import Recorder
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, build_method, register
 from brevity.methods.solution import Solution
 from brevity.route.curves import quality_curve, smallest_share, threshold_for_share
+from brevity.tasks import Problem
 
 log = logging.getLogger("brevity.route")
 
@@ -190,7 +192,11 @@ class Route(Method):
     # Solving -------------------------------------------------------------------------------
     def solve(self, problems, engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
         self.prepare(engine)
-        # Neither side streams: a cascade's fast answer may be dropped; the caller sends the chosen one.
+        # Each side streams into a recorder: a cascade's fast answer may be dropped; the chosen side's recording is
+        # replayed to the reader, its injected text (a closing phrase, a marker) marked as the method wrote it.
+        sinks = {p.id: p.sink for p in problems}
+        fast_rec = {p.id: Recorder(p.sink) for p in problems if p.sink is not None}
+        strong_rec = {p.id: Recorder(p.sink) for p in problems if p.sink is not None}
         problems = [dataclasses.replace(p, sink=None) for p in problems]
         fast_m, fast_engine, strong_m = self._sides(engine)
         thr = self._state["threshold"]
@@ -198,14 +204,14 @@ class Route(Method):
             scores = self.scores(problems, fast_engine, None)
             to_strong = [s > thr for s in scores]
             easy = [p for p, u in zip(problems, to_strong) if not u]
-            fast_by_id = {s.problem_id: s for s in fast_m.solve(easy, fast_engine)} if easy else {}
+            fast_by_id = {s.problem_id: s for s in fast_m.solve(recording(easy, fast_rec), fast_engine)} if easy else {}
         else:
-            fast_sols = fast_m.solve(problems, fast_engine)
+            fast_sols = fast_m.solve(recording(problems, fast_rec), fast_engine)
             scores = self.scores(problems, fast_engine, fast_sols)
             to_strong = [s > thr for s in scores]
             fast_by_id = {s.problem_id: s for s in fast_sols}
         hard = [p for p, u in zip(problems, to_strong) if u]
-        strong_by_id = {s.problem_id: s for s in strong_m.solve(hard, engine)} if hard else {}
+        strong_by_id = {s.problem_id: s for s in strong_m.solve(recording(hard, strong_rec), engine)} if hard else {}
         out = []
         for p, score, up in zip(problems, scores, to_strong):
             first = fast_by_id.get(p.id)
@@ -218,10 +224,17 @@ class Route(Method):
             sol.extra.update(route="strong" if up else "fast", score=score, threshold=thr,
                              fast_model=fast_engine.model_name)
             sol.extra.pop("answer_logprob", None)
+            if sinks[p.id] is not None:
+                (strong_rec if up else fast_rec)[p.id].replay()
             out.append(sol)
         if progress:
             progress(len(problems))
         return out
+
+
+def recording(problems: list[Problem], recorders: dict[str, Recorder]) -> list[Problem]:
+    """The problems with their recorders as sinks (a problem nobody reads keeps none)."""
+    return [dataclasses.replace(p, sink=recorders.get(p.id)) for p in problems]
 
 
 def _default_engine(name: str) -> Engine:

@@ -17,7 +17,7 @@ from brevity.recipes.sft import Example, Segment, SFTConfig, segments, train_sft
 from brevity.tasks import TaskSpec, load_problems
 from brevity.thinking import mention_end
 from brevity.zoo.chat import BUDGET_PHRASE, END_THINK, IM_END, answer_text, completion_text, prompt_text
-from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, ZOO_DIR, Member
+from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, Member, member_dir, register_weights
 
 TRAIN_PROBLEMS = 40_000
 SEED = 0
@@ -53,7 +53,7 @@ def budget_cut_example(problem, trace: str, rng: random.Random) -> list[Segment]
             ("\n\n" + answer_text(problem.answer) + IM_END, True)]
 
 
-def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: Path = ZOO_DIR) -> list[Example]:
+def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: Path | None = None) -> list[Example]:
     """The SFT data of a member's recipe; self-training recipes roll out the parent first (cached)."""
     if member.recipe == "sft":
         return training_examples(member)
@@ -80,10 +80,10 @@ def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: P
     raise ValueError(f"{member.name}: unknown recipe {member.recipe!r}")
 
 
-def _zoo_model(name: str, out_root: Path) -> Path:
-    """A zoo member as built under out_root, else wherever `resolve_model` finds it."""
+def _zoo_model(name: str, out_root: Path | None) -> Path:
+    """A zoo member as built under out_root (its own place when None), else wherever `resolve_model` finds it."""
     from brevity.zoo.registry import resolve_model
-    local = Path(out_root) / name
+    local = member_dir(name, out_root)
     return local if (local / "config.json").is_file() else resolve_model(name)
 
 
@@ -139,19 +139,20 @@ def has_checkpoint(out: Path) -> bool:
     return any(ckpt.glob("step-*.pt")) or any((ckpt / "grpo").glob("checkpoint-*"))
 
 
-def build_member(name: str, out_root: Path = ZOO_DIR, progress=None, tokenizer_dir: Path | None = None,
+def build_member(name: str, out_root: Path | None = None, progress=None, tokenizer_dir: Path | None = None,
                  resume: bool = False) -> Path:
     """Build zoo member `name` under out_root, from its parent there; `resume` continues a stopped build
     from its last checkpoint (OUT/checkpoints)."""
     member = MEMBERS[name]
-    parent = Path(out_root) / member.parent if member.parent else None
-    return train_member(member, parent, Path(out_root) / name, progress, tokenizer_dir,
-                        command=f"brevity zoo build {name}", out_root=Path(out_root),
+    parent = member_dir(member.parent, out_root) if member.parent else None
+    return train_member(member, parent, member_dir(name, out_root), progress, tokenizer_dir,
+                        command=f"brevity zoo build {name}", out_root=out_root,
                         loop={"checkpoint_every": checkpoint_every(member.recipe)}, resume=resume)
 
 
 def train_member(member: Member, parent: Path | None, out: Path, progress=None, tokenizer_dir: Path | None = None,
-                 command: str = "", out_root: Path = ZOO_DIR, loop: dict | None = None, resume: bool = False) -> Path:
+                 command: str = "", out_root: Path | None = None, loop: dict | None = None,
+                 resume: bool = False) -> Path:
     """Run a member's recipe from `parent` (None: a new model from scratch) and save an HF folder with a
     manifest. `brevity train` uses this with a user's parent folder and a recipe's zoo settings. `loop`:
     settings of the training core (SFTConfig / LatentConfig fields: checkpoint_every, lr_schedule,
@@ -209,7 +210,7 @@ def train_member(member: Member, parent: Path | None, out: Path, progress=None, 
 
 
 def save_member(member: Member, model, tok, parent: Path | None, out: Path, examples: list[Example], stats: dict,
-                command: str, out_root: Path = ZOO_DIR, fmt: str = ZOO.name) -> None:
+                command: str, out_root: Path | None = None, fmt: str = ZOO.name) -> None:
     """Write the HF folder and its manifest (command, seed, data hash, training stats)."""
     out.mkdir(parents=True, exist_ok=True)
     model.generation_config.pad_token_id = tok.pad_token_id
@@ -227,24 +228,26 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
         "python": sys.version.split()[0], "torch": torch.__version__,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    if member.name in MEMBERS and out == member_dir(member.name):  # the member in its own place: registered
+        register_weights(member.name, out)
 
 
-def _parent_name(parent: Path | None, out_root: Path) -> str | None:
+def _parent_name(parent: Path | None, out_root: Path | None) -> str | None:
     """A zoo parent by name (so manifests do not carry this machine's paths), any other by its path."""
     if parent is None:
         return None
-    return parent.name if parent.parent == out_root else str(parent)
+    return parent.name if parent.name in MEMBERS and parent == member_dir(parent.name, out_root) else str(parent)
 
 
-def remove_member(name: str, out_root: Path = ZOO_DIR) -> None:
-    shutil.rmtree(Path(out_root) / name, ignore_errors=True)
+def remove_member(name: str, out_root: Path | None = None) -> None:
+    shutil.rmtree(member_dir(name, out_root), ignore_errors=True)
 
 
-def validate_member(name: str, out_root: Path = ZOO_DIR, n: int = 500, ui=None) -> dict:
+def validate_member(name: str, out_root: Path | None = None, n: int = 500, ui=None) -> dict:
     """Greedy `cot` and `nothink` accuracy on validation problems (a latent member: its own task, decoded
     by `coconut` from its manifest), written into the manifest."""
     member = MEMBERS[name]
-    path = Path(out_root) / name
+    path = member_dir(name, out_root)
     task = member.task or TaskSpec("arith")
     result = validate_folder(path, task, ("cot", "nothink") if member.task is None else ("coconut",), n, ui, name)
     manifest_path = path / "manifest.json"

@@ -32,17 +32,11 @@ from pathlib import Path
 import torch
 
 from brevity.errors import BrevityError
+from brevity.zoo.registry import data_root
 
 SEED = 0
 SINK_VALUE = 0.1  # the sink dimension's constant in every embedding row
 SINK_LOGIT = 1e5  # an unused head row is -SINK_LOGIT on the sink dimension
-
-
-def data_root() -> Path:
-    """The repository's zoo data folder (outside the package: family members are stored like real weights),
-    or $BREVITY_ZOO_DATA."""
-    env = os.environ.get("BREVITY_ZOO_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "zoo-data"
 
 
 def cache_root() -> Path:

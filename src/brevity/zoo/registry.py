@@ -1,8 +1,14 @@
-"""Zoo members, where their committed checkpoints live, and how a model argument resolves to a folder."""
+"""Zoo members, where their committed checkpoints live, and how a model argument resolves to a folder.
+
+The package carries only the members its main command and its fast tests load (PACKAGED); the rest live in the
+repository's zoo-data folder (or $BREVITY_ZOO_DATA), as real projects keep weights out of their wheels. Every
+member's weights have a sha256 in weights.json, checked when the member is resolved."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +16,21 @@ from brevity.errors import BrevityError
 from brevity.tasks.base import TaskSpec
 
 ZOO_DIR = Path(__file__).parent / "checkpoints"
+WEIGHTS = Path(__file__).parent / "weights.json"  # member -> sha256 of its model.safetensors
+PACKAGED = frozenset({"tiny-base", "tiny-lrm", "tiny-llm", "tiny-lrm-instruct"})
+
+
+def data_root() -> Path:
+    """The repository's zoo data folder (outside the package), or $BREVITY_ZOO_DATA."""
+    env = os.environ.get("BREVITY_ZOO_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "zoo-data"
+
+
+def member_dir(name: str, root: Path | None = None) -> Path:
+    """Where member `name` is (or is built): under `root` when given, else in the package or the data folder."""
+    if root is not None:
+        return Path(root) / name
+    return ZOO_DIR / name if name in PACKAGED or name not in MEMBERS else data_root() / name
 
 
 @dataclass(frozen=True)
@@ -196,9 +217,12 @@ def resolve_model(model: str) -> Path:
     if model in FAMILY_MEMBERS:
         return family_path(model)
     if model in MEMBERS:
-        path = ZOO_DIR / model
+        path = member_dir(model)
         if not (path / "config.json").is_file():
-            raise BrevityError(f"zoo model {model!r} is not built here; run `brevity zoo build {model}`")
+            where = "" if model in PACKAGED else (f" (looked in {path.parent}: the repository's zoo-data folder, or "
+                                                  "$BREVITY_ZOO_DATA)")
+            raise BrevityError(f"zoo model {model!r} is not built here{where}; run `brevity zoo build {model}`")
+        check_weights(model, path)
         return path
     path = Path(model).expanduser()
     if path.is_dir():
@@ -209,12 +233,45 @@ def resolve_model(model: str) -> Path:
     raise BrevityError(f"unknown model {model!r}: not a zoo name ({names}) nor a model folder")
 
 
+_checked: dict[tuple, str] = {}
+
+
+def weights_sha256(folder: Path) -> str:
+    """sha256 of a folder's model.safetensors, computed once per file version (path, size, mtime)."""
+    f = folder / "model.safetensors"
+    st = f.stat()
+    key = (str(f), st.st_size, st.st_mtime_ns)
+    if key not in _checked:
+        _checked[key] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return _checked[key]
+
+
+def registered_weights() -> dict[str, str]:
+    return json.loads(WEIGHTS.read_text()) if WEIGHTS.is_file() else {}
+
+
+def check_weights(name: str, folder: Path) -> None:
+    """A member's weights are the ones its registry entry names (a member built but never registered passes)."""
+    want = registered_weights().get(name)
+    if want and (folder / "model.safetensors").is_file() and weights_sha256(folder) != want:
+        raise BrevityError(f"zoo model {name!r}: {folder / 'model.safetensors'} is not the registered build "
+                           f"(sha256 {weights_sha256(folder)[:12]}..., registry {want[:12]}...); restore it from the "
+                           f"repository or rebuild it with `brevity zoo build {name}`")
+
+
+def register_weights(name: str, folder: Path) -> None:
+    """Record a member's weights in the registry (after `brevity zoo build` writes it to its own place)."""
+    entries = registered_weights()
+    entries[name] = weights_sha256(folder)
+    WEIGHTS.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+
+
 def list_members() -> list[dict]:
     """Every member, family members (stored in the zoo data folder) last."""
-    from brevity.zoo.family import FAMILY_MEMBERS, data_root
+    from brevity.zoo.family import FAMILY_MEMBERS
 
     rows = []
-    where = [(m, ZOO_DIR / m.name) for m in MEMBERS.values()] + [(m, data_root() / m.name)
+    where = [(m, member_dir(m.name)) for m in MEMBERS.values()] + [(m, data_root() / m.name)
                                                                   for m in FAMILY_MEMBERS.values()]
     for m, folder in where:
         manifest = folder / "manifest.json"
