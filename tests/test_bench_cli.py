@@ -55,6 +55,37 @@ def test_resume_skips_done_records_and_drops_a_torn_line(small_run, tmp_path):
     assert len(records) == 48 and len({x["record_id"] for x in records}) == 48
 
 
+def test_regrade_scores_records_again_without_generating(small_run, tmp_path):
+    """A run whose verdicts were spoiled (as an older grader might have left them) is scored again from its
+    answers: the records, summary and report come back as the bench wrote them; nothing is generated."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from brevity.cli import app
+
+    out = tmp_path / "run"
+    shutil.copytree(small_run[0], out)
+    path = out / "records.jsonl"
+    original = [json.loads(line) for line in path.read_text().splitlines()]
+    summary = json.loads((out / "summary.json").read_text())
+    spoiled = [{**r, "correct": not r["correct"], "prediction": "spoiled"} for r in original]
+    path.write_text("".join(json.dumps(r) + "\n" for r in spoiled))
+    (out / "summary.json").unlink()
+    result = CliRunner().invoke(app, ["regrade", str(out)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "48 records scored again; 48 changed" in " ".join(result.output.split())
+    regraded = [json.loads(line) for line in path.read_text().splitlines()]
+    firsts = {r["record_id"]: r["first_answer_tokens"] for r in original}
+    for r, o in zip(regraded, original):  # a flipped record lost its first-mention count, the only difference
+        assert {**r, "first_answer_tokens": firsts[r["record_id"]]} == o
+    assert [(r["method"], r["accuracy"], r["n"]) for r in json.loads((out / "summary.json").read_text())] == \
+        [(r["method"], r["accuracy"], r["n"]) for r in summary]
+    assert "budget:64" in (out / "report.md").read_text()
+    bad = run([sys.executable, "-m", "brevity.cli", "regrade", str(tmp_path / "nothing")])
+    assert bad.returncode == 2 and "holds no bench run" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("args,needle", [
     (["--methods", "nope"], "unknown method"),
     (["--methods", "budget:0"], "positive"),

@@ -14,6 +14,7 @@ import pytest
 from brevity.conformance import standins, vocab
 from brevity.methods import build_method
 from brevity.tasks import Problem
+from brevity.tasks.grading import score_solutions
 
 NAMES = standins.standin_names()
 QUESTION = "What is 2 + 3?"
@@ -44,7 +45,7 @@ def expected(engine):
 
 
 def solve(spec: str, engine):
-    return build_method(spec).solve(PROBLEMS, engine)[0]
+    return score_solutions(PROBLEMS, build_method(spec).solve(PROBLEMS, engine))[0]
 
 
 def test_format_resolution(scripted):
@@ -60,7 +61,7 @@ def test_cot_counts_thinking_without_markers(scripted):
     think, text = expected(scripted)
     sol = build_method("cot")
     sol.log_prompts = True
-    s = sol.solve(PROBLEMS, scripted)[0]
+    s = score_solutions(PROBLEMS, sol.solve(PROBLEMS, scripted))[0]
     assert s.thinking_tokens == len(think) and s.thinking == text
     assert s.answer.strip() == scripted.script.answer.strip() and s.correct and not s.answer_truncated
     fmt = scripted.format
@@ -85,7 +86,7 @@ def test_budget_forces_the_close_at_exactly_n(scripted):
 def test_nothink_uses_the_familys_off_form(scripted):
     sol = build_method("nothink")
     sol.log_prompts = True
-    s = sol.solve(PROBLEMS, scripted)[0]
+    s = score_solutions(PROBLEMS, sol.solve(PROBLEMS, scripted))[0]
     fmt = scripted.format
     off = {"deepseek-r1": "<think>\nOkay, I think I have finished thinking.\n</think>\n\n",
            "qwq": "<think>\nOkay, I think I have finished thinking.\n</think>\n\n",
@@ -148,7 +149,7 @@ def test_prompt_level_methods_render_through_the_template(scripted):
 
     m = build_method("cod")
     m.log_prompts = True
-    s = m.solve(PROBLEMS, scripted)[0]
+    s = score_solutions(PROBLEMS, m.solve(PROBLEMS, scripted))[0]
     fmt = scripted.format
     system = templates()["cod"]["system"]
     messages = [{"role": "system", "content": system}, {"role": "user", "content": fmt.question(QUESTION)}]

@@ -10,6 +10,7 @@ import torch
 
 from brevity.conformance.standins import template_path
 from brevity.tasks import load_problems
+from brevity.tasks.grading import score_solutions
 from brevity.zoo.family import (
     FAMILY_MEMBERS,
     SINK_LOGIT,
@@ -150,7 +151,8 @@ def test_committed_member_resolves_and_is_compact():
     from brevity.engines.hf import HFEngine
     from brevity.methods import build_method
 
-    solved = build_method("cot").solve(load_problems("arith", split="validation", n=4), HFEngine(folder))
+    probs = load_problems("arith", split="validation", n=4)
+    solved = score_solutions(probs, build_method("cot").solve(probs, HFEngine(folder)))
     assert all(0 < s.thinking_tokens < 1024 and "\\boxed{" in s.answer for s in solved)
     assert sum(s.correct for s in solved) >= 3
 

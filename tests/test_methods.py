@@ -2,6 +2,7 @@
 
 from brevity.methods import build_method
 from brevity.tasks import load_problems
+from brevity.tasks.grading import score_solutions
 
 
 def test_budget_caps_thinking_and_always_answers(lrm_engine):
@@ -14,8 +15,8 @@ def test_budget_caps_thinking_and_always_answers(lrm_engine):
 
 def test_cot_and_nothink_records(lrm_engine):
     probs = load_problems("arith", split="validation", n=8)
-    cot = build_method("cot").solve(probs, lrm_engine)
-    no = build_method("nothink").solve(probs, lrm_engine)
+    cot = score_solutions(probs, build_method("cot").solve(probs, lrm_engine))
+    no = score_solutions(probs, build_method("nothink").solve(probs, lrm_engine))
     assert all(s.thinking_tokens == 0 and s.answer_tokens > 0 for s in no)
     from brevity.tasks.grading import grade_problem
 

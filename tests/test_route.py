@@ -13,6 +13,7 @@ from brevity.methods.base import RunContext
 from brevity.route.curves import apgr, cpt, quality_curve, smallest_share, threshold_for_share
 from brevity.route.router import Router
 from brevity.tasks import TaskSpec, load_problems
+from brevity.tasks.grading import score_solutions
 
 
 def test_threshold_sends_the_target_share_and_generalizes_on_fresh_scores():
@@ -91,7 +92,7 @@ def test_routes_end_to_end_count_both_sides(spec, engines):
     m.context = RunContext(engines, TaskSpec("arith"))
     lrm = engines("tiny-lrm")
     probs = load_problems("arith", split="test", n=24)
-    sols = m.solve(probs, lrm)
+    sols = score_solutions(probs, m.solve(probs, lrm))
     assert [s.problem_id for s in sols] == [p.id for p in probs]
     routed = [s for s in sols if s.extra["route"] == "strong"]
     if m.share >= 0:  # calibrated for half the calls on validation: test lands near half
@@ -99,9 +100,10 @@ def test_routes_end_to_end_count_both_sides(spec, engines):
     assert all(s.method == m.spec() and s.model == "tiny-lrm" for s in sols)
     fast, strong = build_method(m.fast_spec()), build_method(m.strong)
     fast.max_tokens = strong.max_tokens = 256
-    fast_sols = {s.problem_id: s for s in fast.solve(probs, lrm if m.kind == "switch" else engines("tiny-llm"))}
+    fast_sols = {s.problem_id: s for s in score_solutions(
+        probs, fast.solve(probs, lrm if m.kind == "switch" else engines("tiny-llm")))}
     hard = [p for p, s in zip(probs, sols) if s.extra["route"] == "strong"]
-    strong_sols = {s.problem_id: s for s in strong.solve(hard, lrm)}
+    strong_sols = {s.problem_id: s for s in score_solutions(hard, strong.solve(hard, lrm))}
     for s in sols:
         f = fast_sols[s.problem_id]
         if s.extra["route"] == "fast":

@@ -262,6 +262,27 @@ def test_example_config_loads():
     assert cfg.aliases == {"route:cascade": "route:cascade@tiny-lrm"}
 
 
+@pytest.mark.parametrize("body, needle", [
+    ('[models.m]\npath = "tiny-lrm"\n[limits]\nmax_tokens = "1k"\n', "limits.max_tokens: Input should be a valid"),
+    ('limits = 5\n[models.m]\npath = "tiny-lrm"\n', "limits must be a table"),
+    ('[models.m]\npath = "tiny-lrm"\nbatch_size = "big"\n', "models.m.batch_size"),
+    ('[models.m]\npath = "tiny-lrm"\n[limits]\nunknown_fields = "drop"\n', "limits.unknown_fields"),
+    ('[models.m]\npath = "tiny-lrm"\n[models.m.efforts]\nlow = "many"\n', "models.m.efforts.low"),
+    ('[models.m]\npath = "tiny-lrm"\n[limits]\ntimeout_s = 0\n', "limits.timeout_s: Input should be greater than 0"),
+    ('max_tokens = 3\n[models.m]\npath = "tiny-lrm"\n', "unknown top-level keys ['max_tokens']"),
+    ("models = 3\n", "models must be a table"),
+])
+def test_a_config_mistake_is_one_line_naming_the_key(body, needle, tmp_path):
+    from brevity.errors import BrevityError
+    from brevity.serve.config import load_config
+
+    bad = tmp_path / "c.toml"
+    bad.write_text(body)
+    with pytest.raises(BrevityError) as e:
+        load_config(bad)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
 def test_serve_cli_bad_input(tmp_path):
     import subprocess
 
@@ -271,6 +292,9 @@ def test_serve_cli_bad_input(tmp_path):
     bad.write_text('[models.m]\npath = "tiny-lrm"\nbackend = "ollama"\n')
     r = subprocess.run(["brevity", "serve", "--config", str(bad)], capture_output=True, text=True)
     assert r.returncode == 2 and "backend" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    bad.write_text('[models.m]\npath = "tiny-lrm"\n[limits]\nmax_tokens = "1k"\n')
+    r = subprocess.run(["brevity", "serve", "--config", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "limits.max_tokens" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def _metric(url: str, name: str) -> float:

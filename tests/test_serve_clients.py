@@ -19,6 +19,7 @@ import pytest
 
 from brevity.tasks import load_problems
 from brevity.tasks.answers import ANSWER_PHRASE_REGEX, clean_number
+from brevity.tasks.grading import score_solutions
 
 pytestmark = pytest.mark.server
 
@@ -64,7 +65,8 @@ def bench_answers(problems, lrm_engine):
     """`brevity bench`'s cot predictions on the same problems, by problem id."""
     from brevity.methods import build_method
 
-    return {s.problem_id: s.prediction for s in build_method("cot").solve(problems, lrm_engine)}
+    sols = score_solutions(problems, build_method("cot").solve(problems, lrm_engine))
+    return {s.problem_id: s.prediction for s in sols}
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,12 @@
 """Brevity: make large reasoning models spend fewer tokens for the same answers.
 
 The Python API (brevity.api) is here: `brevity.benchmark`, `brevity.method`, `brevity.engine`, `brevity.grade`,
-`brevity.resolve_format`; each loads what it needs on first use, so `import brevity` stays light.
+`brevity.resolve_format`, `brevity.score`; each loads what it needs on first use, so `import brevity` stays light.
 """
 
 __version__ = "0.1.0"
 
-_API = frozenset({"BenchResult", "benchmark", "engine", "grade", "method", "resolve_format"})
+_API = frozenset({"BenchResult", "benchmark", "engine", "grade", "method", "resolve_format", "score"})
 __all__ = ["__version__", *sorted(_API)]
 
 

@@ -19,8 +19,10 @@ from typing import Any
 
 from brevity.engines.base import Engine
 from brevity.methods.base import Method
+from brevity.methods.solution import Solution
+from brevity.tasks import Problem
 
-__all__ = ["BenchResult", "benchmark", "engine", "grade", "method", "resolve_format"]
+__all__ = ["BenchResult", "benchmark", "engine", "grade", "method", "resolve_format", "score"]
 
 
 @dataclass
@@ -68,7 +70,7 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
 
 def method(spec: str) -> Method:
     """A method from its spec ("deer:0.9", "budget:max=96;phrase=..."), every parameter converted and checked;
-    `.solve(problems, engine)` runs it."""
+    `.solve(problems, engine)` runs it, and `score` grades what it answered."""
     import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.methods import build_method
 
@@ -86,6 +88,14 @@ def engine(kind: str = "hf", model: str = "tiny-lrm", **options: Any) -> Engine:
 
         model = str(resolve_model(model))
     return make_engine(kind, model, **options)
+
+
+def score(problems: Sequence[Problem], solutions: list[Solution]) -> list[Solution]:
+    """Score a method's Solutions against their problems, as the bench does: `correct` and `prediction` from the
+    answer text (methods write answers; the task grades them). In place; returns them."""
+    from brevity.tasks.grading import score_solutions
+
+    return score_solutions(problems, solutions)
 
 
 def grade(output: str, gold: str, mode: str = "flexible") -> bool:

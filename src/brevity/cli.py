@@ -446,6 +446,25 @@ def route_eval(
 
 
 @app.command()
+def regrade(
+    run: Path = typer.Argument(..., help="A `brevity bench --out` folder."),
+) -> None:
+    """Score a run's records again with the current grader and rewrite its summary, report and plot; nothing is
+    generated."""
+    from brevity.bench.regrade import read_run
+    from brevity.bench.regrade import regrade as rescore
+    from brevity.ui import ProgressUI, console, print_table
+
+    _, records = read_run(run)  # a folder that holds no run: one line, before any progress bar
+    ui = ProgressUI()
+    with ui.task(f"regrade {run}", total=len(records)) as advance:
+        result = rescore(run, progress=advance)
+    print_table(result.rows, title=f"{run} (regraded)")
+    console.print(f"{result.records} records scored again; {result.changed} changed their verdict; wrote "
+                  f"{run}/summary.json, report.md, pareto.png")
+
+
+@app.command()
 def explain(
     model: str = typer.Option(..., help="A latent model folder (brevity train coconut|codi|pause|pause-curriculum)."),
     task: str = typer.Option("arith"), n: int = typer.Option(100, help="Problems to read."),

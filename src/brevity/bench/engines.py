@@ -183,7 +183,7 @@ class EnginePool:
 
     def fingerprint(self, model: str) -> str:
         """What record ids know of the model: its weights' hash; for a server, its tokenizer's and its name."""
-        from brevity.bench.runner import model_hash
+        from brevity.identity import model_hash
 
         p = self.plan(model)
         h = model_hash(p.folder)

@@ -15,9 +15,11 @@ import brevity.route.method  # noqa: F401  (registers the route methods)
 from brevity.bench.breakdown import breakdown
 from brevity.bench.engines import EnginePool
 from brevity.errors import BrevityError
+from brevity.identity import record_id
 from brevity.methods import Method, Solution, build_method, parse_spec
 from brevity.methods.base import RunContext
 from brevity.tasks import Problem, TaskSpec, load_problems
+from brevity.tasks.grading import score_solutions
 
 CHUNK = 64  # problems per batched call; small enough that a continuation finds its prefix still cached
 
@@ -49,20 +51,6 @@ class BenchConfig:
         keep their record ids."""
         extra = {k: v for k, v in (("format", self.format), ("answer_tokens", self.answer_tokens)) if v}
         return {"temperature": 0.0, "max_tokens": self.max_tokens, **extra}
-
-
-def model_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    for f in sorted(path.iterdir()):
-        if f.suffix in (".json", ".safetensors") and f.name != "manifest.json":
-            h.update(f.name.encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def record_id(task_key: str, problem_id: str, mhash: str, spec: str, decoding: dict) -> str:
-    blob = json.dumps([task_key, problem_id, mhash, spec, decoding], sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
 class RecordStore:
@@ -236,7 +224,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                     engine.cache.clear()
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
-                    sol = method.solve([p], engine)[0]
+                    sol = score_solutions([p], method.solve([p], engine))[0]
                 sol.latency_s = time.perf_counter() - t0
                 _save(store, runs_path, [sol], ids, mhash, spec, engine, 0.0, mem.mb, alone=True)
                 advance(1)
@@ -245,7 +233,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                 chunk = batched[i:i + size]
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
-                    sols = method.solve(chunk, engine)
+                    sols = score_solutions(chunk, method.solve(chunk, engine))
                 _save(store, runs_path, sols, ids, mhash, spec, engine, time.perf_counter() - t0, mem.mb)
                 advance(len(chunk))
     rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])

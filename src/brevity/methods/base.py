@@ -12,7 +12,6 @@ from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
 from brevity.methods.spec import MethodSpec, parse_spec
 from brevity.tasks import Problem, TaskSpec
-from brevity.tasks.grading import extract_answer, grade_problem
 from brevity.thinking import first_mention
 
 _METHODS: dict[str, type[Method]] = {}
@@ -107,7 +106,7 @@ class Method:
                       finish_reason: str, forward_passes: int, answer_logprobs: Sequence[float] | None = None,
                       prompt_ids: Sequence[int] = (), closed: bool = True, answer_tail: str = "",
                       **extra: Any) -> Solution:
-        """Grade only the answer after thinking; no answer means wrong. With `answer_logprobs` (one per answer
+        """The Solution of one problem, ungraded. With `answer_logprobs` (one per answer
         token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on. `closed`: the
         thinking section ended, so a length finish cut the answer (`answer_truncated`)."""
         tok = engine.tokenizer
@@ -117,11 +116,11 @@ class Method:
         thinking = tok.decode(thinking_ids, skip_special_tokens=False)
         skip = problem.decoding is None or problem.decoding.skip_special_tokens  # a served request may keep them
         answer = tok.decode(answer_ids, skip_special_tokens=skip) + answer_tail  # tail: Completion.stop_tail
-        correct = bool(answer_ids) and bool(problem.answer) and grade_problem(answer, problem)  # served: no gold
-        pred = extract_answer(answer, "flexible") if problem.metadata.get("answer_type") != "word" else answer.strip()
-        first = first_mention(thinking_ids, tok, problem.answer) if correct and thinking_ids else None
+        # Not graded here: the task scores the answer (tasks.grading.score_solutions); where the gold answer first
+        # appears in the thinking needs the token ids, so it is counted now and kept only for correct answers.
+        first = first_mention(thinking_ids, tok, problem.answer) if problem.answer and thinking_ids else None
         return Solution(problem_id=problem.id, method=self.spec(), model=engine.model_name, engine=engine.name,
-                        prediction=pred, correct=correct, thinking_tokens=len(thinking_ids),
+                        prediction=None, correct=False, thinking_tokens=len(thinking_ids),
                         answer_tokens=len(answer_ids), forward_passes=forward_passes, first_answer_tokens=first,
                         finish_reason=finish_reason, thinking=thinking, answer=answer, extra=extra,
                         prompt_tokens=len(prompt_ids), answer_truncated=closed and finish_reason == "length",

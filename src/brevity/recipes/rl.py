@@ -24,7 +24,7 @@ from pathlib import Path
 from brevity.errors import BrevityError
 from brevity.formats import resolve_format
 from brevity.tasks import Problem, load_problems
-from brevity.tasks.grading import grade_problem
+from brevity.tasks.grading import score as score_answer
 from brevity.zoo.chat import chat_text
 
 RL_PROBLEMS = 4000  # train questions offered to GRPO (each step draws a few)
@@ -71,7 +71,7 @@ def score(ids: list[int], problem: Problem, tokenizer) -> tuple[bool, int]:
     """(correct, thinking tokens) of one completion; an unclosed thinking span is wrong."""
     s = _format(tokenizer).split(ids)
     answer = tokenizer.decode(s.answer_ids, skip_special_tokens=True)
-    return s.closed and bool(s.answer_ids) and grade_problem(answer, problem), len(s.thinking_ids)
+    return s.closed and score_answer(problem, answer, bool(s.answer_ids))[0], len(s.thinking_ids)
 
 
 def kimi_length_rewards(correct: list[bool], lengths: list[int], groups: list[str]) -> list[float]:

@@ -18,7 +18,7 @@ from brevity.engines.base import Engine, ProgressFn, Request
 from brevity.methods.base import DEFAULT_MAX_TOKENS
 from brevity.methods.control import prompts
 from brevity.tasks import Problem
-from brevity.tasks.grading import grade_problem
+from brevity.tasks.grading import score, score_solutions
 
 
 @dataclass
@@ -43,7 +43,7 @@ def generate_rollouts(engine: Engine, problems: Sequence[Problem], k: int = 1, t
         for i, (prob, c) in enumerate(zip(problems, engine.complete(reqs, progress))):
             sp = engine.format.split(c.token_ids)
             ans = engine.tokenizer.decode(sp.answer_ids, skip_special_tokens=True)
-            ok = sp.closed and bool(sp.answer_ids) and grade_problem(ans, prob)
+            ok = sp.closed and score(prob, ans, bool(sp.answer_ids))[0]
             out[i].append(Rollout(prob.id, s, sp.thinking_ids, ans, ok, sp.closed))
     return out
 
@@ -56,7 +56,7 @@ def method_rollouts(engine: Engine, problems: Sequence[Problem], spec: str, samp
     from brevity.methods import build_method
 
     tok = engine.tokenizer
-    sols = build_method(spec).solve(problems, engine, progress=progress)
+    sols = score_solutions(problems, build_method(spec).solve(problems, engine, progress=progress))
     ids = tok([s.thinking.rstrip("\n") for s in sols], add_special_tokens=False).input_ids
     return [[Rollout(s.problem_id, sample, list(t), s.answer, s.correct, s.finish_reason == "stop")]
             for s, t in zip(sols, ids)]

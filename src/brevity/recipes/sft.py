@@ -11,6 +11,7 @@ runs on the CPU. Batches are grouped by length to waste little compute on paddin
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from dataclasses import dataclass
@@ -44,6 +45,16 @@ def segments(example: Example) -> list[Segment]:
         prompt, completion = example
         return [(prompt, False), (completion, True)]
     return list(example)
+
+
+def data_hash(examples: list[Example]) -> str:
+    """A training set's identity (manifests record it): every segment's text and whether it carries loss."""
+    h = hashlib.sha256()
+    for e in examples:
+        for text, learn in segments(e):
+            h.update(text.encode())
+            h.update(b"1" if learn else b"0")
+    return h.hexdigest()[:16]
 
 
 def encode_examples(tokenizer, examples: list[Example], max_len: int) -> list[tuple[list[int], list[bool]]]:

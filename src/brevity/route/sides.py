@@ -15,6 +15,7 @@ from brevity.engines.base import Engine
 from brevity.methods.base import Method
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
+from brevity.tasks.grading import score_solutions
 
 CHUNK = 64
 
@@ -26,7 +27,7 @@ def cache_dir() -> Path:
 def engine_identity(engine: Engine) -> list:
     """What tells one engine's model from another's in a cache key: its weights' hash, and for an upstream
     (whose folder may hold only the tokenizer) the server and its name for the model."""
-    from brevity.bench.runner import model_hash
+    from brevity.identity import model_hash
 
     parts = [model_hash(Path(engine.model_path))]
     if engine.name == "openai":
@@ -50,7 +51,7 @@ def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progre
         progress(len(problems) - len(todo))  # read from the cache
     path.parent.mkdir(parents=True, exist_ok=True)
     for i in range(0, len(todo), CHUNK):
-        sols = method.solve(todo[i:i + CHUNK], engine)
+        sols = score_solutions(todo[i:i + CHUNK], method.solve(todo[i:i + CHUNK], engine))
         with open(path, "a") as f:
             f.writelines(json.dumps(s.to_dict()) + "\n" for s in sols)
         done.update((s.problem_id, s) for s in sols)

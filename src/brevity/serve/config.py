@@ -1,16 +1,24 @@
 """What `brevity serve` serves and how: models and their backends, effort levels, aliases and limits.
 
-A TOML file (see docs/serve.example.toml), or `--model NAME` for one model with the defaults below.
+A TOML file (see docs/serve.example.toml), or `--model NAME` for one model with the defaults below. The records
+are pydantic dataclasses: a value of the wrong type (`max_tokens = "1k"`) or a table that is not one is a
+one-line error naming the key, not a traceback from deep in the server.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from brevity.errors import BrevityError
+
+STRICT = ConfigDict(extra="forbid")
 
 BACKENDS = ("hf", "vllm", "openai")
 DEFAULT_PREFIX_CACHE_MB = 512
@@ -22,7 +30,7 @@ DEFAULT_EFFORTS: dict[str, int | None] = {"none": 0, "minimal": 64, "low": 96, "
                                            "xhigh": None}
 
 
-@dataclass
+@dataclass(config=STRICT)
 class ModelConfig:
     """One served model. `hf` runs it in this process; `vllm` starts `vllm serve` from `vllm_venv` and
     talks to it; `openai` talks to an upstream server at `url` already running (vLLM, SGLang, llama.cpp)."""
@@ -47,23 +55,23 @@ class ModelConfig:
     prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB  # hf: KV of finished requests kept for prefix reuse
 
 
-@dataclass
+@dataclass(config=STRICT)
 class Limits:
-    max_prompt_tokens: int = 2048
-    max_tokens: int = 1024  # cap on a request's max_tokens (and the default)
-    max_body_bytes: int = 1 << 20
-    max_concurrency: int = 64  # requests in flight; past it, 429
-    timeout_s: float = 300.0
-    max_methods: int = 256  # prepared method instances kept (request specs vary with budgets and early exits)
+    max_prompt_tokens: int = Field(2048, ge=1)
+    max_tokens: int = Field(1024, ge=1)  # cap on a request's max_tokens (and the default)
+    max_body_bytes: int = Field(1 << 20, ge=1)
+    max_concurrency: int = Field(64, ge=1)  # requests in flight; past it, 429
+    timeout_s: float = Field(300.0, gt=0)
+    max_methods: int = Field(256, ge=1)  # prepared method instances kept (request specs vary with budgets, exits)
     # Request fields in no OpenAI schema and no Brevity extension: "error" (a 400 naming the field) or
     # "ignore" (vLLM's behaviour; each ignored field is logged)
-    unknown_fields: str = "error"
+    unknown_fields: Literal["error", "ignore"] = "error"
     # Seconds between glibc malloc_trim calls, which with two arenas and a fixed mmap threshold keep resident memory
     # flat under a long load (serve/memory.py); 0: leave the allocator alone
-    malloc_trim_s: float = 60.0
+    malloc_trim_s: float = Field(60.0, ge=0)
 
 
-@dataclass
+@dataclass(config=STRICT)
 class ServeConfig:
     models: dict[str, ModelConfig]
     aliases: dict[str, str] = field(default_factory=dict)  # name -> method spec with @model
@@ -96,39 +104,61 @@ def load_config(path: Path) -> ServeConfig:
     except tomllib.TOMLDecodeError as e:
         raise BrevityError(f"config file {path} is not valid TOML: {e}") from None
     models = {}
-    for name, spec in (raw.get("models") or {}).items():
+    for name, spec in _table(raw, "models").items():
+        where = f"models.{name}"
+        spec = dict(_table({"spec": spec}, "spec", where))
         known = set(ModelConfig.__dataclass_fields__) - {"name"}
         bad = set(spec) - known
         if bad:
             raise BrevityError(f"config: model {name!r} has unknown keys {sorted(bad)}; known: {sorted(known)}")
         efforts = dict(DEFAULT_EFFORTS)
-        for level, budget in (spec.pop("efforts", None) or {}).items():
+        for level, budget in _table(spec, "efforts", where).items():
             if level not in EFFORTS:
                 raise BrevityError(f"config: model {name!r}: unknown effort {level!r}; levels are {', '.join(EFFORTS)}")
-            efforts[level] = None if budget in (-1, "none", None) else int(budget)
-        m = ModelConfig(name=name, efforts=efforts, **spec)
+            efforts[level] = None if budget in (-1, "none", None) else budget
+        spec.pop("efforts", None)
+        m = _built(ModelConfig, where, name=name, efforts=efforts, **spec)
         _check_model(m)
         models[name] = m
     if not models:
         raise BrevityError(f"config {path}: no [models.NAME] table")
-    raw_limits = raw.get("limits") or {}
+    raw_limits = _table(raw, "limits")
     bad = set(raw_limits) - set(Limits.__dataclass_fields__)
     if bad:
         raise BrevityError(f"config: [limits] has unknown keys {sorted(bad)}; known: "
                            f"{sorted(Limits.__dataclass_fields__)}")
-    limits = Limits(**raw_limits)
-    if limits.unknown_fields not in ("error", "ignore"):
-        raise BrevityError(f"config: limits.unknown_fields must be \"error\" or \"ignore\", "
-                           f"got {limits.unknown_fields!r}")
-    if isinstance(limits.malloc_trim_s, bool) or not isinstance(limits.malloc_trim_s, int | float) \
-            or limits.malloc_trim_s < 0:
-        raise BrevityError("config: limits.malloc_trim_s must be a number of seconds >= 0 (0: off), "
-                           f"got {limits.malloc_trim_s!r}")
+    limits = _built(Limits, "limits", **raw_limits)
+    bad = set(raw) - {"models", "limits", "aliases", "api_key", "calibration_task", "log_prompts"}
+    if bad:
+        raise BrevityError(f"config: unknown top-level keys {sorted(bad)}; known: aliases, api_key, "
+                           "calibration_task, limits, log_prompts, models")
     key = raw.get("api_key", "")
-    if key.startswith("env:"):
+    if isinstance(key, str) and key.startswith("env:"):
         key = os.environ.get(key[4:], "")
-    return ServeConfig(models=models, aliases=dict(raw.get("aliases") or {}), limits=limits, api_key=key,
-                       calibration_task=raw.get("calibration_task", "arith"), log_prompts=raw.get("log_prompts", ""))
+    return _built(ServeConfig, "config", models=models, aliases=_table(raw, "aliases"), limits=limits, api_key=key,
+                  calibration_task=raw.get("calibration_task", "arith"), log_prompts=raw.get("log_prompts", ""))
+
+
+def _table(raw: dict, key: str, where: str = "") -> dict:
+    """raw[key] as a table ({} when absent); anything else is a one-line error."""
+    value = raw.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        name = f"{where}.{key}" if where and key != "spec" else (where or key)
+        raise BrevityError(f"config: {name} must be a table ([{name}]), got {value!r}")
+    return value
+
+
+def _built(cls, where: str, **values: Any):
+    """cls(**values), a pydantic validation error turned into one line naming the key."""
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(x) for x in err["loc"])
+        prefix = "" if where == "config" else f"{where}."
+        raise BrevityError(f"config: {prefix}{key}: {err['msg']} (got {err.get('input')!r})") from None
 
 
 def _check_model(m: ModelConfig) -> None:

@@ -53,6 +53,12 @@ class TaskSpec:
     def key(self) -> str:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:16]
 
+    def score(self, problem: Problem, answer: str, answered: bool = True) -> tuple[bool, str | None]:
+        """(correct, prediction) of an answer text to one of this task's problems (grading.score)."""
+        from brevity.tasks.grading import score
+
+        return score(problem, answer, answered)
+
 
 TaskFn = Callable[..., Iterator[Problem]]
 _TASKS: dict[str, tuple[TaskFn, str]] = {}
@@ -78,18 +84,22 @@ def describe_task(name: str) -> str:
     return _TASKS[name][1]
 
 
-def load_problems(name: str, split: str = "test", n: int | None = None, **params: Any) -> list[Problem]:
-    """The first n problems of a split; generators are deterministic, so this is reproducible."""
+def task_generator(name: str, split: str = "test", **params: Any) -> Iterator[Problem]:
+    """A split's problems in order (a generated task's may not end)."""
     _load_builtin()
     if name not in _TASKS:
         raise BrevityError(f"unknown task {name!r}; choose one of {', '.join(sorted(_TASKS))}")
     if split not in SPLITS:
         raise BrevityError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    fn = _TASKS[name][0]
     try:
-        it = fn(split=split, **params)
+        return _TASKS[name][0](split=split, **params)
     except TypeError as e:
         raise BrevityError(f"bad parameter for task {name!r}: {e}") from None
+
+
+def load_problems(name: str, split: str = "test", n: int | None = None, **params: Any) -> list[Problem]:
+    """The first n problems of a split; generators are deterministic, so this is reproducible."""
+    it = task_generator(name, split, **params)
     out: list[Problem] = []
     for p in it:
         if n is not None and len(out) >= n:

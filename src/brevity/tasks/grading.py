@@ -113,6 +113,26 @@ def grade(output: str, gold: str, mode: str = "flexible") -> bool:
     return _verify(_parsed(gold.strip()), parse(text, **({} if _on_main_thread() else {"parsing_timeout": None})))
 
 
+def score(problem, answer: str, answered: bool = True) -> tuple[bool, str | None]:
+    """A task's verdict on an answer text (the text after thinking): (correct, the prediction it extracted).
+    `answered=False` (no answer token was written) is wrong; a problem without a gold answer (a served request)
+    is never correct. Methods write answers; the bench, routes and recipes score them here."""
+    word = problem.metadata.get("answer_type") == "word"
+    prediction = answer.strip() if word else extract_answer(answer, "flexible")
+    return answered and bool(problem.answer) and grade_problem(answer, problem), prediction
+
+
+def score_solutions(problems, solutions: list) -> list:
+    """Score Solutions in place (correct, prediction) against their problems; a wrong one keeps no
+    first-mention count (outcome efficiency is measured on correct answers). Returns them."""
+    by_id = {p.id: p for p in problems}
+    for s in solutions:
+        s.correct, s.prediction = score(by_id[s.problem_id], s.answer, s.answer_tokens > 0)
+        if not s.correct:
+            s.first_answer_tokens = None
+    return solutions
+
+
 def grade_problem(answer_text: str, problem) -> bool:
     """Grade against a Problem: words (graph task) by the stated choice, everything else by ``grade``."""
     if problem.metadata.get("answer_type") == "word":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import shutil
@@ -13,8 +12,9 @@ import torch
 
 from brevity.errors import BrevityError
 from brevity.formats.catalog import ZOO
-from brevity.recipes.sft import Example, Segment, SFTConfig, segments, train_sft
+from brevity.recipes.sft import Example, Segment, SFTConfig, data_hash, train_sft
 from brevity.tasks import TaskSpec, load_problems
+from brevity.tasks.grading import score_solutions
 from brevity.thinking import mention_end
 from brevity.zoo.chat import BUDGET_PHRASE, END_THINK, IM_END, answer_text, completion_text, prompt_text
 from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, Member, member_dir, register_weights
@@ -91,23 +91,14 @@ def parent_rollouts(parent: Path, n: int = 1500, k: int = 4, method: str | None 
                     progress=None):
     """The parent's greedy trace and k-1 samples (temperature 1) on the first n train problems; with a
     method spec (k=1), its one greedy trace per problem under that method instead."""
-    from brevity.bench.runner import model_hash
     from brevity.engines.hf import HFEngine
+    from brevity.identity import model_hash
     from brevity.recipes.rollouts import cached_rollouts
 
     problems = load_problems("arith", split="train", n=n)
     engine = HFEngine(parent, batch_size=128)
     return problems, cached_rollouts(ROLLOUT_CACHE, model_hash(parent), engine, problems, k, 1.0,
                                      method=method, sample=sample, progress=progress)
-
-
-def data_hash(examples: list[Example]) -> str:
-    h = hashlib.sha256()
-    for e in examples:
-        for text, learn in segments(e):
-            h.update(text.encode())
-            h.update(b"1" if learn else b"0")
-    return h.hexdigest()[:16]
 
 
 CHECKPOINT_EVERY = 200  # optimizer steps between checkpoints of a zoo build or `brevity train`
@@ -274,6 +265,7 @@ def validate_folder(path: Path, task: TaskSpec, specs: tuple[str, ...], n: int, 
                 sols = method.solve(problems, engine, progress=advance)
         else:
             sols = method.solve(problems, engine)
+        score_solutions(problems, sols)
         result[f"{spec}_accuracy"] = round(mean(s.correct for s in sols), 4)
         result[f"{spec}_thinking_tokens"] = round(mean(s.thinking_tokens for s in sols), 1)
     return result

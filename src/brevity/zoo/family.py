@@ -283,8 +283,8 @@ def build_family_member(name: str, out: Path | None = None, progress=None, resum
     real ids of its rows and a manifest. `steps`/`problems` shrink it (tests)."""
     from transformers import AutoModelForCausalLM
 
-    from brevity.recipes.sft import SFTConfig, train_sft
-    from brevity.zoo.build import CHECKPOINT_EVERY, data_hash
+    from brevity.recipes.sft import SFTConfig, data_hash, train_sft
+    from brevity.zoo.build import CHECKPOINT_EVERY
 
     member = FAMILY_MEMBERS[name]
     out = Path(out or data_root() / name)

@@ -67,7 +67,7 @@ def export_gguf(model_dir: str | Path, out_file: str | Path, llama_cpp_dir: str 
 
 def cached_gguf(model_path: Path) -> Path:
     """The folder's GGUF (f32), converted once per distinct weights and tokenizer."""
-    from brevity.bench.runner import model_hash
+    from brevity.identity import model_hash
 
     out = GGUF_CACHE / f"{model_path.name}-{model_hash(model_path)}.gguf"
     if not out.is_file():

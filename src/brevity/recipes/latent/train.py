@@ -309,8 +309,8 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from brevity.recipes.sft import data_hash
     from brevity.tasks import load_problems
-    from brevity.zoo.build import data_hash
 
     base, out = Path(base), Path(out)
     tok = AutoTokenizer.from_pretrained(base)
