@@ -88,6 +88,7 @@ def test_regrade_scores_records_again_without_generating(small_run, tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (["--methods", "nope"], "unknown method"),
+    (["--task", "mult:order=lsd", "--methods", "cot@tiny-mult-terse"], "cannot decode tiny-mult-terse"),
     (["--methods", "budget:0"], "positive"),
     (["--methods", "budget:x"], "not a valid int"),
     (["--task", "nope"], "unknown task"),

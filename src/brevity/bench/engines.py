@@ -115,10 +115,18 @@ class EnginePool:
 
     def check_formats(self, methods: list[tuple[Method, str]]) -> None:
         """Each method against its model's format (a thinking method on a model without a thinking section, a
-        budget smaller than its closing phrase), before any work."""
+        budget smaller than its closing phrase) and against the methods its manifest says can decode it (a latent
+        model: only `coconut`), before any work."""
         from types import SimpleNamespace
 
+        from brevity.methods.latent import decoders
+
         for method, model in methods:
+            plan = self.plan(model)
+            able = decoders(plan.folder) if self.opts.kind != "openai" else None  # openai: a tokenizer folder
+            if able is not None and method.name not in able:
+                raise BrevityError(f"{method.spec()} cannot decode {self.label(model)}: its manifest makes it a latent "
+                                   f"model, decoded by {', '.join(able)} only (e.g. {able[0]}@{model})")
             fmt = self.format(model)
             try:
                 method.check(SimpleNamespace(tokenizer=fmt.tokenizer, format=fmt))

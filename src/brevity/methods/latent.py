@@ -189,6 +189,12 @@ def latent_manifest(model_path) -> dict:
     return json.loads(path.read_text()).get("latent", {}) if path.is_file() else {}
 
 
+def decoders(model_path) -> tuple[str, ...] | None:
+    """The methods that can decode a model, from its manifest: a latent model (a `latent` block: its chain lives in
+    thoughts on the KV cache, not in text) only `coconut`; None (any method) for every other model."""
+    return ("coconut",) if latent_manifest(model_path) else None
+
+
 @register
 @dataclass
 class Coconut(Method):
