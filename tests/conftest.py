@@ -24,6 +24,31 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.fast)
 
 
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """`brevity ARGS` run in this process through the CLI's own `main` (its one-line errors and exit codes), for
+    tests where a subprocess is not the point: each subprocess pays seconds of imports. Returns an object with
+    returncode, stdout and stderr, as subprocess.run does."""
+    import sys
+    from types import SimpleNamespace
+
+    from brevity.cli import main
+
+    def run(args: list[str]) -> SimpleNamespace:
+        monkeypatch.setattr(sys, "argv", ["brevity", *map(str, args)])
+        monkeypatch.setenv("COLUMNS", "200")
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 0
+        out = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out.out, stderr=out.err)
+
+    return run
+
+
 @pytest.fixture(scope="session")
 def gsm8k_dir() -> Path:
     if not (GSM8K / "test.jsonl").is_file():

@@ -95,8 +95,8 @@ def test_regrade_scores_records_again_without_generating(small_run, tmp_path):
     (["--model", "/nonexistent/folder"], "unknown model"),
     (["--n", "0"], "--n must be positive"),
 ])
-def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
-    r = run(BENCH + args + ["--out", str(tmp_path / "o")])
+def test_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli):
+    r = cli(["bench", *args, "--out", tmp_path / "o"])
     assert r.returncode == 2
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
 
@@ -185,9 +185,9 @@ def test_help_is_fast():
     (["l1", "--out", "{tmp}/m", "--warmup-steps", "0", "--lora-rank", "8"], "no warm start"),
     (["rl-length", "--out", "{tmp}/m", "--resume"], "no checkpoint"),
 ])
-def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+def test_train_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli):
     (tmp_path / "x").write_text("occupied")
-    r = run([sys.executable, "-m", "brevity.cli", "train"] + [a.format(tmp=tmp_path) for a in args])
+    r = cli(["train"] + [a.format(tmp=tmp_path) for a in args])
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
 
@@ -210,11 +210,11 @@ def test_a_rebuilt_model_replaces_its_old_records_in_the_report():
     ("", "", "holds no records"),
     ('{"q": "1+1?"}\n', ";question=q;answer=gold", "has no field 'gold'"),
 ])
-def test_jsonl_task_bad_input_is_one_line_exit_2(tmp_path, content, fields, needle):
+def test_jsonl_task_bad_input_is_one_line_exit_2(tmp_path, content, fields, needle, cli):
     f = tmp_path / "set.jsonl"
     if content is not None:
         f.write_text(content)
-    r = run(BENCH + ["--task", f"jsonl:path={f}{fields}", "--methods", "cot", "--out", str(tmp_path / "o")])
+    r = cli(["bench", "--task", f"jsonl:path={f}{fields}", "--methods", "cot", "--out", tmp_path / "o"])
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
 
@@ -244,10 +244,10 @@ def test_jsonl_bench_skips_and_counts_prompts_longer_than_the_context(tmp_path):
     (["--url", "{fake}", "--served-model", "a", "--methods", "route:cascade"], "does not serve 'tiny-llm'"),
 ])
 def test_openai_engine_bad_input_is_one_line_exit_2_and_writes_nothing(args, needle, tmp_path, fake_openai,
-                                                                        closed_url):
+                                                                        closed_url, cli):
     fake = fake_openai(models=["a", "b"])
     args = [a.format(closed=closed_url, fake=fake.url) for a in args]
-    r = run(BENCH + ["--engine", "openai", "--methods", "cot", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+    r = cli(["bench", "--engine", "openai", "--methods", "cot", *args, "--out", tmp_path / "o", "--no-progress"])
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()
@@ -263,11 +263,11 @@ def test_openai_engine_bad_input_is_one_line_exit_2_and_writes_nothing(args, nee
     (["--engine", "tpu"], "unknown engine 'tpu'"),
     (["--engine", "llama-cpp"], "no llama-cpp-python server venv at /nonexistent/llama"),
 ])
-def test_engine_options_bad_input_is_one_line_exit_2(args, needle, tmp_path, fake_openai, monkeypatch):
+def test_engine_options_bad_input_is_one_line_exit_2(args, needle, tmp_path, fake_openai, monkeypatch, cli):
     monkeypatch.setenv("BREVITY_LLAMA_CPP_SERVER", "/nonexistent/llama")
     fake = fake_openai(models=["tiny-lrm"])
     args = [a.format(fake=fake.url) for a in args]
-    r = run(BENCH + ["--methods", "cot", *args, "--out", str(tmp_path / "o"), "--no-progress"])
+    r = cli(["bench", "--methods", "cot", *args, "--out", tmp_path / "o", "--no-progress"])
     assert r.returncode == 2, r.stderr
     assert needle in r.stderr and r.stderr.strip().count("\n") == 0 and "Traceback" not in r.stderr
     assert not (tmp_path / "o").exists()

@@ -185,13 +185,10 @@ def test_committed_member_needs_no_fetched_asset(tmp_path):
     (["zoo", "materialize", NAME], "run `brevity zoo build tiny-qwen3-lrm`"),
     (["zoo", "build", "tiny-nope"], "unknown zoo member"),
 ])
-def test_family_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "BREVITY_ZOO_DATA": str(tmp_path), "BREVITY_ZOO_CACHE": str(tmp_path / "cache")}
-    r = subprocess.run([sys.executable, "-m", "brevity.cli", *args], capture_output=True, text=True, env=env)
+def test_family_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli, monkeypatch):
+    monkeypatch.setenv("BREVITY_ZOO_DATA", str(tmp_path))
+    monkeypatch.setenv("BREVITY_ZOO_CACHE", str(tmp_path / "cache"))
+    r = cli(args)
     assert r.returncode == 2 and needle in r.stderr and r.stderr.strip().count("\n") == 0
 
 

@@ -4,8 +4,6 @@ ends of the weight range, and bad inputs are refused with one line before any wo
 import json
 import math
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -153,8 +151,7 @@ def test_bad_inputs_are_refused_before_any_work(trio, tmp_path):
     (["--method", "frankenmerge"], "unknown merge method"),
     (["--reasoning", "/nonexistent"], "unknown model"),
 ])
-def test_merge_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path):
-    p = subprocess.run([sys.executable, "-m", "brevity.cli", "merge", "--out", str(tmp_path / "o"), *args],
-                       capture_output=True, text=True)
+def test_merge_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli):
+    p = cli(["merge", "--out", tmp_path / "o", *args])
     assert p.returncode == 2, p.stderr
     assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr

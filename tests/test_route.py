@@ -129,11 +129,7 @@ def test_answer_logprob_is_the_mean_over_answer_tokens(engines):
     (["--routes", "route:sideways"], "route kind"),
     (["--n", "0"], "--n and --batch-size must be positive"),
 ])
-def test_route_eval_bad_input_is_one_line_exit_2(args, needle, tmp_path):
-    import subprocess
-    import sys
-
-    p = subprocess.run([sys.executable, "-m", "brevity.cli", "route", "eval", "--out", str(tmp_path / "o"), *args],
-                       capture_output=True, text=True)
+def test_route_eval_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli):
+    p = cli(["route", "eval", "--out", tmp_path / "o", *args])
     assert p.returncode == 2, p.stderr
     assert needle in p.stderr and len(p.stderr.strip().splitlines()) == 1, p.stderr
