@@ -210,3 +210,24 @@ def tiny_lrm_gateway(max_tokens: int, aliases: dict | None = None):
     gw = Gateway(cfg)
     gw.start()
     return cfg, gw
+
+
+def qwen3_standin_client():
+    """The official openai client on `brevity serve` (hf) of the Qwen3 stand-in: real template and vocabulary,
+    random weights. A generator for a module-scoped fixture: yields (client, gateway)."""
+    import openai
+
+    from brevity.conformance import standins, vocab
+    from brevity.serve.background import BackgroundServer
+    from brevity.serve.config import single_model
+    from brevity.serve.gateway import Gateway
+
+    fam = vocab.family(standins.spec("qwen3").family)
+    if not vocab.source_file(fam["vocab"]).is_file():
+        pytest.skip("the qwen2 vocabulary is not fetched (scripts/fetch_llama_cpp_models.sh)")
+    cfg = single_model("qwen3", path=str(standins.standin_path("qwen3")))
+    gw = Gateway(cfg)
+    gw.start()
+    with BackgroundServer(cfg, gw) as url:
+        yield openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0), gw
+    gw.close()

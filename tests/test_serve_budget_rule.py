@@ -7,28 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from brevity.conformance import standins, vocab
+from conftest import qwen3_standin_client
 
 QUESTION = [{"role": "user", "content": "What is 2 + 3?"}]
 
 
 @pytest.fixture(scope="module")
 def client():
-    import openai
-
-    from brevity.serve.background import BackgroundServer
-    from brevity.serve.config import single_model
-    from brevity.serve.gateway import Gateway
-
-    fam = vocab.family(standins.spec("qwen3").family)
-    if not vocab.source_file(fam["vocab"]).is_file():
-        pytest.skip("the qwen2 vocabulary is not fetched (scripts/fetch_llama_cpp_models.sh)")
-    cfg = single_model("qwen3", path=str(standins.standin_path("qwen3")))
-    gw = Gateway(cfg)
-    gw.start()
-    with BackgroundServer(cfg, gw) as url:
-        yield openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0), gw
-    gw.close()
+    yield from qwen3_standin_client()
 
 
 @pytest.mark.parametrize("max_tokens", [160, 256])
