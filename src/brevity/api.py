@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from brevity.engines.base import Engine
+from brevity.jsonl import JsonlStore
 from brevity.methods.base import Method
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
@@ -45,7 +46,6 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
     (default: a new temporary one); `engine`: hf, vllm, openai or llama-cpp, with `engine_options` as
     brevity.bench.engines.EngineOptions takes them (urls, tokenizers, concurrency, ...), or `options`, an
     EngineOptions itself; `announce(model)` is told of each model loaded."""
-    import json
 
     from brevity.bench.engines import EngineOptions, EnginePool
     from brevity.bench.runner import BenchConfig, run_bench
@@ -64,7 +64,7 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
     finally:
         pool.close()  # stops the servers it started
     path = folder / "records.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+    records = JsonlStore(path).rows
     return BenchResult(rows=rows, records=records, out=folder)
 
 

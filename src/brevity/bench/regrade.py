@@ -6,12 +6,12 @@ thinking's token ids, which records do not keep)."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.jsonl import JsonlStore
 from brevity.tasks import Problem, TaskSpec
 from brevity.tasks.base import task_generator
 from brevity.tasks.grading import score
@@ -48,7 +48,7 @@ def read_run(out: Path) -> tuple[dict, list[dict]]:
     if not run.is_file() or not path.is_file():
         raise BrevityError(f"{out} holds no bench run (run.json and records.jsonl); give a `brevity bench --out` "
                            "folder")
-    return json.loads(run.read_text()), [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return json.loads(run.read_text()), JsonlStore(path, hint="fix or delete that line").rows
 
 
 def regrade(out: Path, progress: Callable[[int], None] | None = None) -> Regraded:
@@ -70,12 +70,7 @@ def regrade(out: Path, progress: Callable[[int], None] | None = None) -> Regrade
         r["correct"], r["prediction"] = correct, prediction
         if progress:
             progress(1)
-    tmp = path.with_suffix(".jsonl.tmp")
-    with open(tmp, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in records)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    JsonlStore(path).replace(records)
     old = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else []
     skipped = {(r["method"], r["model"]): r.get("skipped_long_prompts", 0) for r in old}
     order = list(dict.fromkeys(r["method"] for r in records))

@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from brevity.bench.metrics import summarize
+from brevity.jsonl import JsonlStore
 from brevity.methods.solution import Solution
 
 COLUMNS = [("method", "method"), ("model", "model"), ("n", "n"), ("accuracy", "acc %"), ("accuracy_ci95", "95% CI"),
@@ -36,8 +37,7 @@ def current_weights(rows: list[dict], runs: list[dict]) -> tuple[list[dict], lis
 
 
 def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> list[dict]:
-    runs = [json.loads(line) for line in runs_path.read_text().splitlines() if line.strip()] \
-        if runs_path.exists() else []
+    runs = JsonlStore(runs_path).rows
     rows, runs = current_weights(rows, runs)
     groups: dict[tuple[str, str], list[Solution]] = defaultdict(list)
     for r in rows:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from brevity.bench.breakdown import breakdown
 from brevity.bench.engines import EnginePool
 from brevity.errors import BrevityError
 from brevity.identity import record_id
+from brevity.jsonl import JsonlStore
 from brevity.methods import Method, Solution, build_method, parse_spec
 from brevity.methods.base import RunContext
 from brevity.tasks import Problem, TaskSpec, load_problems
@@ -53,41 +53,15 @@ class BenchConfig:
         return {"temperature": 0.0, "max_tokens": self.max_tokens, **extra}
 
 
-class RecordStore:
-    """records.jsonl: append-and-flush; a torn last line (an interrupted write) is dropped on open."""
+class RecordStore(JsonlStore):
+    """records.jsonl (brevity.jsonl: append-and-fsync, a torn last line dropped on open), with the ids it holds."""
 
     def __init__(self, path: Path):
-        self.path = path
-        self.rows: list[dict] = []
-        if path.exists():
-            raw = path.read_bytes()
-            lines = raw.split(b"\n")
-            keep = len(raw)
-            if lines and lines[-1].strip():  # no trailing newline: the last write was cut short
-                try:
-                    json.loads(lines[-1])
-                except json.JSONDecodeError:
-                    keep = len(raw) - len(lines[-1])
-                    lines = lines[:-1]
-            for i, line in enumerate(lines):
-                if not line.strip():
-                    continue
-                try:
-                    self.rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    raise BrevityError(f"{path}:{i + 1} is not valid JSON; fix or delete that line, then "
-                                       "run again with --resume") from None
-            if keep != len(raw):
-                with open(path, "r+b") as f:
-                    f.truncate(keep)
+        super().__init__(path, hint="fix or delete that line, then run again with --resume")
         self.ids = {r["record_id"] for r in self.rows}
 
     def append(self, rows: list[dict]) -> None:
-        with open(self.path, "a") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
-            f.flush()
-            os.fsync(f.fileno())
-        self.rows.extend(rows)
+        super().append(rows)
         self.ids.update(r["record_id"] for r in rows)
 
 
@@ -252,10 +226,9 @@ def _save(store: RecordStore, runs_path: Path, sols: list[Solution], ids: dict, 
         rows.append(d)
     store.append(rows)
     tokens = sum(s.generated_positions + s.probe_tokens for s in sols)
-    with open(runs_path, "a") as f:
-        f.write(json.dumps({"method": spec, "model": engine.model_name, "model_hash": mhash, "batched": not alone,
-                            "seconds": seconds,
-                            "tokens": tokens, "problems": len(sols), "peak_memory_mb": peak_mb}) + "\n")
+    JsonlStore(runs_path).append([{"method": spec, "model": engine.model_name, "model_hash": mhash,
+                                   "batched": not alone, "seconds": seconds, "tokens": tokens, "problems": len(sols),
+                                   "peak_memory_mb": peak_mb}])
 
 
 def load_solutions(rows: list[dict]) -> list[Solution]:

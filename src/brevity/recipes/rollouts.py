@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from brevity.engines.base import Engine, ProgressFn, Request
+from brevity.jsonl import JsonlStore
 from brevity.methods.base import DEFAULT_MAX_TOKENS
 from brevity.methods.control import prompts
 from brevity.tasks import Problem
@@ -69,17 +70,16 @@ def cached_rollouts(cache_dir: Path, model_hash: str, engine: Engine, problems: 
     same model and settings were rolled out before."""
     settings = [model_hash, [p.id for p in problems], k, temperature, seed] + ([method, sample] if method else [])
     key = hashlib.sha256(json.dumps(settings).encode())
-    path = Path(cache_dir) / f"rollouts-{key.hexdigest()[:16]}.jsonl"
-    if path.is_file():
-        rows = [Rollout(**json.loads(line)) for line in path.read_text().splitlines()]
-        if len(rows) == k * len(problems):
-            return [rows[i * k:(i + 1) * k] for i in range(len(problems))]
+    store = JsonlStore(Path(cache_dir) / f"rollouts-{key.hexdigest()[:16]}.jsonl", hint="delete the file to roll out "
+                       "again")
+    if len(store.rows) == k * len(problems):
+        rows = [Rollout(**r) for r in store.rows]
+        return [rows[i * k:(i + 1) * k] for i in range(len(problems))]
     if method:
         if k != 1:
             raise ValueError("a method's rollouts are one greedy trace per problem (k=1)")
         result = method_rollouts(engine, problems, method, sample, progress=progress)
     else:
         result = generate_rollouts(engine, problems, k, temperature, seed, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(asdict(r)) + "\n" for group in result for r in group))
+    store.replace([asdict(r) for group in result for r in group])
     return result

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from brevity.engines.base import Engine
+from brevity.jsonl import JsonlStore
 from brevity.methods.base import Method
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
@@ -40,20 +41,14 @@ def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progre
     mhash, *upstream = engine_identity(engine)  # (the key's layout predates engine_identity: caches stay valid)
     key = json.dumps([mhash, method.spec(), method.max_tokens, method.want_logprobs, *upstream])
     path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
-    done: dict[str, Solution] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                s = Solution.from_dict(json.loads(line))
-                done[s.problem_id] = s
+    store = JsonlStore(path, hint=f"delete {path} to run this side again")
+    done = {s.problem_id: s for s in map(Solution.from_dict, store.rows)}
     todo = [p for p in problems if p.id not in done]
     if progress and len(todo) < len(problems):
         progress(len(problems) - len(todo))  # read from the cache
-    path.parent.mkdir(parents=True, exist_ok=True)
     for i in range(0, len(todo), CHUNK):
         sols = score_solutions(todo[i:i + CHUNK], method.solve(todo[i:i + CHUNK], engine))
-        with open(path, "a") as f:
-            f.writelines(json.dumps(s.to_dict()) + "\n" for s in sols)
+        store.append([s.to_dict() for s in sols])
         done.update((s.problem_id, s) for s in sols)
         if progress:
             progress(len(sols))
