@@ -26,3 +26,13 @@ def test_bad_specs_raise_one_line_errors(bad):
     with pytest.raises(BrevityError) as e:
         build_method(bad)
     assert "\n" not in str(e.value)
+
+
+def test_per_run_state_is_not_part_of_a_spec():
+    """TALE-EP keeps each problem's estimated budget while it solves; records and report rows are labelled by the
+    spec, so that state must not enter it (it used to split one method into several rows)."""
+    from brevity.methods import build_method
+
+    m = build_method("tale-ep")
+    m._budgets.update({"p1": 90, "p2": 40})
+    assert m.spec() == "tale-ep" and build_method(m.spec()).spec() == "tale-ep"

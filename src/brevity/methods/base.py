@@ -65,9 +65,10 @@ class Method:
 
     def spec(self) -> str:
         """Canonical spec: the positional parameter always (so `budget` reads `budget:256`), and every other
-        parameter that differs from its default, sorted."""
+        parameter that differs from its default, sorted. Per-run state (a field with init=False, such as
+        TALE-EP's estimated budgets) is not a parameter and stays out."""
         changed = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if getattr(self, f.name) != f.default or f.name == self.positional]
+                   if f.init and (getattr(self, f.name) != f.default or f.name == self.positional)]
         if not changed:
             return self.name
         if len(changed) == 1 and changed[0][0] == self.positional:
