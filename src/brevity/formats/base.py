@@ -19,15 +19,11 @@ from typing import Any
 from brevity.errors import BrevityError
 
 
-@dataclass(frozen=True)
-class ReasoningFormat:
-    """The markers and phrases of one family. Text fields are what the model itself would write."""
+@dataclass(frozen=True, kw_only=True)
+class TemplateControls:
+    """How a chat template turns thinking on and off and takes an effort level: what `formats.infer` reads from a
+    template, and what a ReasoningFormat carries (one declaration for both)."""
 
-    name: str
-    about: str
-    open: str | None = "<think>"  # opens the thinking section; None: the format has no thinking section
-    close: str | None = "</think>"
-    prompt_opens: bool = True  # the generation prompt already ends inside thinking (R1, QwQ, the zoo)
     switch: str | None = None  # the chat-template kwarg that turns thinking on and off (Qwen3: enable_thinking)
     switch_on: Any = True  # its values (Hy3: reasoning_effort "high" / "no_think"; Seed-OSS: thinking_budget -1 / 0)
     switch_off: Any = False
@@ -37,6 +33,17 @@ class ReasoningFormat:
     effort: str | None = None  # a template kwarg for reasoning effort (gpt-oss, Hy3, Solar, Kimi-K3)
     effort_levels: tuple[str, ...] = ()  # the levels it takes that render differently
     end_of_turn: str | None = None  # the marker that ends an assistant turn, as the template writes it
+
+
+@dataclass(frozen=True)
+class ReasoningFormat(TemplateControls):
+    """The markers and phrases of one family. Text fields are what the model itself would write."""
+
+    name: str
+    about: str
+    open: str | None = "<think>"  # opens the thinking section; None: the format has no thinking section
+    close: str | None = "</think>"
+    prompt_opens: bool = True  # the generation prompt already ends inside thinking (R1, QwQ, the zoo)
     exit_text: str = "\n"  # what the model writes just before the close marker
     after_close: str = "\n\n"  # what it writes between the close marker and the answer
     # What a budget injects inside thinking when it runs out, before the close marker (Qwen3's recipe).

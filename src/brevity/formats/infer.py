@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from brevity.formats.base import TemplateControls
+
 QUESTION = "Brevity question 7341"
 THOUGHT = "Brevity thought 5512"
 ANSWER = "Brevity answer 9047"
@@ -55,8 +57,8 @@ _OPEN_TAG = re.compile(r"<\|?[^<>\s|/]*\|?>|\[[A-Z_]+\]")  # a tag that is not a
 Render = Callable[..., str]  # render(messages, add_generation_prompt=..., **kwargs) -> text
 
 
-@dataclass(frozen=True)
-class Inferred:
+@dataclass(frozen=True, kw_only=True)
+class Inferred(TemplateControls):
     """What a template renders about thinking. `open`/`close` are None when no rendering shows a section."""
 
     open: str | None = None
@@ -64,15 +66,6 @@ class Inferred:
     exit_text: str = ""
     after_close: str = ""
     prompt_opens: bool = False
-    switch: str | None = None
-    switch_on: Any = True
-    switch_off: Any = False
-    switch_closes: bool = True  # the off rendering closes thinking itself (else thinking off prefills a section)
-    off_form: str = ""  # what the generation prompt adds with the switch off (after the common header)
-    on_form: str = ""  # what it adds with the switch on, in the same place
-    effort: str | None = None
-    effort_levels: tuple[str, ...] = ()
-    end_of_turn: str | None = None
     evidence: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     @property
