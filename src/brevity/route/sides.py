@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from brevity.engines.base import Engine
 from brevity.jsonl import JsonlStore
 from brevity.methods.base import Method
 from brevity.methods.solution import Solution
+from brevity.settings import settings
 from brevity.tasks import Problem
 from brevity.tasks.grading import score_solutions
 
@@ -22,7 +22,7 @@ CHUNK = 64
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("BREVITY_CACHE", Path.home() / ".cache" / "brevity")) / "route"
+    return settings().cache / "route"
 
 
 def engine_identity(engine: Engine) -> list:

@@ -5,21 +5,18 @@ in-house data) with named question and answer fields. Real answers are LaTeX, so
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from brevity.errors import BrevityError
+from brevity.settings import settings
 from brevity.tasks.base import Problem, register_task
-
-ROOT = Path(__file__).resolve().parents[3]  # the repository (src/brevity/tasks/jsonl.py)
 
 
 def shared_dir() -> Path:
     """The shared data folder: $BREVITY_SHARED, else ../shared beside the repository (as the tests use)."""
-    env = os.environ.get("BREVITY_SHARED")
-    return Path(env) if env else ROOT.parent / "shared"
+    return settings().shared
 
 
 def read_rows(path: str | Path, task: str, fields: tuple[str, ...]) -> list[dict[str, Any]]:

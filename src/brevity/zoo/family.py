@@ -23,7 +23,6 @@ training too (`constrain`, applied before every forward), so the trained model i
 from __future__ import annotations
 
 import json
-import os
 import random
 import sys
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from pathlib import Path
 import torch
 
 from brevity.errors import BrevityError
+from brevity.settings import settings
 from brevity.zoo.registry import data_root
 
 SEED = 0
@@ -41,8 +41,7 @@ SINK_LOGIT = 1e5  # an unused head row is -SINK_LOGIT on the sink dimension
 
 def cache_root() -> Path:
     """Where materialized full folders go (~/.cache/brevity/zoo, or $BREVITY_ZOO_CACHE)."""
-    env = os.environ.get("BREVITY_ZOO_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "brevity" / "zoo"
+    return settings().zoo_cache
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.settings import settings
 
 PRE_TOKENIZER = "refact"
 GGUF_CACHE = Path.home() / ".cache/brevity/gguf"
@@ -23,7 +24,7 @@ GGUF_CACHE = Path.home() / ".cache/brevity/gguf"
 
 def default_converter() -> Path:
     """Where scripts/fetch_llama_cpp_converter.sh puts llama.cpp's converter (or $BREVITY_LLAMA_CPP)."""
-    return Path(os.environ.get("BREVITY_LLAMA_CPP", Path.home() / ".cache/brevity/llama-cpp-src"))
+    return settings().llama_cpp
 
 
 def _is_zoo_pretokenizer(model_dir: Path) -> bool:

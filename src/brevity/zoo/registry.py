@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.settings import settings
 from brevity.tasks.base import TaskSpec
 
 ZOO_DIR = Path(__file__).parent / "checkpoints"
@@ -22,8 +22,7 @@ PACKAGED = frozenset({"tiny-base", "tiny-lrm", "tiny-llm", "tiny-lrm-instruct"})
 
 def data_root() -> Path:
     """The repository's zoo data folder (outside the package), or $BREVITY_ZOO_DATA."""
-    env = os.environ.get("BREVITY_ZOO_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[3] / "zoo-data"
+    return settings().zoo_data
 
 
 def member_dir(name: str, root: Path | None = None) -> Path:
