@@ -12,7 +12,7 @@ MATH500 = SHARED / "data" / "math500" / "test.jsonl"
 # nothing loaded but the tiny members; less the few tests in them that take seconds each.
 FAST_MODULES = {"test_spec", "test_metrics", "test_grading", "test_formats_infer", "test_serve_protocol",
                 "test_tasks", "test_engine_hf", "test_layers", "test_widen", "test_zoo_data", "test_tokenizer",
-                "test_serve_scheduler", "test_zoo_weights", "test_jsonl", "test_settings"}
+                "test_serve_scheduler", "test_zoo_weights", "test_jsonl", "test_settings", "test_registry"}
 NOT_FAST = {"test_no_false_positives_on_a_seeded_sample_of_math500_pairs",
             "test_formats_show_prints_evidence_and_refuses_a_contradiction"}
 

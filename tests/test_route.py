@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 
-import brevity.route.method  # noqa: F401  (registers the route methods, as the CLI, bench and gateway do)
 from brevity.errors import BrevityError
 from brevity.methods import build_method
 from brevity.methods.base import RunContext

@@ -71,7 +71,6 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
 def method(spec: str) -> Method:
     """A method from its spec ("deer:0.9", "budget:max=96;phrase=..."), every parameter converted and checked;
     `.solve(problems, engine)` runs it, and `score` grades what it answered."""
-    import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.methods import build_method
 
     return build_method(spec)

@@ -93,7 +93,6 @@ def bench(
                          batch_size=batch_size, vllm_args=tuple(shlex.split(vllm_args)), reasoning_format=format,
                          answer_tokens=answer_tokens,
                          **({"vllm_venv": vllm_venv} if vllm_venv else {}))
-    import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.methods import build_method, parse_spec_list
 
     specs = parse_spec_list(methods)
@@ -256,7 +255,6 @@ def train(
         raise BrevityError("--conditions and --sampler belong to the shortest recipe")
     if sampler and not specs:
         raise BrevityError("--sampler writes the --conditions traces; give --conditions too")
-    import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.methods import build_method
     for spec in specs:
         build_method(spec)  # a bad spec fails here, before any rollout
@@ -357,7 +355,6 @@ def merge_sweep(
     batch_size: int = typer.Option(64), resume: bool = typer.Option(False, help="Continue a sweep in --out."),
 ) -> None:
     """Merge over a grid, bench each merge and both parents, plot accuracy against thinking tokens."""
-    import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.merge.sweep import best_tradeoff, build_merges, plot_sweep, sweep_plans, sweep_rows
     from brevity.methods import build_method, parse_spec
 
@@ -414,7 +411,6 @@ def route_eval(
 ) -> None:
     """Each route's quality against the share of strong calls on the test split, CPT(50/80/95%) and APGR,
     with the threshold calibrated on validation (both sides' runs are cached and shared with calibration)."""
-    import brevity.route.method  # noqa: F401  (registers the route methods)
     from brevity.engines import make_engine
     from brevity.methods import build_method, parse_spec_list
     from brevity.route.evaluate import evaluate_route, write_route_report

@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import brevity.route.method  # noqa: F401  (registers the route methods)
 from brevity.bench.breakdown import breakdown
 from brevity.bench.engines import EnginePool
 from brevity.errors import BrevityError

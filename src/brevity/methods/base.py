@@ -11,6 +11,7 @@ from brevity.engines.base import Engine, ProgressFn
 from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
 from brevity.methods.spec import MethodSpec, parse_spec
+from brevity.registry import load_registry
 from brevity.tasks import Problem, TaskSpec
 from brevity.thinking import first_mention
 
@@ -172,7 +173,24 @@ def _convert(method: str, key: str, value: str, typ: Any) -> Any:
     return value
 
 
+# Where methods come from: these modules register theirs when imported (routes too, a higher layer, named here
+# rather than imported, so the layers still point down), and any installed package through the entry-point group
+# `brevity.methods` (`name = "package.module:MethodClass"` in its pyproject). Loaded on first use, whatever the
+# caller happened to import.
+BUILTIN_MODULES = ("brevity.methods.budget", "brevity.methods.early_exit", "brevity.methods.latent",
+                   "brevity.methods.prompting", "brevity.route.method")
+ENTRY_POINTS = "brevity.methods"
+
+
 def _load_builtin() -> None:
-    from brevity.methods import budget, early_exit, latent, prompting  # noqa: F401  (registration side effect)
-    # Routes (a higher layer) register themselves when imported: `import brevity.route.method` in the callers
-    # that build methods from user specs (the CLI, the bench, the gateway).
+    load_registry(_METHODS, BUILTIN_MODULES, ENTRY_POINTS, "method", wrap=_plugin_method)
+
+
+def _plugin_method(name: str, cls: Any) -> type[Method]:
+    """An installed package's method: a Method dataclass whose `name` is its entry point's (specs and records
+    carry that name)."""
+    if not (isinstance(cls, type) and issubclass(cls, Method) and dataclasses.is_dataclass(cls)):
+        raise BrevityError(f"the method entry point {name!r} is not a Method dataclass ({cls!r})")
+    if cls.name != name:
+        raise BrevityError(f"the method entry point {name!r} loads a method named {cls.name!r}; the names must agree")
+    return cls

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-import brevity.route.method  # noqa: F401  (registers the route methods)
 from brevity.engines.base import Engine
 from brevity.errors import BrevityError
 from brevity.formats import ModelFormat, resolve_format

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from brevity.errors import BrevityError
+from brevity.registry import load_registry
 
 SPLITS = ("train", "validation", "test")
 # Disjoint seed offsets per split: generated splits never share a random stream.
@@ -108,5 +109,13 @@ def load_problems(name: str, split: str = "test", n: int | None = None, **params
     return out
 
 
+# Where tasks come from: these modules register theirs when imported, and any installed package through the
+# entry-point group `brevity.tasks` (`name = "package.module:generator"`; its docstring describes it).
+BUILTIN_MODULES = ("brevity.tasks.arith", "brevity.tasks.graph", "brevity.tasks.gsm8k", "brevity.tasks.jsonl",
+                   "brevity.tasks.mult")
+ENTRY_POINTS = "brevity.tasks"
+
+
 def _load_builtin() -> None:
-    from brevity.tasks import arith, graph, gsm8k, jsonl, mult  # noqa: F401  (registration side effect)
+    load_registry(_TASKS, BUILTIN_MODULES, ENTRY_POINTS, "task",
+                  wrap=lambda name, fn: (fn, (fn.__doc__ or "").strip().split("\n")[0]))
