@@ -4,7 +4,7 @@ The Python API (brevity.api) is here: `brevity.benchmark`, `brevity.method`, `br
 `brevity.resolve_format`, `brevity.score`; each loads what it needs on first use, so `import brevity` stays light.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _API = frozenset({"BenchResult", "benchmark", "engine", "grade", "method", "resolve_format", "score"})
 __all__ = ["__version__", *sorted(_API)]

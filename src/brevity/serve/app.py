@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import brevity
 from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
 from brevity.methods.spec import parse_spec
@@ -203,7 +204,7 @@ def create_app(cfg: ServeConfig, gateway: Gateway | None = None, close_gateway: 
         if owned or close_gateway:
             gw.close()
 
-    app = FastAPI(title="Brevity gateway", version="0.1.0", lifespan=lifespan,
+    app = FastAPI(title="Brevity gateway", version=brevity.__version__, lifespan=lifespan,
                   description="OpenAI-compatible reasoning gateway: enforced thinking budgets, reasoning_effort, "
                               "early exit (DEER, Dynasor) and routes, in front of in-process or upstream engines.")
     app.state.gateway = gw
