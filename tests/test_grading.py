@@ -135,3 +135,17 @@ def test_no_false_positives_on_every_math500_pair(math500_rows):
     and added it to SAME_VALUE."""
     n = len(math500_rows)
     assert _false_positives(math500_rows, [(i, j) for i in range(n) for j in range(n) if i != j]) == []
+
+
+def test_the_answer_region_follows_every_known_familys_markers():
+    """A grader handed a whole output looks after the last closing marker of any family the format layer knows;
+    an opened, never-closed section has no answer."""
+    from brevity.formats.catalog import FORMATS
+    from brevity.tasks.answers import answer_region
+
+    for f in FORMATS.values():
+        if f.close:
+            assert answer_region(f"{f.open}I think 3.{f.close}The answer is 5.") == "The answer is 5.", f.name
+            assert answer_region(f"{f.open}I think 3, then") == "", f.name
+            assert grade(f"{f.open}I think 3.{f.close}The answer is 5.", "5") is True, f.name
+    assert answer_region("no thinking: 7") == "no thinking: 7"

@@ -10,6 +10,7 @@ thinking never counts.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 NUMBER = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
 _NUMBER_RE = re.compile(NUMBER)
@@ -32,11 +33,23 @@ _BARE_START = set("\\-([{0123456789.")
 PHRASE_WINDOW = 300
 
 
+@lru_cache(maxsize=1)
+def _markers() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(opening, closing) thinking markers of every family the format layer knows."""
+    from brevity.formats.catalog import FORMATS
+
+    return (tuple(sorted({f.open for f in FORMATS.values() if f.open})),
+            tuple(sorted({f.close for f in FORMATS.values() if f.close})))
+
+
 def answer_region(output: str) -> str:
-    """The text after the last ``</think>``; empty when thinking was opened and never closed."""
-    if "</think>" in output:
-        return output.rsplit("</think>", 1)[1]
-    return "" if "<think>" in output else output
+    """The text after the last closing thinking marker of any known family (`</think>`, `[/THINK]`, ...); empty
+    when thinking was opened and never closed. Graders are often handed a whole output, thinking included."""
+    opens, closes = _markers()
+    end = max(((i + len(c)) for c in closes if (i := output.rfind(c)) != -1), default=-1)
+    if end != -1:
+        return output[end:]
+    return "" if any(o in output for o in opens) else output
 
 
 def _braced(text: str, i: int) -> tuple[str, int] | None:
