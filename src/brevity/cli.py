@@ -227,7 +227,9 @@ def train(
         build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
                      command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages, resume=resume)
         if reinit_untrained:
-            rows = json.loads((out / "manifest.json").read_text())["data"]["reinitialized_rows"]
+            from brevity.manifest import read_manifest
+
+            rows = read_manifest(out)["data"]["reinitialized_rows"]
             console.print(f"redrew {rows} untrained embedding rows of the task's tokens")
         console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
         return

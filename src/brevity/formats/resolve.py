@@ -12,6 +12,7 @@ from brevity.errors import BrevityError
 from brevity.formats.base import STRUCTURE, ModelFormat, ReasoningFormat
 from brevity.formats.catalog import FORMATS
 from brevity.formats.infer import Inferred, infer, template_variables, tokenizer_renderer
+from brevity.manifest import read_manifest
 
 
 def format_names() -> list[str]:
@@ -130,12 +131,7 @@ def stop_ids(tokenizer: Any, folder: Path | None, spec: ReasoningFormat) -> froz
 
 
 def _manifest(folder: Path | None) -> dict:
-    if folder is None or not (folder / "manifest.json").is_file():
-        return {}
-    try:
-        return json.loads((folder / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return {}
+    return read_manifest(folder)
 
 
 def manifest_format(folder: Path | None) -> str | None:

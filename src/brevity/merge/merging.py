@@ -18,6 +18,7 @@ from pathlib import Path
 
 from brevity.errors import BrevityError
 from brevity.formats import load_format
+from brevity.manifest import write_manifest
 
 # name -> (mergekit method, uses density, needs a base model)
 MERGE_METHODS = {
@@ -151,6 +152,6 @@ def merge_models(plan: MergePlan, out: Path, command: str = "") -> Path:
     manifest = {"name": out.name, "format": load_format(out).name, "merge": asdict(plan), "tokenizer_from": "reasoning",
                 "command": command,
                 "mergekit_config": plan.mergekit_config()}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out, manifest)
     return out
 

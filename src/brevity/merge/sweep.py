@@ -4,11 +4,11 @@ curve each merge method buys."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.manifest import has_manifest, read_manifest
 from brevity.merge.merging import MERGE_METHODS, MergePlan, merge_models
 
 
@@ -31,7 +31,7 @@ def build_merges(plans: list[MergePlan], models_dir: Path, command: str = "") ->
     out = {}
     for plan in plans:
         folder = models_dir / plan.label
-        if not (folder / "manifest.json").is_file():
+        if not has_manifest(folder):
             merge_models(plan, folder, command=command)
         out[plan.label] = folder
     return out
@@ -44,7 +44,7 @@ def sweep_rows(summary: list[dict], merged: dict[str, Path], parents: dict[str, 
     for r in summary:
         label = by_folder.get(r["model"])
         if label is not None:
-            info = json.loads((merged[label] / "manifest.json").read_text())["merge"]
+            info = read_manifest(merged[label])["merge"]
             rows.append({**r, "merge": info["method"], "weight": info["weight"], "density": info["density"]})
         elif r["model"] in parents.values():
             role = next(k for k, v in parents.items() if v == r["model"])

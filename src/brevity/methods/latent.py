@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
+from brevity.manifest import read_manifest
 from brevity.methods.base import Method, register
 from brevity.methods.solution import Solution
 
@@ -182,11 +183,7 @@ def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id:
 
 def latent_manifest(model_path) -> dict:
     """The `latent` block a latent recipe writes into the model's manifest (method, thoughts)."""
-    import json
-    from pathlib import Path
-
-    path = Path(model_path) / "manifest.json"
-    return json.loads(path.read_text()).get("latent", {}) if path.is_file() else {}
+    return read_manifest(model_path).get("latent", {})
 
 
 def decoders(model_path) -> tuple[str, ...] | None:

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from brevity.engines.base import Engine
 from brevity.errors import BrevityError
 from brevity.formats import ModelFormat, resolve_format
+from brevity.manifest import read_manifest
 from brevity.methods.base import Method, RunContext, build_method
 from brevity.methods.control import Decoding, prompt_text
 from brevity.methods.spec import parse_spec, parse_task
@@ -489,8 +490,7 @@ def _params(spec) -> dict[str, object]:
 
 def _manifest_thinking(engine: Engine) -> float:
     """The model's mean `cot` thinking tokens on validation, from its manifest (zoo models have it)."""
-    path = Path(getattr(engine, "model_path", "")) / "manifest.json"
     try:
-        return float(json.loads(path.read_text())["validation"]["cot_thinking_tokens"])
-    except (OSError, KeyError, ValueError, TypeError):
+        return float(read_manifest(getattr(engine, "model_path", None))["validation"]["cot_thinking_tokens"])
+    except (KeyError, ValueError, TypeError):
         return 0.0

@@ -12,6 +12,7 @@ import torch
 
 from brevity.errors import BrevityError
 from brevity.formats.catalog import ZOO
+from brevity.manifest import update_manifest, write_manifest
 from brevity.recipes.sft import Example, Segment, SFTConfig, data_hash, train_sft
 from brevity.tasks import TaskSpec, load_problems
 from brevity.tasks.grading import score_solutions
@@ -218,7 +219,7 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
         "params": sum(p.numel() for p in model.parameters()), "config": MODEL_CONFIG, "train": stats,
         "python": sys.version.split()[0], "torch": torch.__version__,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out, manifest)
     if member.name in MEMBERS and out == member_dir(member.name):  # the member in its own place: registered
         register_weights(member.name, out)
 
@@ -241,10 +242,7 @@ def validate_member(name: str, out_root: Path | None = None, n: int = 500, ui=No
     path = member_dir(name, out_root)
     task = member.task or TaskSpec("arith")
     result = validate_folder(path, task, ("cot", "nothink") if member.task is None else ("coconut",), n, ui, name)
-    manifest_path = path / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
-    manifest["validation"] = result
-    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    update_manifest(path, validation=result)
     return result
 
 

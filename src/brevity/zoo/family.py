@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from brevity.errors import BrevityError
+from brevity.manifest import read_manifest, update_manifest, write_manifest
 from brevity.settings import settings
 from brevity.zoo.registry import data_root
 
@@ -315,7 +316,7 @@ def build_family_member(name: str, out: Path | None = None, progress=None, resum
         "params_compact": sum(p.numel() for p in inner.parameters()), "train": stats,
         "python": sys.version.split()[0], "torch": torch.__version__,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out, manifest)
     return out
 
 
@@ -363,9 +364,8 @@ def materialize(name: str, stored: Path | None = None, out: Path | None = None) 
     out.mkdir(parents=True, exist_ok=True)
     full.save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
-    manifest = json.loads((stored / "manifest.json").read_text())
-    manifest["materialized"] = {"from": str(stored), "key": stored_key(name, stored)}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    made = {"from": str(stored), "key": stored_key(name, stored)}
+    write_manifest(out, {**read_manifest(stored), "materialized": made})
     return out
 
 
@@ -381,10 +381,7 @@ def family_path(name: str) -> Path:
     folder, key = cache_root() / name, stored_key(name, stored)
 
     def cached_key() -> str | None:
-        try:
-            return json.loads((folder / "manifest.json").read_text())["materialized"]["key"]
-        except (OSError, ValueError, KeyError):
-            return None
+        return (read_manifest(folder).get("materialized") or {}).get("key")
 
     if cached_key() == key:
         return folder
@@ -413,8 +410,5 @@ def validate_family_member(name: str, stored: Path | None = None, n: int = 500, 
     with tempfile.TemporaryDirectory() as tmp:
         result = validate_folder(materialize(name, stored, Path(tmp) / name), TaskSpec("arith"), ("cot", "nothink"),
                                  n, ui, name)
-    path = stored / "manifest.json"
-    manifest = json.loads(path.read_text())
-    manifest["validation"] = result
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    update_manifest(stored, validation=result)
     return result

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from brevity.errors import BrevityError
+from brevity.manifest import has_manifest, read_manifest
 from brevity.settings import settings
 from brevity.tasks.base import TaskSpec
 
@@ -273,9 +274,8 @@ def list_members() -> list[dict]:
     where = [(m, member_dir(m.name)) for m in MEMBERS.values()] + [(m, data_root() / m.name)
                                                                   for m in FAMILY_MEMBERS.values()]
     for m, folder in where:
-        manifest = folder / "manifest.json"
-        info = json.loads(manifest.read_text()) if manifest.is_file() else {}
-        rows.append({"name": m.name, "about": m.about, "built": manifest.is_file(),
+        info = read_manifest(folder)
+        rows.append({"name": m.name, "about": m.about, "built": has_manifest(folder),
                      "params": info.get("params", info.get("params_compact")),
                      "validation": info.get("validation", {})})
     return rows

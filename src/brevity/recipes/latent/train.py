@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from brevity.errors import BrevityError
 from brevity.formats import load_format
+from brevity.manifest import write_manifest
 from brevity.methods.latent import continue_with, continuous_thoughts, left_pad, make_projection
 from brevity.recipes.latent.data import LatentExample, chain_steps, codi_example, icot_example, latent_example
 from brevity.tasks import Problem
@@ -355,7 +356,6 @@ def _save_latent(out, model, tok, project, base, data: dict, cfg: LatentConfig, 
                  stage: int | None) -> None:
     """The HF folder, CODI's projection and the manifest; `stage`: an intermediate curriculum stage, whose
     thought count is the stage's (icot: none) and whose manifest says which stage it is."""
-    import json
     import sys
 
     from safetensors.torch import save_file
@@ -375,4 +375,4 @@ def _save_latent(out, model, tok, project, base, data: dict, cfg: LatentConfig, 
                            "input": INPUTS.get(cfg.mode, "none"), **({"stage": stage} if stage is not None else {})},
                 "params": sum(p.numel() for p in model.parameters()), "train": stats,
                 "python": sys.version.split()[0], "torch": torch.__version__}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    write_manifest(out, manifest)
