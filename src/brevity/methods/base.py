@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from brevity.engines.base import Engine, ProgressFn
@@ -41,14 +41,15 @@ class Method:
 
     name: ClassVar[str] = ""
     positional: ClassVar[str | None] = None
-    # Set on an instance by a caller that needs answer confidences (routing); not a parameter.
-    want_logprobs: ClassVar[bool] = False
-    # Set by the bench (or any caller) for methods that need more than one engine (routes).
-    context: ClassVar[RunContext | None] = None
-    # Set on an instance by `brevity bench --log-prompts`: records keep the rendered prompt text.
-    log_prompts: ClassVar[bool] = False
     # Methods that steer the thinking section refuse a model whose format has none (cot does not).
     steers_thinking: ClassVar[bool] = False
+    # A run's settings, not parameters (init=False: no spec, no record id, no constructor argument); each
+    # instance has its own. A caller that needs answer confidences (routing) sets want_logprobs; the bench (or any
+    # caller) gives methods that need more than one engine (routes) a context; `brevity bench --log-prompts`
+    # makes records keep the rendered prompt text.
+    want_logprobs: bool = field(default=False, init=False, repr=False, compare=False)
+    context: RunContext | None = field(default=None, init=False, repr=False, compare=False)
+    log_prompts: bool = field(default=False, init=False, repr=False, compare=False)
     max_tokens: int = DEFAULT_MAX_TOKENS
     # Room for the answer once thinking closes; 0: the model format's (the bench's default). The server sets it
     # to what a request's max_tokens leaves after its thinking budget (`brevity.serve.gateway.Gateway.plan`).
@@ -142,7 +143,7 @@ def build_method(spec: MethodSpec | str) -> Method:
     cls = _METHODS.get(spec.name)
     if cls is None:
         raise BrevityError(f"unknown method {spec.name!r}; choose one of {', '.join(sorted(_METHODS))}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # parameters, not a run's settings
     raw = dict(spec.params)
     if spec.positional is not None:
         if cls.positional is None:
