@@ -24,34 +24,6 @@ class Sink(Protocol):
     def write(self, text: str) -> None: ...
 
 
-class Recorder:
-    """A sink that keeps what a method streams into it, for a caller that picks afterwards which of several runs
-    the reader gets (a route, whose fast answer may be dropped): `replay` sends the kept text to the real sink,
-    what the model wrote and what the method injected, as each was written."""
-
-    def __init__(self, sink: Sink):
-        self.sink = sink
-        self.pieces: list[tuple[bool, str]] = []  # (injected, text)
-
-    @property
-    def cancelled(self) -> bool:
-        return self.sink.cancelled
-
-    @property
-    def wants_text(self) -> bool:
-        return self.sink.wants_text
-
-    def write(self, text: str) -> None:
-        self.pieces.append((False, text))
-
-    def inject(self, text: str) -> None:
-        self.pieces.append((True, text))
-
-    def replay(self) -> None:
-        for injected, text in self.pieces:
-            getattr(self.sink, "inject", self.sink.write)(text) if injected else self.sink.write(text)
-
-
 def safe_length(text: str, stops: Sequence[str]) -> int:
     """How much of `text` can be sent now: all but a tail that is a proper prefix of a stop string or an
     unfinished UTF-8 character."""

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from brevity.engines.base import Engine, ProgressFn
-from brevity.engines.streaming import Recorder
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, build_method, register
+from brevity.methods.control import injected
 from brevity.methods.solution import Solution
 from brevity.route.curves import quality_curve, smallest_share, threshold_for_share
 from brevity.tasks import Problem
@@ -230,6 +230,34 @@ class Route(Method):
         if progress:
             progress(len(problems))
         return out
+
+
+class Recorder:
+    """A sink that keeps what a method streams into it, for a caller that picks afterwards which of several runs
+    the reader gets (a route, whose fast answer may be dropped): `replay` sends the kept text to the real sink,
+    what the model wrote and what the method injected, as each was written."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.pieces: list[tuple[bool, str]] = []  # (injected, text)
+
+    @property
+    def cancelled(self) -> bool:
+        return self.sink.cancelled
+
+    @property
+    def wants_text(self) -> bool:
+        return self.sink.wants_text
+
+    def write(self, text: str) -> None:
+        self.pieces.append((False, text))
+
+    def inject(self, text: str) -> None:
+        self.pieces.append((True, text))
+
+    def replay(self) -> None:
+        for was_injected, text in self.pieces:
+            injected(self.sink, text) if was_injected else self.sink.write(text)
 
 
 def recording(problems: list[Problem], recorders: dict[str, Recorder]) -> list[Problem]:

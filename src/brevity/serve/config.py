@@ -104,9 +104,10 @@ def load_config(path: Path) -> ServeConfig:
     except tomllib.TOMLDecodeError as e:
         raise BrevityError(f"config file {path} is not valid TOML: {e}") from None
     models = {}
-    for name, spec in _table(raw, "models").items():
+    models_table = _table(raw, "models")
+    for name in models_table:
         where = f"models.{name}"
-        spec = dict(_table({"spec": spec}, "spec", where))
+        spec = dict(_table(models_table, name, "models"))
         known = set(ModelConfig.__dataclass_fields__) - {"name"}
         bad = set(spec) - known
         if bad:
@@ -145,7 +146,7 @@ def _table(raw: dict, key: str, where: str = "") -> dict:
     if value is None:
         return {}
     if not isinstance(value, dict):
-        name = f"{where}.{key}" if where and key != "spec" else (where or key)
+        name = f"{where}.{key}" if where else key
         raise BrevityError(f"config: {name} must be a table ([{name}]), got {value!r}")
     return value
 
