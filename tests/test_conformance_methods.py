@@ -246,8 +246,9 @@ def test_served_completion_keeps_the_models_own_markers(gateway):
 METHODS = "cot,nothink,budget:24,budget-wait:max=40;min=30,nowait,deer,dynasor:8,cod,tale-ep"
 
 
-def test_bench_cli_runs_every_method_with_each_models_template(tmp_path):
-    """One bench run, every method on every stand-in (one process: the suite stays fast)."""
+def test_bench_cli_runs_every_method_with_each_models_template(tmp_path, cli):
+    """One bench run, every method on every stand-in (one process: the suite stays fast); then `brevity regrade`
+    scores its records again, in every family's format, to the same verdicts."""
     from brevity.formats import load_format
 
     folders = {name: _require(name) for name in NAMES}
@@ -271,6 +272,11 @@ def test_bench_cli_runs_every_method_with_each_models_template(tmp_path):
                 assert row["prompt"] == fmt.render(fmt.messages(_question(row)))
             if method == "budget":
                 assert row["thinking_tokens"] <= 24
+    again = cli(["regrade", out])
+    assert again.returncode == 0, again.stderr
+    assert f"{len(rows)} records scored again; 0 changed" in " ".join((again.stdout + again.stderr).split())
+    regraded = [json.loads(x) for x in (out / "records.jsonl").read_text().splitlines()]
+    assert [(r["correct"], r["prediction"]) for r in regraded] == [(r["correct"], r["prediction"]) for r in rows]
 
 
 def _question(row):
