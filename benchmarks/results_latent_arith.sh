@@ -6,13 +6,13 @@
 set -euo pipefail
 R=brevity-runs/latent-arith
 C=brevity-runs/tiny-compact-arith
-T="--task arith --n-train 20000 --stage0-steps 0"
-brevity train coconut --base $C $T --out $R/coconut --stages 5 --per-step 1 --steps 300
+T="--task arith --n-train 20000"
+brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut --stages 5 --per-step 1 --steps 300
 brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300
 brevity train pause --base $C $T --out $R/pause --stages 5 --per-step 1 --steps 300
-brevity train icot --base $C $T --out $R/icot --remove-per-stage 10 --steps 300
+brevity train icot --base $C $T --stage0-steps 0 --out $R/icot --remove-per-stage 10 --steps 300
 brevity train codi --base $C $T --out $R/codi --stages 5 --per-step 1 --steps 300
-brevity train nochain --base $C $T --out $R/nochain --stages 5 --per-step 1 --steps 300
+brevity train nochain --base $C $T --out $R/nochain --stages 5 --steps 300
 M=coconut@$C,cot@tiny-llm,coconut@$R/nochain,coconut@$R/pause,coconut@$R/pause-curriculum,coconut@$R/icot
 M=$M,coconut@$R/coconut,coconut@brevity-runs/tiny-coconut-arith-c2,coconut@$R/codi
 brevity bench --task arith --model $C --n 2000 --latency-n 20 --batch-size 64 --out $R/bench --methods "$M"

@@ -7,10 +7,10 @@
 set -euo pipefail
 R=brevity-runs/latent-arith
 C=brevity-runs/tiny-compact-arith
-brevity train compact --base tiny-base --task arith --out $C --stages 0 --stage0-steps 1000 --n-train 20000
+brevity train compact --base tiny-base --task arith --out $C --stage0-steps 1000 --n-train 20000
 brevity train coconut --base $C --task arith --out brevity-runs/tiny-coconut-arith-c2 --stages 5 --per-step 2 \
   --stage0-steps 0 --steps 600 --n-train 20000
-brevity train codi --base $C --task arith --n-train 20000 --stage0-steps 0 --out $R/codi --stages 5 --per-step 1 \
+brevity train codi --base $C --task arith --n-train 20000 --out $R/codi --stages 5 --per-step 1 \
   --steps 300
 python benchmarks/install_zoo_member.py $C tiny-arith-compact
 python benchmarks/install_zoo_member.py brevity-runs/tiny-coconut-arith-c2 tiny-arith-coconut

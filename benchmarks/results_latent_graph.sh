@@ -6,28 +6,28 @@ R=brevity-runs/latent-graph
 val() { brevity bench --task graph --model "$1" --split validation --n 200 --latency-n 0 --batch-size 64 \
   --out "$2" --methods coconut; }
 # 1. The compact chain from tiny-base as it is: 5,000 steps on 100,000 problems stay at 5% (loss 0.98)
-brevity train compact --base tiny-base --task graph --n-train 100000 --out $R/compact-5k --stages 0 --stage0-steps 5000
+brevity train compact --base tiny-base --task graph --n-train 100000 --out $R/compact-5k --stage0-steps 5000
 val $R/compact-5k $R/val-compact
 python benchmarks/chain_steps.py $R/val-compact/records.jsonl graph
 # 2. tiny-base never saw graph's words: their tied embedding rows are one vector. Redrawn (--reinit-untrained),
 #    1,000 steps, then 4,000 more (mult's schedule)
-brevity train compact --base tiny-base --task graph --n-train 100000 --out $R/compact-reinit-1k --stages 0 \
+brevity train compact --base tiny-base --task graph --n-train 100000 --out $R/compact-reinit-1k \
   --stage0-steps 1000 --reinit-untrained
 val $R/compact-reinit-1k $R/val-compact-reinit-1k
-brevity train compact --base $R/compact-reinit-1k --task graph --n-train 100000 --out $R/compact-reinit-5k --stages 0 \
+brevity train compact --base $R/compact-reinit-1k --task graph --n-train 100000 --out $R/compact-reinit-5k \
   --stage0-steps 4000
 val $R/compact-reinit-5k $R/val-compact-reinit-5k
 for v in val-compact-reinit-1k val-compact-reinit-5k; do python benchmarks/chain_steps.py $R/$v/records.jsonl graph; done
 # 3. The family from the compact model, one stage per chain step (at most 5): 5 stages of 300 steps where a method
 #    has a curriculum (icot: 5 of the at most 25 chain tokens per stage), 5 x 300 steps where it has none
 C=$R/compact-reinit-5k
-T="--task graph --n-train 100000 --stage0-steps 0"
-brevity train coconut --base $C $T --out $R/coconut --stages 5 --per-step 1 --steps 300 --save-stages
-brevity train nochain --base $C $T --out $R/nochain --stages 5 --per-step 1 --steps 300
+T="--task graph --n-train 100000"
+brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut --stages 5 --per-step 1 --steps 300 --save-stages
+brevity train nochain --base $C $T --out $R/nochain --stages 5 --steps 300
 brevity train codi --base $C $T --out $R/codi --stages 5 --per-step 1 --steps 300
 brevity train pause --base $C $T --out $R/pause --stages 5 --per-step 1 --steps 300
 brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300 --save-stages
-brevity train icot --base $C $T --out $R/icot --remove-per-stage 5 --steps 300
+brevity train icot --base $C $T --stage0-steps 0 --out $R/icot --remove-per-stage 5 --steps 300
 for m in coconut nochain codi pause pause-curriculum icot; do val $R/$m $R/val-$m; done
 for k in 1 2 3 4; do val $R/coconut/stage-$k $R/val-coconut-s$k; python benchmarks/chain_steps.py $R/val-coconut-s$k/records.jsonl graph $k; done
 # 4. The zoo members (validated on 500 problems), then the test table; the Coconut stages as NAME-sK so that

@@ -8,15 +8,15 @@
 set -euo pipefail
 R=brevity-runs/latent-mult-lsd
 C=$R/compact-5k
-T="--task mult:order=lsd --n-train 100000 --stage0-steps 0"
-brevity train icot --base $C $T --out $R/icot --remove-per-stage 16 --steps 300
-brevity train nochain --base $C $T --out $R/nochain --stages 7 --per-step 1 --steps 300
-brevity train coconut --base $C $T --out $R/coconut --stages 7 --per-step 1 --steps 300 --save-stages
+T="--task mult:order=lsd --n-train 100000"
+brevity train icot --base $C $T --stage0-steps 0 --out $R/icot --remove-per-stage 16 --steps 300
+brevity train nochain --base $C $T --out $R/nochain --stages 7 --steps 300
+brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut --stages 7 --per-step 1 --steps 300 --save-stages
 brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 7 --per-step 1 --steps 300 --save-stages
 brevity train pause --base $C $T --out $R/pause --stages 7 --per-step 1 --steps 300
 brevity train codi --base $C $T --out $R/codi --stages 7 --per-step 1 --steps 300
 # one thought per step cannot hold a partial product: the same stage 1 with 5 thoughts (c=5)
-brevity train coconut --base $C $T --out $R/coconut-c5-s1 --stages 1 --per-step 5 --steps 300
+brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut-c5-s1 --stages 1 --per-step 5 --steps 300
 
 # validation, 200 problems: every final model, and every curriculum stage with the steps right by position
 val() { brevity bench --task mult:order=lsd --model "$1" --split validation --n 200 --latency-n 0 --batch-size 64 \
@@ -56,7 +56,7 @@ python benchmarks/coconut_kv.py --model tiny-lrm --task mult --n 10 --thoughts 7
 python benchmarks/coconut_kv.py --model $R/coconut/stage-1 --task mult:order=lsd --n 20 --thoughts 1 --max-new 160 \
   --repeats 3 --threads 1,2
 # stage 1 alone with four times the steps (the thought then holds the product), on validation and test
-brevity train coconut --base $C $T --out $R/coconut-s1-1200 --stages 1 --per-step 1 --steps 1200
+brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut-s1-1200 --stages 1 --per-step 1 --steps 1200
 val $R/coconut-s1-1200 $R/val-coconut-s1-1200
 python benchmarks/chain_steps.py $R/val-coconut-s1-1200/records.jsonl mult:order=lsd 1
 python benchmarks/first_digit_accuracy.py mult:order=lsd $R/val-coconut-s1-1200/records.jsonl

@@ -12,9 +12,9 @@ step=${1:-all}
 STEPS=$(grep -o '"$step" = [a-z0-9-]*' "$0" | awk 'NF == 3 {print $3}' | sort -u | tr '\n' ' ')
 case " $STEPS " in *" $step "*) ;; *) echo "error: unknown step '$step'; one of: $STEPS" >&2; exit 2 ;; esac
 if [ "$step" = all ]; then
-brevity train compact --task mult:order=lsd --chain terse --base tiny-mult-compact --stages 0 --stage0-steps 1500 \
+brevity train compact --task mult:order=lsd --chain terse --base tiny-mult-compact --stage0-steps 1500 \
   --n-train 100000 --out $R/mult-terse-compact                # = zoo tiny-mult-terse-1k5; 27.5% on validation
-brevity train compact --task mult:order=lsd --chain terse --base $R/mult-terse-compact --stages 0 \
+brevity train compact --task mult:order=lsd --chain terse --base $R/mult-terse-compact \
   --stage0-steps 4000 --n-train 100000 --out $R/mult-terse-compact-2   # = zoo tiny-mult-terse; 100.0%
 brevity bench $V --model $R/mult-terse-compact-2 --methods coconut@$R/mult-terse-compact-2 --out $R/val-terse-compact-2
 
@@ -109,7 +109,7 @@ fi
 A=brevity-runs/i23/arith
 VA="--task arith --split validation --n 500 --batch-size 64 --latency-n 0"
 if [ "$step" = all ] || [ "$step" = arith-compact ]; then
-  [ -f $A/compact/manifest.json ] || brevity train compact --base tiny-arith-compact --task arith --stages 0 \
+  [ -f $A/compact/manifest.json ] || brevity train compact --base tiny-arith-compact --task arith \
     --stage0-steps 4000 --n-train 20000 --lr 1e-3 --eval-every 500 --val 256 --patience 2 --checkpoint-every 500 \
     --out $A/compact $([ -d $A/compact/checkpoints ] && echo --resume)
   for m in tiny-arith-compact $A/compact; do
@@ -151,7 +151,7 @@ fi
 # one stage of 3,000 steps (4.8 epochs of the 20,000 problems; the official run has 40 epochs of GSM8K-Aug)
 # at lr 1e-3 with a cosine decay (CODI's own schedule is cosine). Resumable: rerun to continue.
 if [ "$step" = all ] || [ "$step" = codi ]; then
-  brevity train codi --base $A/compact --task arith --stages 6 --per-step 1 --stage0-steps 0 --steps 500 \
+  brevity train codi --base $A/compact --task arith --stages 6 --per-step 1 --steps 500 \
     --n-train 20000 --lr 1e-3 --eval-every 250 --val 256 --checkpoint-every 250 --out $A/codi \
     $([ -d $A/codi/checkpoints ] && echo --resume)
   python benchmarks/checkpoint_history.py $A/codi > docs/results/codi_arith_history.md
@@ -183,7 +183,7 @@ fi
 G=brevity-runs/i23/graph
 VG="--task graph --split validation --n 500 --batch-size 64 --latency-n 0"
 if [ "$step" = all ] || [ "$step" = graph-compact ]; then
-  [ -f $G/compact/manifest.json ] || brevity train compact --base tiny-graph-compact --task graph --stages 0 \
+  [ -f $G/compact/manifest.json ] || brevity train compact --base tiny-graph-compact --task graph \
     --stage0-steps 6000 --n-train 100000 --lr 1e-3 --eval-every 500 --val 256 --patience 2 --checkpoint-every 500 \
     --out $G/compact $([ -d $G/compact/checkpoints ] && echo --resume)
   for m in tiny-graph-compact $G/compact; do

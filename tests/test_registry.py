@@ -1,5 +1,6 @@
-"""Methods and tasks from another package: its entry points (`brevity.methods`, `brevity.tasks`) are found on
-first use, next to the built-in ones, whatever was imported before; a clash or a misnamed entry is one line."""
+"""Methods, tasks and training recipes from another package: its entry points (`brevity.methods`,
+`brevity.tasks`, `brevity.recipes`) are found on first use, next to the built-in ones, whatever was imported
+before; a clash or a misnamed entry is one line."""
 
 import os
 import subprocess
@@ -8,6 +9,8 @@ import textwrap
 
 PLUGIN = '''
 from dataclasses import dataclass
+
+import typer
 
 from brevity.methods.budget import CoT
 from brevity.tasks import Problem
@@ -18,6 +21,11 @@ class Echo(CoT):
     name = "echo"
     positional = "times"
     times: int = 1
+
+
+def distil(out: str = typer.Option(...), rounds: int = 1) -> None:
+    """A recipe from another package: `brevity train distil`, with its own options."""
+    print(f"distil into {out} for {rounds} rounds")
 
 
 def squares(split="test"):
@@ -69,3 +77,23 @@ def test_a_clash_or_a_misnamed_method_is_one_line(tmp_path):
         "[brevity.methods]\nrepeat = brevity_plugin:Echo\n")
     r = run(tmp_path, "from brevity.methods import build_method; build_method('cot')")
     assert r.returncode == 1 and "loads a method named 'echo'; the names must agree" in r.stderr
+
+
+def test_a_packages_recipe_is_a_train_subcommand_with_its_own_options(tmp_path):
+    plugin(tmp_path, """
+        [brevity.recipes]
+        distil = brevity_plugin:distil
+        """)
+    cli = "import sys; from brevity.cli import main; sys.argv = ['brevity', 'train', *sys.argv[1:]]; main()"
+    r = subprocess.run([sys.executable, "-c", cli, "distil", "--out", "m", "--rounds", "3"], capture_output=True,
+                       text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 0 and r.stdout.strip() == "distil into m for 3 rounds", r.stderr
+    r = subprocess.run([sys.executable, "-c", cli, "distil", "--out", "m", "--stages", "3"], capture_output=True,
+                       text=True, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 2 and "--stages is not an option of distil; recipes that read it: coconut" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    (tmp_path / "brevity_plugin-0.1.dist-info" / "entry_points.txt").write_text(
+        "[brevity.recipes]\ncoconut = brevity_plugin:distil\n")
+    r = subprocess.run([sys.executable, "-c", cli, "coconut", "--out", "m"], capture_output=True, text=True,
+                       cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert r.returncode == 2 and "has the name of a built-in recipe" in r.stderr

@@ -185,3 +185,10 @@ def test_lora_trains_low_rank_updates_merged_into_the_weights(zoo_tokenizer):
         else:
             assert torch.equal(after[name], w), name  # embeddings and norms are not adapted
     assert moved >= 7  # q, k, v, o, gate, up, down of the one layer
+
+
+def test_the_cli_offers_the_trainers_schedules():
+    from brevity.cli.train import Schedule
+    from brevity.recipes.trainer import SCHEDULES
+
+    assert tuple(s.value for s in Schedule) == SCHEDULES

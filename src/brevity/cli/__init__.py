@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from brevity.cli.train import train_app
 from brevity.errors import BrevityError
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ route_app = typer.Typer(help="Routing between a fast side and a strong side: cur
 app.add_typer(route_app, name="route")
 formats_app = typer.Typer(help="Reasoning formats: how each model family writes its reasoning.", no_args_is_help=True)
 app.add_typer(formats_app, name="formats")
+app.add_typer(train_app, name="train")
 
 DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget,budget:192,budget:256,deer"
 
@@ -106,201 +108,6 @@ def bench(
     _bench(task, [model], [str(s) for s in specs], n, out, split, batch_size, resume, latency_n, max_tokens,
            progress, opts, log_prompts=log_prompts)
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
-
-
-@app.command()
-def train(
-    recipe: str = typer.Argument(..., help="instruct, tokenskip, shortest, rl-length, l1; latent: coconut, codi, "
-                                           "icot, pause, pause-curriculum, and the baselines compact, nochain."),
-    out: Path = typer.Option(..., help="Folder to write the trained HF model into."),
-    base: str = typer.Option("tiny-lrm", help="Parent model: zoo name or HF folder (rl-length: any format; the other "
-                                                  "recipes write zoo-format text and need a zoo-format base)."),
-    steps: int | None = typer.Option(None, help="Training steps (default: the zoo member made by this recipe); "
-                                                "latent: steps per stage (pause, nochain, codi: stages x steps)."),
-    lr: float | None = typer.Option(None, help="Learning rate (default: the zoo member's)."),
-    task: str = typer.Option("arith", help="Latent recipes: the task whose compact chains they internalize."),
-    stages: int = typer.Option(7, help="latent: curriculum stages (steps replaced by thoughts); pause and codi use "
-                                       "stages x per-step thoughts. coconut with 0: only the compact chain."),
-    per_step: int = typer.Option(1, help="latent: thoughts per replaced step (Coconut's c)."),
-    stage0_steps: int = typer.Option(1000, help="latent: steps on the full compact chain first (0 when --base "
-                                                "already is a compact model)."),
-    remove_per_stage: int = typer.Option(16, help="icot: chain tokens removed per stage (the official recipe: 1)."),
-    final_steps: int | None = typer.Option(None, help="icot: steps of the last stage, with no chain left (default: "
-                                                      "--steps). coconut, pause-curriculum: a last stage past the "
-                                                      "latent ones with no language step left (default: none)."),
-    smoothing: float | None = typer.Option(None, help="icot: removal smoothing lambda; an example loses o more "
-                                                      "tokens with P(o) proportional to exp(-lambda*o) (default 4)."),
-    chain: str = typer.Option("compact", help="latent: the task's trace style used as the chain (mult: terse is "
-                                              "iCoT's own format, a third of compact's tokens)."),
-    warmup: int | None = typer.Option(None, help="latent: linear warm-up steps at the start of each stage "
-                                                 "(default 20)."),
-    width: int = typer.Option(0, help="latent: widen --base to this hidden size before training, its outputs "
-                                      "unchanged (new heads and MLP units at the base's sizes; 0: keep it)."),
-    n_train: int = typer.Option(20000, help="Latent recipes: training problems."),
-    warmup_steps: int | None = typer.Option(None, help="l1: SFT warm-start steps before GRPO (default: the zoo "
-                                                       "member's; 0 skips it)."),
-    conditions: str = typer.Option("", help="shortest: comma-separated method specs (e.g. tale-ep); each adds "
-                                            "the sampler's trace under that method to every question's candidates."),
-    sampler: str | None = typer.Option(None, help="shortest: the model that writes the --conditions traces (zoo "
-                                                  "name or HF folder; default: --base)."),
-    save_stages: bool = typer.Option(False, help="latent curricula (coconut, pause-curriculum, icot): also save "
-                                                 "the model after each stage but the last, as OUT/stage-K."),
-    reinit_untrained: bool = typer.Option(False, help="latent: redraw the embeddings of the task's tokens that "
-                                                      "--base never trained (rows collapsed onto one direction)."),
-    resume: bool = typer.Option(False, help="Continue a stopped run from its last checkpoint in OUT/checkpoints "
-                                            "(same settings)."),
-    checkpoint_every: int | None = typer.Option(None, help="Optimizer steps between checkpoints (0: none; default "
-                                                           "200, GRPO recipes 20)."),
-    lr_schedule: str = typer.Option("cosine", help="cosine (to 0 over each stage) or constant after warm-up."),
-    eval_every: int = typer.Option(0, help="Steps between validation losses on a held-out slice (0: never)."),
-    val: int = typer.Option(0, help="Examples (latent: problems) held out for the validation loss."),
-    patience: int = typer.Option(0, help="End a stage after this many validation losses without a new best "
-                                         "(0: run every step)."),
-    lora_rank: int | None = typer.Option(None, help="Explicit recipes: train LoRA adapters of this rank (peft), "
-                                                    "merged into the saved weights (0: full fine-tuning; default: "
-                                                    "the zoo member's, 8 for tokenskip, else 0)."),
-    questions: int | None = typer.Option(None, help="tokenskip, shortest: train questions rolled out (default: the "
-                                                    "zoo member's)."),
-    group_size: int | None = typer.Option(None, help="rl-length, l1: samples per question in GRPO (default 8)."),
-    completion_limit: int | None = typer.Option(None, help="rl-length, l1: the longest completion sampled, in "
-                                                           "tokens (default 448)."),
-) -> None:
-    """Fine-tune a model with a recipe; explicit-family settings default to the zoo member's."""
-    import dataclasses
-
-    from brevity.recipes.trainer import SCHEDULES
-
-    if lr_schedule not in SCHEDULES:
-        raise BrevityError(f"--lr-schedule must be one of {', '.join(SCHEDULES)}, got {lr_schedule!r}")
-    from brevity.zoo.build import checkpoint_every as default_every
-
-    checkpoint_every = default_every(recipe) if checkpoint_every is None else checkpoint_every
-    if min(checkpoint_every, eval_every, val, patience, lora_rank or 0) < 0:
-        raise BrevityError("--checkpoint-every, --eval-every, --val, --patience and --lora-rank must be >= 0")
-    if bool(eval_every) != bool(val):
-        raise BrevityError("--eval-every and --val go together: a validation loss needs held-out examples")
-    if patience and not eval_every:
-        raise BrevityError("--patience ends a stage on validation: give --eval-every and --val too")
-    _check_out(out, resume)
-    if questions is not None and (recipe not in ("tokenskip", "shortest") or questions <= 0):
-        raise BrevityError("--questions belongs to tokenskip and shortest and must be positive")
-    if (group_size is not None or completion_limit is not None) and recipe not in ("rl-length", "l1"):
-        raise BrevityError("--group-size and --completion-limit belong to the GRPO recipes (rl-length, l1)")
-    if (group_size is not None and group_size < 2) or (completion_limit is not None and completion_limit <= 0):
-        raise BrevityError("--group-size must be at least 2 (the length reward compares samples) and "
-                           "--completion-limit positive")
-
-    from brevity.recipes.latent.train import MODES
-    from brevity.zoo.registry import MEMBERS, resolve_model
-
-    if recipe in MODES:
-        from brevity.recipes.latent.train import LatentConfig, build_latent
-        from brevity.ui import ProgressUI, console
-
-        if min(per_step, n_train) <= 0 or min(stages, stage0_steps) < 0 or stages + stage0_steps == 0 or \
-                (steps is not None and steps <= 0) or (lr is not None and lr <= 0):
-            raise BrevityError("--per-step, --n-train, --steps and --lr must be positive, --stages and "
-                               "--stage0-steps non-negative and not both 0")
-        if lora_rank:
-            raise BrevityError("--lora-rank belongs to the explicit recipes (the latent trainer trains every weight)")
-        if recipe != "icot" and (smoothing is not None or remove_per_stage != 16):
-            raise BrevityError("--remove-per-stage and --smoothing belong to icot")
-        if recipe not in ("icot", "coconut", "pause-curriculum") and final_steps is not None:
-            raise BrevityError("--final-steps belongs to the curricula (icot, coconut, pause-curriculum)")
-        if (final_steps is not None and final_steps < 0) or (smoothing is not None and smoothing <= 0) or \
-                (warmup is not None and warmup < 0):
-            raise BrevityError("--final-steps and --warmup must be >= 0 and --smoothing positive")
-        if save_stages and recipe not in ("coconut", "pause-curriculum", "icot"):
-            raise BrevityError(f"--save-stages needs a curriculum (coconut, pause-curriculum, icot); {recipe} has "
-                               "one stage")
-        cfg = LatentConfig(mode=recipe, stages=stages, per_step=per_step, steps_per_stage=steps or 300,
-                           stage0_steps=stage0_steps, remove_per_stage=remove_per_stage, lr=lr or 1e-3,
-                           reinit_untrained=reinit_untrained, lr_schedule=lr_schedule, eval_every=eval_every,
-                           val_problems=val, patience=patience, checkpoint_every=checkpoint_every, chain=chain,
-                           width=width,
-                           **({} if final_steps is None else {"final_steps": final_steps}),
-                           **({} if smoothing is None else {"smoothing": smoothing}),
-                           **({} if warmup is None else {"warmup": warmup}))
-        parent, task_spec = resolve_model(base), parse_task(task)
-        from brevity.zoo.build import check_base_format
-        check_base_format(recipe, parent)
-        build_latent(parent, task_spec, out, cfg, n_train, ui=ProgressUI(),
-                     command=" ".join(["brevity", *sys.argv[1:]]), save_stages=save_stages, resume=resume)
-        if reinit_untrained:
-            from brevity.manifest import read_manifest
-
-            rows = read_manifest(out)["data"]["reinitialized_rows"]
-            console.print(f"redrew {rows} untrained embedding rows of the task's tokens")
-        console.print(f"wrote {out}; bench it with --task {task} --methods coconut@{out}")
-        return
-
-    members: dict = {}
-    for m in MEMBERS.values():  # a recipe's first member holds its defaults (tiny-lrm-l1 before -loose)
-        if m.recipe != "sft":
-            members.setdefault(m.recipe, m)
-    if recipe not in members:
-        raise BrevityError(f"unknown recipe {recipe!r}; choose one of {', '.join(members)}")
-    if save_stages or reinit_untrained or chain != "compact" or warmup is not None or final_steps is not None \
-            or smoothing is not None or remove_per_stage != 16 or width:
-        raise BrevityError("--save-stages, --reinit-untrained, --chain, --warmup, --remove-per-stage, --final-steps, "
-                           "--smoothing and --width belong to the latent recipes")
-    if recipe == "rl-length" and (lora_rank or eval_every or patience or lr_schedule != "cosine"):
-        raise BrevityError("--lora-rank, --eval-every, --patience and --lr-schedule belong to SFT; rl-length is "
-                           "GRPO only (TRL's linear schedule, every weight trained)")
-    if recipe == "l1" and lora_rank and warmup_steps == 0:
-        raise BrevityError("--lora-rank trains l1's SFT warm start; with --warmup-steps 0 there is no warm start "
-                           "(GRPO trains every weight)")
-    if (steps is not None and steps <= 0) or (lr is not None and lr <= 0) or (warmup_steps or 0) < 0:
-        raise BrevityError("--steps and --lr must be positive, --warmup-steps non-negative")
-    specs = tuple(c.strip() for c in conditions.split(",") if c.strip())
-    if (specs or sampler) and recipe != "shortest":
-        raise BrevityError("--conditions and --sampler belong to the shortest recipe")
-    if sampler and not specs:
-        raise BrevityError("--sampler writes the --conditions traces; give --conditions too")
-    from brevity.methods import build_method
-    for spec in specs:
-        build_method(spec)  # a bad spec fails here, before any rollout
-    parent = resolve_model(base)
-    member = dataclasses.replace(members[recipe], steps=steps or members[recipe].steps, lr=lr or members[recipe].lr,
-                                 warmup_steps=members[recipe].warmup_steps if warmup_steps is None else warmup_steps,
-                                 conditions=specs or members[recipe].conditions,
-                                 rollout_problems=questions or members[recipe].rollout_problems,
-                                 group_size=group_size or members[recipe].group_size,
-                                 completion_limit=completion_limit or members[recipe].completion_limit,
-                                 sampler=str(resolve_model(sampler)) if sampler else None)
-    from brevity.ui import ProgressUI, console
-    from brevity.zoo.build import check_base_format, train_member
-
-    check_base_format(recipe, parent, member.warmup_steps)  # before any rollout
-
-    ui = ProgressUI()
-    command = " ".join(["brevity", *sys.argv[1:]])
-    _roll_out_parent(ui, member, parent)
-    with ui.task(f"{recipe} {out.name}", total=member.steps + member.warmup_steps) as advance:
-        train_member(member, parent, out, progress=lambda step, loss: advance(1), command=command, resume=resume,
-                     loop={"checkpoint_every": checkpoint_every, "lr_schedule": lr_schedule, "eval_every": eval_every,
-                           "val_examples": val, "patience": patience,
-                           **({} if lora_rank is None else {"lora_rank": lora_rank})})
-    console.print(f"wrote {out} (manifest.json has the settings); bench it with --methods cot@{out}")
-
-
-def _roll_out_parent(ui, member, parent: Path) -> None:
-    """Self-training recipes roll the parent out first, with their own bar (cached for the recipe)."""
-    if member.recipe in ("tokenskip", "shortest"):
-        from brevity.zoo.build import parent_rollouts
-
-        with ui.task(f"rollouts of {parent.name}", total=member.rollout_problems * member.rollout_k) as advance:
-            parent_rollouts(parent, member.rollout_problems, member.rollout_k, progress=advance)
-
-
-def _check_out(out: Path, resume: bool) -> None:
-    """A new run needs an empty --out; --resume needs the checkpoints of a stopped one there."""
-    from brevity.zoo.build import has_checkpoint
-
-    if resume and not has_checkpoint(out):
-        raise BrevityError(f"--resume: no checkpoint in {out / 'checkpoints'}; start without --resume")
-    if not resume and out.exists() and any(out.iterdir()):
-        raise BrevityError(f"{out} exists and is not empty; choose a new --out (or --resume a stopped run)")
 
 
 def _merge_folders(fast: str, reasoning: str, base: str | None) -> tuple[str, str, str | None]:
@@ -676,6 +483,7 @@ def zoo_build(
     for name in names:
         if name not in MEMBERS and name not in FAMILY_MEMBERS:
             raise BrevityError(f"unknown zoo member {name!r}; choose from {', '.join([*MEMBERS, *FAMILY_MEMBERS])}")
+    from brevity.cli.train import roll_out_parent
     from brevity.ui import ProgressUI
     from brevity.zoo.build import build_member, has_checkpoint, validate_member
 
@@ -689,7 +497,7 @@ def zoo_build(
             validate_family_member(name, stored, validate_n, ui)
             continue
         if MEMBERS[name].parent:
-            _roll_out_parent(ui, MEMBERS[name], member_dir(MEMBERS[name].parent, out))
+            roll_out_parent(ui, MEMBERS[name], member_dir(MEMBERS[name].parent, out))
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
             build_member(name, out, progress=lambda step, loss: advance(1),
                          resume=resume and has_checkpoint(member_dir(name, out)))
@@ -798,8 +606,10 @@ def main() -> None:
     except BrevityError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
-    except _ClickException as e:  # a bad option or argument: click's own one-line usage error
-        e.show()
+    except _ClickException as e:  # a bad option or argument: click's message, in one line
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+        print(f"error: {e.format_message()}{hint}", file=sys.stderr)
         sys.exit(e.exit_code)
     except (typer.Exit, SystemExit) as e:
         code = getattr(e, "exit_code", getattr(e, "code", 0))

@@ -1,0 +1,3 @@
+from brevity.cli import main
+
+main()
