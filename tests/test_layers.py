@@ -18,3 +18,16 @@ def test_import_contracts_hold():
     run = subprocess.run([exe, "--no-cache"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     assert "2 kept, 0 broken" in run.stdout, run.stdout[-2000:]
+
+
+def test_no_code_is_written_twice():
+    """pylint's duplicate-code check, as the architecture asks: no six lines repeated anywhere in the package
+    (comments, docstrings, imports and signatures aside, pylint's defaults). The heavy libraries are kept out of
+    astroid's inference: the check compares lines only, and inferring into transformers costs 100 s here."""
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "pylint", "--disable=all", "--enable=duplicate-code",
+                          "--min-similarity-lines=6", "--score=n",
+                          "--ignored-modules=transformers,torch,vllm,trl,peft,mergekit,datasets,accelerate",
+                          "src/brevity"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
