@@ -3,6 +3,9 @@ from pathlib import Path
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER"):  # workers share the two cores: one thread each, no pool left spinning
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BREVITY_SHARED", ROOT.parent / "shared"))
 GSM8K = SHARED / "data" / "gsm8k"
@@ -22,6 +25,8 @@ def pytest_collection_modifyitems(items):
         if item.module.__name__ in FAST_MODULES and item.originalname not in NOT_FAST \
                 and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.fast)
+        if "vllm_server" in getattr(item, "fixturenames", ()):  # one vLLM server, on one pytest-xdist worker
+            item.add_marker(pytest.mark.xdist_group("vllm"))
 
 
 @pytest.fixture

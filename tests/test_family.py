@@ -193,6 +193,7 @@ def test_family_cli_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli, mo
 
 
 @pytest.mark.server
+@pytest.mark.xdist_group("vllm")  # never two vLLM servers at once
 def test_served_by_vllm_with_the_openai_client():
     """`brevity serve --model tiny-qwen3-lrm --backend vllm`, asked through the openai client: a thinking budget,
     reasoning_effort, thinking switched off by the template's own switch, and DEER's early exit each do what

@@ -272,7 +272,8 @@ class ModelFormat:
     # Splitting --------------------------------------------------------------------------------
     def split(self, ids: Sequence[int]) -> Split:
         """Thinking and answer of a completion that continues a rendered prompt (vLLM's reasoning parsers
-        split the same way). A model-written opening marker is neither thinking nor answer."""
+        split the same way); formats/splitter.py cuts text. A model-written opening marker is neither thinking nor
+        answer."""
         ids = list(ids)
         if not self.spec.thinks:
             return Split([], self.strip_stop(ids), True, 0)
@@ -295,22 +296,6 @@ class ModelFormat:
 
     def count_thinking(self, ids: Sequence[int]) -> int:
         return len(self.split(ids).thinking_ids)
-
-    def split_text(self, text: str) -> tuple[str, str, bool]:
-        """(reasoning, answer, closed) of a completion's text, for streams that see text only."""
-        s = self.spec
-        if not s.thinks:
-            return "", text, True
-        if not s.prompt_opens:
-            i = text.find(s.open)
-            if i == -1 or text[:i].strip():
-                return "", text, True
-            text = text[i + len(s.open):]
-        j = text.find(s.close)
-        if j == -1:
-            return text, "", False
-        return text[:j], text[j + len(s.close):], True
-
 
 def _find(ids: list[int], pattern: list[int], start: int) -> int | None:
     if not pattern:

@@ -14,6 +14,7 @@ import logging
 import re
 
 from brevity.formats import ReasoningFormat
+from brevity.formats.splitter import ThinkingSplitter
 from brevity.methods.solution import Solution
 
 log = logging.getLogger("brevity.serve")
@@ -54,7 +55,7 @@ class ResponseStream:
         self.loop = loop
         self.fmt = fmt
         self.drop = drop
-        self.pending = ""  # text that may still turn out to be a marker
+        self.splitter = ThinkingSplitter(fmt)  # chat: reasoning and content, cut where the format's markers say
         self.queue: asyncio.Queue = asyncio.Queue()
         self.raw = raw
         self.transcript = ""  # raw: the continuation as sent
@@ -67,8 +68,6 @@ class ResponseStream:
         self.cancelled = False
         self.finished = False  # the method is done with it (finish or fail was called)
         self.reasoning, self.content = "", ""
-        self.in_answer = False
-        self.opened = False  # a model-written opening marker was seen (or is no longer possible)
         self.started = False  # the first generated text arrived (a "started" event went out)
 
     # Worker-thread side --------------------------------------------------------------------
@@ -104,40 +103,23 @@ class ResponseStream:
             if not self.fmt.thinks or (self.fmt.close is not None and self.fmt.close in self.transcript):
                 text = self._dropped(text)  # the answer part
             return self._raw(text)
-        fmt = self.fmt
-        if not fmt.thinks:
-            self.in_answer = True
-        if not self.in_answer:
-            if self.pending and text.startswith(fmt.close) and fmt.close.startswith(self.pending):
-                self.pending = ""  # the model's partial closing marker, trimmed by the method that closes it
-            text = self.pending + text
-            self.pending = ""
-            if not fmt.prompt_opens and not self.reasoning and not self.opened:
-                if fmt.open.startswith(text.lstrip()) and text.strip():  # maybe the start of the opening marker
-                    self.pending = text
-                    return
-                if text.lstrip().startswith(fmt.open):
-                    text = text.lstrip()[len(fmt.open):]
-                    if self.raw:
-                        self._put("text", fmt.open)
-                self.opened = True
-            i = text.find(fmt.close)
-            if i == -1:
-                keep = _marker_prefix(text, fmt.close)  # a marker split across two writes
-                self.pending = text[len(text) - keep:] if keep else ""
-                self._reasoning(text[:len(text) - keep])
-                return
-            self._reasoning(text[:i])
-            self.in_answer = True
-            if self.raw:
-                self._put("text", f"{fmt.close}{fmt.after_close}")
-            text = text[i + len(fmt.close):]
+        for piece in self.splitter.feed(text):
+            if piece.kind == "reasoning":
+                self._reasoning(piece.text)
+            elif piece.kind == "content":
+                self._content(piece.text)
+
+    @property
+    def in_answer(self) -> bool:
+        return self.splitter.in_answer
+
+    def _content(self, text: str) -> None:
         text = self._dropped(text)
         if not self.content:
             text = text.lstrip()
         if text:
             self.content += text
-            self._put("content" if not self.raw else "text", text)
+            self._put("content", text)
 
     def _dropped(self, text: str) -> str:
         return self.drop.sub("", text) if self.drop is not None else text
@@ -145,7 +127,7 @@ class ResponseStream:
     def _reasoning(self, text: str) -> None:
         if text:
             self.reasoning += text
-            self._put("reasoning" if not self.raw else "text", text)
+            self._put("reasoning", text)
 
     def finish(self, sol: Solution) -> None:
         """Send what the method did not stream, then the Solution itself."""
@@ -157,8 +139,7 @@ class ResponseStream:
             if not reasoning.startswith(self.reasoning) or not answer.startswith(self.content):
                 log.warning("streamed text diverged from the method's result (%s)", sol.method)
             elif not self.in_answer:
-                self.pending = ""
-                self.opened = True
+                self.splitter.think()
                 rest = reasoning[len(self.reasoning):]
                 self.write(rest + (self.fmt.close + answer if self.fmt.thinks and thinking_closed(sol) else ""))
             else:
@@ -178,11 +159,3 @@ class ResponseStream:
             self.loop.call_soon_threadsafe(self.queue.put_nowait, (kind, value))
         else:
             self.queue.put_nowait((kind, value))
-
-
-def _marker_prefix(text: str, marker: str) -> int:
-    """Length of the longest end of `text` that begins `marker` (held back until the next write)."""
-    for k in range(min(len(marker) - 1, len(text)), 0, -1):
-        if marker.startswith(text[-k:]):
-            return k
-    return 0
