@@ -9,7 +9,7 @@ from brevity.tasks import load_problems
 
 @pytest.fixture(scope="module")
 def probs():
-    return load_problems("arith", split="validation", n=12)
+    return load_problems("arith", split="validation", n=8)
 
 
 @pytest.fixture(scope="module")
