@@ -390,3 +390,17 @@ def test_a_request_over_the_servers_timeout_ends_with_a_timeout_error():
             assert json.loads(lines[-2][6:])["error"]["code"] == "timeout", lines[-3:]
     finally:
         gw.close()
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--config", "{cfg}", "--model", "tiny-llm"], "--model set the one model served without a config"),
+    (["--config", "{cfg}", "--backend", "vllm", "--url", "http://x/v1"], "--backend, --url set the one model"),
+    (["--url", "http://127.0.0.1:9/v1"], "url is the openai backend's upstream; the hf backend does not read it"),
+    (["--port", "0"], "'--port'"),
+    (["--batch-size", "-1"], "'--batch-size'"),
+])
+def test_serve_options_that_would_be_ignored_are_refused(args, needle, tmp_path, cli):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[models.m]\npath = "tiny-lrm"\n')
+    r = cli(["serve", *[a.format(cfg=cfg) for a in args]])
+    assert r.returncode == 2 and needle in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr

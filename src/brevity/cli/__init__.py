@@ -14,6 +14,11 @@ import typer
 from brevity.cli.train import train_app
 from brevity.errors import BrevityError
 
+try:  # typer 0.29 vendors click
+    from typer._click.core import ParameterSource
+except ImportError:  # pragma: no cover  (an older typer, on the installed click)
+    from click.core import ParameterSource
+
 if TYPE_CHECKING:
     from brevity.bench.engines import EngineOptions
 
@@ -319,6 +324,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 @app.command()
 def serve(
+    ctx: typer.Context,
     model: str = typer.Option("tiny-lrm", help="The model to serve with defaults (a zoo name or an HF folder)."),
     config: Path | None = typer.Option(None, help="A TOML config (models, backends, efforts, aliases, limits); "
                                                   "see docs/serve.example.toml. Replaces --model and --backend."),
@@ -326,12 +332,14 @@ def serve(
     url: str = typer.Option("", help="The upstream's base URL for --backend openai, e.g. http://host:8000/v1."),
     native_budget: bool = typer.Option(False, help="Upstream vLLM enforces thinking budgets itself "
                                                    "(thinking_token_budget); --backend vllm starts it so."),
-    host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000),
+    host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000, min=1, max=65535),
     api_key: str = typer.Option("", envvar="BREVITY_API_KEY", help="Required from clients as a Bearer token; "
                                                                     "without one the server binds to 127.0.0.1 only."),
-    batch_size: int = typer.Option(0, help="Most requests decoded together (1: one at a time; 0: the config's)."),
-    max_concurrency: int = typer.Option(0, help="Requests in flight before 429 (0: the config's, 64 by default)."),
-    timeout: float = typer.Option(0, help="Seconds per request before 504 (0: the config's, 300 by default)."),
+    batch_size: int = typer.Option(0, min=0, help="Most requests decoded together (1: one at a time; 0: the "
+                                                  "config's)."),
+    max_concurrency: int = typer.Option(0, min=0, help="Requests in flight before 429 (0: the config's, 64 by "
+                                                       "default)."),
+    timeout: float = typer.Option(0, min=0, help="Seconds per request before 504 (0: the config's, 300 by default)."),
     format: str = typer.Option("", "--format", help="The model's reasoning format by name (`brevity formats list`); "
                                                     "default: resolved from the folder. With --config: set per model."),
     answer_tokens: int = typer.Option(0, help="Room for the answer after a forced close (0: the format's)."),
@@ -349,9 +357,11 @@ def serve(
     from brevity.serve.config import load_config, single_model
     from brevity.ui import ProgressUI, console
 
-    if config and (format or answer_tokens):
-        raise BrevityError("--format and --answer-tokens set one model; with --config give format and answer_tokens "
-                           "per model in the config")
+    given = [f"--{p.replace('_', '-')}" for p in ("model", "backend", "url", "format", "answer_tokens")
+             if ctx.get_parameter_source(p) != ParameterSource.DEFAULT]
+    if config and given:
+        raise BrevityError(f"{', '.join(given)} set the one model served without a config; with --config give "
+                           "them per model in the config")
     cfg = load_config(config) if config else single_model(model, backend=backend, url=url, format=format,
                                                           answer_tokens=answer_tokens)
     if log_prompts:
@@ -364,8 +374,6 @@ def serve(
     if not cfg.api_key and host not in LOCAL_HOSTS:
         raise BrevityError(f"refusing to serve on {host} without an API key; give --api-key (or BREVITY_API_KEY), "
                            "or keep the default host 127.0.0.1")
-    if batch_size < 0 or max_concurrency < 0 or timeout < 0 or not 0 < port < 65536:
-        raise BrevityError("--batch-size, --max-concurrency and --timeout must be >= 0, --port in 1..65535")
     for m in cfg.models.values():
         m.batch_size = batch_size or m.batch_size
     cfg.limits.max_concurrency = max_concurrency or cfg.limits.max_concurrency

@@ -167,6 +167,9 @@ def _check_model(m: ModelConfig) -> None:
         raise BrevityError(f"model {m.name!r}: backend must be one of {', '.join(BACKENDS)}, got {m.backend!r}")
     if m.backend == "openai" and not m.url:
         raise BrevityError(f"model {m.name!r}: the openai backend needs url = \"http://host:port/v1\"")
+    if m.url and m.backend != "openai":
+        raise BrevityError(f"model {m.name!r}: url is the openai backend's upstream; the {m.backend} backend does "
+                           "not read it (drop url, or set backend = \"openai\")")
     if m.format:
         from brevity.formats import get_format
 
