@@ -156,16 +156,16 @@ class FakeOpenAI:
                     fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
                 try:
                     time.sleep(fake.delay)
-                    if fake.text_only and not isinstance(prompt, str):
-                        self._send(422, {"detail": [{"loc": ["body", "prompt"], "msg": "Input should be a valid "
-                                                     "string", "type": "string_type"}]})
-                    elif failing:
-                        self._send(fake.status, {"error": {"message": "busy"}})
-                    else:
-                        self._send(200, {"choices": [{"index": 0, "text": fake.text, "finish_reason": "stop"}]})
-                finally:
+                finally:  # done before the answer goes out: the client's next request may follow it at once
                     with lock:
                         fake.in_flight -= 1
+                if fake.text_only and not isinstance(prompt, str):
+                    self._send(422, {"detail": [{"loc": ["body", "prompt"], "msg": "Input should be a valid "
+                                                 "string", "type": "string_type"}]})
+                elif failing:
+                    self._send(fake.status, {"error": {"message": "busy"}})
+                else:
+                    self._send(200, {"choices": [{"index": 0, "text": fake.text, "finish_reason": "stop"}]})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True

@@ -2,7 +2,7 @@
 whatever pieces the text arrives in, and the same cut as `ReasoningFormat.split` makes on the token ids."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from brevity.formats import load_format
@@ -48,6 +48,11 @@ def test_any_chunking_gives_the_whole_texts_cut(fmt, data):
     text = "".join(data.draw(st.lists(words, max_size=12)))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(text)), max_size=6)))
     chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)])]
+    # One boundary is read, by design, as a method's: a piece ending in part of the closing marker, then a piece
+    # that starts with the whole marker, is a budget that cut the model's partial marker and wrote it whole
+    # (the next test); a whole text cannot show that.
+    assume(not any(a.endswith(c[:k]) and b.startswith(c) for a, b in zip(chunks, chunks[1:])
+                   for k in range(1, len(c))))
     assert pieces_of(fmt, chunks) == split_text(fmt.spec, text)
 
 
