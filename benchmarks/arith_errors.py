@@ -32,7 +32,7 @@ def main() -> None:
     args = ap.parse_args()
     engine = HFEngine(resolve_model(args.model), batch_size=32)
     problems = load_problems("arith", split="validation", n=args.n)
-    sols = build_method("cot").solve(problems, engine)
+    sols = build_method("cot").run(problems, engine)
     right: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in sols:
         first = s.thinking.split("\nSo ")[0]

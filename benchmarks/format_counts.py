@@ -23,7 +23,7 @@ def main() -> None:
         engine = ScriptedEngine(standin_path(name))
         cells = []
         for spec in METHODS:
-            s = build_method(spec).solve(problem, engine)[0]
+            s = build_method(spec).run(problem, engine)[0]
             exit_ = s.extra.get("exit") or ("forced" if s.extra.get("forced") else "")
             cells.append(f"{s.thinking_tokens}{' ' + exit_ if exit_ else ''}{'' if s.correct else ' (wrong)'}")
         print(f"| {name} | `{engine.format.name}` | " + " | ".join(cells) + " |")

@@ -31,7 +31,7 @@ def run(engine: HFEngine, method: str, problems, keep_probe_kv: bool) -> tuple[f
     t0 = time.perf_counter()
     sols = []
     for i in range(0, len(problems), engine.batch_size):
-        sols += m.solve(problems[i:i + engine.batch_size], engine)
+        sols += m.run(problems[i:i + engine.batch_size], engine)
     wall = time.perf_counter() - t0
     engine.__dict__.pop("complete", None)
     return sum(s.probe_seconds for s in sols) / wall, wall

@@ -23,7 +23,7 @@ eng = HFEngine(resolve_model(sys.argv[1]), batch_size=64)
 probs = load_problems("arith", split="validation", n=int(sys.argv[2]))
 for spec in sys.argv[3].split(","):
     t = time.time()
-    s = build_method(spec).solve(probs, eng)
+    s = build_method(spec).run(probs, eng)
     print(f"{spec:14s} acc {statistics.mean(x.correct for x in s):.3f} think "
           f"{statistics.mean(x.thinking_tokens for x in s):.1f} probe {statistics.mean(x.probe_tokens for x in s):.1f} "
           f"{time.time() - t:.0f}s", flush=True)

@@ -61,7 +61,7 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     engine = HFEngine(resolve_model(args.model), batch_size=64)
     messages = [engine.format.messages(p.question) for p in problems]
-    direct = {b: build_method(f"budget:{b}").solve(problems, engine) for b in budgets}
+    direct = {b: build_method(f"budget:{b}").run(problems, engine) for b in budgets}
     d_ok = {b: [float(s.correct) for s in direct[b]] for b in budgets}
     rows, served_ok = [], {}
     for mode in modes:

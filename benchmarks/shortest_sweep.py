@@ -32,6 +32,6 @@ for setting in args.settings:
     if not (out / "model.safetensors").is_file():
         train_member(dataclasses.replace(member, lr=float(lr), steps=int(steps)), member_dir(member.parent), out,
                      command=f"benchmarks/shortest_sweep.py {args.member} {setting}")
-    sols = build_method("cot").solve(problems, HFEngine(out, batch_size=64))
+    sols = build_method("cot").run(problems, HFEngine(out, batch_size=64))
     print(f"{setting:12s} validation cot {statistics.mean(s.correct for s in sols):.3f} at "
           f"{statistics.mean(s.thinking_tokens for s in sols):.1f} thinking tokens (n={args.n})", flush=True)

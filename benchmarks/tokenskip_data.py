@@ -30,7 +30,7 @@ def main() -> None:
     engine = HFEngine(resolve_model("tiny-lrm"))
     tok = engine.tokenizer
     problems = load_problems("arith", split="train", n=args.n)
-    sols = build_method("cot").solve(problems, engine)
+    sols = build_method("cot").run(problems, engine)
     keep = [(p, s) for p, s in zip(problems, sols) if s.correct]
     texts = [tok.decode(_strip_newline(tok(s.thinking, add_special_tokens=False).input_ids, tok)) for _, s in keep]
     enc = tok(texts, add_special_tokens=False, return_offsets_mapping=True)

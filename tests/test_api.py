@@ -33,7 +33,7 @@ def test_method_engine_grade_and_format():
     from brevity.tasks import load_problems
 
     problem = load_problems("arith", split="test", n=1)[0]
-    sol = brevity.method("cot").solve([problem], eng)[0]
+    sol = brevity.method("cot").run([problem], eng)[0]
     assert not sol.correct and sol.prediction is None  # methods answer; the task grades
     assert brevity.score([problem], [sol])[0].correct == brevity.grade(sol.answer, problem.answer) is True
     comp = eng.complete([Request(prompts([problem], eng)[0], 8)])[0]

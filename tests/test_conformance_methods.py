@@ -45,7 +45,7 @@ def expected(engine):
 
 
 def solve(spec: str, engine):
-    return score_solutions(PROBLEMS, build_method(spec).solve(PROBLEMS, engine))[0]
+    return score_solutions(PROBLEMS, build_method(spec).run(PROBLEMS, engine))[0]
 
 
 def test_format_resolution(scripted):
@@ -59,9 +59,7 @@ def test_format_resolution(scripted):
 
 def test_cot_counts_thinking_without_markers(scripted):
     think, text = expected(scripted)
-    sol = build_method("cot")
-    sol.log_prompts = True
-    s = score_solutions(PROBLEMS, sol.solve(PROBLEMS, scripted))[0]
+    s = score_solutions(PROBLEMS, build_method("cot").run(PROBLEMS, scripted, log_prompts=True))[0]
     assert s.thinking_tokens == len(think) and s.thinking == text
     assert s.answer.strip() == scripted.script.answer.strip() and s.correct and not s.answer_truncated
     fmt = scripted.format
@@ -84,9 +82,7 @@ def test_budget_forces_the_close_at_exactly_n(scripted):
 
 
 def test_nothink_uses_the_familys_off_form(scripted):
-    sol = build_method("nothink")
-    sol.log_prompts = True
-    s = score_solutions(PROBLEMS, sol.solve(PROBLEMS, scripted))[0]
+    s = score_solutions(PROBLEMS, build_method("nothink").run(PROBLEMS, scripted, log_prompts=True))[0]
     fmt = scripted.format
     off = {"deepseek-r1": "<think>\nOkay, I think I have finished thinking.\n</think>\n\n",
            "qwq": "<think>\nOkay, I think I have finished thinking.\n</think>\n\n",
@@ -147,9 +143,7 @@ def test_nowait_bans_the_familys_reflection_tokens(scripted):
 def test_prompt_level_methods_render_through_the_template(scripted):
     from brevity.methods.prompting import templates
 
-    m = build_method("cod")
-    m.log_prompts = True
-    s = score_solutions(PROBLEMS, m.solve(PROBLEMS, scripted))[0]
+    s = score_solutions(PROBLEMS, build_method("cod").run(PROBLEMS, scripted, log_prompts=True))[0]
     fmt = scripted.format
     system = templates()["cod"]["system"]
     messages = [{"role": "system", "content": system}, {"role": "user", "content": fmt.question(QUESTION)}]

@@ -54,13 +54,11 @@ def test_row(row):
     assert on != off or not spec.switch
     # a scripted reply in the family's markers: thinking and answer, exact counts
     think = fmt.encode(row.lead + script.thinking)
-    cot = score_solutions(PROBLEMS, build_method("cot").solve(PROBLEMS, row))[0]
+    cot = score_solutions(PROBLEMS, build_method("cot").run(PROBLEMS, row))[0]
     assert (cot.thinking_tokens, cot.thinking) == (len(think), row.tokenizer.decode(think))
     assert cot.answer.strip() == script.answer.strip() and cot.correct
     # nothink: the template's own off rendering where it has a switch, else the NoThinking prefill after it
-    nothink = build_method("nothink")
-    nothink.log_prompts = True
-    s = score_solutions(PROBLEMS, nothink.solve(PROBLEMS, row))[0]
+    s = score_solutions(PROBLEMS, build_method("nothink").run(PROBLEMS, row, log_prompts=True))[0]
     assert s.prompt == (off if spec.switch else on + fmt.off_prefill())
     k = next((i for i, (a, b) in enumerate(zip(on, off)) if a != b), min(len(on), len(off)))
     assert s.prompt[k:].count(spec.close) <= 1  # where the off form differs from the on form, one close at most
@@ -68,7 +66,7 @@ def test_row(row):
     # budget:N stops thinking at N and closes with the family's own marker
     n = len(fmt.encode(spec.forced_close)) + 6
     with row.recording() as seen:
-        b = score_solutions(PROBLEMS, build_method(f"budget:{n}").solve(PROBLEMS, row))[0]
+        b = score_solutions(PROBLEMS, build_method(f"budget:{n}").run(PROBLEMS, row))[0]
     assert b.thinking_tokens == n and b.extra.get("forced") and b.thinking.endswith(spec.forced_close)
     last = seen[-1].prompt
     closed = row.decode(list(last)) if not isinstance(last, str) else last

@@ -152,7 +152,7 @@ def test_shortest_keeps_the_shortest_correct_trace(lrm_engine):
 
 def test_rollouts_greedy_then_samples(lrm_engine, probs):
     groups = generate_rollouts(lrm_engine, probs[:3], k=2, temperature=1.0, seed=1)
-    cot = score_solutions(probs[:3], build_method("cot").solve(probs[:3], lrm_engine))
+    cot = score_solutions(probs[:3], build_method("cot").run(probs[:3], lrm_engine))
     for g, c in zip(groups, cot):
         assert [r.sample for r in g] == [0, 1]
         assert lrm_engine.tokenizer.decode(g[0].thinking_ids) == c.thinking and g[0].correct == c.correct
@@ -162,7 +162,7 @@ def test_method_rollouts_condition_the_candidates_and_cache_apart(lrm_engine, pr
     """`shortest` with conditions: a method's greedy trace joins each group, numbered after the plain ones."""
     cut = cached_rollouts(tmp_path, "h", lrm_engine, probs[:3], 1, 1.0, method="budget:24", sample=4)
     plain = cached_rollouts(tmp_path, "h", lrm_engine, probs[:3], 1, 1.0)
-    sols = score_solutions(probs[:3], build_method("budget:24").solve(probs[:3], lrm_engine))
+    sols = score_solutions(probs[:3], build_method("budget:24").run(probs[:3], lrm_engine))
     for (c,), (g,), s in zip(cut, plain, sols):
         assert c.sample == 4 and c.correct == s.correct and len(c.thinking_ids) < len(g.thinking_ids)
         assert lrm_engine.tokenizer.decode(c.thinking_ids) == s.thinking.rstrip("\n")
@@ -182,7 +182,7 @@ def test_l1_reward_is_correctness_minus_distance():
 
 
 def test_score_reads_thinking_and_answer_from_ids(lrm_engine, probs):
-    c = score_solutions(probs[:1], build_method("cot").solve(probs[:1], lrm_engine))[0]
+    c = score_solutions(probs[:1], build_method("cot").run(probs[:1], lrm_engine))[0]
     tok = lrm_engine.tokenizer
     ids = tok(c.thinking + "</think>\n\n" + c.answer + "<|im_end|>", add_special_tokens=False).input_ids
     assert score(ids, probs[0], tok) == (c.correct, c.thinking_tokens)

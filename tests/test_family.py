@@ -152,7 +152,7 @@ def test_committed_member_resolves_and_is_compact():
     from brevity.methods import build_method
 
     probs = load_problems("arith", split="validation", n=4)
-    solved = score_solutions(probs, build_method("cot").solve(probs, HFEngine(folder)))
+    solved = score_solutions(probs, build_method("cot").run(probs, HFEngine(folder)))
     assert all(0 < s.thinking_tokens < 1024 and "\\boxed{" in s.answer for s in solved)
     assert sum(s.correct for s in solved) >= 3
 

@@ -55,10 +55,10 @@ def test_llama_cpp_server_answers_as_transformers_does():
 
     engine = LlamaCppEngine(folder, gguf=cached_gguf(folder))
     try:
-        served = score_solutions(problems, build_method("cot").solve(problems, engine))
+        served = score_solutions(problems, build_method("cot").run(problems, engine))
     finally:
         engine.close()
-    direct = score_solutions(problems, build_method("cot").solve(problems, HFEngine(folder)))
+    direct = score_solutions(problems, build_method("cot").run(problems, HFEngine(folder)))
     assert all(s.thinking_tokens > 0 for s in served)
     assert sum(s.answer == d.answer for s, d in zip(served, direct)) >= 7
     assert sum(s.correct for s in served) >= sum(d.correct for d in direct) - 1

@@ -229,7 +229,7 @@ def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
     if mode == "pause-curriculum":  # the stage-1 model: one <pause>, then the chain's remaining steps
         mid = json.loads((out / "stage-1" / "manifest.json").read_text())
         assert mid["latent"]["thoughts"] == 1 and mid["latent"]["stage"] == 1 and mid["train"]["steps"] == 2
-        sols = build_method("coconut").solve(load_problems("mult", split="test", n=2), HFEngine(out / "stage-1"))
+        sols = build_method("coconut").run(load_problems("mult", split="test", n=2), HFEngine(out / "stage-1"))
         assert all(s.latent_steps == 1 for s in sols)
     schedule = man["train"]["schedule"]
     assert man["latent"]["thoughts"] == cfg.thoughts and man["train"]["steps"] == sum(n for _, n in schedule)
@@ -241,7 +241,7 @@ def test_every_latent_mode_trains_and_decodes(tmp_path, mode):
         longest = max_chain_tokens(load_problems("mult", split="train", n=16), AutoTokenizer.from_pretrained(out))
         assert [k for k, _ in schedule] == list(range(0, -(-longest // 40) + 1)) and len(schedule) > 2
     assert (out / "codi_projection.safetensors").exists() == (mode == "codi")
-    sols = build_method("coconut").solve(load_problems("mult", split="test", n=2), HFEngine(out))
+    sols = build_method("coconut").run(load_problems("mult", split="test", n=2), HFEngine(out))
     assert all(s.latent_steps == cfg.thoughts for s in sols)
 
 

@@ -8,15 +8,15 @@ from brevity.tasks.grading import score_solutions
 def test_budget_caps_thinking_and_always_answers(lrm_engine):
     probs = load_problems("arith", split="validation", n=16)
     for n in (16, 24, 64, 160):
-        sols = build_method(f"budget:{n}").solve(probs, lrm_engine)
+        sols = build_method(f"budget:{n}").run(probs, lrm_engine)
         assert all(s.thinking_tokens <= n for s in sols)
         assert all(s.answer_tokens > 0 and "answer is" in s.answer for s in sols)
 
 
 def test_cot_and_nothink_records(lrm_engine):
     probs = load_problems("arith", split="validation", n=8)
-    cot = score_solutions(probs, build_method("cot").solve(probs, lrm_engine))
-    no = score_solutions(probs, build_method("nothink").solve(probs, lrm_engine))
+    cot = score_solutions(probs, build_method("cot").run(probs, lrm_engine))
+    no = score_solutions(probs, build_method("nothink").run(probs, lrm_engine))
     assert all(s.thinking_tokens == 0 and s.answer_tokens > 0 for s in no)
     from brevity.tasks.grading import grade_problem
 
@@ -36,4 +36,4 @@ def test_budget_smaller_than_phrase_is_refused(lrm_engine):
     from brevity.errors import BrevityError
 
     with pytest.raises(BrevityError):
-        build_method("budget:2").solve(load_problems("arith", n=1), lrm_engine)
+        build_method("budget:2").run(load_problems("arith", n=1), lrm_engine)

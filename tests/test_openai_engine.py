@@ -109,7 +109,7 @@ def test_openai_engine_matches_hf_engine(vllm_server, lrm_path, lrm_engine):
 def test_budget_over_openai_engine(vllm_server, lrm_path):
     eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
     probs = load_problems("arith", split="validation", n=8)
-    sols = build_method("budget:48").solve(probs, eng)
+    sols = build_method("budget:48").run(probs, eng)
     assert all(s.thinking_tokens <= 48 and s.answer_tokens > 0 for s in sols)
     stop = eng.complete([Request(prompt_text(probs[0].question), 600, stop=("</think>",))])[0]
     assert stop.stop_reason == "</think>" and "</think>" not in stop.text
@@ -124,8 +124,8 @@ def test_decode_time_methods_over_openai_engine(vllm_server, lrm_path, lrm_engin
     eng = OpenAIEngine("tiny-lrm", base_url=f"{vllm_server}/v1", tokenizer=str(lrm_path))
     probs = load_problems("arith", split="validation", n=4)
     for spec in ("budget-wait:max=300;min=250", "nowait", "deer", "dynasor:every=16;agree=2", "tale-ep"):
-        remote = build_method(spec).solve(probs, eng)
-        local = build_method(spec).solve(probs, lrm_engine)
+        remote = build_method(spec).run(probs, eng)
+        local = build_method(spec).run(probs, lrm_engine)
         if spec != "tale-ep":  # tiny-lrm never saw this prompt: it may not close thinking
             assert all(s.answer_tokens > 0 for s in remote), spec
         same = sum(a.thinking == b.thinking for a, b in zip(remote, local))

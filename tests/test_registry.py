@@ -16,7 +16,7 @@ from brevity.methods.budget import CoT
 from brevity.tasks import Problem
 
 
-@dataclass
+@dataclass(frozen=True)
 class Echo(CoT):
     name = "echo"
     positional = "times"

@@ -1,6 +1,7 @@
 """Routing: threshold calibration and RouteLLM's metrics on hand-made outcomes, and the three routes
 end to end on the tiny zoo with small calibration sets."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,7 +9,6 @@ import pytest
 
 from brevity.errors import BrevityError
 from brevity.methods import build_method
-from brevity.methods.base import RunContext
 from brevity.route.curves import apgr, cpt, quality_curve, smallest_share, threshold_for_share
 from brevity.route.router import Router
 from brevity.tasks import TaskSpec, load_problems
@@ -86,23 +86,21 @@ def engines(tmp_path_factory):
                                   "route:kind=router;strong=budget:64;share=0.5;calib_n=24;train_n=48",
                                   "route:kind=switch;strong=budget:64;calib_n=24"])
 def test_routes_end_to_end_count_both_sides(spec, engines):
-    m = build_method(spec)
-    m.max_tokens = 256
-    m.context = RunContext(engines, TaskSpec("arith"))
+    m = dataclasses.replace(build_method(spec), max_tokens=256)
     lrm = engines("tiny-lrm")
     probs = load_problems("arith", split="test", n=24)
-    sols = score_solutions(probs, m.solve(probs, lrm))
+    sols = score_solutions(probs, m.run(probs, lrm, make_engine=engines, task=TaskSpec("arith")))
     assert [s.problem_id for s in sols] == [p.id for p in probs]
     routed = [s for s in sols if s.extra["route"] == "strong"]
     if m.share >= 0:  # calibrated for half the calls on validation: test lands near half
         assert 4 <= len(routed) <= 20, len(routed)
     assert all(s.method == m.spec() and s.model == "tiny-lrm" for s in sols)
-    fast, strong = build_method(m.fast_spec()), build_method(m.strong)
-    fast.max_tokens = strong.max_tokens = 256
+    fast, strong = m.side_methods()
+    assert fast.max_tokens == strong.max_tokens == 256
     fast_sols = {s.problem_id: s for s in score_solutions(
-        probs, fast.solve(probs, lrm if m.kind == "switch" else engines("tiny-llm")))}
+        probs, fast.run(probs, lrm if m.kind == "switch" else engines("tiny-llm")))}
     hard = [p for p, s in zip(probs, sols) if s.extra["route"] == "strong"]
-    strong_sols = {s.problem_id: s for s in score_solutions(hard, strong.solve(hard, lrm))}
+    strong_sols = {s.problem_id: s for s in score_solutions(hard, strong.run(hard, lrm))}
     for s in sols:
         f = fast_sols[s.problem_id]
         if s.extra["route"] == "fast":
@@ -116,9 +114,7 @@ def test_routes_end_to_end_count_both_sides(spec, engines):
 
 
 def test_answer_logprob_is_the_mean_over_answer_tokens(engines):
-    cot = build_method("cot")
-    cot.want_logprobs = True
-    sol = cot.solve(load_problems("arith", split="test", n=2), engines("tiny-llm"))
+    sol = build_method("cot").run(load_problems("arith", split="test", n=2), engines("tiny-llm"), logprobs=True)
     for s in sol:
         assert s.answer_tokens > 0 and -20 < s.extra["answer_logprob"] <= 0
 

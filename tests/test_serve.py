@@ -101,7 +101,7 @@ def test_budget_the_size_of_the_phrase(url, gateway, problems, early_exit):
 def test_served_budget_matches_the_bench(url, gateway, problems):
     """The gateway runs the registered method: the same answers as `budget:64` run directly."""
     _, gw = gateway
-    direct = build_method("budget:64").solve(problems, gw.engines["tiny-lrm"])
+    direct = build_method("budget:64").run(problems, gw.engines["tiny-lrm"])
     served = [httpx.post(f"{url}/v1/chat/completions", timeout=120, json={
         "model": "tiny-lrm", "messages": chat(p), "thinking_budget": 64}).json() for p in problems]
     same = sum(s["choices"][0]["message"]["content"] == d.answer.strip() for s, d in zip(served, direct))
@@ -122,7 +122,8 @@ def test_effort_early_exit_and_route(url, gateway, problems):
     assert low["usage"]["completion_tokens_details"]["reasoning_tokens"] <= 96 and low["brevity"]["method"].startswith(
         "budget:max=96")
     deer = ask(early_exit={"method": "deer", "threshold": 0.9})
-    assert deer["brevity"]["method"].startswith("deer:threshold=0.9") and deer["choices"][0]["message"]["content"]
+    method = build_method(deer["brevity"]["method"])  # the canonical spec of the method the request ran
+    assert (method.name, method.threshold) == ("deer", 0.9) and deer["choices"][0]["message"]["content"]
     capped = ask(early_exit="dynasor", thinking_budget=64)
     assert capped["usage"]["completion_tokens_details"]["reasoning_tokens"] <= 64
     r = httpx.post(f"{url}/v1/chat/completions", timeout=300, json={"model": "route:cascade", "messages": chat(p)})
@@ -131,7 +132,7 @@ def test_effort_early_exit_and_route(url, gateway, problems):
     again = httpx.post(f"{url}/v1/chat/completions", timeout=60,
                        json={"model": "route:cascade", "messages": chat(p), "max_tokens": 500})
     assert again.status_code == 200, again.text  # a new max_tokens reuses the calibration
-    assert sum(spec.startswith("route") for _, spec in gateway[1].prepared) == 1
+    assert sum(method.name == "route" for _, method in gateway[1].prepared) == 1
     models = httpx.get(f"{url}/v1/models").json()["data"]
     assert {m["id"] for m in models} == {"tiny-lrm", "route:cascade"}
 
@@ -161,6 +162,28 @@ def test_a_route_on_completions_sends_its_sides_text_and_spans(url, gateway, pro
         else:
             assert spans == []  # the fast side's cot writes nothing of its own
     assert any(routed["brevity"]["injected"][i] for i in strong)  # DEER's close, listed where it was written
+
+
+def test_completions_list_the_spans_the_solution_recorded(url, gateway, problems):
+    """`brevity.injected` and `Solution.injected` are one record, made where the method writes the text: a raw
+    completion lists as injected exactly the texts the same method run directly records on its Solution (DEER's
+    re-injected transition words, a forced phrase, a closing marker the model did not write)."""
+    from brevity.serve.stream import raw_pieces
+    from brevity.tasks import Problem
+
+    _, gw = gateway
+    fmt = gw.formats["tiny-lrm"]
+    prompts = [fmt.render(chat(p)) for p in problems[:6]]
+    for extra in ({"thinking_budget": 40}, {"early_exit": "deer"}):
+        r = httpx.post(f"{url}/v1/completions", timeout=300,
+                       json={"model": "tiny-lrm", "prompt": prompts, "max_tokens": 600, **extra}).json()
+        method = build_method(r["brevity"]["method"])
+        direct = method.run([Problem(f"p{i}", "", "", prompt=t) for i, t in enumerate(prompts)],
+                            gw.engines["tiny-lrm"])
+        for choice, spans, sol in zip(r["choices"], r["brevity"]["injected"], direct):
+            served = [choice["text"][a:b] for a, b in spans]
+            recorded = [t for was_injected, t in raw_pieces(sol, fmt.spec) if was_injected]
+            assert "".join(served) == "".join(recorded) and served, (extra, served, recorded)
 
 
 def test_concurrent_requests_are_batched(url, problems):

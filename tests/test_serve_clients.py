@@ -65,7 +65,7 @@ def bench_answers(problems, lrm_engine):
     """`brevity bench`'s cot predictions on the same problems, by problem id."""
     from brevity.methods import build_method
 
-    sols = score_solutions(problems, build_method("cot").solve(problems, lrm_engine))
+    sols = score_solutions(problems, build_method("cot").run(problems, lrm_engine))
     return {s.problem_id: s.prediction for s in sols}
 
 

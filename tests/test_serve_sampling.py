@@ -105,7 +105,7 @@ def test_sampling_defaults_come_from_generation_config(tmp_path, lrm_path, gatew
 def test_served_greedy_answers_equal_the_bench(url, gateway, problems):
     """No temperature on a zoo model: greedy, the same answers as `cot` in the bench, answer for answer."""
     _, gw = gateway
-    direct = build_method("cot:max_tokens=600").solve(problems, gw.engines["tiny-lrm"])
+    direct = build_method("cot:max_tokens=600").run(problems, gw.engines["tiny-lrm"])
     served = [httpx.post(f"{url}/v1/chat/completions", timeout=120, json={
         "model": "tiny-lrm", "messages": chat(p)}).json()["choices"][0]["message"]["content"] for p in problems]
     assert served == [d.answer.strip() for d in direct]

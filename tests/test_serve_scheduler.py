@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from brevity.methods.base import RunContext
 from brevity.serve.scheduler import Job, Scheduler
 from brevity.tasks import Problem
 
@@ -39,23 +40,28 @@ class Method:
     def __init__(self, gate: threading.Event):
         self.gate = gate
 
-    def solve(self, problems, engine):
+    def spec(self) -> str:
+        return "gated"
+
+    def solve(self, problems, ctx):
+        assert set(ctx.streams) == {p.id for p in problems}  # each problem's stream, by its id
         if any(p.id == "slow" for p in problems):
             assert self.gate.wait(10)
         return [f"solved {p.id}" for p in problems]
 
 
-def job(pid: str) -> Job:
-    return Job(Problem(pid, "q", "", sink=Sink()), "cot")
+def job(pid: str, method) -> Job:
+    return Job(Problem(pid, "q", ""), Sink(), method)
 
 
 @pytest.mark.parametrize("parallel_calls", [1, 8])
 def test_a_request_waits_for_the_batch_in_flight_only_on_a_one_batch_engine(parallel_calls):
     gate = threading.Event()
     method = Method(gate)
-    sched = Scheduler(Engine(parallel_calls), lambda spec: method, batch_size=8, batch_wait_ms=0)
+    engine = Engine(parallel_calls)
+    sched = Scheduler(engine, lambda m: RunContext(engine), batch_size=8, batch_wait_ms=0)
     try:
-        slow, fast = job("slow"), job("fast")
+        slow, fast = job("slow", method), job("fast", method)
         sched.submit(slow)
         time.sleep(0.3)  # the slow request's batch is decoding
         sched.submit(fast)

@@ -10,11 +10,13 @@ import httpx
 import pytest
 import torch
 
+from brevity.methods import build_method
 from brevity.methods.solution import Solution
 from brevity.route.method import Route
 from brevity.serve.background import BackgroundServer as Server
 from brevity.serve.config import single_model
 from brevity.serve.gateway import Gateway
+from brevity.tasks import TaskSpec
 from conftest import tiny_lrm_gateway
 
 
@@ -23,11 +25,11 @@ def held_calibration(monkeypatch):
     """Route.prepare waits for `release` (or raises `fail`), then calibrates to a fixed threshold."""
     gate = {"release": threading.Event(), "fail": None}
 
-    def prepare(self, engine, ui=None):
+    def prepare(self, ctx):
         assert gate["release"].wait(120)
         if gate["fail"]:
             raise gate["fail"]
-        self._state.update(threshold=0.5, calibrated_share=0.25)
+        return {"threshold": 0.5, "calibrated_share": 0.25, "fast_engine": "the calibration's"}
 
     monkeypatch.setattr(Route, "prepare", prepare)
     return gate
@@ -54,8 +56,8 @@ def test_port_opens_before_calibration_and_alias_is_503_until_ready(held_calibra
             health = httpx.get(f"{url}/health").json()
             assert health["ready"] is True and health["aliases"] == {"route:cascade": "ready"}
             (key,) = gw.pinned
-            route = gw.prepared[key]
-            assert route._state["threshold"] == 0.5 and "fast_engine" not in route._state  # no calibration engine
+            state = gw.prepared[key]
+            assert state["threshold"] == 0.5 and "fast_engine" not in state  # no calibration engine
     finally:
         held_calibration["release"].set()
         gw.close()
@@ -86,7 +88,7 @@ class _Engine:
 
 
 def _fake_sides(calls):
-    def run_side(method, engine, problems, progress=None):
+    def run_side(method, engine, problems, progress=None, logprobs=False):
         calls.append(method.spec())
         rng = random.Random(len(calls))
         return [Solution(p.id, method.spec(), "m", "hf", "1", rng.random() < 0.7, 10, 2,
@@ -104,26 +106,23 @@ def test_calibration_is_saved_and_keyed_by_models_and_settings(tmp_path, monkeyp
     monkeypatch.setattr("brevity.route.sides.run_side", _fake_sides(calls))
     strong, fast = _Engine(lrm_path), _Engine(resolve_model("tiny-llm"))
 
-    def route(task=TaskSpec("arith"), **settings):
+    def prepare(engine, task=TaskSpec("arith"), **settings):
         r = Route(kind="cascade", calib_n=20, **settings)
-        r.context = RunContext(lambda name: fast, task)
-        return r
+        return r, r.prepare(RunContext(engine, make_engine=lambda name: fast, task=task))
 
-    first = route()
-    first.prepare(strong)
+    first, state = prepare(strong)
     assert len(calls) == 2
     saved = list((tmp_path / "route").glob("calibration-*.json"))
     assert len(saved) == 1 and not any(tmp_path.glob("route/*.tmp"))
-    again = route()
-    again.prepare(strong)
-    assert len(calls) == 2 and again.calibration() == first.calibration()  # loaded, not recalibrated
-    route(share=0.5).prepare(strong)  # other settings: calibrated afresh
-    route(task=TaskSpec("arith", (("max_steps", 3),))).prepare(strong)  # another task too
+    again, again_state = prepare(strong)
+    assert len(calls) == 2 and again.calibration(again_state) == first.calibration(state)  # loaded
+    prepare(strong, share=0.5)  # other settings: calibrated afresh
+    prepare(strong, task=TaskSpec("arith", (("max_steps", 3),)))  # another task too
     _Engine.__init__(fast, lrm_path)  # another fast model
-    route().prepare(strong)
+    prepare(strong)
     assert len(calls) == 8 and len(list((tmp_path / "route").glob("calibration-*.json"))) == 4
     saved[0].write_text("{torn")
-    route().prepare(_Engine(resolve_model("tiny-llm")))  # unreadable: calibrated again, saved again
+    prepare(_Engine(resolve_model("tiny-llm")))  # unreadable: calibrated again, saved again
     assert len(calls) == 10
 
 
@@ -148,18 +147,19 @@ def test_prefix_cache_index_drops_evicted_entries():
     assert cache.lookup(last + (1,))[0] == len(last)  # live entries still hit
 
 
-def test_gateway_method_instances_are_bounded():
+def test_gateway_prepared_states_are_bounded():
     cfg = single_model("tiny-lrm")
     cfg.limits.max_methods = 4
     gw = Gateway(cfg)
     gw.engines["tiny-lrm"] = None  # base methods prepare nothing
-    gw.prepared[("tiny-lrm", "route:cascade")] = alias = Route()
-    gw.pinned.add(("tiny-lrm", "route:cascade"))
+    gw.prepared[("tiny-lrm", Route())] = alias = {"threshold": 0.5}
+    gw.pinned.add(("tiny-lrm", Route()))
     for b in range(1, 40):
-        gw.method_for("tiny-lrm", f"budget:max={b};max_tokens={100 + b}")
-    assert len(gw.methods) == 4 and len(gw.prepared) == 5
-    assert gw.prepared[("tiny-lrm", "route:cascade")] is alias  # pinned: kept
-    assert ("tiny-lrm", "budget:max=39") in gw.prepared
+        ctx = gw.context_for("tiny-lrm", build_method(f"budget:max={b};max_tokens={100 + b}"))
+        assert ctx.state is None and ctx.task == TaskSpec("arith")
+    assert len(gw.prepared) == 5
+    assert gw.prepared[("tiny-lrm", Route())] is alias  # pinned: kept
+    assert ("tiny-lrm", build_method("budget:max=39")) in gw.prepared  # keyed without the lengths
 
 
 def test_metric_labels_stay_bounded():

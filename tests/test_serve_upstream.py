@@ -33,7 +33,7 @@ def test_upstream_budgets_are_enforced(upstream, lrm_engine):
 
     probs = load_problems("arith", split="test", n=6)
     for budget in (24, 64, 136):
-        local = build_method(f"budget:{budget}").solve(probs, lrm_engine)
+        local = build_method(f"budget:{budget}").run(probs, lrm_engine)
         for p, d in zip(probs, local):
             r = httpx.post(f"{upstream}/v1/chat/completions", timeout=120,
                            json={"model": "tiny-lrm", "messages": chat(p), "thinking_budget": budget}).json()

@@ -28,11 +28,15 @@ def test_bad_specs_raise_one_line_errors(bad):
     assert "\n" not in str(e.value)
 
 
-def test_per_run_state_is_not_part_of_a_spec():
-    """TALE-EP keeps each problem's estimated budget while it solves; records and report rows are labelled by the
-    spec, so that state must not enter it (it used to split one method into several rows)."""
+def test_methods_are_immutable_configuration():
+    """A method is its parameters: frozen (a run's state lives in its RunContext, so records and report rows,
+    labelled by the spec, never split one method into several), hashable, and equal to its spec's rebuild."""
+    import dataclasses
+
     from brevity.methods import build_method
 
-    m = build_method("tale-ep")
-    m._budgets.update({"p1": 90, "p2": 40})
-    assert m.spec() == "tale-ep" and build_method(m.spec()).spec() == "tale-ep"
+    for spec in ("tale-ep", "budget:64", "deer:threshold=0.9;probes=3", "route:cascade"):
+        m = build_method(spec)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            m.max_tokens = 8
+        assert build_method(m.spec()) == m and hash(build_method(m.spec())) == hash(m)

@@ -70,7 +70,8 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
 
 def method(spec: str) -> Method:
     """A method from its spec ("deer:0.9", "budget:max=96;phrase=..."), every parameter converted and checked;
-    `.solve(problems, engine)` runs it, and `score` grades what it answered."""
+    `.run(problems, engine)` prepares and runs it (`.solve(problems, ctx)` with a RunContext of your own), and
+    `score` grades what it answered."""
     from brevity.methods import build_method
 
     return build_method(spec)

@@ -3,6 +3,7 @@ are produced, resumable, then summary.json, report.md and pareto.png."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import threading
@@ -171,10 +172,8 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
     store = RecordStore(cfg.out / "records.jsonl")
     runs_path = cfg.out / "runs.jsonl"
     skipped: dict[tuple[str, str], int] = {}
+    methods = [(dataclasses.replace(m, max_tokens=cfg.max_tokens), model) for m, model in methods]
     for method, model in methods:
-        method.max_tokens = cfg.max_tokens
-        method.log_prompts = cfg.log_prompts
-        method.context = RunContext(engines, cfg.task)
         engines.retain([model, *method.extra_models()])  # free the models (and stop the servers) it does not use
         mhash = engines.fingerprint(model)
         for other in method.extra_models():  # a route's fast model: its weights enter the record ids too
@@ -187,7 +186,8 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
         if not todo:
             continue
         engine = engines(model)  # only now: a resumed run starts no server for methods already done
-        method.prepare(engine, ui)
+        ctx = RunContext(engine, make_engine=engines, task=cfg.task, log_prompts=cfg.log_prompts, ui=ui)
+        ctx = ctx.but(state=method.prepare(ctx))
         lat_ids = {p.id for p in problems[: cfg.latency_n]}
         alone = [p for p in todo if p.id in lat_ids]
         batched = [p for p in todo if p.id not in lat_ids]
@@ -197,7 +197,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                     engine.cache.clear()
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
-                    sol = score_solutions([p], method.solve([p], engine))[0]
+                    sol = score_solutions([p], method.solve([p], ctx))[0]
                 sol.latency_s = time.perf_counter() - t0
                 _save(store, runs_path, [sol], ids, mhash, spec, engine, 0.0, mem.mb, alone=True)
                 advance(1)
@@ -206,7 +206,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                 chunk = batched[i:i + size]
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
-                    sols = score_solutions(chunk, method.solve(chunk, engine))
+                    sols = score_solutions(chunk, method.solve(chunk, ctx))
                 _save(store, runs_path, sols, ids, mhash, spec, engine, time.perf_counter() - t0, mem.mb)
                 advance(len(chunk))
     rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])

@@ -1,9 +1,16 @@
-"""Method registry and the shared machinery every method uses to turn completions into Solutions."""
+"""Method registry, the run contract and the shared machinery every method uses to turn completions into
+Solutions.
+
+The contract: a method is immutable configuration (a frozen dataclass whose fields are its parameters, so equal
+methods are equal keys and two runs can share one instance). A run gives it a `RunContext` (the engine, how to
+make engines for other models, the task, the run's needs and the readers' streams by problem id); `prepare(ctx)`
+does one-time work (a route's calibration) and returns the run's state, which `solve(problems, ctx)` reads from
+`ctx.state`. Nothing a run decides is written on the method."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,30 +33,37 @@ def register(cls: type[Method]) -> type[Method]:
     return cls
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
-    """What a caller (the bench, the server) offers a method beyond its one engine."""
+    """One run of a method: what the caller (the bench, the server, a route) gives it beyond its parameters."""
 
-    make_engine: Callable[[str], Engine]  # a model name or folder -> an engine of the caller's kind
-    task: TaskSpec  # the task being solved, for methods that calibrate on its validation split
+    engine: Engine  # the engine serving the method's model
+    make_engine: Callable[[str], Engine] | None = None  # a model name or folder -> an engine of the caller's kind
+    task: TaskSpec | None = None  # the task being solved, for methods that calibrate on its validation split
+    logprobs: bool = False  # the caller needs answer confidences (a route's fast side): extra["answer_logprob"]
+    log_prompts: bool = False  # records keep the rendered prompt text (`brevity bench --log-prompts`)
+    streams: Mapping[str, Any] = field(default_factory=dict)  # problem id -> the reader's stream (a served request)
+    progress: ProgressFn | None = None  # called with the number of problems finished
+    ui: Any = None  # draws the progress of `prepare` (`ui.task(description, total)`); None draws nothing
+    state: Any = None  # what the method's `prepare` returned for this run
+
+    def stream(self, problem: Problem) -> Any:
+        """The problem's output stream, or None when nobody reads it as it is written."""
+        return self.streams.get(problem.id)
+
+    def but(self, **changes: Any) -> RunContext:
+        return dataclasses.replace(self, **changes)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Method:
-    """A named, parameterized way to solve problems with an engine. Subclasses are dataclasses whose
+    """A named, parameterized way to solve problems with an engine. Subclasses are frozen dataclasses whose
     fields are the parameters; `positional` names the field that `name:value` sets."""
 
     name: ClassVar[str] = ""
     positional: ClassVar[str | None] = None
     # Methods that steer the thinking section refuse a model whose format has none (cot does not).
     steers_thinking: ClassVar[bool] = False
-    # A run's settings, not parameters (init=False: no spec, no record id, no constructor argument); each
-    # instance has its own. A caller that needs answer confidences (routing) sets want_logprobs; the bench (or any
-    # caller) gives methods that need more than one engine (routes) a context; `brevity bench --log-prompts`
-    # makes records keep the rendered prompt text.
-    want_logprobs: bool = field(default=False, init=False, repr=False, compare=False)
-    context: RunContext | None = field(default=None, init=False, repr=False, compare=False)
-    log_prompts: bool = field(default=False, init=False, repr=False, compare=False)
     max_tokens: int = DEFAULT_MAX_TOKENS
     # Room for the answer once thinking closes; 0: the model format's (the bench's default). The server sets it
     # to what a request's max_tokens leaves after its thinking budget (`brevity.serve.gateway.Gateway.plan`).
@@ -67,18 +81,35 @@ class Method:
 
     def spec(self) -> str:
         """Canonical spec: the positional parameter always (so `budget` reads `budget:256`), and every other
-        parameter that differs from its default, sorted. Per-run state (a field with init=False, such as
-        TALE-EP's estimated budgets) is not a parameter and stays out."""
+        parameter that differs from its default, sorted."""
         changed = [(f.name, getattr(self, f.name)) for f in dataclasses.fields(self)
-                   if f.init and (getattr(self, f.name) != f.default or f.name == self.positional)]
+                   if getattr(self, f.name) != f.default or f.name == self.positional]
         if not changed:
             return self.name
         if len(changed) == 1 and changed[0][0] == self.positional:
             return f"{self.name}:{changed[0][1]}"
         return f"{self.name}:" + ";".join(f"{k}={v}" for k, v in sorted(changed))
 
-    def solve(self, problems: Sequence[Problem], engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
+    def solve(self, problems: Sequence[Problem], ctx: RunContext) -> list[Solution]:
+        """The problems' Solutions, ungraded (the task scores them), in order, with `ctx.state` from `prepare`."""
         raise NotImplementedError
+
+    def prepare(self, ctx: RunContext) -> Any:
+        """One-time work before the timed solving starts (a route calibrates its threshold here); returns the
+        run's state, which callers put in the context they solve with (`ctx.but(state=...)`). A preparation
+        depends on the parameters but not on the lengths (`without_lengths()`): the server shares one between
+        requests that differ only in max_tokens."""
+        return None
+
+    def run(self, problems: Sequence[Problem], engine: Engine, **context: Any) -> list[Solution]:
+        """Prepare and solve in one call (a notebook, a test): `context` holds RunContext's other fields."""
+        ctx = RunContext(engine, **context)
+        return self.solve(problems, ctx.but(state=self.prepare(ctx)))
+
+    def without_lengths(self) -> Method:
+        """This method with the lengths a request sets (max_tokens, answer_tokens) at their defaults: what its
+        preparation depends on."""
+        return dataclasses.replace(self, max_tokens=DEFAULT_MAX_TOKENS, answer_tokens=0)
 
     def render(self, problem: Problem, fmt: Any) -> list[dict[str, str]]:
         """The chat messages for a problem (the model's format renders them); prompt-level methods
@@ -86,14 +117,6 @@ class Method:
         return fmt.messages(problem.question)
 
     # Shared helpers -----------------------------------------------------------------------
-    def prepare(self, engine: Engine, ui: Any = None) -> None:
-        """One-time work before the timed solving starts (a route calibrates its threshold here); `ui`
-        draws progress (`ui.task(description, total)`), None draws nothing."""
-
-    def adopt(self, prepared: Method) -> None:
-        """Take over the one-time preparation of an instance whose spec differs only in max_tokens (the
-        server keeps one per request limit; a route's calibration is not redone for each)."""
-
     def check(self, engine: Engine) -> None:
         """Raise BrevityError when the method cannot run as configured on this engine (a budget too small
         for its closing phrase, a thinking method on a model without a thinking section); the bench and the
@@ -105,13 +128,16 @@ class Method:
         """Models the method uses besides its engine's (a route's fast model); they enter record ids."""
         return []
 
-    def make_solution(self, problem: Problem, engine: Engine, thinking_ids: list[int], answer_ids: list[int],
+    def make_solution(self, problem: Problem, ctx: RunContext, thinking_ids: list[int], answer_ids: list[int],
                       finish_reason: str, forward_passes: int, answer_logprobs: Sequence[float] | None = None,
                       prompt_ids: Sequence[int] = (), closed: bool = True, answer_tail: str = "",
+                      injected: Sequence[Sequence[int]] = (), close_injected: bool = False,
                       **extra: Any) -> Solution:
         """The Solution of one problem, ungraded. With `answer_logprobs` (one per answer
         token) the mean goes to extra["answer_logprob"], the confidence a cascade routes on. `closed`: the
-        thinking section ended, so a length finish cut the answer (`answer_truncated`)."""
+        thinking section ended, so a length finish cut the answer (`answer_truncated`). `injected`: spans of the
+        thinking text the method wrote; `close_injected`: the method, not the model, closed thinking."""
+        engine = ctx.engine
         tok = engine.tokenizer
         answer_logprobs = [x for x in answer_logprobs or () if x is not None]  # injected tokens have none
         if answer_logprobs:
@@ -122,12 +148,16 @@ class Method:
         # Not graded here: the task scores the answer (tasks.grading.score_solutions); where the gold answer first
         # appears in the thinking needs the token ids, so it is counted now and kept only for correct answers.
         first = first_mention(thinking_ids, tok, problem.answer) if problem.answer and thinking_ids else None
+        spans = [list(x) for x in injected]
+        if close_injected and engine.format.spec.thinks:
+            spans.append([len(thinking), len(thinking) + len(engine.format.spec.close)])
         return Solution(problem_id=problem.id, method=self.spec(), model=engine.model_name, engine=engine.name,
                         prediction=None, correct=False, thinking_tokens=len(thinking_ids),
                         answer_tokens=len(answer_ids), forward_passes=forward_passes, first_answer_tokens=first,
                         finish_reason=finish_reason, thinking=thinking, answer=answer, extra=extra,
-                        prompt_tokens=len(prompt_ids), answer_truncated=closed and finish_reason == "length",
-                        prompt=tok.decode(list(prompt_ids), skip_special_tokens=False) if self.log_prompts else None)
+                        prompt_tokens=len(prompt_ids), injected=spans,
+                        answer_truncated=closed and finish_reason == "length",
+                        prompt=tok.decode(list(prompt_ids), skip_special_tokens=False) if ctx.log_prompts else None)
 
 
 def method_names() -> list[str]:
@@ -137,24 +167,37 @@ def method_names() -> list[str]:
 
 def build_method(spec: MethodSpec | str) -> Method:
     """Instantiate a method from its spec, converting and checking every parameter."""
-    _load_builtin()
     if isinstance(spec, str):
         spec = parse_spec(spec)
-    cls = _METHODS.get(spec.name)
-    if cls is None:
-        raise BrevityError(f"unknown method {spec.name!r}; choose one of {', '.join(sorted(_METHODS))}")
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # parameters, not a run's settings
-    raw = dict(spec.params)
+    cls = method_class(spec.name)
+    raw: dict[str, object] = dict(spec.params)
     if spec.positional is not None:
         if cls.positional is None:
             raise BrevityError(f"method {spec.name!r} takes no positional value; use key=value "
-                               f"({', '.join(fields)})")
+                               f"({', '.join(f.name for f in dataclasses.fields(cls))})")
         raw[cls.positional] = spec.positional
+    return method_from(spec.name, raw)
+
+
+def method_class(name: str) -> type[Method]:
+    _load_builtin()
+    cls = _METHODS.get(name)
+    if cls is None:
+        raise BrevityError(f"unknown method {name!r}; choose one of {', '.join(sorted(_METHODS))}")
+    return cls
+
+
+def method_from(name: str, params: Mapping[str, object]) -> Method:
+    """A method from typed parameters (the server builds them from a request's fields, as vLLM's request models
+    build sampling parameters); strings are converted as the spec grammar's, anything else must have the
+    field's type. Every parameter is checked: an unknown one is an error, never dropped."""
+    cls = method_class(name)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
-    for k, v in raw.items():
+    for k, v in params.items():
         if k not in fields:
-            raise BrevityError(f"method {spec.name!r} has no parameter {k!r}; it has {', '.join(fields)}")
-        kwargs[k] = _convert(spec.name, k, v, fields[k].type)
+            raise BrevityError(f"method {name!r} has no parameter {k!r}; it has {', '.join(fields)}")
+        kwargs[k] = _convert(name, k, str(v).lower() if isinstance(v, bool) else str(v), fields[k].type)
     return cls(**kwargs)
 
 
@@ -190,8 +233,10 @@ def _load_builtin() -> None:
 def _plugin_method(name: str, cls: Any) -> type[Method]:
     """An installed package's method: a Method dataclass whose `name` is its entry point's (specs and records
     carry that name)."""
-    if not (isinstance(cls, type) and issubclass(cls, Method) and dataclasses.is_dataclass(cls)):
-        raise BrevityError(f"the method entry point {name!r} is not a Method dataclass ({cls!r})")
+    if not (isinstance(cls, type) and issubclass(cls, Method) and dataclasses.is_dataclass(cls)
+            and cls.__dataclass_params__.frozen):
+        raise BrevityError(f"the method entry point {name!r} is not a frozen Method dataclass ({cls!r}); a method "
+                           "is immutable configuration (@dataclass(frozen=True))")
     if cls.name != name:
         raise BrevityError(f"the method entry point {name!r} loads a method named {cls.name!r}; the names must agree")
     return cls

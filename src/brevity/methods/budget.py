@@ -8,9 +8,8 @@ import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
-from brevity.engines.base import ProgressFn
 from brevity.errors import BrevityError
-from brevity.methods.base import Method, register
+from brevity.methods.base import Method, RunContext, register
 from brevity.methods.control import (
     TokenLogprobs,
     answer,
@@ -32,25 +31,31 @@ from brevity.methods.solution import Solution
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class CoT(Method):
     """Think until the model closes thinking itself, then answer; on a model without a thinking section,
     plain generation."""
 
     name = "cot"
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        base = prompts(problems, engine, self.render)
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        return self.solve_rendered(problems, ctx, self.render)
+
+    def solve_rendered(self, problems, ctx: RunContext, render) -> list[Solution]:
+        """Solve with `render` making each problem's messages (a prompt-level method's)."""
+        engine = ctx.engine
+        base = prompts(problems, engine, render)
         if needs_answer_phase(problems, engine):  # the client's stop strings end the answer, not the thinking
-            comps = think_then_answer(problems, engine, base, self.max_tokens, progress, self.want_logprobs)
+            comps = think_then_answer(problems, ctx, base, self.max_tokens)
         else:
-            comps = engine.complete([request(prob, p, self.max_tokens, "all", logprobs=self.want_logprobs)
-                                     for prob, p in zip(problems, base)], progress)
+            comps = engine.complete([request(prob, p, self.max_tokens, "all", logprobs=ctx.logprobs,
+                                             sink=ctx.stream(prob))
+                                     for prob, p in zip(problems, base)], ctx.progress)
         out = []
         for prob, b, c in zip(problems, base, comps):
             s = engine.format.split(c.token_ids)
             lps = c.logprobs[s.answer_start:s.answer_start + len(s.answer_ids)] if c.logprobs else None
-            sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
+            sol = self.make_solution(prob, ctx, s.thinking_ids, s.answer_ids, c.finish_reason,
                                      forward_passes=len(c.token_ids), answer_logprobs=lps, prompt_ids=b,
                                      closed=s.closed, answer_tail=c.stop_tail if s.closed else "")
             if decoding(prob).logprobs:
@@ -60,7 +65,7 @@ class CoT(Method):
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class NoThink(Method):
     """NoThinking (Ma et al. 2025): thinking off the family's way (Qwen3's switch, else a prefilled empty
     section, rendered by the format), then the model answers."""
@@ -68,28 +73,31 @@ class NoThink(Method):
     name = "nothink"
     steers_thinking = True
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        engine = ctx.engine
         fmt = engine.format
         fmt.require_thinking(self.name)
         for prob in problems:
-            if prob.sink is not None:
-                injected(prob.sink, fmt.spec.close)  # the stream's reasoning is empty; the answer follows
+            if (sink := ctx.stream(prob)) is not None:
+                injected(sink, fmt.spec.close)  # the stream's reasoning is empty; the answer follows
         base = prompts(problems, engine, thinking=False)
         room = min(self.answer_room(engine), self.max_tokens)
-        reqs = [request(prob, p, room, "answer", logprobs=self.want_logprobs) for prob, p in zip(problems, base)]
+        reqs = [request(prob, p, room, "answer", logprobs=ctx.logprobs, sink=ctx.stream(prob))
+                for prob, p in zip(problems, base)]
         out = []
-        for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
+        for prob, b, c in zip(problems, base, engine.complete(reqs, ctx.progress)):
             ans = fmt.strip_stop(c.token_ids) if c.finish_reason == "stop" and c.stop_reason is None else c.token_ids
             lps = c.logprobs[:len(ans)] if c.logprobs else None
-            sol = self.make_solution(prob, engine, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
-                                     answer_logprobs=lps, prompt_ids=b, answer_tail=c.stop_tail)
+            sol = self.make_solution(prob, ctx, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
+                                     answer_logprobs=lps, prompt_ids=b, answer_tail=c.stop_tail,
+                                     close_injected=True)
             if decoding(prob).logprobs:
                 sol.logprobs = TokenLogprobs(answer=entries(c, ans))
             out.append(sol)
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class CappedThinking(Method):
     """Thinking capped at `max` tokens, the transition phrase included; when the cap is hit the method
     closes thinking with the phrase and the format's closing marker, and the model answers."""
@@ -120,7 +128,7 @@ class CappedThinking(Method):
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class Budget(CappedThinking):
     """Cap thinking at `max` tokens (Qwen3's thinking budget, s1's budget forcing upper bound)."""
 
@@ -131,9 +139,10 @@ class Budget(CappedThinking):
     # and the closing marker as its reasoning_end_str: brevity.serve.upstream.native_budget_args(FORMAT)).
     native: bool = False
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
         if not self.native:
-            return capped(self, problems, engine, progress)
+            return capped(self, problems, ctx)
+        engine = ctx.engine
         fmt = engine.format
         room = self.room(engine)  # the server counts thinking before its closing phrase
         phrase = self.closing(engine)
@@ -142,14 +151,17 @@ class Budget(CappedThinking):
                                "writes thinking and answer); drop stop, or serve budgets with native=false")
         base = prompts(problems, engine)
         total = room + len(encode(engine, phrase)) + len(fmt.close_ids) + self.answer_room(engine)
-        reqs = [request(prob, p, total, "all",
+        reqs = [request(prob, p, total, "all", sink=ctx.stream(prob),
                         thinking_budget=room) for prob, p in zip(problems, base)]
         out = []
-        for prob, b, c in zip(problems, base, engine.complete(reqs, progress)):
+        for prob, b, c in zip(problems, base, engine.complete(reqs, ctx.progress)):
             s = fmt.split(c.token_ids)
-            forced = engine.tokenizer.decode(s.thinking_ids).endswith(phrase)
-            out.append(self.make_solution(prob, engine, s.thinking_ids, s.answer_ids, c.finish_reason,
+            thinking = engine.tokenizer.decode(s.thinking_ids, skip_special_tokens=False)
+            forced = thinking.endswith(phrase)  # the server wrote the phrase and the closing marker
+            spans = [[len(thinking) - len(phrase), len(thinking)]] if forced else []
+            out.append(self.make_solution(prob, ctx, s.thinking_ids, s.answer_ids, c.finish_reason,
                                           forward_passes=len(c.token_ids), prompt_ids=b, closed=s.closed,
+                                          injected=spans, close_injected=forced,
                                           **({"forced": True} if forced else {})))
             if decoding(prob).logprobs:
                 out[-1].logprobs = split_logprobs(c, fmt)
@@ -157,7 +169,7 @@ class Budget(CappedThinking):
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class BudgetWait(CappedThinking):
     """s1 budget forcing both ways: cap at `max`; when the model closes thinking before `min` tokens,
     suppress `</think>` and append "Wait" (up to `waits` times) so that it thinks on."""
@@ -173,12 +185,12 @@ class BudgetWait(CappedThinking):
         if self.min < 0 or self.waits < 0:
             raise BrevityError(f"budget-wait: min and waits must be >= 0, got min={self.min} waits={self.waits}")
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        return capped(self, problems, engine, progress, min_tokens=self.min, waits=self.waits, wait=self.wait)
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        return capped(self, problems, ctx, min_tokens=self.min, waits=self.waits, wait=self.wait)
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class NoWait(Method):
     """NoWait (Wang et al. 2025): ban reflection words while thinking (a logit bias of -100 on every
     token that spells one of `words`, separated by |), then answer normally."""
@@ -190,16 +202,17 @@ class NoWait(Method):
     def banned(self, engine) -> tuple[tuple[int, float], ...]:
         return banned_tokens(engine.tokenizer, self.words)
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        engine = ctx.engine
         base = prompts(problems, engine, steer=True)
-        thoughts = new_thoughts(problems)
+        thoughts = new_thoughts(problems, ctx)
         room = max(0, self.max_tokens - self.answer_room(engine))
         comps = extend(engine, base, thoughts, list(range(len(problems))), [room] * len(problems),
                        logit_bias=self.banned(engine))
         for i, c in comps.items():
             if c.finish_reason == "length" and not thoughts[i].done:
                 force_close(engine, thoughts[i])
-        return answer(self, problems, engine, base, thoughts, progress)
+        return answer(self, problems, ctx, base, thoughts)
 
 
 @functools.lru_cache(maxsize=16)
@@ -214,13 +227,14 @@ def banned_tokens(tokenizer, words: str) -> tuple[tuple[int, float], ...]:
     return tuple((i, -100.0) for i in ids)
 
 
-def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None = None, min_tokens: int = 0,
-           waits: int = 0, wait: str = "") -> list[Solution]:
+def capped(method: CappedThinking, problems, ctx: RunContext, min_tokens: int = 0, waits: int = 0,
+           wait: str = "") -> list[Solution]:
     """Think up to the cap in batched rounds; a thought closed too early gets "Wait" instead of `</think>`
     while it has waits left; a thought that reaches the cap gets the phrase. Then answer."""
+    engine = ctx.engine
     room = method.room(engine)
     base = prompts(problems, engine, steer=True)
-    thoughts = new_thoughts(problems)
+    thoughts = new_thoughts(problems, ctx)
     used = [0] * len(problems)
     wait_len = len(encode(engine, wait)) if wait else 0
     active = list(range(len(problems))) if room else []
@@ -242,4 +256,4 @@ def capped(method: CappedThinking, problems, engine, progress: ProgressFn | None
             force_close(engine, t, method.closing(engine))
         if used[i]:
             t.extra["waits"] = used[i]
-    return answer(method, problems, engine, base, thoughts, progress)
+    return answer(method, problems, ctx, base, thoughts)

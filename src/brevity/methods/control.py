@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from brevity.engines.base import NO_SHAPING, Completion, Engine, ProgressFn, Request, Shaping
+from brevity.engines.base import NO_SHAPING, Completion, Engine, Request, Shaping
+from brevity.methods.base import RunContext
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
 from brevity.tasks.grading import extract_answer
@@ -92,11 +93,13 @@ def decoding(problem: Problem) -> Decoding:
 
 
 def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Literal["thinking", "answer", "all"],
-            prior: int = 0, stop: tuple[str, ...] = (), logprobs: bool = False, **kw: Any) -> Request:
+            prior: int = 0, stop: tuple[str, ...] = (), logprobs: bool = False, sink: Any = None,
+            **kw: Any) -> Request:
     """An engine Request for text the client reads, with the problem's decoding settings: `part` "thinking"
     (the client's stop strings do not apply), "answer" (they do), or "all" (one call writes thinking and
     answer; the caller checks `needs_answer_phase` first). `prior`: tokens this problem generated or had
-    injected before this call (they vary the round's seed). `stop`, `logprobs`: the method's own needs."""
+    injected before this call (they vary the round's seed). `stop`, `logprobs`: the method's own needs. `sink`: the
+    problem's stream (`RunContext.stream`), which gets the text as the engine writes it."""
     d = decoding(problem)
     seed = None if d.seed is None else (d.seed + 1_000_003 * prior) % 2**63
     stops = tuple(dict.fromkeys((*stop, *(d.stop if part != "thinking" else ()))))
@@ -104,7 +107,7 @@ def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Li
         else d.shaping
     keep = d.stop if d.include_stop_str_in_output and part != "thinking" else ()
     return Request(prompt, max_tokens, stop=stops, temperature=d.temperature, top_p=d.top_p, top_k=d.top_k,
-                   seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=problem.sink,
+                   seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=sink,
                    shaping=shaping, keep_stop=keep, **kw)
 
 
@@ -128,22 +131,24 @@ def closing_text(engine: Engine, end: Sequence[int]) -> str:
     return spec.close + (spec.after_close if len(end) > len(engine.format.close_ids) else "")
 
 
-def think_then_answer(problems: Sequence[Problem], engine: Engine, base: Sequence[tuple[int, ...]], max_tokens: int,
-                      progress: ProgressFn | None = None, logprobs: bool = False) -> list[Completion]:
+def think_then_answer(problems: Sequence[Problem], ctx: RunContext, base: Sequence[tuple[int, ...]],
+                      max_tokens: int) -> list[Completion]:
     """What one call up to `max_tokens` would write, in two: thinking up to the format's closing marker, then
     (after the marker) the answer with the client's stop strings. Returns one Completion per problem, as the
     single call would (the marker's entries carry no logprob: it was cut by the stop and put back)."""
+    engine, logprobs, progress = ctx.engine, ctx.logprobs, ctx.progress
     close = engine.format.spec.close
-    firsts = engine.complete([request(p, b, max_tokens, "thinking", stop=(close,), logprobs=logprobs)
-                              for p, b in zip(problems, base)])
+    firsts = engine.complete([request(p, b, max_tokens, "thinking", stop=(close,), logprobs=logprobs,
+                                      sink=ctx.stream(p)) for p, b in zip(problems, base)])
     closed = [i for i, c in enumerate(firsts) if c.stop_reason == close]
     ends = {i: list(closing(engine, problems[i])) for i in closed}
     for i in closed:
-        if problems[i].sink is not None:
-            problems[i].sink.write(closing_text(engine, ends[i]))
+        if (sink := ctx.stream(problems[i])) is not None:
+            sink.write(closing_text(engine, ends[i]))
     seconds = engine.complete([request(problems[i], base[i] + tuple(firsts[i].token_ids) + tuple(ends[i]),
                                        max(0, max_tokens - len(firsts[i].token_ids) - len(ends[i])), "answer",
-                                       prior=len(firsts[i].token_ids) + len(ends[i]), logprobs=logprobs)
+                                       prior=len(firsts[i].token_ids) + len(ends[i]), logprobs=logprobs,
+                                       sink=ctx.stream(problems[i]))
                                for i in closed], progress)
     out = list(firsts)
     for i, c in zip(closed, seconds):
@@ -221,6 +226,8 @@ class Thought:
     # so stopping at "\nWait" leaves "."): it goes in with what the method writes next, tokenized together as
     # the model's tokenizer would, so the model never sees a split it was not trained on.
     tail: str = ""
+    # [start, end) character spans of the thinking text that the method wrote, not the model (Solution.injected)
+    injected: list[list[int]] = field(default_factory=list)
 
 
 def injected(sink: Any, text: str) -> None:
@@ -228,8 +235,8 @@ def injected(sink: Any, text: str) -> None:
     getattr(sink, "inject", sink.write)(text)
 
 
-def new_thoughts(problems: Sequence[Problem]) -> list[Thought]:
-    return [Thought(sink=p.sink, problem=p) for p in problems]
+def new_thoughts(problems: Sequence[Problem], ctx: RunContext) -> list[Thought]:
+    return [Thought(sink=ctx.stream(p), problem=p) for p in problems]
 
 
 def inject(engine: Engine, thought: Thought, text: str) -> None:
@@ -239,8 +246,19 @@ def inject(engine: Engine, thought: Thought, text: str) -> None:
     thought.tail = ""
     thought.ids += ids
     thought.entries += [(t, None, None) for t in ids]
+    if text:  # where it lies in the thinking text: its end, as the tokenizer decodes the thought
+        end = len(engine.tokenizer.decode(thought.ids, skip_special_tokens=False))
+        mark_injected(thought.injected, end - len(text), end)
     if thought.sink is not None and text:
         injected(thought.sink, text)
+
+
+def mark_injected(spans: list[list[int]], start: int, end: int) -> None:
+    """Add [start, end) to a list of injected spans, merged with the last when they touch."""
+    if spans and spans[-1][1] >= start:
+        spans[-1][1] = max(spans[-1][1], end)
+    else:
+        spans.append([start, end])
 
 
 def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thought], active: list[int],
@@ -279,7 +297,7 @@ def extend(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Thoug
 def _thought_request(t: Thought, prompt: tuple[int, ...], n: int, part, prior: int, **kw) -> Request:
     if t.problem is None:  # a thought built by hand (tests): greedy
         return Request(prompt, n, sink=t.sink, **kw)
-    return request(t.problem, prompt, n, part, prior, **kw)
+    return request(t.problem, prompt, n, part, prior, sink=t.sink, **kw)
 
 
 def _partial_marker(ids: list[int], marker: list[int]) -> int:
@@ -331,10 +349,11 @@ def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Though
     return out
 
 
-def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[tuple[int, ...]],
-           thoughts: list[Thought], progress: ProgressFn | None = None) -> list[Solution]:
+def answer(method, problems: Sequence[Problem], ctx: RunContext, base: Sequence[tuple[int, ...]],
+           thoughts: list[Thought]) -> list[Solution]:
     """Close every thought with the format's closing marker and let the model answer (room: the format's
     answer tokens); build the Solutions."""
+    engine = ctx.engine
     fmt = engine.format
     ends = [closing(engine, p) for p in problems]
     for t in thoughts:  # a tail nothing followed: its own tokens
@@ -348,13 +367,14 @@ def answer(method, problems: Sequence[Problem], engine: Engine, base: Sequence[t
     reqs = [_thought_request(t, b + tuple(t.ids) + end, method.answer_room(engine), "answer", len(t.ids) + len(end))
             for b, t, end in zip(base, thoughts, ends)]
     out = []
-    for prob, b, t, c, end in zip(problems, base, thoughts, engine.complete(reqs, progress), ends):
+    for prob, b, t, c, end in zip(problems, base, thoughts, engine.complete(reqs, ctx.progress), ends):
         extra = dict(t.extra)
         if t.forced:
             extra["forced"] = True
         ans = fmt.strip_stop(c.token_ids)
-        sol = method.make_solution(prob, engine, t.ids, ans, c.finish_reason, answer_tail=c.stop_tail,
-                                   forward_passes=t.passes + len(c.token_ids), prompt_ids=b, **extra)
+        sol = method.make_solution(prob, ctx, t.ids, ans, c.finish_reason, answer_tail=c.stop_tail,
+                                   forward_passes=t.passes + len(c.token_ids), prompt_ids=b,
+                                   injected=t.injected, close_injected=not t.closed, **extra)
         sol.probe_tokens, sol.probe_seconds = t.probe_tokens, t.probe_seconds
         if decoding(prob).logprobs:
             sol.logprobs = TokenLogprobs(t.entries, [(i, None, None) for i in end], entries(c, ans))

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brevity.engines.base import ProgressFn
 from brevity.errors import BrevityError
-from brevity.methods.base import Method, register
+from brevity.methods.base import Method, RunContext, register
 from brevity.methods.control import (
     Thought,
     answer,
@@ -29,7 +28,7 @@ from brevity.methods.control import (
 from brevity.methods.solution import Solution
 
 
-@dataclass
+@dataclass(frozen=True)
 class EarlyExit(Method):
     steers_thinking = True
     # Text after the closing marker that makes the model state its answer, and where that answer ends;
@@ -58,10 +57,11 @@ class EarlyExit(Method):
             raise BrevityError(f"{self.name}: budget {self.budget} is smaller than the closing phrase; raise it")
         return room
 
-    def _start(self, problems, engine):
+    def _start(self, problems, ctx: RunContext):
+        engine = ctx.engine
         engine.format.require_thinking(self.name)
         base = prompts(problems, engine, steer=True)
-        return base, new_thoughts(problems), self._room(engine)
+        return engine, base, new_thoughts(problems, ctx), self._room(engine)
 
     def _probe(self, engine, base, thoughts, active):
         """Trial answers the model's format's way, unless the spec names its own inducer."""
@@ -78,7 +78,7 @@ class EarlyExit(Method):
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class Deer(EarlyExit):
     """At each transition point (a line starting with one of `words`, separated by |), induce a trial
     answer; exit when the mean probability of its tokens reaches `threshold`, else continue thinking
@@ -97,8 +97,8 @@ class Deer(EarlyExit):
         if not [w for w in self.words.split("|") if w.strip()]:
             raise BrevityError("deer: words must name at least one transition word, e.g. words=Wait|Hmm")
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        base, thoughts, room = self._start(problems, engine)
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        engine, base, thoughts, room = self._start(problems, ctx)
         points = tuple("\n" + w.strip() for w in self.words.split("|") if w.strip())
         active = list(range(len(problems))) if room > 0 else []
         while active:
@@ -123,11 +123,11 @@ class Deer(EarlyExit):
         for t in thoughts:
             if not t.done:
                 force_close(engine, t)
-        return answer(self, problems, engine, base, thoughts, progress)
+        return answer(self, problems, ctx, base, thoughts)
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class Dynasor(EarlyExit):
     """Every `every` thinking tokens, induce a trial answer; exit when the last `agree` trial answers
     are the same number."""
@@ -143,8 +143,8 @@ class Dynasor(EarlyExit):
             raise BrevityError(f"dynasor: every must be > 0 and agree >= 1, got every={self.every} "
                                f"agree={self.agree}")
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        base, thoughts, room = self._start(problems, engine)
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        engine, base, thoughts, room = self._start(problems, ctx)
         history: list[list[str | None]] = [[] for _ in problems]
         active = list(range(len(problems))) if room > 0 else []
         while active:
@@ -163,4 +163,4 @@ class Dynasor(EarlyExit):
         for t in thoughts:
             if not t.done:  # room 0: the phrase fills the whole budget
                 force_close(engine, t)
-        return answer(self, problems, engine, base, thoughts, progress)
+        return answer(self, problems, ctx, base, thoughts)

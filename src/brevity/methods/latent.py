@@ -193,7 +193,7 @@ def decoders(model_path) -> tuple[str, ...] | None:
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class Coconut(Method):
     """Decode a Coconut model: n continuous thoughts on the KV cache, `<eot>`, then the answer. The
     thoughts count as generated positions (as in Coconut's paper), not as thinking tokens."""
@@ -203,11 +203,12 @@ class Coconut(Method):
     thoughts: int = -1  # -1: the number the model was trained with (its manifest)
     reforward: bool = False  # decode as Coconut's official code does (no KV cache): the reference
 
-    def solve(self, problems, engine, progress=None) -> list[Solution]:
+    def solve(self, problems, ctx) -> list[Solution]:
         from brevity.errors import BrevityError
         from brevity.methods.control import prompts, refuse_decoding
 
         refuse_decoding(problems, self.name)
+        engine = ctx.engine
         model, tok = engine.model(), engine.tokenizer
         n = self.thoughts if self.thoughts >= 0 else latent_manifest(engine.model_path).get("thoughts")
         if n is None:
@@ -223,11 +224,11 @@ class Coconut(Method):
                          **thought_input)
             for prob, prefix, ids in zip(problems[i:i + bs], prefixes[i:i + bs], gen):
                 s = engine.format.split(ids)
-                sol = self.make_solution(prob, engine, s.thinking_ids, s.answer_ids,
+                sol = self.make_solution(prob, ctx, s.thinking_ids, s.answer_ids,
                                          "stop" if ids and ids[-1] == tok.eos_token_id else "length",
                                          forward_passes=1 + n + len(ids), prompt_ids=prefix, closed=s.closed)
                 sol.latent_steps = n
                 out.append(sol)
-            if progress:
-                progress(len(gen))
+            if ctx.progress:
+                ctx.progress(len(gen))
         return out

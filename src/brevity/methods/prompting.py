@@ -16,9 +16,9 @@ import tomllib
 from dataclasses import dataclass, field, make_dataclass
 from pathlib import Path
 
-from brevity.engines.base import ProgressFn, Request
+from brevity.engines.base import Request
 from brevity.errors import BrevityError
-from brevity.methods.base import Method, register
+from brevity.methods.base import Method, RunContext, register
 from brevity.methods.budget import CoT
 from brevity.methods.solution import Solution
 from brevity.tasks import Problem
@@ -44,7 +44,7 @@ def render_template(name: str, question: str, **params) -> list[dict[str, str]]:
     return chat(user, system=t.get("system"))
 
 
-@dataclass
+@dataclass(frozen=True)
 class Prompted(CoT):
     """`cot` with a template's instruction; subclasses are made from prompts.toml."""
 
@@ -65,7 +65,7 @@ class Prompted(CoT):
 
 def _make_prompted(name: str, t: dict) -> type[Method]:
     fields = [(k, type(v), field(default=v)) for k, v in t.get("params", {}).items()]
-    cls = make_dataclass(name.replace("-", "_").title(), fields, bases=(Prompted,),
+    cls = make_dataclass(name.replace("-", "_").title(), fields, bases=(Prompted,), frozen=True,
                          namespace={"name": name, "positional": t.get("positional"), "__doc__": t["about"]})
     return register(cls)
 
@@ -76,16 +76,15 @@ for _name, _t in templates().items():
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class TaleEP(CoT):
     """TALE-EP: one call asks the model for a token budget, a second solves with it in the prompt. The
     estimate's tokens are overhead, reported in the probe columns."""
 
     name = "tale-ep"
-    # Each problem's estimate while its batch is solved, by problem id: a gateway may run two batches at once.
-    _budgets: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        engine = ctx.engine
         tok = engine.tokenizer
         t = templates()[self.name]
         fmt = engine.format  # the estimate is a direct answer: thinking off, the family's way
@@ -98,19 +97,14 @@ class TaleEP(CoT):
         for c in comps:
             m = re.search(r"\d+", tok.decode(c.token_ids, skip_special_tokens=True))
             budgets.append(int(m.group()) if m else None)
-        self._budgets.update((p.id, b) for p, b in zip(problems, budgets))
-        try:
-            sols = super().solve(problems, engine, progress)
-        finally:
-            for p in problems:
-                self._budgets.pop(p.id, None)
+        by_id = {p.id: b for p, b in zip(problems, budgets)}  # this batch's estimates: the method stays unchanged
+        sols = self.solve_rendered(problems, ctx, lambda p, fmt: self.render_budget(p, fmt, by_id.get(p.id)))
         for s, a, c, b in zip(sols, ask, comps, budgets):
             s.probe_tokens, s.probe_seconds = len(a) + len(c.token_ids), share
             s.extra["estimate"] = b
         return sols
 
-    def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
-        budget = self._budgets.get(problem.id)  # none yet: the plain prompt (TALE-EP's fallback)
+    def render_budget(self, problem: Problem, fmt, budget: int | None) -> list[dict[str, str]]:
         if budget is None:  # no number came back: solve without a budget, as the paper's fallback
             return fmt.messages(problem.question)
         return chat(templates()[self.name]["user"].format(question=fmt.question(problem.question), budget=budget))
@@ -125,7 +119,7 @@ def sot_paradigm(question: str) -> str:
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class SketchOfThought(CoT):
     """SoT: the router's paradigm prompt as the system message, then full-thinking decoding."""
 
@@ -135,8 +129,8 @@ class SketchOfThought(CoT):
         paradigm = templates()["sot"]["paradigms"][sot_paradigm(problem.question)]
         return chat(fmt.question(problem.question), system=paradigm)
 
-    def solve(self, problems, engine, progress: ProgressFn | None = None) -> list[Solution]:
-        sols = super().solve(problems, engine, progress)
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        sols = super().solve(problems, ctx)
         for s, p in zip(sols, problems):
             s.extra["paradigm"] = sot_paradigm(p.question)
         return sols

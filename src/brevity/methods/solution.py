@@ -29,6 +29,9 @@ class Solution:
     thinking: str = ""
     answer: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    # [start, end) character spans of `thinking + close` (the format's closing marker) that the method wrote, not
+    # the model: a closing phrase, "Wait", a forced closing marker. A span at len(thinking) is the closing marker.
+    injected: list[list[int]] = field(default_factory=list)
     # A served request's token log-probabilities (brevity.methods.control.TokenLogprobs), when it asked for
     # them; the response's, not the record's: to_dict leaves it out.
     logprobs: Any = field(default=None, compare=False, repr=False)

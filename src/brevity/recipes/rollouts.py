@@ -57,7 +57,7 @@ def method_rollouts(engine: Engine, problems: Sequence[Problem], spec: str, samp
     from brevity.methods import build_method
 
     tok = engine.tokenizer
-    sols = score_solutions(problems, build_method(spec).solve(problems, engine, progress=progress))
+    sols = score_solutions(problems, build_method(spec).run(problems, engine, progress=progress))
     ids = tok([s.thinking.rstrip("\n") for s in sols], add_special_tokens=False).input_ids
     return [[Rollout(s.problem_id, sample, list(t), s.answer, s.correct, s.finish_reason == "stop")]
             for s, t in zip(sols, ids)]

@@ -19,19 +19,19 @@ def evaluate_route(route: Route, strong_model: str, task: TaskSpec, n: int, make
     from brevity.ui import ProgressUI
 
     ui = ui or ProgressUI(enabled=False)
-    route.context = RunContext(make_engine, task)
     engine = make_engine(strong_model)
-    route.prepare(engine, ui)
-    fast_m, fast_engine, strong_m = route._sides(engine)
+    state = route.prepare(RunContext(engine, make_engine=make_engine, task=task, ui=ui))
+    fast_m, strong_m = route.side_methods()
+    fast_engine = route.fast_engine(RunContext(engine, make_engine=make_engine), state)
     test = load_problems(task.name, split="test", n=n, **dict(task.params))
     with ui.task(f"{route.spec()}: fast side on test", n) as adv:
-        fast = run_side(fast_m, fast_engine, test, adv)
+        fast = run_side(fast_m, fast_engine, test, adv, logprobs=True)
     with ui.task(f"{route.spec()}: strong side on test", n) as adv:
         strong = run_side(strong_m, engine, test, adv)
-    scores = route.scores(test, fast_engine, fast)
+    scores = route.scores(test, fast_engine, fast, state)
     curve = route.curve(scores, fast, strong)
     fa, sa = curve.accuracy[0], curve.accuracy[-1]
-    thr = route._state["threshold"]
+    thr = state["threshold"]
     up = [s > thr for s in scores]
     # The operating point the validation-calibrated threshold gives on test.
     routed_cost = route.routed_costs(fast, strong)
@@ -44,7 +44,7 @@ def evaluate_route(route: Route, strong_model: str, task: TaskSpec, n: int, make
         "strong_cost": sum(s.generated_positions for s in strong) / n,
         "cpt50": cpt(curve, 0.5, fa, sa), "cpt80": cpt(curve, 0.8, fa, sa), "cpt95": cpt(curve, 0.95, fa, sa),
         "apgr": apgr(curve, fa, sa),
-        "calibrated": {"validation_share": route._state["calibrated_share"], "threshold": thr,
+        "calibrated": {"validation_share": state["calibrated_share"], "threshold": thr,
                        "test_share": sum(up) / n, "test_accuracy": acc, "test_cost": cost},
         "curve": {"share": curve.share, "accuracy": curve.accuracy, "cost": curve.cost},
     }

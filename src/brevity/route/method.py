@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brevity.engines.base import Engine, ProgressFn
+from brevity.engines.base import Engine
 from brevity.errors import BrevityError
-from brevity.methods.base import Method, build_method, register
+from brevity.methods.base import Method, RunContext, build_method, register
 from brevity.methods.control import injected
 from brevity.methods.solution import Solution
 from brevity.route.curves import quality_curve, smallest_share, threshold_for_share
-from brevity.tasks import Problem
 
 log = logging.getLogger("brevity.route")
 
@@ -42,13 +41,13 @@ CONFIDENCE_METHODS = ("cot", "nothink")  # fast sides that can report answer log
 
 
 @register
-@dataclass
+@dataclass(frozen=True)
 class Route(Method):
     name = "route"
     positional = "kind"
     kind: str = "cascade"
     fast: str = "tiny-llm"  # the fast model (cascade, router); a switch uses the strong model itself
-    fast_method: str = ""  # default: cot for cascade and router, nothink for switch
+    fast_method: str = ""  # default: cot for cascade and router, nothing for switch
     strong: str = "deer"  # the strong side's method, on the route's @model
     share: float = -1.0  # target share of strong calls; negative: chosen on validation
     max_drop: float = 0.005  # accuracy the automatic share may give up against the strong side alone
@@ -57,7 +56,6 @@ class Route(Method):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self._state: dict[str, Any] = {}  # the fast engine, the router, the calibrated threshold
         if self.kind not in KINDS:
             raise BrevityError(f"route kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.share > 1.0:
@@ -70,9 +68,6 @@ class Route(Method):
                                f"answer log-probabilities), got {fast!r}")
         build_method(self.strong)
 
-    def adopt(self, prepared: Method) -> None:
-        self._state = prepared._state  # type: ignore[attr-defined]
-
     def fast_spec(self) -> str:
         return self.fast_method or ("nothink" if self.kind == "switch" else "cot")
 
@@ -80,46 +75,49 @@ class Route(Method):
         return [] if self.kind == "switch" else [self.fast]
 
     # The two sides -----------------------------------------------------------------------
-    def _sides(self, engine: Engine) -> tuple[Method, Engine, Method]:
-        fast_m, strong_m = build_method(self.fast_spec()), build_method(self.strong)
-        for m in (fast_m, strong_m):
-            m.max_tokens, m.context = self.max_tokens, self.context
-        fast_m.want_logprobs = True
-        if self.kind == "switch":
-            return fast_m, engine, strong_m
-        if "fast_engine" not in self._state:
-            make = self.context.make_engine if self.context else _default_engine
-            self._state["fast_engine"] = make(self.fast)
-        return fast_m, self._state["fast_engine"], strong_m
+    def side_methods(self) -> tuple[Method, Method]:
+        """The fast and the strong side's methods, with the route's max_tokens."""
+        return tuple(dataclasses.replace(build_method(s), max_tokens=self.max_tokens)
+                     for s in (self.fast_spec(), self.strong))  # type: ignore[return-value]
 
-    def scores(self, problems, fast_engine: Engine, fast_sols: list[Solution] | None) -> list[float]:
+    def fast_engine(self, ctx: RunContext, state: dict) -> Engine:
+        """The fast side's engine: the route's own for a switch, else one for `fast` (made once per run)."""
+        if self.kind == "switch":
+            return ctx.engine
+        if state.get("fast_engine") is None:
+            state["fast_engine"] = (ctx.make_engine or _zoo_engine)(self.fast)
+        return state["fast_engine"]
+
+    def scores(self, problems, fast_engine: Engine, fast_sols: list[Solution] | None, state: dict) -> list[float]:
         """How much each problem needs the strong side: the router's probability, or minus the fast
         answer's mean log-probability (no answer: certainly)."""
         if self.kind == "router":
             from brevity.route.router import question_features
 
-            return [float(x) for x in self._state["router"].score(question_features(fast_engine, problems))]
+            return [float(x) for x in state["router"].score(question_features(fast_engine, problems))]
         return [-s.extra["answer_logprob"] if "answer_logprob" in s.extra else math.inf for s in fast_sols]
 
     # Calibration ---------------------------------------------------------------------------
-    def prepare(self, engine: Engine, ui: Any = None) -> None:
-        if "threshold" in self._state:
-            return
+    def prepare(self, ctx: RunContext) -> dict:
+        """The run's state: the fast engine and what calibration decided (the threshold, the share, the router),
+        calibrated on the context's task or read from an earlier calibration of the same settings."""
         from brevity.route.sides import run_side
         from brevity.tasks import TaskSpec, load_problems
         from brevity.ui import ProgressUI
 
-        task = self.context.task if self.context else TaskSpec("arith")
-        fast_m, fast_engine, strong_m = self._sides(engine)
+        task = ctx.task or TaskSpec("arith")
+        state: dict[str, Any] = {}
+        fast_m, strong_m = self.side_methods()
+        fast_engine, engine = self.fast_engine(ctx, state), ctx.engine
         saved = self._calibration_path(engine, fast_engine, task)
-        if self._load_calibration(saved):
-            return
-        ui = ui or ProgressUI(enabled=False)
+        if (loaded := self._load_calibration(saved)) is not None:
+            return {**state, **loaded}
+        ui = ctx.ui or ProgressUI(enabled=False)
 
         def both(split: str, n: int):
             probs = load_problems(task.name, split=split, n=n, **dict(task.params))
             with ui.task(f"route {self.kind}: fast side on {split}", len(probs)) as adv:
-                f = run_side(fast_m, fast_engine, probs, adv)
+                f = run_side(fast_m, fast_engine, probs, adv, logprobs=True)
             with ui.task(f"route {self.kind}: strong side on {split}", len(probs)) as adv:
                 s = run_side(strong_m, engine, probs, adv)
             return probs, f, s
@@ -129,35 +127,39 @@ class Route(Method):
 
             probs, f, s = both("train", self.train_n)
             needs = [(not a.correct) and b.correct for a, b in zip(f, s)]
-            self._state["router"] = Router.fit(question_features(fast_engine, probs), needs)
+            state["router"] = Router.fit(question_features(fast_engine, probs), needs)
         probs, f, s = both("validation", self.calib_n)
-        scores = self.scores(probs, fast_engine, f)
+        scores = self.scores(probs, fast_engine, f, state)
         share = self.share
         if share < 0:
             curve = self.curve(scores, f, s)
             strong_acc = sum(x.correct for x in s) / len(s)
             share = smallest_share(curve, strong_acc - self.max_drop)
-        self._state.update(threshold=threshold_for_share(scores, share), calibrated_share=share)
+        state.update(threshold=threshold_for_share(scores, share), calibrated_share=share)
         saved.parent.mkdir(parents=True, exist_ok=True)
         tmp = saved.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self.calibration()) + "\n")
+        tmp.write_text(json.dumps(self.calibration(state)) + "\n")
         os.replace(tmp, saved)  # whole or absent: a reader never sees half a file
+        return state
 
     # A saved calibration -------------------------------------------------------------------
-    def calibration(self) -> dict:
+    def calibration(self, state: dict) -> dict:
         """What calibration decided, as JSON-able values (the threshold, the share, the router's weights)."""
-        router = self._state.get("router")
-        return {"version": CALIBRATION_VERSION, "threshold": self._state["threshold"],
-                "calibrated_share": self._state["calibrated_share"], "router": router.as_dict() if router else None}
+        router = state.get("router")
+        return {"version": CALIBRATION_VERSION, "threshold": state["threshold"],
+                "calibrated_share": state["calibrated_share"], "router": router.as_dict() if router else None}
 
-    def restore(self, saved: dict) -> None:
+    def restore(self, saved: dict) -> dict:
+        """A run's state from a saved calibration (the fast engine is made when first needed)."""
         from brevity.route.router import Router
 
         if saved.get("version") != CALIBRATION_VERSION:
             raise ValueError(f"calibration version {saved.get('version')!r}")
+        state: dict[str, Any] = {"threshold": float(saved["threshold"]),
+                                 "calibrated_share": float(saved["calibrated_share"])}
         if self.kind == "router":
-            self._state["router"] = Router.from_dict(saved["router"])
-        self._state.update(threshold=float(saved["threshold"]), calibrated_share=float(saved["calibrated_share"]))
+            state["router"] = Router.from_dict(saved["router"])
+        return state
 
     def _calibration_path(self, engine: Engine, fast_engine: Engine, task) -> Path:
         """Where this route's calibration is saved: keyed by both models' hashes (an upstream's server and
@@ -168,16 +170,15 @@ class Route(Method):
                           self.max_tokens, task.as_dict()], sort_keys=True, default=str)
         return cache_dir() / f"calibration-{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
 
-    def _load_calibration(self, path: Path) -> bool:
-        """Restore a saved calibration; False when there is none (or it is unreadable: calibrate again)."""
+    def _load_calibration(self, path: Path) -> dict | None:
+        """A saved calibration's state; None when there is none (or it is unreadable: calibrate again)."""
         try:
-            self.restore(json.loads(path.read_text()))
+            return self.restore(json.loads(path.read_text()))
         except FileNotFoundError:
-            return False
+            return None
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.warning("ignoring the saved route calibration %s (%s); calibrating again", path, e)
-            return False
-        return True
+            return None
 
     def curve(self, scores: list[float], fast: list[Solution], strong: list[Solution]):
         """Quality and cost for every share of strong calls, from both sides' outcomes on the same problems."""
@@ -190,28 +191,31 @@ class Route(Method):
                 for x, y in zip(fast, strong)]
 
     # Solving -------------------------------------------------------------------------------
-    def solve(self, problems, engine: Engine, progress: ProgressFn | None = None) -> list[Solution]:
-        self.prepare(engine)
+    def solve(self, problems, ctx: RunContext) -> list[Solution]:
+        state = ctx.state if ctx.state is not None else self.prepare(ctx)
+        engine = ctx.engine
         # Each side streams into a recorder: a cascade's fast answer may be dropped; the chosen side's recording is
         # replayed to the reader, its injected text (a closing phrase, a marker) marked as the method wrote it.
-        sinks = {p.id: p.sink for p in problems}
-        fast_rec = {p.id: Recorder(p.sink) for p in problems if p.sink is not None}
-        strong_rec = {p.id: Recorder(p.sink) for p in problems if p.sink is not None}
-        problems = [dataclasses.replace(p, sink=None) for p in problems]
-        fast_m, fast_engine, strong_m = self._sides(engine)
-        thr = self._state["threshold"]
+        fast_rec = {p.id: Recorder(ctx.stream(p)) for p in problems if ctx.stream(p) is not None}
+        strong_rec = {p.id: Recorder(ctx.stream(p)) for p in problems if ctx.stream(p) is not None}
+        fast_m, strong_m = self.side_methods()
+        fast_engine = self.fast_engine(ctx, state)
+        side = RunContext(fast_engine, make_engine=ctx.make_engine, task=ctx.task, log_prompts=ctx.log_prompts)
+        fast_ctx = side.but(logprobs=True, streams=fast_rec)
+        strong_ctx = side.but(engine=engine, logprobs=ctx.logprobs, streams=strong_rec)
+        thr = state["threshold"]
         if self.kind == "router":
-            scores = self.scores(problems, fast_engine, None)
+            scores = self.scores(problems, fast_engine, None, state)
             to_strong = [s > thr for s in scores]
             easy = [p for p, u in zip(problems, to_strong) if not u]
-            fast_by_id = {s.problem_id: s for s in fast_m.solve(recording(easy, fast_rec), fast_engine)} if easy else {}
+            fast_by_id = {s.problem_id: s for s in fast_m.solve(easy, fast_ctx)} if easy else {}
         else:
-            fast_sols = fast_m.solve(recording(problems, fast_rec), fast_engine)
-            scores = self.scores(problems, fast_engine, fast_sols)
+            fast_sols = fast_m.solve(problems, fast_ctx)
+            scores = self.scores(problems, fast_engine, fast_sols, state)
             to_strong = [s > thr for s in scores]
             fast_by_id = {s.problem_id: s for s in fast_sols}
         hard = [p for p, u in zip(problems, to_strong) if u]
-        strong_by_id = {s.problem_id: s for s in strong_m.solve(recording(hard, strong_rec), engine)} if hard else {}
+        strong_by_id = {s.problem_id: s for s in strong_m.solve(hard, strong_ctx)} if hard else {}
         out = []
         for p, score, up in zip(problems, scores, to_strong):
             first = fast_by_id.get(p.id)
@@ -223,12 +227,13 @@ class Route(Method):
             sol.method, sol.model = self.spec(), engine.model_name
             sol.extra.update(route="strong" if up else "fast", score=score, threshold=thr,
                              fast_model=fast_engine.model_name)
-            sol.extra.pop("answer_logprob", None)
-            if sinks[p.id] is not None:
+            if not ctx.logprobs:
+                sol.extra.pop("answer_logprob", None)
+            if p.id in fast_rec:
                 (strong_rec if up else fast_rec)[p.id].replay()
             out.append(sol)
-        if progress:
-            progress(len(problems))
+        if ctx.progress:
+            ctx.progress(len(problems))
         return out
 
 
@@ -260,14 +265,9 @@ class Recorder:
             injected(self.sink, text) if was_injected else self.sink.write(text)
 
 
-def recording(problems: list[Problem], recorders: dict[str, Recorder]) -> list[Problem]:
-    """The problems with their recorders as sinks (a problem nobody reads keeps none)."""
-    return [dataclasses.replace(p, sink=recorders.get(p.id)) for p in problems]
-
-
-def _default_engine(name: str) -> Engine:
+def _zoo_engine(name: str) -> Engine:
+    """An in-process engine for a model the caller gave no way to make (a run without `make_engine`)."""
     from brevity.engines import make_engine
     from brevity.zoo import resolve_model
 
     return make_engine("hf", str(resolve_model(name)))
-

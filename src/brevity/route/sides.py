@@ -36,10 +36,12 @@ def engine_identity(engine: Engine) -> list:
     return parts
 
 
-def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progress=None) -> list[Solution]:
-    """`method.solve` over the problems, reusing earlier runs of the same model, method and settings."""
+def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progress=None,
+             logprobs: bool = False) -> list[Solution]:
+    """`method.solve` over the problems, reusing earlier runs of the same model, method and settings
+    (`logprobs`: the answers' confidences, which a route's fast side reports)."""
     mhash, *upstream = engine_identity(engine)  # (the key's layout predates engine_identity: caches stay valid)
-    key = json.dumps([mhash, method.spec(), method.max_tokens, method.want_logprobs, *upstream])
+    key = json.dumps([mhash, method.spec(), method.max_tokens, logprobs, *upstream])
     path = cache_dir() / f"side-{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
     store = JsonlStore(path, hint=f"delete {path} to run this side again")
     done = {s.problem_id: s for s in map(Solution.from_dict, store.rows)}
@@ -47,7 +49,7 @@ def run_side(method: Method, engine: Engine, problems: Sequence[Problem], progre
     if progress and len(todo) < len(problems):
         progress(len(problems) - len(todo))  # read from the cache
     for i in range(0, len(todo), CHUNK):
-        sols = score_solutions(todo[i:i + CHUNK], method.solve(todo[i:i + CHUNK], engine))
+        sols = score_solutions(todo[i:i + CHUNK], method.run(todo[i:i + CHUNK], engine, logprobs=logprobs))
         store.append([s.to_dict() for s in sols])
         done.update((s.problem_id, s) for s in sols)
         if progress:

@@ -1,6 +1,7 @@
 """The gateway's core, without HTTP: which engine serves a model, which registered method a request
-runs (its budget, effort and early exit become a method spec; the gateway reimplements no method),
-and the checks that turn a request that cannot be honoured into a clear error before any work."""
+runs (its budget, effort and early exit become a typed Method, built from the request's fields as vLLM builds
+sampling parameters; the gateway reimplements no method), the methods' prepared state, and the checks that turn a
+request that cannot be honoured into a clear error before any work."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from brevity.engines.base import Engine
 from brevity.errors import BrevityError
 from brevity.formats import ModelFormat, resolve_format
 from brevity.manifest import read_manifest
-from brevity.methods.base import Method, RunContext, build_method
+from brevity.methods.base import Method, RunContext, method_class, method_from
 from brevity.methods.control import Decoding, prompt_text
 from brevity.methods.spec import parse_spec, parse_task
 from brevity.serve.config import DEFAULT_PREFIX_CACHE_MB, ModelConfig, ServeConfig
@@ -29,13 +30,6 @@ from brevity.serve.protocol import Extensions
 from brevity.serve.scheduler import Scheduler
 
 log = logging.getLogger("brevity.serve")
-
-
-def _without_lengths(spec: str) -> str:
-    """The spec without the lengths a request sets (max_tokens, answer_tokens): what a preparation depends on."""
-    parsed = parse_spec(spec)
-    params = {k: v for k, v in _params(parsed).items() if k not in ("max_tokens", "answer_tokens")}
-    return spec_text(parsed.name, params)
 
 
 class NotFound(BrevityError):
@@ -50,19 +44,17 @@ class ParamError(BrevityError):
         self.param, self.code = param, code
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     model: ModelConfig
-    spec: str  # the method spec, without @model
+    method: Method  # what the request runs (frozen: requests with equal methods batch together)
     max_tokens: int
     param: str | None = None  # the request field that chose the method's budget or early exit (for errors)
 
-
-def spec_text(name: str, params: dict[str, object]) -> str:
-    """A method spec in the shared grammar: `name` or `name:key=value;key=value`."""
-    if not params:
-        return name
-    return f"{name}:" + ";".join(f"{k}={v}" for k, v in params.items())
+    @property
+    def spec(self) -> str:
+        """The method's canonical spec, as responses, logs and records name it."""
+        return self.method.spec()
 
 
 class Gateway:
@@ -71,11 +63,12 @@ class Gateway:
         self.metrics = Metrics()
         self.engines: dict[str, Engine] = {}
         self.schedulers: dict[str, Scheduler] = {}
-        self.methods: OrderedDict[tuple[str, str], Method] = OrderedDict()
-        self.prepared: OrderedDict[tuple[str, str], Method] = OrderedDict()  # by spec without max_tokens
-        self.pinned: set[tuple[str, str]] = set()  # the aliases' calibrated routes: never dropped from prepared
+        # The methods' prepared states, by (model, method without its lengths): the most recent `limits.max_methods`
+        # and the aliases' calibrated routes (pinned, never dropped).
+        self.prepared: OrderedDict[tuple[str, Method], object] = OrderedDict()
+        self.pinned: set[tuple[str, Method]] = set()
         self.alias_state: dict[str, str] = {}  # alias -> "calibrating", "ready" or "failed: why"
-        self._todo: list[tuple[str, str, str]] = []  # (alias, model, spec) of the routes to calibrate
+        self._todo: list[tuple[str, str, Method]] = []  # (alias, model, method) of the routes to calibrate
         self._calibrator: threading.Thread | None = None
         self._closing = False
         self._lock = threading.Lock()  # methods and prepared: the schedulers' threads and the calibration's
@@ -107,8 +100,8 @@ class Gateway:
             self.context[name] = getattr(AutoConfig.from_pretrained(engine.model_path), "max_position_embeddings", 0)
             self.reference[name] = m.reference_thinking or _manifest_thinking(engine)
             wait_ms = m.batch_wait_ms if m.batch_wait_ms is not None else 5.0 if m.backend == "hf" else 0.0
-            self.schedulers[name] = Scheduler(engine, lambda spec, n=name: self.method_for(n, spec), m.batch_size,
-                                              wait_ms, on_batch=self.metrics.batch.labels(name).observe)
+            self.schedulers[name] = Scheduler(engine, lambda method, n=name: self.context_for(n, method),
+                                              m.batch_size, wait_ms, on_batch=self.metrics.batch.labels(name).observe)
         self._check_aliases()
         if calibrate:
             self.calibrate()
@@ -121,12 +114,12 @@ class Gateway:
             model = spec.model or self.cfg.default_model
             if model not in self.cfg.models:
                 raise BrevityError(f"alias {alias!r} names model {model!r}, which is not served")
-            base = spec_text(spec.name, _params(spec))
-            if hasattr(build_method(base), "calibration"):
+            method = method_from(spec.name, _params(spec)).without_lengths()
+            if hasattr(method, "calibration"):
                 self.alias_state[alias] = "calibrating"
-                self._todo.append((alias, model, base))
+                self._todo.append((alias, model, method))
             else:  # nothing to calibrate
-                self.method_for(model, base)
+                self.context_for(model, method)
                 self.alias_state[alias] = "ready"
 
     def calibrate(self) -> None:
@@ -136,22 +129,22 @@ class Gateway:
                                                 daemon=True)
             self._calibrator.start()
 
-    def _calibrate(self, todo: list[tuple[str, str, str]]) -> None:
-        for alias, model, spec in todo:
+    def _calibrate(self, todo: list[tuple[str, str, Method]]) -> None:
+        for alias, model, method in todo:
             if self._closing:
                 return
             try:
-                if (model, spec) not in self.prepared:
-                    self._prepare_route(model, spec)
+                if (model, method) not in self.prepared:
+                    self._prepare_route(model, method)
                 self.alias_state[alias] = "ready"
             except Exception as e:  # noqa: BLE001  (reported by /health and to the alias's requests)
                 log.exception("alias %s failed to calibrate", alias)
                 self.alias_state[alias] = f"failed: {type(e).__name__}: {e}".splitlines()[0][:300]
 
-    def _prepare_route(self, model: str, spec: str) -> None:
+    def _prepare_route(self, model: str, method: Method) -> None:
         """Calibrate (or load a saved calibration) on engines of its own, since the served ones belong to their
         schedulers' threads: a twin of the served model sharing its weights, and fresh side engines (handed to
-        the gateway afterwards). The served instance then takes only what calibration decided."""
+        the gateway afterwards). The served state then keeps only what calibration decided."""
         task = parse_task(self.cfg.calibration_task)
         sides: dict[str, Engine] = {}
 
@@ -160,18 +153,14 @@ class Gateway:
                 sides[name] = self._make_side_engine(name)
             return sides[name]
 
-        calib = build_method(spec)
-        calib.context = RunContext(side, task)
-        calib.prepare(self._twin(model), self.ui)
-        served = build_method(spec)
-        served.context = RunContext(self._side_engine, task)
-        served.restore(calib.calibration())
+        calibrated = method.prepare(RunContext(self._twin(model), make_engine=side, task=task, ui=self.ui))
+        served = method.restore(method.calibration(calibrated))
         for name, engine in sides.items():
             if self._side_engines.setdefault(name, engine) is engine:
                 self._watch(f"side:{name}", engine)
         with self._lock:
-            self.prepared[(model, spec)] = served
-            self.pinned.add((model, spec))
+            self.prepared[(model, method)] = served
+            self.pinned.add((model, method))
 
     def _watch(self, label: str, engine: Engine) -> None:
         if getattr(engine, "cache", None) is not None:
@@ -252,33 +241,22 @@ class Gateway:
                             answer_tokens=m.answer_tokens or None)
 
     # Methods --------------------------------------------------------------------------------
-    def method_for(self, model: str, spec: str) -> Method:
-        """One prepared method instance per (model, spec), reused by every batch (the most recent
-        `limits.max_methods` of them). Specs that differ only in max_tokens share one preparation; those
-        are kept for the most recent `max_methods` specs too, besides the aliases' (pinned)."""
-        key = (model, spec)
+    def context_for(self, model: str, method: Method) -> RunContext:
+        """The context a batch of `method` runs with on `model`'s served engine (in its scheduler's thread), with
+        the method's prepared state: prepared once for the method without its lengths (requests that differ only
+        in max_tokens share one preparation, as they share a route's calibration) and reused by every batch."""
+        ctx = RunContext(self.engines[model], make_engine=self._side_engine,
+                         task=parse_task(self.cfg.calibration_task), ui=self.ui)
+        key = (model, method.without_lengths())
         with self._lock:
-            if key in self.methods:
-                self.methods.move_to_end(key)
-                return self.methods[key]
-        method = build_method(spec)
-        method.context = RunContext(self._side_engine, parse_task(self.cfg.calibration_task))
-        base = (model, _without_lengths(spec))
+            if key in self.prepared:
+                self.prepared.move_to_end(key)
+                return ctx.but(state=self.prepared[key])
+        state = key[1].prepare(ctx)
         with self._lock:
-            prepared = self.prepared.get(base)
-            if prepared is not None:
-                self.prepared.move_to_end(base)
-        if prepared is not None:
-            method.adopt(prepared)
-        else:
-            method.prepare(self.engines[model], self.ui)
-        limit = self.cfg.limits.max_methods
-        with self._lock:
-            self.prepared.setdefault(base, method)
-            _trim(self.prepared, limit + len(self.pinned), self.pinned)
-            self.methods[key] = method
-            _trim(self.methods, limit)
-        return method
+            state = self.prepared.setdefault(key, state)
+            _trim(self.prepared, self.cfg.limits.max_methods + len(self.pinned), self.pinned)
+        return ctx.but(state=state)
 
     def _side_engine(self, name: str) -> Engine:
         """Engines a method asks for besides its own (a route's fast model), one per name, shared by the
@@ -314,7 +292,7 @@ class Gateway:
 
     # Planning --------------------------------------------------------------------------------
     def plan(self, req: Extensions) -> Plan:
-        """The method spec for a request, from its canonical reasoning control (protocol.Control)."""
+        """The method a request runs, from its canonical reasoning control (protocol.Control)."""
         limits = self.cfg.limits
         c = req.control
         limit = c.max_tokens or limits.max_tokens
@@ -332,7 +310,7 @@ class Gateway:
                                  f"{', '.join(c.asks())}, or name a model", c.asks()[0])
             target = parse_spec(self.cfg.aliases[req.model])
             model = self.cfg.models[target.model or self.cfg.default_model]
-            return Plan(model, spec_text(target.name, {**_params(target), "max_tokens": limit}), limit)
+            return Plan(model, _method(target.name, {**_params(target), "max_tokens": limit}, "model"), limit)
         if req.model not in self.cfg.models:
             names = ", ".join([*self.cfg.models, *self.cfg.aliases])
             raise NotFound(f"model {req.model!r} is not served here; choose one of {names}")
@@ -353,18 +331,17 @@ class Gateway:
             if c.early_exit:
                 raise ParamError(f"{budget_field} skips thinking; early_exit cannot apply", "early_exit",
                                  "conflicting_parameters")
-            spec = spec_text("nothink", lengths)
+            name, params = "nothink", lengths
         elif c.early_exit:
-            params = {**exit_params, **({"budget": budget} if budget else {}), **lengths}
-            spec = spec_text(c.early_exit, params)
+            name, params = c.early_exit, {**exit_params, **({"budget": budget} if budget else {}), **lengths}
         elif budget is not None:
-            native = {"native": "true"} if model.native_budget and model.backend != "hf" else {}
-            spec = spec_text("budget", {"max": budget, **native, **lengths})
+            native = {"native": True} if model.native_budget and model.backend != "hf" else {}
+            name, params = "budget", {"max": budget, **native, **lengths}
         else:
             base = parse_spec(model.method)
-            spec = spec_text(base.name, {**_params(base), **lengths})
+            name, params = base.name, {**_params(base), **lengths}
         param = "early_exit" if exit_params else budget_field or ("early_exit" if c.early_exit else None)
-        return Plan(model, spec, limit, param=param)
+        return Plan(model, _method(name, params, param), limit, param=param)
 
     def _lengths(self, model: str, budget: int | None, field: str | None, c, limit: int) -> tuple[int | None, int]:
         """The thinking budget and the answer's room (0: the format's) under a request's max_tokens `limit`.
@@ -430,12 +407,11 @@ class Gateway:
                         skip_special_tokens=sampling.skip_special_tokens)
 
     def check(self, plan: Plan) -> None:
-        """Build the method (bad parameters fail here) and let it check itself against the engine."""
+        """Let the method check itself against the engine (a budget too small for its closing phrase)."""
         name = plan.model.name
         try:
-            method = build_method(plan.spec)
             # The HTTP side's own tokenizer: the engine's belongs to its worker thread.
-            method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
+            plan.method.check(SimpleNamespace(tokenizer=self.tokenizers[name], format=self.formats[name]))
         except ParamError:
             raise
         except BrevityError as e:
@@ -481,11 +457,18 @@ def _exit_params(extra: dict) -> dict[str, object]:
 
 def _params(spec) -> dict[str, object]:
     """A parsed spec's parameters, the positional one by its field name."""
-    params = dict(spec.params)
+    params: dict[str, object] = dict(spec.params)
     if spec.positional is not None:
-        cls_field = type(build_method(spec.name)).positional
-        params[cls_field] = spec.positional
+        params[method_class(spec.name).positional] = spec.positional
     return params
+
+
+def _method(name: str, params: dict[str, object], param: str | None) -> Method:
+    """The typed method a request runs; a parameter it cannot take is the fault of the request's field `param`."""
+    try:
+        return method_from(name, params)
+    except BrevityError as e:
+        raise ParamError(str(e), param) from None
 
 
 def _manifest_thinking(engine: Engine) -> float:

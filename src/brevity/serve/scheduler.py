@@ -1,7 +1,7 @@
 """Batches concurrent requests for one engine: a worker thread owns the engine, takes every request
 waiting (up to `batch_size`, the first one waiting at most `batch_wait_ms` for company), groups them
-by method spec and runs each group as one `method.solve` call, so the engine decodes them together
-(probes and answer rounds included). A `batch_size` of 1 serves one request at a time.
+by method (a frozen Method is its own key) and runs each group as one `method.solve` call, so the engine decodes
+them together (probes and answer rounds included). A `batch_size` of 1 serves one request at a time.
 
 An engine whose server batches continuously (`parallel_calls` > 1: an upstream vLLM) gets each group as soon
 as it is taken, on its own thread: a request that arrives while others decode starts at once, as it would on
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from brevity.engines.base import Engine
 from brevity.errors import BrevityError
-from brevity.methods.base import Method
+from brevity.methods.base import Method, RunContext
 from brevity.serve.stream import ResponseStream
 from brevity.tasks import Problem
 
@@ -30,19 +30,17 @@ log = logging.getLogger("brevity.serve")
 
 @dataclass
 class Job:
-    problem: Problem  # carries its ResponseStream as sink
-    spec: str  # the method spec to run (no @model: the scheduler's engine is the model)
+    problem: Problem
+    stream: ResponseStream  # where its response goes
+    method: Method  # what to run (the scheduler's engine is the model)
     submitted: float = 0.0
-
-    @property
-    def stream(self) -> ResponseStream:
-        return self.problem.sink
 
 
 class Scheduler:
-    def __init__(self, engine: Engine, method_for: Callable[[str], Method], batch_size: int = 32,
+    def __init__(self, engine: Engine, context_for: Callable[[Method], RunContext], batch_size: int = 32,
                  batch_wait_ms: float = 5.0, on_batch: Callable[[int], None] | None = None):
-        self.engine, self.method_for = engine, method_for
+        """`context_for(method)`: the run context to solve with on this engine (the method's prepared state)."""
+        self.engine, self.context_for = engine, context_for
         self.batch_size, self.wait = batch_size, batch_wait_ms / 1000
         self.on_batch = on_batch
         self.pool = ThreadPoolExecutor(engine.parallel_calls, thread_name_prefix=f"brevity-{engine.model_name}") \
@@ -88,9 +86,9 @@ class Scheduler:
             live = sum(not j.stream.cancelled for j in batch)
             if self.on_batch and live:
                 self.on_batch(live)
-            groups: dict[str, list[Job]] = {}
+            groups: dict[Method, list[Job]] = {}
             for job in batch:
-                groups.setdefault(job.spec, []).append(job)
+                groups.setdefault(job.method, []).append(job)
             for jobs in groups.values():
                 if self.pool:
                     self.pool.submit(self._run, jobs)
@@ -98,7 +96,7 @@ class Scheduler:
                     self._run(jobs)
 
     def _run(self, jobs: list[Job]) -> None:
-        """Solve the jobs whose clients are still there (one method spec)."""
+        """Solve the jobs whose clients are still there (one method)."""
         live = []
         for job in jobs:
             if job.stream.cancelled:  # the client left while the request waited
@@ -106,19 +104,20 @@ class Scheduler:
             else:
                 live.append(job)
         if live:
-            self._solve(live[0].spec, live)
+            self._solve(live[0].method, live)
 
-    def _solve(self, spec: str, jobs: list[Job]) -> None:
+    def _solve(self, method: Method, jobs: list[Job]) -> None:
         """Solve a group together; if that fails for a reason other than bad input, try each request alone
         so that one bad request does not fail its batch mates."""
         try:
-            sols = self.method_for(spec).solve([j.problem for j in jobs], self.engine)
+            ctx = self.context_for(method).but(streams={j.problem.id: j.stream for j in jobs})
+            sols = method.solve([j.problem for j in jobs], ctx)
         except Exception as e:  # noqa: BLE001  (reported to each waiting request)
             if len(jobs) > 1 and not isinstance(e, BrevityError):
                 for j in jobs:
-                    self._solve(spec, [j])
+                    self._solve(method, [j])
                 return
-            log.exception("%d request(s) failed (%s)", len(jobs), spec)
+            log.exception("%d request(s) failed (%s)", len(jobs), method.spec())
             for j in jobs:
                 j.stream.fail(e)
             return

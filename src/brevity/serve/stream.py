@@ -33,19 +33,34 @@ def thinking_closed(sol: Solution) -> bool:
 def raw_text(sol: Solution, fmt: ReasoningFormat) -> str:
     """A /v1/completions response: the continuation in the model's own format. A closing marker is written
     only where thinking actually closed."""
+    return "".join(text for _, text in raw_pieces(sol, fmt))
+
+
+def raw_pieces(sol: Solution, fmt: ReasoningFormat) -> list[tuple[bool, str]]:
+    """The raw continuation as (injected, text) pieces: the spans the method recorded on the Solution as
+    written by it (`Solution.injected`, in `thinking + close`), the rest as the model's."""
     reasoning, answer = response_parts(sol)
     if not fmt.thinks:
-        return answer
+        return [(False, answer)]
     opener = fmt.open if not fmt.prompt_opens and reasoning else ""  # the model wrote it: it is its text
-    if not thinking_closed(sol):
-        return opener + reasoning
-    return f"{opener}{reasoning}{fmt.close}{fmt.after_close}{answer}"
+    pieces, at = [(False, opener)], 0
+    close_injected = False
+    for start, end in sol.injected:
+        if start >= len(reasoning):  # the closing marker
+            close_injected = True
+            continue
+        pieces += [(False, reasoning[at:start]), (True, reasoning[start:end])]
+        at = end
+    pieces.append((False, reasoning[at:]))
+    if thinking_closed(sol):
+        pieces += [(close_injected, fmt.close), (False, fmt.after_close + answer)]
+    return [(i, t) for i, t in pieces if t]
 
 
 class ResponseStream:
-    """The sink a served Problem carries (engines/streaming.py). `raw` (completions) keeps the text verbatim
-    in one field, what the model wrote and what the method injected (`inject`: a closing phrase or marker,
-    whose character spans are kept in `injected`), starting with `prefill`, the text the method adds after
+    """A served request's output stream (`RunContext.streams`; engines/streaming.py). `raw` (completions) keeps
+    the text verbatim in one field, what the model wrote and what the method injected (`inject`: a closing phrase
+    or marker, whose character spans are kept in `injected`), starting with `prefill`, the text the method adds after
     the client's prompt (thinking turned off); otherwise reasoning and content are separate fields (chat).
     `drop`: a pattern of the special tokens' texts the answer leaves out (vLLM's skip_special_tokens, as the
     method's answer text does); each arrives whole, as engines write text token by token."""
@@ -132,8 +147,9 @@ class ResponseStream:
     def finish(self, sol: Solution) -> None:
         """Send what the method did not stream, then the Solution itself."""
         if self.wants_text and self.raw:
-            if not self.transcript:  # the method streamed nothing (routes, latent methods): rebuilt from its result
-                self._raw(raw_text(sol, self.fmt))
+            if not self.transcript:  # the method streamed nothing (latent methods): rebuilt from its result
+                for was_injected, text in raw_pieces(sol, self.fmt):
+                    self._raw(text, injected=was_injected)
         elif self.wants_text:
             reasoning, answer = response_parts(sol)
             if not reasoning.startswith(self.reasoning) or not answer.startswith(self.content):

@@ -22,8 +22,8 @@ class Problem:
     """One question with its gold answer; traces are the task's reference reasoning per style.
 
     A served request is a Problem too: its `prompt` (chat messages, rendered by each engine's own chat
-    template, or raw completion text) replaces the question, its gold answer is empty (nothing is
-    graded), and its `sink` receives the response's text as methods produce it (engines/streaming.py)."""
+    template, or raw completion text) replaces the question and its gold answer is empty (nothing is
+    graded); its output stream is the run's (`RunContext.streams`, by problem id), not the problem's."""
 
     id: str
     question: str
@@ -33,12 +33,11 @@ class Problem:
     prompt: list[dict[str, str]] | str | None = None
     # A served chat's chat_template_kwargs, passed to the model's template (its thinking switch is the format's).
     template_kwargs: dict[str, Any] = field(default_factory=dict)
-    sink: Any = field(default=None, compare=False, repr=False)
     # A served request's own decoding settings (brevity.methods.control.Decoding); None: greedy, no stop.
     decoding: Any = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(dataclasses.replace(self, sink=None, decoding=None))
+        return asdict(dataclasses.replace(self, decoding=None))
 
 
 @dataclass(frozen=True)

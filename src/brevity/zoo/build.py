@@ -260,9 +260,9 @@ def validate_folder(path: Path, task: TaskSpec, specs: tuple[str, ...], n: int, 
         method = build_method(spec)
         if ui is not None:
             with ui.task(f"validate {label or path.name} {spec}", total=n) as advance:
-                sols = method.solve(problems, engine, progress=advance)
+                sols = method.run(problems, engine, progress=advance)
         else:
-            sols = method.solve(problems, engine)
+            sols = method.run(problems, engine)
         score_solutions(problems, sols)
         result[f"{spec}_accuracy"] = round(mean(s.correct for s in sols), 4)
         result[f"{spec}_thinking_tokens"] = round(mean(s.thinking_tokens for s in sols), 1)
