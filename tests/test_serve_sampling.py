@@ -204,11 +204,14 @@ def test_role_goes_out_on_the_first_token_even_a_held_marker(lrm_engine, name):
 
 
 class StreamingUpstream:
-    """An OpenAI-compatible server whose completions stream `pieces` one every `gap` seconds."""
+    """An OpenAI-compatible server whose completions stream `pieces` one every `gap` seconds. Before the last
+    piece it waits (up to 10 s) for `first_relayed`: whether the client had passed the first piece on by then is
+    `relayed_before_end`, an order of events rather than a timing."""
 
-    def __init__(self, pieces, gap=0.3):
+    def __init__(self, pieces, gap=0.05):
         fake = self
         self.bodies = []
+        self.first_relayed, self.relayed_before_end = threading.Event(), None
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
@@ -229,6 +232,8 @@ class StreamingUpstream:
                 self.end_headers()
                 for k, piece in enumerate(pieces):
                     last = k == len(pieces) - 1
+                    if last:
+                        fake.relayed_before_end = fake.first_relayed.wait(10)
                     ch = {"index": 0, "text": piece, "finish_reason": "stop" if last else None}
                     self.wfile.write(f"data: {json.dumps({'choices': [ch]})}\n\n".encode())
                     self.wfile.flush()
@@ -244,11 +249,13 @@ class StreamingUpstream:
 class Sink:
     cancelled, wants_text = False, True
 
-    def __init__(self):
-        self.got = []
+    def __init__(self, first=None):
+        self.got, self.first = [], first
 
     def write(self, text):
-        self.got.append((time.perf_counter(), text))
+        self.got.append(text)
+        if self.first is not None:
+            self.first.set()
 
 
 def test_upstream_tokens_are_relayed_as_they_stream(lrm_path):
@@ -259,15 +266,13 @@ def test_upstream_tokens_are_relayed_as_they_stream(lrm_path):
 
     up = StreamingUpstream(["Okay", ", so", " 2 +", " 2 is 4.", " STO", "P and more"])
     e = OpenAIEngine("m", base_url=up.url, tokenizer=str(lrm_path))
-    sink = Sink()
-    t0 = time.perf_counter()
+    sink = Sink(up.first_relayed)
     c = e.complete([Request((1, 2, 3), 50, stop=("STOP",), temperature=0.5, top_p=0.9, seed=4, sink=sink)])[0]
-    end = time.perf_counter()
     # the text up to the stop string, as the client gets it: the ids' text, then the straddling token's start
     assert (c.text, c.stop_tail, c.stop_reason) == ("Okay, so 2 + 2 is 4.", " ", "STOP")
-    assert "".join(t for _, t in sink.got) == c.text + c.stop_tail
-    assert sink.got[0][1] == "Okay" and sink.got[0][0] - t0 < (end - t0) / 2
-    assert all("STO" not in t for _, t in sink.got)
+    assert "".join(sink.got) == c.text + c.stop_tail
+    assert sink.got[0] == "Okay" and up.relayed_before_end  # passed on while the upstream was still writing
+    assert all("STO" not in t for t in sink.got)
     sent = up.bodies[-1]
     assert sent["stream"] is True and (sent["temperature"], sent["top_p"], sent["seed"]) == (0.5, 0.9, 4)
     e.close()
