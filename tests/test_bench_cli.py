@@ -93,7 +93,8 @@ def test_regrade_scores_records_again_without_generating(small_run, tmp_path):
     (["--methods", "budget:x"], "not a valid int"),
     (["--task", "nope"], "unknown task"),
     (["--model", "/nonexistent/folder"], "unknown model"),
-    (["--n", "0"], "--n must be positive"),
+    (["--n", "0"], "--n': Input should be greater than or equal to 1"),
+    (["--latency-n", "-1"], "--latency-n"),
 ])
 def test_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli):
     r = cli(["bench", *args, "--out", tmp_path / "o"])
@@ -237,7 +238,7 @@ def test_jsonl_bench_skips_and_counts_prompts_longer_than_the_context(tmp_path):
     (["--url", "{closed}"], "no OpenAI-compatible server answers"),
     (["--url", "{fake}"], "does not serve 'tiny-lrm'; it lists a, b"),
     (["--url", "{fake}", "--served-model", "c"], "does not serve 'c'"),
-    (["--url", "{fake}", "--concurrency", "0"], "--concurrency must be at least 1"),
+    (["--url", "{fake}", "--concurrency", "0"], "--concurrency': Input should be greater than or equal to 1"),
     ([], "--engine openai needs --url"),
     (["--url", "{fake}", "--model", "org/remote-model"], "--tokenizer is required"),
     (["--url", "{fake}", "--methods", "coconut@tiny-coconut-mult"], "run it with --engine hf"),

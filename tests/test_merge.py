@@ -53,7 +53,8 @@ def _weights(folder):
 
 
 def _merge(trio, tmp_path, method, weight, density=1.0):
-    plan = MergePlan(method, weight, str(trio["fast"]), str(trio["reasoning"]), str(trio["base"]), density=density)
+    base = str(trio["base"]) if method != "slerp" else None
+    plan = MergePlan(method, weight, str(trio["fast"]), str(trio["reasoning"]), base, density=density)
     return _weights(merge_models(plan, tmp_path / plan.label))
 
 
@@ -144,6 +145,10 @@ def test_bad_inputs_are_refused_before_any_work(trio, tmp_path):
         MergePlan("ties", 0.5, "a", "b", "c", density=0.0)
     with pytest.raises(BrevityError, match="needs --base"):
         MergePlan("ties", 0.5, "a", "b")
+    for bad in (dict(method="slerp", base="c"), dict(method="task_arithmetic", base="c", density=0.5),
+                dict(method="ties", base="c", seed=3)):  # settings the method does not read: refused
+        with pytest.raises(BrevityError, match="reads no|draws none"):
+            MergePlan(weight=0.5, fast="a", reasoning="b", **bad)
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -122,7 +122,7 @@ def test_answer_logprob_is_the_mean_over_answer_tokens(engines):
 @pytest.mark.parametrize("args,needle", [
     (["--routes", "cot"], "is not a route"),
     (["--routes", "route:sideways"], "route kind"),
-    (["--n", "0"], "--n and --batch-size must be positive"),
+    (["--n", "0"], "--n': Input should be greater than or equal to 1"),
 ])
 def test_route_eval_bad_input_is_one_line_exit_2(args, needle, tmp_path, cli):
     p = cli(["route", "eval", "--out", tmp_path / "o", *args])

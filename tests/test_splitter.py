@@ -35,9 +35,11 @@ def test_the_markers_decide(fmt):
     assert split_text(fmt.spec, f"{opened}\nsum 3+4=7{c}\n\n\\boxed{{7}}") == ("\nsum 3+4=7", "\n\n\\boxed{7}", True)
     assert split_text(fmt.spec, f"{opened}still thinking") == ("still thinking", "", False)
     if not fmt.spec.prompt_opens:  # blanks before the model's opening marker are nobody's text; with no opening
-        # marker the text is thinking all the same (a steering method opened it in its prompt)
+        # marker the model answered without thinking, unless a steering method opened thinking in its prompt
         assert split_text(fmt.spec, f"  {o}x{c}y") == ("x", "y", True)
-        assert split_text(fmt.spec, f"x{c}y") == ("x", "y", True)
+        assert split_text(fmt.spec, f"x{c}y") == ("", f"x{c}y", True)
+        assert split_text(fmt.spec, f"x{c}y", opened=True) == ("x", "y", True)
+        assert split_text(fmt.spec, "  ") == ("", "  ", True)
 
 
 @settings(max_examples=150, deadline=None)
@@ -64,13 +66,40 @@ def test_a_method_that_cuts_a_partial_marker_and_writes_it_whole(fmt):
 
 
 def test_the_same_cut_as_on_token_ids(fmt):
-    """On a completion the model's tokenizer encodes back to the same ids, the text cut equals `split` on the ids.
-    (They part on one case: a completion where the model was to open thinking and did not. `split` calls it an
-    answer; a stream cannot tell it from a steering method's thought, whose opener is in the prompt.)"""
+    """On a completion the model's tokenizer encodes back to the same ids, the text cut equals `split` on the ids,
+    a completion where the model was to open thinking and did not (an answer, both say) included."""
     opened = "" if fmt.spec.prompt_opens else fmt.spec.open
-    for text in (f"{opened}\nsum 3+4=7{fmt.spec.close}\n\n\\boxed{{7}}", f"{opened}sum 3"):
+    c = fmt.spec.close
+    for text in (f"{opened}\nsum 3+4=7{c}\n\n\\boxed{{7}}", f"{opened}sum 3", f"sum 3{c}\\boxed{{3}}",
+                 f"\\boxed{{3}} {fmt.spec.open}x{c}y", f"\n{opened}sum{c}7"):
         ids = fmt.encode(text)
         cut = fmt.split(ids)
         reasoning, answer, closed = split_text(fmt.spec, text)
         assert (decode(fmt, cut.thinking_ids), closed) == (reasoning, cut.closed), text
         assert decode(fmt, cut.answer_ids) == answer, text
+
+
+def test_a_stream_reads_thinking_as_the_ids_do(fmt):
+    """A served stream cuts as `split` does: where the model opens thinking, text without its opening marker is
+    the answer, unless the method said its prompt opened thinking (a steering method; a route replays that too)."""
+    from brevity.route.method import Recorder
+    from brevity.serve.stream import ResponseStream
+
+    c = fmt.spec.close
+
+    def streamed(opened: bool, recorded: bool = False):
+        s = ResponseStream(None, fmt.spec)
+        sink = Recorder(s) if recorded else s
+        if opened:
+            sink.opened()
+        sink.write(f"x{c}")
+        sink.write("y")
+        if recorded:
+            sink.replay()
+        pieces = [s.queue.get_nowait() for _ in range(s.queue.qsize())]
+        return "".join(v for k, v in pieces if k == "reasoning"), "".join(v for k, v in pieces if k == "content")
+
+    ids = fmt.split(fmt.encode(f"x{c}y"))
+    as_ids = (decode(fmt, ids.thinking_ids), decode(fmt, ids.answer_ids))
+    assert streamed(opened=False) == as_ids == (("x", "y") if fmt.spec.prompt_opens else ("", f"x{c}y"))
+    assert streamed(opened=True) == streamed(opened=True, recorded=True) == ("x", "y")

@@ -54,13 +54,13 @@ def bench(
     model: str = typer.Option("tiny-lrm", help="Default model for specs without @model: zoo name or HF folder "
                                                "(--engine openai: also a name that --tokenizer goes with)."),
     methods: str = typer.Option(DEFAULT_METHODS, help="Comma-separated method specs, e.g. cot,budget:128@tiny-lrm."),
-    n: int = typer.Option(200, help="Number of test problems (the first n of the split)."),
+    n: int = typer.Option(200, min=1, help="Number of test problems (the first n of the split)."),
     out: Path | None = typer.Option(None, help="Output folder (default: brevity-runs/<time>)."),
     resume: bool = typer.Option(False, help="Continue a run in --out, skipping records already there."),
     split: str = typer.Option("test", help="train, validation or test."),
-    latency_n: int = typer.Option(20, help="Problems run alone at batch 1 for latency percentiles."),
-    batch_size: int = typer.Option(32, help="Batch size of the hf engine."),
-    max_tokens: int = typer.Option(1024, help="Generation cap for every method."),
+    latency_n: int = typer.Option(20, min=0, help="Problems run alone at batch 1 for latency percentiles."),
+    batch_size: int = typer.Option(32, min=1, help="Batch size of the hf engine."),
+    max_tokens: int = typer.Option(1024, min=1, help="Generation cap for every method."),
     progress: bool = typer.Option(True, help="Show progress bars."),
     format: str | None = typer.Option(None, "--format", help="The models' reasoning format by name (`brevity formats "
                                                              "list`); default: resolved from each folder."),
@@ -77,9 +77,9 @@ def bench(
     tokenizer: list[str] = typer.Option([], help="openai: a folder with the model's tokenizer (counts thinking "
                                                  "tokens); needed unless --model is a local folder or zoo name; "
                                                  "MODEL=DIR for other models."),
-    concurrency: int = typer.Option(64, help="openai, vllm: requests in flight at once."),
+    concurrency: int = typer.Option(64, min=1, help="openai, vllm: requests in flight at once."),
     api_key: str = typer.Option("", help="openai: the server's API key (sent as a Bearer token)."),
-    timeout: float = typer.Option(600.0, help="openai, vllm: seconds per request before it is retried."),
+    timeout: float = typer.Option(600.0, min=1, help="openai, vllm: seconds per request before it is retried."),
     vllm_venv: str = typer.Option("", help="vllm: the venv vLLM is installed in (default: "
                                            "~/.cache/brevity/vllm-cpu, or $BREVITY_VLLM_VENV)."),
     vllm_args: str = typer.Option("", help="vllm: extra `vllm serve` arguments, e.g. \"--dtype auto "
@@ -91,10 +91,6 @@ def bench(
     from brevity.bench.engines import EngineOptions, parse_pairs
     from brevity.ui import console
 
-    if n <= 0:
-        raise BrevityError(f"--n must be positive, got {n}")
-    if latency_n < 0 or batch_size <= 0 or max_tokens <= 0:
-        raise BrevityError("--latency-n must be >= 0, --batch-size and --max-tokens positive")
     opts = EngineOptions(kind=engine, urls=parse_pairs(url, "--url"), tokenizers=parse_pairs(tokenizer, "--tokenizer"),
                          served_model=served_model, api_key=api_key or None, timeout=timeout, concurrency=concurrency,
                          batch_size=batch_size, vllm_args=tuple(shlex.split(vllm_args)), reasoning_format=format,
@@ -130,8 +126,8 @@ def merge(
     density: float = typer.Option(1.0, help="Kept fraction of each task vector (ties, dare_*)."),
     fast: str = typer.Option("tiny-llm", help="The fast model: zoo name or HF folder."),
     reasoning: str = typer.Option("tiny-lrm", help="The reasoning model; the merge takes its tokenizer and template."),
-    base: str | None = typer.Option("tiny-base", help="Their shared parent (task-vector methods)."),
-    seed: int = typer.Option(0, help="Seed of DARE's random drops."),
+    base: str | None = typer.Option("tiny-base", help="Their shared parent (task-vector methods; not slerp)."),
+    seed: int = typer.Option(0, help="Seed of DARE's random drops (dare_ties, dare_linear)."),
 ) -> None:
     """Merge two models of one architecture into a new HF folder (with a manifest)."""
     if ctx.invoked_subcommand is not None:
@@ -139,7 +135,11 @@ def merge(
     if out is None:
         raise BrevityError("--out is required: the folder to write the merged model into")
     from brevity.merge import MergePlan, merge_models
+    from brevity.merge.merging import MERGE_METHODS
 
+    if method in MERGE_METHODS and not MERGE_METHODS[method][2] and \
+            ctx.get_parameter_source("base") == ParameterSource.DEFAULT:
+        base = None  # the default parent, for the methods that read one
     f, r, b = _merge_folders(fast, reasoning, base)
     plan = MergePlan(method, weight, f, r, b, density=density, seed=seed)
     merge_models(plan, out, command=" ".join(["brevity", *sys.argv[1:]]))
@@ -165,15 +165,13 @@ def merge_sweep(
     fast: str = typer.Option("tiny-llm"), reasoning: str = typer.Option("tiny-lrm"),
     base: str = typer.Option("tiny-base"),
     bench_method: str = typer.Option("cot", help="The method every model is benched with."),
-    task: str = typer.Option("arith"), n: int = typer.Option(200), split: str = typer.Option("validation"),
-    batch_size: int = typer.Option(64), resume: bool = typer.Option(False, help="Continue a sweep in --out."),
+    task: str = typer.Option("arith"), n: int = typer.Option(200, min=1), split: str = typer.Option("validation"),
+    batch_size: int = typer.Option(64, min=1), resume: bool = typer.Option(False, help="Continue a sweep in --out."),
 ) -> None:
     """Merge over a grid, bench each merge and both parents, plot accuracy against thinking tokens."""
     from brevity.merge.sweep import best_tradeoff, build_merges, plot_sweep, sweep_plans, sweep_rows
     from brevity.methods import build_method, parse_spec
 
-    if n <= 0 or batch_size <= 0:
-        raise BrevityError("--n and --batch-size must be positive")
     spec = parse_spec(bench_method)
     if spec.model:
         raise BrevityError("--bench-method takes no @model; the sweep sets the model")
@@ -219,9 +217,9 @@ def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, 
 def route_eval(
     routes: str = typer.Option("route:cascade,route:router,route:switch", help="Route specs (the bench's grammar)."),
     model: str = typer.Option("tiny-lrm", help="The strong model (the routes' @model)."),
-    task: str = typer.Option("arith"), n: int = typer.Option(2000, help="Test problems."),
+    task: str = typer.Option("arith"), n: int = typer.Option(2000, min=1, help="Test problems."),
     out: Path = typer.Option(..., help="Folder for routes.json, routes.md and routing.png."),
-    batch_size: int = typer.Option(64),
+    batch_size: int = typer.Option(64, min=1),
 ) -> None:
     """Each route's quality against the share of strong calls on the test split, CPT(50/80/95%) and APGR,
     with the threshold calibrated on validation (both sides' runs are cached and shared with calibration)."""
@@ -232,8 +230,6 @@ def route_eval(
     from brevity.ui import ProgressUI, console
     from brevity.zoo import resolve_model
 
-    if n <= 0 or batch_size <= 0:
-        raise BrevityError("--n and --batch-size must be positive")
     specs = parse_spec_list(routes)
     methods = [build_method(s) for s in specs]
     for s, m in zip(specs, methods):
@@ -277,9 +273,9 @@ def regrade(
 @app.command()
 def explain(
     model: str = typer.Option(..., help="A latent model folder (brevity train coconut|codi|pause|pause-curriculum)."),
-    task: str = typer.Option("arith"), n: int = typer.Option(100, help="Problems to read."),
+    task: str = typer.Option("arith"), n: int = typer.Option(100, min=1, help="Problems to read."),
     split: str = typer.Option("test"), thoughts: int = typer.Option(-1, help="Thought count (-1: the manifest's)."),
-    top: int = typer.Option(5, help="Tokens shown per thought (logit lens, nearest embeddings)."),
+    top: int = typer.Option(5, min=1, help="Tokens shown per thought (logit lens, nearest embeddings)."),
     out: Path | None = typer.Option(None, help="Write every reading and the rates as JSON here."),
 ) -> None:
     """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
@@ -293,8 +289,6 @@ def explain(
     from brevity.ui import console, report_console
     from brevity.zoo import resolve_model
 
-    if n <= 0 or top <= 0:
-        raise BrevityError("--n and --top must be positive")
     task_spec = parse_task(task)
     engine = HFEngine(resolve_model(model))
     problems = load_problems(task_spec.name, split=split, n=n, **dict(task_spec.params))
@@ -478,7 +472,7 @@ def zoo_build(
     names: list[str] | None = typer.Argument(None, help="Members to build (default: all, parents first)."),
     out: Path | None = typer.Option(None, help="Write here instead of each member's own place (the package's "
                                              "checkpoint folder or the repository's zoo-data folder)."),
-    validate_n: int = typer.Option(500, help="Validation problems for the manifest's numbers."),
+    validate_n: int = typer.Option(500, min=1, help="Validation problems for the manifest's numbers."),
     resume: bool = typer.Option(False, help="Continue a stopped build from its last checkpoint "
                                             "(OUT/NAME/checkpoints)."),
 ) -> None:

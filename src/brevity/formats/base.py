@@ -272,16 +272,17 @@ class ModelFormat:
     # Splitting --------------------------------------------------------------------------------
     def split(self, ids: Sequence[int]) -> Split:
         """Thinking and answer of a completion that continues a rendered prompt (vLLM's reasoning parsers
-        split the same way); formats/splitter.py cuts text. A model-written opening marker is neither thinking nor
-        answer."""
+        split the same way); formats/splitter.py cuts text by the same rule. A model-written opening marker (at the
+        start, blanks aside) is neither thinking nor answer; a completion that does not start with it, where the
+        model opens thinking, is an answer."""
         ids = list(ids)
         if not self.spec.thinks:
             return Split([], self.strip_stop(ids), True, 0)
         start = 0
         if not self.spec.prompt_opens:
             o = _find(ids, self.open_ids, 0)
-            if o is None:  # the model did not open a thinking section: it answered directly
-                return Split([], self.strip_stop(ids), True, 0)
+            if o is None or self.tokenizer.decode(ids[:o], skip_special_tokens=False).strip():
+                return Split([], self.strip_stop(ids), True, 0)  # the model did not open thinking: it answered
             start = o + len(self.open_ids)
         c = _find(ids, self.close_ids, start)
         if c is None:

@@ -1,9 +1,11 @@
 """Text that continues a rendered prompt, cut into reasoning and answer as it arrives: the one text splitter, for
 streams and whole texts alike (`ModelFormat.split` is its counterpart on token ids).
 
-Where the prompt does not open thinking, a model-written opening marker at the start (blanks aside) is dropped;
-any other start is thinking too, since a method that steers thinking opens it in its prompt. Thinking ends at the
-format's closing marker. A marker split across two pieces is held back until the next one decides."""
+Where the prompt opens thinking (the format's templates do, or a method that steers thinking opened it: `opened`),
+the text starts inside thinking. Otherwise the model opens it: a model-written opening marker at the start (blanks
+aside) is dropped, and a text that does not start with it is the answer (the model chose not to think), as
+`ModelFormat.split` cuts token ids. Thinking ends at the format's closing marker. A marker split across two pieces
+is held back until the next one decides."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ class Piece(NamedTuple):
 
 class ThinkingSplitter:
     """Feed it text in order (`feed`); it returns the pieces that are decided. `in_answer` once thinking closed
-    (or never opened)."""
+    (or never opened). `opened`: the prompt opened thinking though the format's own prompts do not (a method that
+    steers thinking renders its prompt so); `think()` says so later."""
 
-    def __init__(self, spec: ReasoningFormat):
+    def __init__(self, spec: ReasoningFormat, opened: bool = False):
         self.open, self.close = spec.open or "", spec.close or ""
-        self.state = "answer" if not spec.thinks else ("thinking" if spec.prompt_opens else "start")
+        self.state = "answer" if not spec.thinks else ("thinking" if spec.prompt_opens or opened else "start")
         self.pending = ""  # text that may still turn out to be a marker
 
     @property
@@ -46,9 +49,11 @@ class ThinkingSplitter:
             if self.open.startswith(head) and len(head) < len(self.open):  # blank, or maybe the opening marker
                 self.pending = text
                 return out
-            if head.startswith(self.open):
-                out.append(Piece("open", self.open))
-                text = head[len(self.open):]
+            if not head.startswith(self.open):  # the model answered without thinking
+                self.state = "answer"
+                return [Piece("content", text)] if text else []
+            out.append(Piece("open", self.open))
+            text = head[len(self.open):]
             self.state = "thinking"
         i = text.find(self.close)
         if i == -1:
@@ -63,23 +68,24 @@ class ThinkingSplitter:
 
     def flush(self) -> list[Piece]:
         """The end of the text: what was held back is what it looked like (text before a marker that never came
-        whole)."""
+        whole; at the start, an answer that never opened thinking)."""
         text, self.pending = self.pending, ""
-        if not text:
-            return []
-        self.state = "thinking" if self.state == "start" else self.state
-        return [Piece("reasoning", text)]
+        if self.state == "start":
+            self.state = "answer"
+            return [Piece("content", text)] if text else []
+        return [Piece("reasoning", text)] if text else []
 
     def think(self) -> None:
-        """Drop what was held back and continue inside thinking (a method's result that says thinking opened)."""
+        """Drop what was held back and continue inside thinking (the method opened it in its prompt, or its result
+        says thinking opened)."""
         self.pending = ""
         if self.state == "start":
             self.state = "thinking"
 
 
-def split_text(spec: ReasoningFormat, text: str) -> tuple[str, str, bool]:
+def split_text(spec: ReasoningFormat, text: str, opened: bool = False) -> tuple[str, str, bool]:
     """(reasoning, answer, closed) of a whole completion's text."""
-    s = ThinkingSplitter(spec)
+    s = ThinkingSplitter(spec, opened)
     pieces = s.feed(text) + s.flush()
     reasoning = "".join(p.text for p in pieces if p.kind == "reasoning")
     answer = "".join(p.text for p in pieces if p.kind == "content")

@@ -48,8 +48,17 @@ class MergePlan:
             raise BrevityError(f"merge weight must be in [0, 1] (the reasoning model's share), got {self.weight}")
         if not 0.0 < self.density <= 1.0:
             raise BrevityError(f"density is the kept fraction, in (0, 1]; got {self.density}")
-        if MERGE_METHODS[self.method][2] and not self.base:
+        _, dense, vectors = MERGE_METHODS[self.method]
+        if vectors and not self.base:
             raise BrevityError(f"{self.method} merges task vectors and needs --base (the shared parent)")
+        # A setting the method does not read is refused, not dropped.
+        if not vectors and self.base:
+            raise BrevityError(f"{self.method} interpolates the two models and reads no --base; leave it out")
+        if not dense and self.density != 1.0:
+            raise BrevityError(f"{self.method} keeps every weight and reads no --density (ties, dare_ties and "
+                               "dare_linear do)")
+        if not self.method.startswith("dare") and self.seed != 0:
+            raise BrevityError(f"--seed drives DARE's random drops; {self.method} draws none")
 
     @property
     def label(self) -> str:

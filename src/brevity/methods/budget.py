@@ -22,6 +22,7 @@ from brevity.methods.control import (
     injected,
     needs_answer_phase,
     new_thoughts,
+    opened,
     prompts,
     request,
     split_logprobs,
@@ -78,8 +79,9 @@ class NoThink(Method):
         fmt = engine.format
         fmt.require_thinking(self.name)
         for prob in problems:
-            if (sink := ctx.stream(prob)) is not None:
-                injected(sink, fmt.spec.close)  # the stream's reasoning is empty; the answer follows
+            if (sink := ctx.stream(prob)) is not None:  # the prompt's thinking section is empty: the answer follows
+                opened(sink)
+                injected(sink, fmt.spec.close)
         base = prompts(problems, engine, thinking=False)
         room = min(self.answer_room(engine), self.max_tokens)
         reqs = [request(prob, p, room, "answer", logprobs=ctx.logprobs, sink=ctx.stream(prob))

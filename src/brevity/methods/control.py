@@ -236,7 +236,18 @@ def injected(sink: Any, text: str) -> None:
 
 
 def new_thoughts(problems: Sequence[Problem], ctx: RunContext) -> list[Thought]:
+    """A thought per problem, for a method whose prompt opened thinking (`prompts(..., steer=True)`): each stream
+    is told so, since a model that opens thinking itself would have written the opening marker."""
+    for p in problems:
+        if (sink := ctx.stream(p)) is not None:
+            opened(sink)
     return [Thought(sink=ctx.stream(p), problem=p) for p in problems]
+
+
+def opened(sink: Any) -> None:
+    """Tell a stream that the method's prompt opened thinking (what follows is thinking until the closing marker)."""
+    if hasattr(sink, "opened"):
+        sink.opened()
 
 
 def inject(engine: Engine, thought: Thought, text: str) -> None:

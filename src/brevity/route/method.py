@@ -29,7 +29,7 @@ from typing import Any
 from brevity.engines.base import Engine
 from brevity.errors import BrevityError
 from brevity.methods.base import Method, RunContext, build_method, register
-from brevity.methods.control import injected
+from brevity.methods.control import injected, opened
 from brevity.methods.solution import Solution
 from brevity.route.curves import quality_curve, smallest_share, threshold_for_share
 
@@ -244,7 +244,7 @@ class Recorder:
 
     def __init__(self, sink):
         self.sink = sink
-        self.pieces: list[tuple[bool, str]] = []  # (injected, text)
+        self.pieces: list[tuple[bool | None, str]] = []  # (injected, text); (None, ""): thinking opened
 
     @property
     def cancelled(self) -> bool:
@@ -260,9 +260,17 @@ class Recorder:
     def inject(self, text: str) -> None:
         self.pieces.append((True, text))
 
+    def opened(self) -> None:
+        self.pieces.append((None, ""))
+
     def replay(self) -> None:
         for was_injected, text in self.pieces:
-            injected(self.sink, text) if was_injected else self.sink.write(text)
+            if was_injected is None:
+                opened(self.sink)
+            elif was_injected:
+                injected(self.sink, text)
+            else:
+                self.sink.write(text)
 
 
 def _zoo_engine(name: str) -> Engine:

@@ -96,6 +96,11 @@ class ResponseStream:
         else:
             self.write(text)
 
+    def opened(self) -> None:
+        """The method's prompt opened thinking: what it writes next is thinking (methods/control.opened)."""
+        if not self.raw:
+            self.splitter.think()
+
     def _raw(self, text: str, injected: bool = False) -> None:
         if not text:
             return
