@@ -7,7 +7,21 @@ import pytest
 
 from brevity.errors import BrevityError
 from brevity.zoo import registry
-from brevity.zoo.registry import MEMBERS, PACKAGED, ZOO_DIR, data_root, member_dir, registered_weights, resolve_model
+from brevity.zoo.registry import (
+    MEMBERS,
+    PACKAGED,
+    SHARED_TOKENIZER,
+    ZOO_DIR,
+    data_root,
+    member_dir,
+    registered_weights,
+    resolve_model,
+)
+
+# Each packaged member's hash (brevity.identity.model_hash: what record ids are made of), as it was when every member
+# carried its own copy of the tokenizer.
+PACKAGED_HASHES = {"tiny-base": "94e38b11ade2d111", "tiny-lrm": "8ae3e8dbdf7ebe96", "tiny-llm": "1d35dd9752d29a33",
+                   "tiny-lrm-instruct": "1519d00d33318fd4"}
 
 
 def test_packaged_members_are_in_the_package_the_rest_in_zoo_data():
@@ -42,4 +56,41 @@ def test_a_member_outside_the_install_names_its_build_and_folder(tmp_path, monke
     monkeypatch.setenv("BREVITY_ZOO_DATA", str(tmp_path / "none"))
     with pytest.raises(BrevityError, match=r"brevity zoo build tiny-mult-terse.*|zoo-data.*brevity zoo build"):
         resolve_model("tiny-mult-terse")
-    assert resolve_model("tiny-lrm") == ZOO_DIR / "tiny-lrm"
+    assert (resolve_model("tiny-lrm") / "config.json").resolve() == ZOO_DIR / "tiny-lrm" / "config.json"
+
+
+def test_packaged_members_share_one_tokenizer_and_load_as_before():
+    """The package keeps the members' tokenizer once; each resolves to a complete folder with the same files under
+    the same names, so a model's hash (and every record id) is what it was, and it loads as a plain HF folder."""
+    from transformers import AutoTokenizer
+
+    from brevity.identity import model_hash
+
+    assert SHARED_TOKENIZER.is_file()
+    files = {"chat_template.jinja", "config.json", "generation_config.json", "manifest.json", "model.safetensors",
+             "tokenizer.json", "tokenizer_config.json"}
+    for name in PACKAGED:
+        assert not (member_dir(name) / "tokenizer.json").exists(), name
+        folder = resolve_model(name)
+        assert {p.name for p in folder.iterdir() if not p.name.startswith(".")} == files, name
+        assert (folder / "tokenizer.json").read_bytes() == SHARED_TOKENIZER.read_bytes()
+        assert model_hash(folder) == PACKAGED_HASHES[name], name
+        assert resolve_model(name) == folder  # made once, then found
+    assert len(AutoTokenizer.from_pretrained(resolve_model("tiny-lrm"))) > 0
+
+
+def test_a_member_built_in_its_place_shares_the_tokenizer(tmp_path, monkeypatch):
+    """`brevity zoo build` writes a whole folder; a packaged member then gives up the copy it shares, and one whose
+    tokenizer differs keeps its own (and loads from its place)."""
+    from brevity.zoo import registry as reg
+
+    monkeypatch.setattr(reg, "ZOO_DIR", tmp_path)
+    monkeypatch.setattr(reg, "SHARED_TOKENIZER", tmp_path / "tokenizer.json")
+    (tmp_path / "tokenizer.json").write_text("shared")
+    for name, tok in (("tiny-lrm", "shared"), ("tiny-llm", "its own")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "tokenizer.json").write_text(tok)
+        reg.share_tokenizer(name, tmp_path / name)
+    assert not (tmp_path / "tiny-lrm" / "tokenizer.json").exists()
+    assert (tmp_path / "tiny-llm" / "tokenizer.json").read_text() == "its own"
+    assert reg.packaged_path("tiny-llm") == tmp_path / "tiny-llm"

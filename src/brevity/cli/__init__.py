@@ -487,7 +487,7 @@ def zoo_build(
             raise BrevityError(f"unknown zoo member {name!r}; choose from {', '.join([*MEMBERS, *FAMILY_MEMBERS])}")
     from brevity.cli.train import roll_out_parent
     from brevity.ui import ProgressUI
-    from brevity.zoo.build import build_member, has_checkpoint, validate_member
+    from brevity.zoo.build import build_member, has_checkpoint, loadable_member, validate_member
 
     ui = ProgressUI()
     for name in names:
@@ -499,7 +499,7 @@ def zoo_build(
             validate_family_member(name, stored, validate_n, ui)
             continue
         if MEMBERS[name].parent:
-            roll_out_parent(ui, MEMBERS[name], member_dir(MEMBERS[name].parent, out))
+            roll_out_parent(ui, MEMBERS[name], loadable_member(MEMBERS[name].parent, out))
         with ui.task(f"train {name}", total=MEMBERS[name].steps + MEMBERS[name].warmup_steps) as advance:
             build_member(name, out, progress=lambda step, loss: advance(1),
                          resume=resume and has_checkpoint(member_dir(name, out)))

@@ -18,7 +18,7 @@ from brevity.tasks import TaskSpec, load_problems
 from brevity.tasks.grading import score_solutions
 from brevity.thinking import mention_end
 from brevity.zoo.chat import BUDGET_PHRASE, END_THINK, IM_END, answer_text, completion_text, prompt_text
-from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, Member, member_dir, register_weights
+from brevity.zoo.registry import MEMBERS, MODEL_CONFIG, Member, member_dir, register_weights, share_tokenizer
 
 TRAIN_PROBLEMS = 40_000
 SEED = 0
@@ -69,23 +69,24 @@ def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: P
     from brevity.recipes import compact
     problems, rollouts = parent_rollouts(parent, member.rollout_problems, member.rollout_k)
     if member.recipe == "shortest":
-        sampler = parent if member.sampler is None else _zoo_model(member.sampler, out_root)
+        sampler = parent if member.sampler is None else loadable_member(member.sampler, out_root)
         for j, spec in enumerate(member.conditions):
             extra = parent_rollouts(sampler, member.rollout_problems, 1, method=spec, sample=member.rollout_k + j)[1]
             rollouts = [group + more for group, more in zip(rollouts, extra)]
         return compact.shortest_examples(tok, problems, rollouts)
     if member.recipe == "tokenskip":
         from brevity.engines.hf import load_model_folder
-        scorer, _ = load_model_folder(_zoo_model(member.scorer, out_root))
+        scorer, _ = load_model_folder(loadable_member(member.scorer, out_root))
         return compact.tokenskip_examples(scorer, tok, problems, rollouts)
     raise ValueError(f"{member.name}: unknown recipe {member.recipe!r}")
 
 
-def _zoo_model(name: str, out_root: Path | None) -> Path:
-    """A zoo member as built under out_root (its own place when None), else wherever `resolve_model` finds it."""
+def loadable_member(name: str, out_root: Path | None) -> Path:
+    """The folder to load a zoo member from: as built under out_root, else wherever `resolve_model` finds it (a
+    packaged member: completed with the shared tokenizer)."""
     from brevity.zoo.registry import resolve_model
     local = member_dir(name, out_root)
-    return local if (local / "config.json").is_file() else resolve_model(name)
+    return local if out_root is not None and (local / "config.json").is_file() else resolve_model(name)
 
 
 def parent_rollouts(parent: Path, n: int = 1500, k: int = 4, method: str | None = None, sample: int = 0,
@@ -136,7 +137,7 @@ def build_member(name: str, out_root: Path | None = None, progress=None, tokeniz
     """Build zoo member `name` under out_root, from its parent there; `resume` continues a stopped build
     from its last checkpoint (OUT/checkpoints)."""
     member = MEMBERS[name]
-    parent = member_dir(member.parent, out_root) if member.parent else None
+    parent = loadable_member(member.parent, out_root) if member.parent else None
     return train_member(member, parent, member_dir(name, out_root), progress, tokenizer_dir,
                         command=f"brevity zoo build {name}", out_root=out_root,
                         loop={"checkpoint_every": checkpoint_every(member.recipe)}, resume=resume)
@@ -222,13 +223,14 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
     write_manifest(out, manifest)
     if member.name in MEMBERS and out == member_dir(member.name):  # the member in its own place: registered
         register_weights(member.name, out)
+        share_tokenizer(member.name, out)
 
 
 def _parent_name(parent: Path | None, out_root: Path | None) -> str | None:
     """A zoo parent by name (so manifests do not carry this machine's paths), any other by its path."""
     if parent is None:
         return None
-    return parent.name if parent.name in MEMBERS and parent == member_dir(parent.name, out_root) else str(parent)
+    return parent.name if parent.name in MEMBERS and parent == loadable_member(parent.name, out_root) else str(parent)
 
 
 def remove_member(name: str, out_root: Path | None = None) -> None:
@@ -239,10 +241,10 @@ def validate_member(name: str, out_root: Path | None = None, n: int = 500, ui=No
     """Greedy `cot` and `nothink` accuracy on validation problems (a latent member: its own task, decoded
     by `coconut` from its manifest), written into the manifest."""
     member = MEMBERS[name]
-    path = member_dir(name, out_root)
     task = member.task or TaskSpec("arith")
-    result = validate_folder(path, task, ("cot", "nothink") if member.task is None else ("coconut",), n, ui, name)
-    update_manifest(path, validation=result)
+    result = validate_folder(loadable_member(name, out_root), task, ("cot", "nothink") if member.task is None else
+                             ("coconut",), n, ui, name)
+    update_manifest(member_dir(name, out_root), validation=result)  # the member's own manifest, not a link to it
     return result
 
 

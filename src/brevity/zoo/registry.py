@@ -1,13 +1,17 @@
 """Zoo members, where their committed checkpoints live, and how a model argument resolves to a folder.
 
-The package carries only the members its main command and its fast tests load (PACKAGED); the rest live in the
-repository's zoo-data folder (or $BREVITY_ZOO_DATA), as real projects keep weights out of their wheels. Every
-member's weights have a sha256 in weights.json, checked when the member is resolved."""
+The package carries only the members its main command and its fast tests load (PACKAGED), with the one tokenizer
+they share (SHARED_TOKENIZER); the rest live in the repository's zoo-data folder (or $BREVITY_ZOO_DATA), as real
+projects keep weights out of their wheels. Every member's weights have a sha256 in weights.json, checked when the
+member is resolved."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +23,8 @@ from brevity.tasks.base import TaskSpec
 ZOO_DIR = Path(__file__).parent / "checkpoints"
 WEIGHTS = Path(__file__).parent / "weights.json"  # member -> sha256 of its model.safetensors
 PACKAGED = frozenset({"tiny-base", "tiny-lrm", "tiny-llm", "tiny-lrm-instruct"})
+SHARED_TOKENIZER = ZOO_DIR / "tokenizer.json"  # the packaged members' one tokenizer, kept once in the package
+LINKS_KEY = ".links"  # in a completed packaged member: what its links point at (no .json: no model hash sees it)
 
 
 def data_root() -> Path:
@@ -223,7 +229,7 @@ def resolve_model(model: str) -> Path:
                                                   "$BREVITY_ZOO_DATA)")
             raise BrevityError(f"zoo model {model!r} is not built here{where}; run `brevity zoo build {model}`")
         check_weights(model, path)
-        return path
+        return packaged_path(model) if path.parent == ZOO_DIR else path
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
@@ -231,6 +237,59 @@ def resolve_model(model: str) -> Path:
         return path
     names = ", ".join([*MEMBERS, *FAMILY_MEMBERS])
     raise BrevityError(f"unknown model {model!r}: not a zoo name ({names}) nor a model folder")
+
+
+def packaged_path(name: str) -> Path:
+    """A packaged member as a loadable Hugging Face folder. The package keeps the members' shared tokenizer once,
+    so a member's own folder is completed in the cache: a link to each of its files and to the shared tokenizer
+    (the same files under the same names: the model's hash, and so every record id, is unchanged). It is made on
+    first use and again whenever what it links to changes, beside its place and then renamed into it, so a reader
+    never sees half a folder. A member built in its place and not yet sharing (it has its own tokenizer.json) is
+    loaded from there."""
+    src = ZOO_DIR / name
+    if (src / "tokenizer.json").is_file():
+        return src
+    files = [*sorted(p for p in src.iterdir() if p.is_file()), SHARED_TOKENIZER]
+    key = json.dumps([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
+    folder = settings().cache / "packaged" / name
+
+    def current() -> bool:
+        try:
+            return (folder / LINKS_KEY).read_text() == key
+        except OSError:
+            return False
+
+    if current():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        for f in files:
+            try:
+                os.symlink(f.resolve(), tmp / f.name)
+            except OSError:  # no links on this file system: a copy
+                shutil.copy2(f, tmp / f.name)
+        (tmp / LINKS_KEY).write_text(key)
+        tmp.chmod(0o755)
+        if not current():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                tmp.rename(folder)
+            except OSError:  # another process put its folder there first
+                if not current():
+                    raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def share_tokenizer(name: str, folder: Path) -> None:
+    """A packaged member just built in its own place gives up its tokenizer.json when it is the shared one (the
+    package keeps one); a member trained with another tokenizer keeps its own."""
+    own = Path(folder) / "tokenizer.json"
+    if name in PACKAGED and Path(folder) == ZOO_DIR / name and own.is_file() and SHARED_TOKENIZER.is_file() \
+            and own.read_bytes() == SHARED_TOKENIZER.read_bytes():
+        own.unlink()
 
 
 _checked: dict[tuple, str] = {}
