@@ -91,3 +91,26 @@ def test_pareto_plot_survives_a_perfect_score(tmp_path):
            "accuracy_ci95": [0.987, 0.9999999999999999]}  # Wilson's upper bound at 300/300, as computed
     plot_pareto([row], tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 0
+
+
+def test_a_saving_is_shown_only_where_the_accuracy_holds():
+    """The project's rule: a method keeps cot's accuracy when the paired 95% interval of the difference stays above
+    -1 point; the table and report show `saved vs cot` and `of ideal` only for such rows (summary.json keeps all)."""
+    from brevity.bench.report import cell, markdown_table
+
+    n = 200
+    cot = [sol(str(i), True, 100, 40, "cot") for i in range(n)]
+    same = [sol(str(i), True, 50, 40, "same") for i in range(n)]  # half the tokens, every answer kept
+    worse = [sol(str(i), i % 10 != 0, 50, 40, "worse") for i in range(n)]  # half the tokens, 10 points lost
+    rows = [{"method": m, "model": "x", **summarize(recs, cot)} for m, recs in
+            (("cot", cot), ("same", same), ("worse", worse))]
+    for r in rows:
+        r["share_of_ideal_saving"] = r["saving_vs_cot"] / 0.6
+    cot_row, same_row, worse_row = rows
+    assert cot_row["accuracy_holds"] and same_row["accuracy_holds"] and worse_row["accuracy_holds"] is False
+    assert worse_row["saving_vs_cot"] == pytest.approx(0.5)  # the number stays in the data
+    assert cell(same_row, "saving_vs_cot") == "50%" and cell(same_row, "share_of_ideal_saving") == "83%"
+    assert cell(worse_row, "saving_vs_cot") == cell(worse_row, "share_of_ideal_saving") == "–"
+    assert cell(worse_row, "accuracy_diff_vs_cot") == "-10.0"
+    table = markdown_table(rows).splitlines()
+    assert "| 50% | 83% |" in table[3] and "| – | – |" in table[4]

@@ -25,7 +25,7 @@ class ProgressUI:
 def print_table(rows: list[dict], title: str = "") -> None:
     from rich.table import Table
 
-    from brevity.bench.report import COLUMNS, fmt
+    from brevity.bench.report import COLUMNS, SAVINGS, SAVINGS_NOTE, cell
 
     # The terminal gets the headline columns; report.md and summary.json have them all.
     drop = {"aes", "latency_p95_s", "peak_memory_mb", "mean_generated_positions"}
@@ -35,12 +35,15 @@ def print_table(rows: list[dict], title: str = "") -> None:
         drop.add("strong_share")
     keep = [c for c in COLUMNS if c[0] not in drop]
     skipped = [f"{r['method']}: {r['skipped_long_prompts']}" for r in rows if r.get("skipped_long_prompts")]
-    caption = f"skipped, prompt longer than the context: {', '.join(skipped)}" if skipped else None
+    notes = [f"skipped, prompt longer than the context: {', '.join(skipped)}"] if skipped else []
+    if any(r.get("accuracy_holds") is False and r.get(SAVINGS[0]) is not None for r in rows):
+        notes.append(SAVINGS_NOTE)
+    caption = "; ".join(notes) or None
     table = Table(title=title, caption=caption)
     for _, head in keep:
         table.add_column(head, justify="left" if head in ("method", "model") else "right")
     for r in rows:
-        table.add_row(*[fmt(k, r.get(k)) for k, _ in keep])
+        table.add_row(*[cell(r, k) for k, _ in keep])
     report_console().print(table)
 
 

@@ -69,6 +69,15 @@ def aes(length: float, acc: float, ref_length: float, ref_acc: float, alpha: flo
     return alpha * d_len + (beta * d_acc if d_acc >= 0 else gamma * d_acc)
 
 
+HOLDS_WITHIN = 0.01  # the project's rule: a method keeps cot's accuracy when its paired interval stays above -1 point
+
+
+def accuracy_holds(diff_ci95: Sequence[float]) -> bool:
+    """Whether a method's accuracy holds against cot's: the lower bound of the paired 95% interval of the
+    difference lies above -1 point. A token saving counts only where it does."""
+    return diff_ci95[0] > -HOLDS_WITHIN
+
+
 def summarize(records: Sequence[Solution], cot: Sequence[Solution] | None = None) -> dict:
     """One summary row; `cot` holds the same model's cot records, matched by problem id."""
     n = len(records)
@@ -89,7 +98,7 @@ def summarize(records: Sequence[Solution], cot: Sequence[Solution] | None = None
         "outcome_efficiency": outcome_efficiency(records),
         "latency_p50_s": percentile(lat, 0.5), "latency_p95_s": percentile(lat, 0.95), "latency_n": len(lat),
         "compression_vs_cot": None, "saving_vs_cot": None, "aes": None,
-        "accuracy_diff_vs_cot": None, "accuracy_diff_vs_cot_ci95": None,
+        "accuracy_diff_vs_cot": None, "accuracy_diff_vs_cot_ci95": None, "accuracy_holds": None,
         "strong_share": mean(routed) if routed else None,
     }
     if cot:
@@ -107,4 +116,5 @@ def summarize(records: Sequence[Solution], cot: Sequence[Solution] | None = None
             row["accuracy_diff_vs_cot"] = acc_a - acc_b
             row["accuracy_diff_vs_cot_ci95"] = list(paired_bootstrap([float(a.correct) for a, _ in pairs],
                                                                      [float(b.correct) for _, b in pairs]))
+            row["accuracy_holds"] = accuracy_holds(row["accuracy_diff_vs_cot_ci95"])
     return row

@@ -65,6 +65,18 @@ def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> li
     return out
 
 
+SAVINGS = ("saving_vs_cot", "share_of_ideal_saving")  # shown only where the accuracy holds
+SAVINGS_NOTE = ("saved vs cot and of ideal are shown only where the accuracy holds (the paired 95% interval of "
+                "Δacc vs cot has its lower bound above -1 point); summary.json has them for every row")
+
+
+def cell(row: dict, key: str) -> str:
+    """A table cell: a saving where the row lost accuracy against cot is no saving, so it is not shown."""
+    if key in SAVINGS and row.get("accuracy_holds") is False:
+        return "–"
+    return fmt(key, row.get(key))
+
+
 def fmt(key: str, v) -> str:
     if v is None:
         return "–"
@@ -86,7 +98,7 @@ def fmt(key: str, v) -> str:
 def markdown_table(rows: list[dict]) -> str:
     head = "| " + " | ".join(h for _, h in COLUMNS) + " |"
     sep = "|" + "|".join("---" for _ in COLUMNS) + "|"
-    body = ["| " + " | ".join(fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    body = ["| " + " | ".join(cell(r, k) for k, _ in COLUMNS) + " |" for r in rows]
     return "\n".join([head, sep, *body])
 
 
@@ -105,7 +117,7 @@ def write_outputs(out: Path, rows: list[dict], groups: dict | None = None) -> No
              "(total generated positions for latent and routed methods); strong calls = share of problems a route "
              "sent to the strong side; of ideal = that saving over cot's ideal saving (1 - cot's OE); Δacc vs cot "
              "with a paired bootstrap interval in summary.json; AES of O1-Pruner (1, 3, 5); latency at batch 1 on a "
-             "fixed subsample; tok/s from the batched run.")
+             f"fixed subsample; tok/s from the batched run. {SAVINGS_NOTE[0].upper()}{SAVINGS_NOTE[1:]}.")
     skipped = [f"{r['method']} @ {r['model']}: {r['skipped_long_prompts']}" for r in rows
                if r.get("skipped_long_prompts")]
     if skipped:
