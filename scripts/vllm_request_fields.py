@@ -11,9 +11,9 @@ import json
 import sys
 
 import vllm
+from pydantic_core import PydanticUndefined
 from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
 from vllm.entrypoints.openai.completion.protocol import CompletionRequest
-from pydantic_core import PydanticUndefined
 
 
 def fields(cls) -> dict[str, object]:

@@ -14,7 +14,8 @@ from brevity.cli import app
 pytestmark = pytest.mark.fast
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md")),
+FILES = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")
+                if p.parent.name not in ("results", "reference")),  # run outputs; the reference is the CLI's own
          *sorted((ROOT / "benchmarks").glob("*.sh")), ROOT / "resume" / "README.md"]
 COMMAND = re.compile(r"(?<![\w/.-])brevity ((?:train|bench|serve|merge|route|zoo|tasks|formats|regrade|explain)\b"
                      r"[^`\n]*)")
