@@ -1,5 +1,5 @@
-"""The documentation site: `mkdocs build --strict` (no broken link or anchor, no page left out of the site) and the
-CLI reference, generated from the commands, is the committed one."""
+"""The documentation site: `mkdocs build --strict` (no broken link or anchor, no page left out of the site, the
+Python API rendered from the docstrings) and the CLI reference, generated from the commands, is the committed one."""
 
 import os
 import subprocess
@@ -15,6 +15,8 @@ def test_the_site_builds_strictly(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     site = tmp_path / "site"
     assert (site / "index.html").is_file() and (site / "reference" / "cli" / "index.html").is_file()
+    api = (site / "reference" / "python" / "index.html").read_text()
+    assert "RunContext" in api and "benchmark" in api  # the Python API, rendered from the docstrings
 
 
 def test_the_cli_reference_is_current():
