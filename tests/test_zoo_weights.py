@@ -94,3 +94,23 @@ def test_a_member_built_in_its_place_shares_the_tokenizer(tmp_path, monkeypatch)
     assert not (tmp_path / "tiny-lrm" / "tokenizer.json").exists()
     assert (tmp_path / "tiny-llm" / "tokenizer.json").read_text() == "its own"
     assert reg.packaged_path("tiny-llm") == tmp_path / "tiny-llm"
+
+
+def test_racing_processes_complete_a_packaged_member_once(tmp_path):
+    """Two pytest-xdist workers (or any processes) that load a member first at the same time on an empty cache: each
+    sees a whole folder, one version of it is made, and nothing half-made is left."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from brevity.zoo import resolve_model; from brevity.identity import model_hash; "
+            f"print(*(model_hash(resolve_model(n)) for n in {sorted(PACKAGED)!r}))")
+    env = {**os.environ, "BREVITY_CACHE": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    outs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert all(o == [PACKAGED_HASHES[n] for n in sorted(PACKAGED)] for o in outs)
+    entries = sorted(p.name for p in (tmp_path / "packaged").iterdir())
+    assert len([e for e in entries if e.startswith(".")]) == len(PACKAGED)  # one version folder each, no leftovers
+    assert all((tmp_path / "packaged" / n).is_symlink() for n in PACKAGED)

@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -242,44 +243,48 @@ def resolve_model(model: str) -> Path:
 def packaged_path(name: str) -> Path:
     """A packaged member as a loadable Hugging Face folder. The package keeps the members' shared tokenizer once,
     so a member's own folder is completed in the cache: a link to each of its files and to the shared tokenizer
-    (the same files under the same names: the model's hash, and so every record id, is unchanged). It is made on
-    first use and again whenever what it links to changes, beside its place and then renamed into it, so a reader
-    never sees half a folder. A member built in its place and not yet sharing (it has its own tokenizer.json) is
-    loaded from there."""
+    (the same files under the same names: the model's hash, and so every record id, is unchanged). Each version of
+    what it links to gets its own hidden folder, made once (beside it, then renamed into place); `packaged/NAME` is
+    a link to the current one, swapped in one step, so a reader in another process never sees a half-made or a
+    missing folder. A member built in its place and not yet sharing (it has its own tokenizer.json) is loaded from
+    there."""
     src = ZOO_DIR / name
     if (src / "tokenizer.json").is_file():
         return src
     files = [*sorted(p for p in src.iterdir() if p.is_file()), SHARED_TOKENIZER]
     key = json.dumps([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
-    folder = settings().cache / "packaged" / name
-
-    def current() -> bool:
-        try:
-            return (folder / LINKS_KEY).read_text() == key
-        except OSError:
-            return False
-
-    if current():
+    root = settings().cache / "packaged"
+    folder = root / name
+    version = root / f".{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if folder.is_symlink() and os.readlink(folder) == version.name and (version / LINKS_KEY).is_file():
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
-    try:
-        for f in files:
+    root.mkdir(parents=True, exist_ok=True)
+    if not (version / LINKS_KEY).is_file():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-tmp-", dir=root))
+        try:
+            for f in files:
+                try:
+                    os.symlink(f.resolve(), tmp / f.name)
+                except OSError:  # no links on this file system: a copy
+                    shutil.copy2(f, tmp / f.name)
+            (tmp / LINKS_KEY).write_text(key)
+            tmp.chmod(0o755)
             try:
-                os.symlink(f.resolve(), tmp / f.name)
-            except OSError:  # no links on this file system: a copy
-                shutil.copy2(f, tmp / f.name)
-        (tmp / LINKS_KEY).write_text(key)
-        tmp.chmod(0o755)
-        if not current():
-            shutil.rmtree(folder, ignore_errors=True)
-            try:
-                tmp.rename(folder)
-            except OSError:  # another process put its folder there first
-                if not current():
+                tmp.rename(version)
+            except OSError:  # another process made this version first
+                if not (version / LINKS_KEY).is_file():
                     raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    if folder.is_dir() and not folder.is_symlink():  # a folder from before versions: replaced by the link
+        shutil.rmtree(folder, ignore_errors=True)
+    link = root / f".{name}-{os.getpid()}-{threading.get_ident()}.link"
+    try:
+        os.symlink(version.name, link)
+        os.replace(link, folder)
+    except OSError:  # no links here: the version's folder itself
+        link.unlink(missing_ok=True)
+        return version
     return folder
 
 
