@@ -81,6 +81,11 @@ class Gateway:
         self.formats: dict[str, ModelFormat] = {}  # over the HTTP side's tokenizers
         self.context: dict[str, int] = {}  # the models' context lengths (positions)
 
+    @functools.cached_property
+    def calibration_task(self):
+        """The task routes calibrate on (the config's), parsed once rather than for every batch."""
+        return parse_task(self.cfg.calibration_task)
+
     # Start and stop ---------------------------------------------------------------------------
     def start(self, calibrate: bool = True) -> None:
         """Load the models and check the aliases; routes then calibrate in a background thread, now or, with
@@ -145,7 +150,7 @@ class Gateway:
         """Calibrate (or load a saved calibration) on engines of its own, since the served ones belong to their
         schedulers' threads: a twin of the served model sharing its weights, and fresh side engines (handed to
         the gateway afterwards). The served state then keeps only what calibration decided."""
-        task = parse_task(self.cfg.calibration_task)
+        task = self.calibration_task
         sides: dict[str, Engine] = {}
 
         def side(name: str) -> Engine:
@@ -245,8 +250,7 @@ class Gateway:
         """The context a batch of `method` runs with on `model`'s served engine (in its scheduler's thread), with
         the method's prepared state: prepared once for the method without its lengths (requests that differ only
         in max_tokens share one preparation, as they share a route's calibration) and reused by every batch."""
-        ctx = RunContext(self.engines[model], make_engine=self._side_engine,
-                         task=parse_task(self.cfg.calibration_task), ui=self.ui)
+        ctx = RunContext(self.engines[model], make_engine=self._side_engine, task=self.calibration_task, ui=self.ui)
         key = (model, method.without_lengths())
         with self._lock:
             if key in self.prepared:

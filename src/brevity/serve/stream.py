@@ -15,6 +15,7 @@ import re
 
 from brevity.formats import ReasoningFormat
 from brevity.formats.splitter import ThinkingSplitter
+from brevity.methods.control import mark_injected
 from brevity.methods.solution import Solution
 
 log = logging.getLogger("brevity.serve")
@@ -105,11 +106,7 @@ class ResponseStream:
         if not text:
             return
         if injected:
-            start = len(self.transcript)
-            if self.injected and self.injected[-1][1] == start:
-                self.injected[-1][1] = start + len(text)
-            else:
-                self.injected.append([start, start + len(text)])
+            mark_injected(self.injected, len(self.transcript), len(self.transcript) + len(text))
         self.transcript += text
         self._put("text", text)
 
