@@ -186,7 +186,9 @@ def main() -> None:
         "Produced by: `PYTHONPATH=src python benchmarks/template_table.py --out docs/results/template_table.md`\n\n"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(header + body, encoding="utf-8")
+    # The section markers let the docs include the table itself (pymdownx.snippets, concepts/formats.md).
+    args.out.write_text(header + "<!-- --8<-- [start:table] -->\n" + body + "<!-- --8<-- [end:table] -->\n",
+                        encoding="utf-8")
     print(f"wrote {args.out} ({len(table)} templates)")
 
 
