@@ -5,8 +5,9 @@ work (lazily, out of core for big models). One weight `w` means the same thing f
 share of the reasoning model. Task-vector methods merge `base + (1-w)*(fast-base) + w*(reasoning-base)`
 with `normalize` off (mergekit's TIES normalizes by default, which would rescale the sum), sparsified
 ones keep a `density` fraction of each task vector (mergekit's convention: kept, not dropped), and
-SLERP interpolates from the fast model (t=0) to the reasoning model (t=1). So w=0 and w=1 give the
-parents back and a sweep over w draws the curve between them.
+SLERP interpolates from the fast model (t=0) to the reasoning model (t=1). So with task arithmetic and SLERP
+w=0 and w=1 give the parents back and a sweep over w draws the curve between them; TIES and DARE also trim the
+task vectors (unless `density` is 1), so neither end is exactly a parent.
 """
 
 from __future__ import annotations
