@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The latent family on `arith` with the compact equations as the chain (docs/RESULTS.md "Latent family"),
+# The latent family on `arith` with the compact equations as the chain (docs/findings/history.md, the latent family's first round),
 # one training at a time. Every latent method starts from the same compact-chain model
 # (brevity-runs/tiny-compact-arith: tiny-base plus 1,000 steps on compact chains, benchmarks/results_latent.sh)
 # and trains 1,500 more steps: 5 stages of 300 where it has a curriculum.
@@ -8,7 +8,7 @@ R=brevity-runs/latent-arith
 C=brevity-runs/tiny-compact-arith
 T="--task arith --n-train 20000"
 brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut --stages 5 --per-step 1 --steps 300
-brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300
+brevity train pause-curriculum --base $C $T --stage0-steps 0 --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300
 brevity train pause --base $C $T --out $R/pause --stages 5 --per-step 1 --steps 300
 brevity train icot --base $C $T --stage0-steps 0 --out $R/icot --remove-per-stage 10 --steps 300
 brevity train codi --base $C $T --out $R/codi --stages 5 --per-step 1 --steps 300

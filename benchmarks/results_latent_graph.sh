@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The latent family on `graph` (ProsQA-style reachability, depth 3-5 over 12 concepts; docs/RESULTS.md "Latent
-# family"), as run on 2026-11-28, one training at a time.
+# The latent family on `graph` (ProsQA-style reachability, depth 3-5 over 12 concepts; docs/findings/history.md, the latent
+# family's first round), as run on 2026-11-28, one training at a time.
 set -euo pipefail
 R=brevity-runs/latent-graph
 val() { brevity bench --task graph --model "$1" --split validation --n 200 --latency-n 0 --batch-size 64 \
@@ -26,7 +26,7 @@ brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut --stages 5 
 brevity train nochain --base $C $T --out $R/nochain --stages 5 --steps 300
 brevity train codi --base $C $T --out $R/codi --stages 5 --per-step 1 --steps 300
 brevity train pause --base $C $T --out $R/pause --stages 5 --per-step 1 --steps 300
-brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300 --save-stages
+brevity train pause-curriculum --base $C $T --stage0-steps 0 --out $R/pause-curriculum --stages 5 --per-step 1 --steps 300 --save-stages
 brevity train icot --base $C $T --stage0-steps 0 --out $R/icot --remove-per-stage 5 --steps 300
 for m in coconut nochain codi pause pause-curriculum icot; do val $R/$m $R/val-$m; done
 for k in 1 2 3 4; do val $R/coconut/stage-$k $R/val-coconut-s$k; python benchmarks/chain_steps.py $R/val-coconut-s$k/records.jsonl graph $k; done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The latent family on 4-by-4 `mult` in iCoT's digit order (mult:order=lsd; docs/RESULTS.md "Latent family"),
+# The latent family on 4-by-4 `mult` in iCoT's digit order (mult:order=lsd; docs/findings/history.md, the latent family's first round),
 # as run on 2026-11-28, one training at a time. Every method starts from the same compact-chain model, 100% on
 # 100 validation problems (brevity-runs/latent-mult-lsd/compact-5k = zoo tiny-mult-compact: tiny-base plus
 # 5,000 steps, the end of benchmarks/results_latent_graph_mult.sh), and trains on 100,000 problems: 300 steps
@@ -12,7 +12,7 @@ T="--task mult:order=lsd --n-train 100000"
 brevity train icot --base $C $T --stage0-steps 0 --out $R/icot --remove-per-stage 16 --steps 300
 brevity train nochain --base $C $T --out $R/nochain --stages 7 --steps 300
 brevity train coconut --base $C $T --stage0-steps 0 --out $R/coconut --stages 7 --per-step 1 --steps 300 --save-stages
-brevity train pause-curriculum --base $C $T --out $R/pause-curriculum --stages 7 --per-step 1 --steps 300 --save-stages
+brevity train pause-curriculum --base $C $T --stage0-steps 0 --out $R/pause-curriculum --stages 7 --per-step 1 --steps 300 --save-stages
 brevity train pause --base $C $T --out $R/pause --stages 7 --per-step 1 --steps 300
 brevity train codi --base $C $T --out $R/codi --stages 7 --per-step 1 --steps 300
 # one thought per step cannot hold a partial product: the same stage 1 with 5 thoughts (c=5)

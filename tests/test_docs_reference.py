@@ -41,7 +41,7 @@ def test_record_schema_lists_every_field(tmp_path):
                                          '"seconds": 1.0, "tokens": 12, "problems": 1, "peak_memory_mb": 1.0}\n')
     row = summarize_records([{**s.to_dict(), "model_hash": "h"}], tmp_path / "runs.jsonl", ["cot"])[0]
     summary = set()
-    for cell in re.findall(r"^\| (`[^|]+) \|", (DOCS / "reference/records.md").read_text().split("## `summary.json`")[1],
-                           re.M):
+    section = (DOCS / "reference/records.md").read_text().split("## `summary.json`")[1]
+    for cell in re.findall(r"^\| (`[^|]+) \|", section, re.M):
         summary |= set(re.findall(r"`(\w+)`", cell))
     assert summary == set(row) | {"skipped_long_prompts", "breakdown"}

@@ -277,21 +277,34 @@ def explain(
     split: str = typer.Option("test"), thoughts: int = typer.Option(-1, help="Thought count (-1: the manifest's)."),
     top: int = typer.Option(5, min=1, help="Tokens shown per thought (logit lens, nearest embeddings)."),
     out: Path | None = typer.Option(None, help="Write every reading and the rates as JSON here."),
+    probe: str = typer.Option("", help="Instead of reading thoughts: fit a linear probe for a value the model "
+                                       "computes unwritten. running-sums: mult's c_hat_k at each answer digit "
+                                       "(--task mult:order=lsd), R squared on the held-out half of --n problems."),
+    layer: int = typer.Option(-1, help="--probe: the block whose output is read (-1: the last)."),
 ) -> None:
     """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
-    thought, and how often that text starts with a gold intermediate result."""
+    thought, and how often that text starts with a gold intermediate result. With --probe, the linear probe of
+    brevity.probes instead (any model of the zoo's format, with thoughts or not)."""
     from rich.table import Table
 
     from brevity.engines.hf import HFEngine
     from brevity.explain import decode_rates, to_json
     from brevity.explain import explain as read
+    from brevity.probes import PROBES
     from brevity.tasks import load_problems
     from brevity.ui import console, report_console
     from brevity.zoo import resolve_model
 
     task_spec = parse_task(task)
+    if probe and probe not in PROBES:
+        raise BrevityError(f"unknown --probe {probe!r}; one of: {', '.join(PROBES)}")
+    if not probe and layer != -1:
+        raise BrevityError("--layer is the probe's: add --probe running-sums")
     engine = HFEngine(resolve_model(model))
     problems = load_problems(task_spec.name, split=split, n=n, **dict(task_spec.params))
+    if probe:
+        _probe_report(engine, problems, layer, out, task)
+        return
     readings = []
     for i in range(0, n, 64):
         readings += read(engine, problems[i:i + 64], None if thoughts < 0 else thoughts, top)
@@ -310,6 +323,28 @@ def explain(
                   f"{rates['thoughts']} thoughts of {rates['problems']} problems; per position {rates['per_position']}")
     if out:
         out.write_text(json.dumps(to_json(readings, rates, engine.model_name, task), indent=1) + "\n")
+        console.print(f"wrote {out}")
+
+
+def _probe_report(engine, problems, layer: int, out: Path | None, task: str) -> None:
+    """`explain --probe running-sums`: R squared and mean absolute error per answer digit, on held-out problems."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from brevity.probes import running_sum_probe
+    from brevity.ui import console, report_console
+
+    result = running_sum_probe(engine.model(), engine.tokenizer, problems, layer)
+    table = Table(title=f"{engine.model_name}: linear probe for the running sums c_hat_k, block {result.layer} of "
+                        f"{result.layers}, fitted on {result.fit} problems, measured on {result.held_out}")
+    for col in ("digit k", "R squared", "mean abs error"):
+        table.add_column(col)
+    for k, (r2, mae) in enumerate(zip(result.r2, result.mae)):
+        table.add_row(str(k), f"{r2:.3f}", f"{mae:.1f}")
+    report_console().print(table)
+    if out:
+        out.write_text(json.dumps({"model": engine.model_name, "task": task, **asdict(result)}, indent=1) + "\n")
         console.print(f"wrote {out}")
 
 

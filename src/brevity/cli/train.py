@@ -98,6 +98,18 @@ Width = Annotated[int, typer.Option(min=0, help="Widen --base to this hidden siz
                                                 "it).")]
 SaveStages = Annotated[bool, typer.Option(help="Also save the model after each stage but the last, as "
                                                "OUT/stage-K.")]
+Scratch = Annotated[bool, typer.Option(help="Train the base's architecture from scratch (its tokenizer kept), shaped "
+                                            "by --layers, --heads and --width, instead of its weights.")]
+Layers = Annotated[int, typer.Option(min=0, help="--scratch: transformer blocks (0: the base's).")]
+Heads = Annotated[int, typer.Option(min=0, help="--scratch: attention heads (0: the base's).")]
+AuxWeight = Annotated[float, typer.Option(min=0.0, help="Weight of the running-sum regression against the "
+                                                        "cross-entropy (the paper's lambda).")]
+AuxLayer = Annotated[int, typer.Option(help="The block whose attention heads are read (-1: the last).")]
+AuxHeads = Annotated[int, typer.Option(min=1, help="Heads that each get a read-out (the first N).")]
+AuxAt = Annotated[str, typer.Option(help="predict: the position that predicts digit k; input: the one that reads "
+                                         "it.")]
+AuxScale = Annotated[float, typer.Option(callback=_positive, help="The running sums are divided by this before "
+                                                                  "the squared error.")]
 ReinitUntrained = Annotated[bool, typer.Option(help="Redraw the embeddings of the task's tokens that --base never "
                                                     "trained (rows collapsed onto one direction).")]
 
@@ -294,12 +306,14 @@ def icot(out: Out, base: Base = "tiny-lrm", task: Task = "arith", n_train: NTrai
          smoothing: Smoothing = None, lr: Lr = None, chain: Chain = "compact", warmup: Warmup = None,
          width: Width = 0, reinit_untrained: ReinitUntrained = False, save_stages: SaveStages = False,
          lr_schedule: LrSchedule = Schedule.cosine, eval_every: EvalEvery = 0, val: Val = 0,
-         patience: Patience = 0, checkpoint_every: CheckpointEvery = None, resume: Resume = False) -> None:
+         patience: Patience = 0, checkpoint_every: CheckpointEvery = None, resume: Resume = False,
+         scratch: Scratch = False, layers: Layers = 0, heads: Heads = 0) -> None:
     """Implicit CoT by stepwise internalization: each stage removes chain tokens from the front until none are
     left."""
     _latent("icot", out, base, task, n_train, lr, chain, warmup, width, reinit_untrained, lr_schedule, eval_every,
             val, patience, checkpoint_every, resume, save_stages, steps_per_stage=steps, stage0_steps=stage0_steps,
-            remove_per_stage=remove_per_stage, final_steps=final_steps, smoothing=smoothing)
+            remove_per_stage=remove_per_stage, final_steps=final_steps, smoothing=smoothing, scratch=scratch,
+            layers=layers, heads=heads)
 
 
 def pause(out: Out, base: Base = "tiny-lrm", task: Task = "arith", n_train: NTrain = 20000, stages: Stages = 7,
@@ -326,10 +340,28 @@ def nochain(out: Out, base: Base = "tiny-lrm", task: Task = "arith", n_train: NT
             steps: LatentSteps = 300, lr: Lr = None, chain: Chain = "compact", warmup: Warmup = None,
             width: Width = 0, reinit_untrained: ReinitUntrained = False, lr_schedule: LrSchedule = Schedule.cosine,
             eval_every: EvalEvery = 0, val: Val = 0, patience: Patience = 0,
-            checkpoint_every: CheckpointEvery = None, resume: Resume = False) -> None:
+            checkpoint_every: CheckpointEvery = None, resume: Resume = False, scratch: Scratch = False,
+            layers: Layers = 0, heads: Heads = 0) -> None:
     """The no-chain baseline: the answer right after the question, for stages x steps."""
     _latent("nochain", out, base, task, n_train, lr, chain, warmup, width, reinit_untrained, lr_schedule,
-            eval_every, val, patience, checkpoint_every, resume, stages=stages, steps_per_stage=steps)
+            eval_every, val, patience, checkpoint_every, resume, stages=stages, steps_per_stage=steps,
+            scratch=scratch, layers=layers, heads=heads)
+
+
+def aux_sum(out: Out, base: Base = "tiny-lrm", task: Task = "mult:order=lsd", n_train: NTrain = 20000,
+            stages: Stages = 1, steps: LatentSteps = 300, lr: Lr = None, warmup: Warmup = None, width: Width = 0,
+            lr_schedule: LrSchedule = Schedule.cosine, eval_every: EvalEvery = 0, val: Val = 0,
+            patience: Patience = 0, checkpoint_every: CheckpointEvery = None, resume: Resume = False,
+            scratch: Scratch = False, layers: Layers = 0, heads: Heads = 0, aux_weight: AuxWeight = 0.01,
+            aux_layer: AuxLayer = -1, aux_heads: AuxHeads = 2, aux_at: AuxAt = "predict",
+            aux_scale: AuxScale = 100.0) -> None:
+    """The running-sum auxiliary loss (Bai et al. 2025): answer-only training on mult:order=lsd plus a linear
+    regression of the running sums from one layer's attention heads at the answer's digits; the regression is
+    dropped from the saved model. Trains stages x steps."""
+    _latent("aux-sum", out, base, task, n_train, lr, "compact", warmup, width, False, lr_schedule, eval_every, val,
+            patience, checkpoint_every, resume, stages=stages, steps_per_stage=steps, scratch=scratch,
+            layers=layers, heads=heads, aux_weight=aux_weight, aux_layer=aux_layer, aux_heads=aux_heads,
+            aux_at=aux_at, aux_scale=aux_scale)
 
 
 def compact(out: Out, base: Base = "tiny-lrm", task: Task = "arith", n_train: NTrain = 20000,
@@ -347,7 +379,7 @@ def compact(out: Out, base: Base = "tiny-lrm", task: Task = "arith", n_train: NT
 BUILTIN = {name: f"{__name__}:{fn.__name__}" for name, fn in {
     "instruct": instruct, "tokenskip": tokenskip, "shortest": shortest, "rl-length": rl_length, "l1": l1,
     "coconut": coconut, "pause-curriculum": pause_curriculum, "icot": icot, "pause": pause, "codi": codi,
-    "nochain": nochain, "compact": compact}.items()}
+    "nochain": nochain, "compact": compact, "aux-sum": aux_sum}.items()}
 
 
 def recipes() -> dict[str, str]:

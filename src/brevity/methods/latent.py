@@ -3,9 +3,10 @@ state is fed back as the next input embedding instead of a sampled token.
 
 One function runs the thoughts for training and for decoding alike: the prefix (question, `<bot>`)
 is prefilled once, then each thought is one single-position forward pass that attends to the KV
-cache. Coconut's official code instead re-runs the whole sequence for every thought and every answer
-token; `reforward_generate` does that too, as the reference that the cached path must agree with and
-beat (`benchmarks/coconut_kv.py` measures both).
+cache. Coconut's official code (facebookresearch/coconut at 27273cb, `coconut.py`) caches the thoughts' keys and
+values too, but then re-runs the whole sequence without a cache for every answer token; `reforward_generate`
+re-runs it for every thought and every answer token, a stricter reference than the official decoding, which the
+cached path must agree with and beat (`benchmarks/coconut_kv.py` measures both).
 
 Batches are left-padded, so positions come from the attention mask (`cumsum - 1`), not the column.
 """
@@ -151,8 +152,9 @@ def cached_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: in
 @torch.inference_mode()
 def reforward_generate(model, prefixes: Sequence[Sequence[int]], n: int, eot_id: int, eos_id: int, pad_id: int,
                        max_new: int, **thought_input) -> tuple[list[list[int]], int]:
-    """The same decoding as Coconut's official code does it: no cache, the whole sequence of input
-    embeddings re-run for every thought and every new token. The reference for `cached_generate`."""
+    """Decoding with no cache at all: the whole sequence of input embeddings re-run for every thought and every
+    new token (the official code re-runs it for every answer token; its thoughts use a cache). The reference for
+    `cached_generate`."""
     ids, mask = left_pad(prefixes, pad_id, model.device)
     emb = model.get_input_embeddings()
     ones = mask.new_ones((len(prefixes), 1))
@@ -201,7 +203,7 @@ class Coconut(Method):
     name = "coconut"
     positional = "thoughts"
     thoughts: int = -1  # -1: the number the model was trained with (its manifest)
-    reforward: bool = False  # decode as Coconut's official code does (no KV cache): the reference
+    reforward: bool = False  # decode with no KV cache at all (stricter than the official code): the reference
 
     def solve(self, problems, ctx) -> list[Solution]:
         from brevity.errors import BrevityError

@@ -9,8 +9,8 @@
   one unit, Brevity's own choice, and a unit with a digit is always kept (LLMLingua-2's `force_reserve_digit`,
   which the official code sets only on its LLaMA-3 path, not on the Qwen path of its released adapters); so the
   chain's equations, which an earlier version ranked first by aligning them to the trace, are kept anyway and
-  self-information orders the other words (docs/methods/compact-fine-tuning.md lists every departure). Kept units are joined
-  by a space, or by a line break where the dropped text had one, never glued; each question gets ONE
+  self-information orders the other words (docs/methods/compact-fine-tuning.md lists every departure). Kept
+  units are joined by a space, or by a line break where the dropped text had one, never glued; each question gets ONE
   gamma drawn from {0.5, ..., 1.0}, and gamma 1.0 is trained on the plain prompt.
 - `shortest` (Munkhbat et al. 2025; Kimi k1.5's shortest rejection sampling): keep the shortest
   correct of K sampled traces per question and fine-tune on those, with the plain prompt. Munkhbat et

@@ -20,6 +20,21 @@ from brevity.tasks.base import SPLIT_OFFSET, Problem, register_task
 ORDERS = ("msd", "lsd")
 
 
+def running_sums(a: int, b: int, k: int) -> list[int]:
+    """The running sums c_hat_0 .. c_hat_(2k-1) of a * b (Bai et al. 2025, arXiv 2510.00184): with a_i, b_j the
+    digits least significant first, s_m = sum of a_i * b_j over i + j = m, c_hat_m = s_m + floor(c_hat_(m-1) / 10)
+    (c_hat_(-1) = 0). c_hat_m mod 10 is the product's digit m, so a model that writes the product least
+    significant digit first must hold c_hat_m where it writes digit m."""
+    da = [int(d) for d in str(a).zfill(k)[::-1]]
+    db = [int(d) for d in str(b).zfill(k)[::-1]]
+    out, carry = [], 0
+    for m in range(2 * k):
+        c = sum(da[i] * db[m - i] for i in range(max(0, m - k + 1), min(m, k - 1) + 1)) + carry
+        out.append(c)
+        carry = c // 10
+    return out
+
+
 def make_problem(rng: random.Random, k: int, pid: str, order: str = "msd") -> Problem:
     w = (lambda n: str(n)[::-1]) if order == "lsd" else str  # how a number is written
     a = rng.randint(10 ** (k - 1), 10**k - 1)
@@ -42,7 +57,8 @@ def make_problem(rng: random.Random, k: int, pid: str, order: str = "msd") -> Pr
     chain = " ".join(steps)
     note = " (digits least significant first)" if order == "lsd" else ""
     return Problem(id=pid, question=f"What is {w(a)} * {w(b)}?{note}", answer=w(a * b),
-                   metadata={"k": k, "steps": len(steps), "intermediates": intermediates, "order": order},
+                   metadata={"k": k, "steps": len(steps), "intermediates": intermediates, "order": order,
+                             "running_sums": running_sums(a, b, k)},
                    traces={"compact": chain, "verbose": chain, "terse": " + ".join(terse), "none": ""})
 
 

@@ -22,6 +22,13 @@ covers only what follows `<eot>`. The modes differ in what the thought positions
   between their hidden states, at every layer, at the position that predicts the answer's value (teacher
   detached, the distance divided by its std: the official code's default loss and `distill_loss_div_std`).
   No curriculum.
+- `aux-sum` (Bai et al. 2025): `nochain`'s answer-only examples plus `aux_weight` times a linear regression of
+  the running sums c_hat_k from one layer's attention heads at the answer's digits (recipes/latent/aux.py);
+  the regression weights are not part of the saved model.
+
+With `scratch`, the model is the base's architecture freshly initialized (its tokenizer kept) at `layers`
+blocks, `heads` heads and `width` hidden units, as the anchors of `aux-sum` and iCoT on 4-by-4 multiplication
+train theirs from scratch.
 
 The optimizer is reset at every stage (Coconut, iCoT). Thoughts run on the KV cache, one forward pass
 each (`methods/latent.continuous_thoughts`); gradients flow through the whole thought chain.
@@ -43,7 +50,7 @@ from brevity.methods.latent import continue_with, continuous_thoughts, left_pad,
 from brevity.recipes.latent.data import LatentExample, chain_steps, codi_example, icot_example, latent_example
 from brevity.tasks import Problem
 
-MODES = ("compact", "nochain", "coconut", "pause-curriculum", "pause", "icot", "codi")
+MODES = ("compact", "nochain", "coconut", "pause-curriculum", "pause", "icot", "codi", "aux-sum")
 INPUTS = {"coconut": "hidden", "pause-curriculum": "pause", "pause": "pause", "codi": "projected"}
 
 
@@ -71,6 +78,14 @@ class LatentConfig:
     eval_every: int = 0  # steps between validation losses (0: never)
     patience: int = 0  # a stage ends after this many evaluations without a new best (0: runs all its steps)
     checkpoint_every: int = 0  # steps between checkpoints (0: none)
+    scratch: bool = False  # the base's architecture freshly initialized (with layers, heads, width), not its weights
+    layers: int = 0  # scratch: transformer blocks (0: the base's)
+    heads: int = 0  # scratch: attention heads (0: the base's)
+    aux_weight: float = 0.01  # aux-sum: the regression's weight against the cross-entropy (the paper's lambda)
+    aux_layer: int = -1  # aux-sum: the block whose attention heads are read (-1: the last, as the official model)
+    aux_heads: int = 2  # aux-sum: the first this-many heads each get a read-out (the official model: 2)
+    aux_at: str = "predict"  # aux-sum: the position that predicts digit k, or the one whose input is digit k
+    aux_scale: float = 100.0  # aux-sum: the sums are divided by this before the squared error
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -83,6 +98,16 @@ class LatentConfig:
             raise BrevityError("width must be >= 0 (0: the base's own)")
         if self.final_steps < -1:
             raise BrevityError("final_steps must be >= 0 (or -1: steps_per_stage)")
+        if self.layers < 0 or self.heads < 0:
+            raise BrevityError("layers and heads must be >= 0 (0: the base's)")
+        if (self.layers or self.heads) and not self.scratch:
+            raise BrevityError("layers and heads shape a model trained from scratch: add scratch (--scratch)")
+        from brevity.recipes.latent.aux import AT
+
+        if self.aux_at not in AT:
+            raise BrevityError(f"aux_at must be one of {', '.join(AT)}, got {self.aux_at!r}")
+        if self.aux_weight < 0 or self.aux_scale <= 0 or self.aux_heads < 1:
+            raise BrevityError("aux_weight must be >= 0, aux_scale > 0 and aux_heads >= 1")
 
     @property
     def thoughts(self) -> int:
@@ -91,7 +116,7 @@ class LatentConfig:
 
     def thoughts_at(self, stage: int) -> int:
         """Thought positions of the model after `stage` (a curriculum's stage K replaces K steps)."""
-        return 0 if self.mode in ("compact", "nochain", "icot") else min(stage, self.stages) * self.per_step
+        return 0 if self.mode in ("compact", "nochain", "icot", "aux-sum") else min(stage, self.stages) * self.per_step
 
     def schedule(self, max_chain_tokens: int = 0) -> list[tuple[int, int]]:
         """(stage, optimizer steps) in order."""
@@ -105,7 +130,7 @@ class LatentConfig:
             n = max(1, math.ceil(max_chain_tokens / self.remove_per_stage))
             last = self.steps_per_stage if self.final_steps < 0 else self.final_steps
             return first + [(k, self.steps_per_stage) for k in range(1, n)] + [(n, last)]
-        return [(self.stages, self.stages * self.steps_per_stage)]  # nochain, pause, codi: the final form only
+        return [(self.stages, self.stages * self.steps_per_stage)]  # nochain, pause, codi, aux-sum: the final form
 
     def total_steps(self, max_chain_tokens: int = 0) -> int:
         return sum(n for _, n in self.schedule(max_chain_tokens))
@@ -168,8 +193,8 @@ def build_examples(cfg: LatentConfig, problems: list[Problem], tokenizer, stage:
             removed = 10**9 if stage == last_stage else stage * cfg.remove_per_stage + extra
             out.append(icot_example(p, tokenizer, removed, cfg.chain))
         return out
-    if cfg.mode in ("nochain", "pause"):
-        return [latent_example(p, tokenizer, 10**9, 0 if cfg.mode == "nochain" else cfg.per_step,
+    if cfg.mode in ("nochain", "pause", "aux-sum"):
+        return [latent_example(p, tokenizer, 10**9, cfg.per_step if cfg.mode == "pause" else 0,
                                thoughts=cfg.thoughts if cfg.mode == "pause" else 0, chain=cfg.chain) for p in problems]
     if stage > cfg.stages:  # coconut's final stage: the thoughts of the last latent stage, no language step
         return [latent_example(p, tokenizer, 10**9, cfg.per_step, thoughts=cfg.thoughts, chain=cfg.chain)
@@ -223,9 +248,21 @@ def codi_loss(model, project, batch: list, pad_id: int, distill: float) -> torch
     return t_loss + s_loss + distill * align / len(layers)
 
 
+def aux_sum_loss(model, head, batch: list[LatentExample], problems: list[Problem], tokenizer,
+                 cfg: LatentConfig) -> torch.Tensor:
+    """The answer's cross-entropy plus aux_weight times the running sums' squared error (recipes/latent/aux.py)."""
+    from brevity.recipes.latent.aux import aux_loss, aux_targets, head_outputs
+
+    with head_outputs(model, cfg.aux_layer) as store:
+        ce, _ = latent_forward(model, batch, tokenizer.pad_token_id)
+    targets = aux_targets(problems, tokenizer, [e.rest for e in batch], cfg.aux_at, cfg.aux_scale, model.device)
+    return ce + cfg.aux_weight * aux_loss(store["x"], head, cfg.aux_heads, targets)
+
+
 # Settings added after checkpoints were committed (resume/), with the value that changes nothing: at that value
 # they stay out of the fingerprint, so those checkpoints still resume.
-NEUTRAL_LATER = {"width": 0}
+NEUTRAL_LATER = {"width": 0, "scratch": False, "layers": 0, "heads": 0, "aux_weight": 0.01, "aux_layer": -1,
+                 "aux_heads": 2, "aux_at": "predict", "aux_scale": 100.0}
 
 
 def fingerprint(cfg: LatentConfig) -> dict:
@@ -234,10 +271,11 @@ def fingerprint(cfg: LatentConfig) -> dict:
 
 
 def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, progress=None, project=None,
-                 stage_done=None, checkpoint_dir=None, resume: bool = False) -> dict:
+                 stage_done=None, checkpoint_dir=None, resume: bool = False, aux_head=None) -> dict:
     """Train in place through the mode's schedule on the shared training core (recipes/trainer.py);
     `progress(step, loss)` after every optimizer step and `stage_done(stage, stats so far)` after every stage
-    but the last (in eval mode, restored after). Checkpoints and `resume` as in `train_sft`."""
+    but the last (in eval mode, restored after). Checkpoints and `resume` as in `train_sft`. `project` (CODI)
+    and `aux_head` (aux-sum) train with the model and are checkpointed with it."""
     from brevity.recipes.trainer import LoopConfig, Stage, TrainLoop
 
     special = tokenizer.convert_tokens_to_ids(["<bot>", "<eot>", "<pause>"])
@@ -255,27 +293,33 @@ def train_latent(model, tokenizer, problems: list[Problem], cfg: LatentConfig, p
     loop_cfg = LoopConfig(lr=cfg.lr, warmup=cfg.warmup, schedule=cfg.lr_schedule, weight_decay=0.01, seed=cfg.seed,
                           eval_every=cfg.eval_every, patience=cfg.patience, checkpoint_every=cfg.checkpoint_every,
                           reset_optimizer=True)  # reset at every stage (Coconut, iCoT)
-    modules = [model] + ([project] if project is not None else [])
-    loop = TrainLoop(modules, [Stage(f"stage-{k}", n) for k, n in plan], loop_cfg, checkpoint_dir, resume,
+    if cfg.mode == "aux-sum" and aux_head is None:
+        raise BrevityError("aux-sum trains a running-sum read-out with the model: pass aux_head")
+    extra = [m for m in (project, aux_head) if m is not None]
+    loop = TrainLoop([model, *extra], [Stage(f"stage-{k}", n) for k, n in plan], loop_cfg, checkpoint_dir, resume,
                      fingerprint={"latent": fingerprint(cfg), "problems": len(problems)})
-    model, project = loop.modules[0], (loop.modules[1] if project is not None else None)
+    model = loop.modules[0]
+    project = loop.modules[1] if project is not None else None
+    aux_head = loop.modules[-1] if aux_head is not None else None
 
-    def batch_loss(batch) -> torch.Tensor:
+    def batch_loss(batch, chosen: list[Problem]) -> torch.Tensor:
         if cfg.mode == "codi":
             return codi_loss(model, project, batch, tokenizer.pad_token_id, cfg.distill)
+        if cfg.mode == "aux-sum":
+            return aux_sum_loss(model, aux_head, batch, chosen, tokenizer, cfg)
         return coconut_loss(model, batch, tokenizer.pad_token_id, pause_id)
 
     def loss_fn(stage, rng) -> torch.Tensor:
         k = stage_of[stage.name]
         chosen = rng.sample(train, min(cfg.batch_size, len(train)))
-        return batch_loss(build_examples(cfg, chosen, tokenizer, k, rng, last_stage))
+        return batch_loss(build_examples(cfg, chosen, tokenizer, k, rng, last_stage), chosen)
 
     def val_fn(stage) -> float:
         """Mean loss over the held-out problems, built as the stage trains them (a fixed rng)."""
         k, rng, total = stage_of[stage.name], random.Random(f"{cfg.seed}/val"), 0.0
         for i in range(0, len(held), cfg.batch_size):
             part = held[i:i + cfg.batch_size]
-            total += batch_loss(build_examples(cfg, part, tokenizer, k, rng, last_stage)).item() * len(part)
+            total += batch_loss(build_examples(cfg, part, tokenizer, k, rng, last_stage), part).item() * len(part)
         return total / len(held)
 
     done = None
@@ -315,20 +359,34 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
 
     base, out = Path(base), Path(out)
     tok = AutoTokenizer.from_pretrained(base)
-    if cfg.width:
+    if cfg.width and not cfg.scratch:
         from transformers import AutoConfig
 
         from brevity.recipes.widen import check_width
 
         check_width(AutoConfig.from_pretrained(base), cfg.width)
-    model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True)
-    if cfg.width:  # before a resumed checkpoint's weights are loaded into it
+    if cfg.scratch:
+        model = scratch_model(base, cfg)
+    else:
+        model = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32, use_safetensors=True)
+    if cfg.width and not cfg.scratch:  # before a resumed checkpoint's weights are loaded into it
         from brevity.recipes.widen import widen
 
         model = widen(model, cfg.width, cfg.seed)
     project = make_projection(model.config.hidden_size) if cfg.mode == "codi" else None
     problems = load_problems(task.name, split="train", n=n_train, **dict(task.params))
     check_chain(problems, cfg.chain)
+    aux_head = None
+    if cfg.mode == "aux-sum":
+        from brevity.recipes.latent.aux import RunningSumHead, attention_layer, digit_positions
+
+        attention_layer(model, cfg.aux_layer)  # a layer out of range fails here, before any training
+        heads = model.config.num_attention_heads
+        if cfg.aux_heads > heads:
+            raise BrevityError(f"aux_heads {cfg.aux_heads}: the model has {heads} attention heads")
+        digit_positions(problems[0], tok, latent_example(problems[0], tok, 10**9, 0, 0, cfg.chain).rest)
+        torch.manual_seed(cfg.seed)
+        aux_head = RunningSumHead(cfg.aux_heads, model.config.hidden_size // heads)
     if cfg.reinit_untrained:
         fresh = reinit_untrained(model, task_token_ids(problems, tok, cfg.chain))
     total = cfg.total_steps(max_chain_tokens(problems, tok, cfg.chain) if cfg.mode == "icot" else 0)
@@ -343,13 +401,34 @@ def build_latent(base, task, out, cfg: LatentConfig, n_train: int, ui=None, comm
     stage_done = (lambda stage, stats: save(out / f"stage-{stage}", stats, stage)) if save_stages else None
     ckpt = out / "checkpoints"
     if ui is None:
-        stats = train_latent(model, tok, problems, cfg, progress, project, stage_done, ckpt, resume)
+        stats = train_latent(model, tok, problems, cfg, progress, project, stage_done, ckpt, resume, aux_head)
     else:
         with ui.task(f"{cfg.mode} {out.name}", total=total) as advance:
             stats = train_latent(model, tok, problems, cfg, lambda step, loss: advance(1), project, stage_done,
-                                 ckpt, resume)
+                                 ckpt, resume, aux_head)
     save(out, stats)
     return out
+
+
+def scratch_model(base, cfg: LatentConfig):
+    """The base's architecture at `layers` blocks, `heads` heads (key-value heads as many) and `width` hidden
+    units (the MLP at the base's ratio), freshly initialized with `seed`; the base's vocabulary and tokenizer."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(base)
+    width = cfg.width or config.hidden_size
+    heads = cfg.heads or config.num_attention_heads
+    if width % heads:
+        raise BrevityError(f"width {width} is not a multiple of {heads} heads")
+    ratio = config.intermediate_size / config.hidden_size
+    config.num_hidden_layers = cfg.layers or config.num_hidden_layers
+    config.num_attention_heads = config.num_key_value_heads = heads
+    config.hidden_size, config.intermediate_size = width, round(ratio * width)
+    config.head_dim = width // heads
+    if getattr(config, "layer_types", None):
+        config.layer_types = config.layer_types[:1] * config.num_hidden_layers
+    torch.manual_seed(cfg.seed)
+    return AutoModelForCausalLM.from_config(config, dtype=torch.float32)
 
 
 def _save_latent(out, model, tok, project, base, data: dict, cfg: LatentConfig, stats: dict, command: str,

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The running-sum auxiliary loss on 4-by-4 multiplication (docs/methods/latent.md), one training at a time,
+# resumable: rerun the same step and each training continues from its last checkpoint, each finished bench is kept.
+# Step "pilot" (on validation): 2 layers, 4 heads, trained from scratch on answer-only `mult:order=lsd`, 8,000 steps
+# each at a constant lr of 1e-3; the auxiliary weight swept at width 128 (0 is the plain fine-tuning baseline at the
+# same shape and data), then the best weight at width 256. Chosen by exact match, then per-digit accuracy, on 500
+# validation problems.
+set -euo pipefail
+R=brevity-runs/aux-sum
+V="--task mult:order=lsd --split validation --n 500 --batch-size 100 --latency-n 0"
+COMMON="--base tiny-base --scratch --layers 2 --heads 4 --n-train 200000 --stages 1 --lr 1e-3 --lr-schedule constant \
+  --warmup 100 --checkpoint-every 500"
+step=${1:-pilot}
+case "$step" in pilot|pilot-width) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width" >&2; exit 2 ;; esac
+
+run() {  # NAME, then the options that differ
+  local name=$1; shift
+  local out=$R/$name
+  if [ ! -f $out/manifest.json ]; then
+    local resume=""; [ -d $out/checkpoints ] && resume="--resume"
+    brevity train aux-sum --out $out $COMMON "$@" $resume
+  fi
+  [ -f $R/val-$name/summary.json ] || brevity bench $V --model $out --methods coconut@$out --out $R/val-$name >/dev/null
+}
+
+if [ "$step" = pilot ]; then
+  for w in 0 1 0.1 0.01; do run pilot-w128-l$w --steps 8000 --width 128 --aux-weight $w; done
+  python benchmarks/digit_accuracy.py --split validation $R/val-pilot-w128-l{0,1,0.1,0.01}
+fi
+if [ "$step" = pilot-width ]; then
+  W=${AUX_WEIGHT:?set AUX_WEIGHT to the weight the pilot chose}
+  run pilot-w256-l$W --steps 8000 --width 256 --aux-weight $W
+  python benchmarks/digit_accuracy.py --split validation $R/val-pilot-w128-l$W $R/val-pilot-w256-l$W
+fi
