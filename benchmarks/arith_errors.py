@@ -1,6 +1,6 @@
 """Where does a model's arithmetic go wrong? Checks every equation of the first pass of its `cot`
 traces (before "So ... has") and prints the share that is right, per operation, with carries and
-borrows apart. Used to choose the zoo's training length (docs/RESULTS.md).
+borrows apart. Used to choose the zoo's training length (docs/findings/history.md).
 
     python benchmarks/arith_errors.py tiny-lrm --n 200
 """

@@ -1,6 +1,7 @@
 """Thinking tokens each decode-time method records on each real format, with the scripted engine (the way each
 family writes, through its real tokenizer; brevity.conformance.scripted). The conformance tests assert these
-numbers against values worked out from the tokenizer alone; this prints them as a table for docs/RESULTS.md.
+numbers against values worked out from the tokenizer alone; this prints them as a table for
+docs/findings/real-families.md.
 
 Usage: python benchmarks/format_counts.py
 """

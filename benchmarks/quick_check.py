@@ -1,6 +1,6 @@
 """A quick look at a few methods on one model, on the first N validation problems, without writing a
 bench run: accuracy, mean thinking tokens, probe tokens and wall time per method, and the first
-trace of the last method. Used for the small validation checks quoted in docs/RESULTS.md.
+trace of the last method. Used for the small validation checks quoted in docs/findings/.
 
     [BREVITY_THREADS=2] python benchmarks/quick_check.py tiny-lrm-tokenskip 64 "tokenskip:1.0,tokenskip:0.5"
 """

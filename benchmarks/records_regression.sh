@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The zoo regression: the same benches on two source trees, then their records compared (records_diff.py).
-# One row set of the core methods on arith, and a row for each docs/RESULTS.md section with answers of its own: the
+# One row set of the core methods on arith, and a row for each results section (docs/findings/) with answers of its own: the
 # explicit family's trained members and prompt-level methods, the length-RL member, a route, the latent arith, mult
 # and graph members (their official-shape ones too), GSM8K and MATH-500 from the shared data, a stand-in of a real
 # family, and the Qwen3-format member. Usage: bash benchmarks/records_regression.sh OLD_SRC NEW_SRC OUT

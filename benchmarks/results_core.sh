@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The numbers of docs/RESULTS.md, in the order they were run. Outputs go to brevity-runs/ (not
+# The numbers of docs/findings/core-benchmark.md, in the order they were run. Outputs go to brevity-runs/ (not
 # committed); reports, summaries and plots are copied to docs/results/.
 set -euo pipefail
 mkdir -p docs/results
 brevity tasks stats arith --n 2000 --split validation | tee docs/results/gold_traces.txt
-# Defaults of every decode-time method are chosen on validation problems (rules in docs/RESULTS.md) ...
+# Defaults of every decode-time method are chosen on validation problems (rules in docs/findings/core-benchmark.md) ...
 brevity bench --split validation --n 300 --latency-n 0 --out brevity-runs/validation-sweep \
   --methods "cot,nothink,budget:112,budget:128,budget:136,budget:144,budget:160,budget:192,budget:256,\
 budget-wait:max=256;min=128,budget-wait:max=256;min=192,nowait,deer:0.8,deer:0.9,deer:0.95,deer:0.99,\

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The explicit family's numbers in docs/RESULTS.md (issue 3), in the order they were run, after
+# The explicit family's numbers in docs/findings/explicit.md (issue 3), in the order they were run, after
 # benchmarks/results_core.sh. The trained members come from their recipes (one at a time: two trainings
 # at once on two cores slow each about tenfold); every row joins the same 2,000-problem test report.
 set -euo pipefail
@@ -12,7 +12,7 @@ I=tiny-lrm-instruct
 # Started at batch 32 with 20 latency problems; cot@tiny-lrm-instruct was done that way (and kept: batch
 # size and latency count are not record settings), then, for time, the rest at batch 64 without
 # latency runs, in this order. TokenSkip did not fit in the session's time on the test set; its
-# numbers in RESULTS are from validation.
+# numbers in docs/findings/history.md are from validation.
 EXPLICIT="cot@$I,tale-ep@$I,l1:32@tiny-lrm-l1,l1:64@tiny-lrm-l1,l1:128@tiny-lrm-l1,cod@$I,sot@$I,ccot:45@$I,l1:256@tiny-lrm-l1"
 brevity bench --n 2000 --latency-n 0 --batch-size 64 --out brevity-runs/test-2000 --resume --methods "$CORE,$EXPLICIT"
 # then, with the time left:
@@ -36,7 +36,7 @@ done | tee -a docs/results/paired_diffs_explicit.txt
 python benchmarks/rollout_stats.py | tee docs/results/rollout_stats.txt
 
 # --- 2026-11-27 evening: l1 rebuilt with a warm start, TokenSkip rebuilt with a guided scorer ---
-# The l1 warm start once, then GRPO from it per alpha (validation table in RESULTS, "Length control");
+# The l1 warm start once, then GRPO from it per alpha (validation table in docs/findings/explicit.md, "Length control");
 # `brevity zoo build tiny-lrm-l1 tiny-lrm-l1-loose` runs both stages in one.
 brevity zoo build tiny-lrm-l1 tiny-lrm-l1-loose tiny-lrm-tokenskip
 for m in tiny-lrm-l1 tiny-lrm-l1-loose; do

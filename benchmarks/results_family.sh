@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 24: tiny-qwen3-lrm, a zoo member in Qwen3's own format (docs/RESULTS.md, "A zoo member in a real
-# family's format"). Each step can be run alone: `bash benchmarks/results_family.sh bench`; the build and the
+# Issue 24: tiny-qwen3-lrm, a zoo member in Qwen3's own format (docs/findings/real-families.md, "`tiny-qwen3-lrm`, a
+# zoo member in Qwen3's format"). Each step can be run alone: `bash benchmarks/results_family.sh bench`; the build and the
 # benches resume where they stopped. One heavy step at a time (two cores).
 set -euo pipefail
 M=tiny-qwen3-lrm

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The latent family's first numbers in docs/RESULTS.md (issue 4, in progress), in the order they were run.
+# The latent family's first numbers in docs/findings/latent.md and history.md (issue 4, in progress), in the order they were run.
 set -euo pipefail
 brevity train coconut --base tiny-base --task arith --out brevity-runs/tiny-coconut-arith --stages 5 --per-step 1 \
   --stage0-steps 300 --steps 300 --n-train 20000

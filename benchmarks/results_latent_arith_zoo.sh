@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The `arith` latent reference checkpoints in the zoo (docs/RESULTS.md "Latent family"), as run on 2026-11-28
+# The `arith` latent reference checkpoints in the zoo (docs/findings/history.md, the latent family's first round), as run on 2026-11-28
 # in a brevity-runs/ without the first runs' folders: the compact model (`compact`, the same schedule as
 # `coconut --stages 0` in results_latent.sh), Coconut c=2 and CODI, trained again by the commands of
 # results_latent.sh and results_latent_arith.sh, installed as zoo members, benched on the same 2,000 test

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `graph` (ProsQA-style) and 4-by-4 `mult`: the compact-chain baselines the latent methods would start
-# from, as run (docs/RESULTS.md "Latent family"). Both stayed near zero at 1,000 steps; `mult` in iCoT's
+# from, as run (docs/findings/latent.md and history.md). Both stayed near zero at 1,000 steps; `mult` in iCoT's
 # digit order with 4,000 more steps trains to 100% (the end of this file), and benchmarks/results_latent_mult.sh
 # runs the family from it.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 23: the latent family at its papers' training shape (docs/RESULTS.md, "Latent chains at the official
-# shape"), one training at a time, resumable: each zoo build continues from its last checkpoint when rerun.
+# Issue 23: the latent family at its papers' training shape (docs/findings/latent.md, "Trained closer to the
+# papers' recipes"), one training at a time, resumable: each zoo build continues from its last checkpoint when rerun.
 # Step 1, mult: iCoT's own terse chain (51 tokens), learnt from tiny-mult-compact; as run on 2026-12-05 with
 # `brevity train compact --chain terse` into brevity-runs/i23 (1,500 then 4,000 steps, lr 1e-3 cosine), which
 # the two zoo members below reproduce.
@@ -27,7 +27,7 @@ for lr in 1e-3 3e-4; do
     --eval-every 100 --val 256 --checkpoint-every 100 --out $R/pilot-icot-lr$lr || true
 done
 python benchmarks/checkpoint_history.py $R/pilot-icot-lr1e-3 $R/pilot-icot-lr3e-4
-# (chosen: 3e-4; at 1e-3 the stage losses end higher and jump more, docs/RESULTS.md)
+# (chosen: 3e-4; at 1e-3 the stage losses end higher and jump more, docs/findings/latent.md)
 fi
 
 # Step 3, mult iCoT at half the official rate of tokens removed per example seen (1,600 steps x 32 = 51,200
@@ -235,7 +235,7 @@ if [ "$step" = all ] || [ "$step" = graph-test ]; then
 fi
 
 # Step 15, mult's test rows (`... mult-test`): the iCoT run of step 3 was stopped after stage 15 (the answer right
-# in 3 of 200 validation problems; docs/RESULTS.md says why). Its stage-15 model is rebuilt from the committed
+# in 3 of 200 validation problems; docs/findings/latent.md says why). Its stage-15 model is rebuilt from the committed
 # stage-13 boundary checkpoint (3,200 steps; a resumed run ends with the same weights as one that never stopped),
 # the newest boundary checkpoint replaces the committed one, and the chain and stage 15 run once on the 2,000
 # test problems.

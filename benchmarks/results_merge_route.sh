@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The merging and routing numbers in docs/RESULTS.md (issue 5), in the order they were run, after
+# The merging and routing numbers in docs/findings/merging-routing.md (issue 5), in the order they were run, after
 # benchmarks/results_explicit.sh. One job at a time on the two cores.
 set -euo pipefail
 # 1. Merge sweep on 200 validation problems: 5 weights x (task_arithmetic, slerp, and ties, dare_ties,

@@ -1,4 +1,4 @@
-"""Validation sweep of a `shortest` zoo member's learning rate and steps (how docs/RESULTS.md chose
+"""Validation sweep of a `shortest` zoo member's learning rate and steps (how docs/findings/explicit.md chose
 `tiny-lrm-shortest-prompted`'s): train each setting from the member's parent with the member's data
 (rollouts are cached, so only the first setting rolls out), then greedy `cot` on the first N
 validation problems. Trainings run one after another (two at once on two cores slow each tenfold).

@@ -23,7 +23,7 @@ from brevity.tasks.grading import score_solutions
 
 pytestmark = pytest.mark.server
 
-N = 50  # problems; 200 gave 200 of 200 equal on both clients (docs/RESULTS.md); 50 takes a quarter of the time
+N = 50  # problems; 200 gave 200 of 200 equal on both clients (docs/findings/serving.md); 50 takes a quarter of the time
 MAX_GEN = 1024  # room for tiny-lrm's longest cot on these problems (thinking and answer)
 MSG = [{"role": "user", "content": "Omar has 28 pencils. Then Omar buys 5 more pencils. How many pencils now?"}]
 

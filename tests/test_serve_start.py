@@ -270,7 +270,7 @@ def test_prefix_cache_fill_is_a_metric():
 
 
 def test_malloc_trimmer_caps_arenas_and_fixes_the_mmap_threshold(monkeypatch):
-    """Both glibc settings behind the quiet soak's +1.1% (docs/RESULTS.md) reach mallopt; 0 sets neither."""
+    """Both glibc settings behind the quiet soak's +1.1% (docs/findings/serving.md) reach mallopt; 0 sets neither."""
     from brevity.serve import memory
 
     calls = []

@@ -67,6 +67,10 @@ GroupSize = Annotated[int | None, typer.Option(min=2, help="Samples per question
                                                            "reward compares them).")]
 CompletionLimit = Annotated[int | None, typer.Option(min=1, help="The longest completion sampled, in tokens "
                                                                  "(default 448).")]
+Rollouts = Annotated[int | None, typer.Option(min=1, help="Traces per question: the parent's greedy one and "
+                                                         "N-1 samples (default: the zoo member's, 4).")]
+Alpha = Annotated[float | None, typer.Option(min=0.0, help="Reward lost per token of distance from the requested "
+                                                           "length (L1's alpha; default: the zoo member's, 0.1).")]
 WarmupSteps = Annotated[int | None, typer.Option(min=0, help="SFT warm-start steps before GRPO (default: the zoo "
                                                              "member's; 0 skips it).")]
 # the latent recipes
@@ -196,9 +200,10 @@ def tokenskip(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = N
 
 
 def shortest(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = None, questions: Questions = None,
-             conditions: Conditions = "", sampler: Sampler = None, lora_rank: LoraRank = None,
-             lr_schedule: LrSchedule = Schedule.cosine, eval_every: EvalEvery = 0, val: Val = 0,
-             patience: Patience = 0, checkpoint_every: CheckpointEvery = None, resume: Resume = False) -> None:
+             rollouts: Rollouts = None, conditions: Conditions = "", sampler: Sampler = None,
+             lora_rank: LoraRank = None, lr_schedule: LrSchedule = Schedule.cosine, eval_every: EvalEvery = 0,
+             val: Val = 0, patience: Patience = 0, checkpoint_every: CheckpointEvery = None,
+             resume: Resume = False) -> None:
     """Self-training on the shortest correct of the parent's own traces (and, with --conditions, prompted ones)."""
     from brevity.methods import build_method
     from brevity.zoo.registry import resolve_model
@@ -210,7 +215,7 @@ def shortest(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = No
         build_method(spec)  # a bad spec fails here, before any rollout
     _explicit("shortest", out, base, steps, lr, resume, checkpoint_every,
               _sft_loop(lr_schedule, eval_every, val, patience, lora_rank), rollout_problems=questions,
-              conditions=specs or None, sampler=str(resolve_model(sampler)) if sampler else None)
+              rollout_k=rollouts, conditions=specs or None, sampler=str(resolve_model(sampler)) if sampler else None)
 
 
 def rl_length(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = None,
@@ -222,9 +227,9 @@ def rl_length(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = N
 
 
 def l1(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = None, warmup_steps: WarmupSteps = None,
-       group_size: GroupSize = None, completion_limit: CompletionLimit = None, lora_rank: LoraRank = None,
-       lr_schedule: LrSchedule = Schedule.cosine, eval_every: EvalEvery = 0, val: Val = 0, patience: Patience = 0,
-       checkpoint_every: CheckpointEvery = None, resume: Resume = False) -> None:
+       alpha: Alpha = None, group_size: GroupSize = None, completion_limit: CompletionLimit = None,
+       lora_rank: LoraRank = None, lr_schedule: LrSchedule = Schedule.cosine, eval_every: EvalEvery = 0,
+       val: Val = 0, patience: Patience = 0, checkpoint_every: CheckpointEvery = None, resume: Resume = False) -> None:
     """L1: an SFT warm start on length-obeying traces, then GRPO that rewards obeying the requested length. The
     SFT options (--lora-rank, --lr-schedule, --eval-every, --val, --patience) shape the warm start."""
     if warmup_steps == 0 and (lora_rank or eval_every or patience or lr_schedule != Schedule.cosine):
@@ -232,7 +237,7 @@ def l1(out: Out, base: Base = "tiny-lrm", steps: Steps = None, lr: Lr = None, wa
                            "--warmup-steps 0 there is no warm start (GRPO trains every weight)")
     _explicit("l1", out, base, steps, lr, resume, checkpoint_every,
               _sft_loop(lr_schedule, eval_every, val, patience, lora_rank), warmup_steps=warmup_steps,
-              group_size=group_size, completion_limit=completion_limit)
+              alpha=alpha, group_size=group_size, completion_limit=completion_limit)
 
 
 def _latent(mode: str, out: Path, base: str, task: str, n_train: int, lr: float | None, chain: str,

@@ -136,7 +136,8 @@ class Budget(CappedThinking):
 
     name = "budget"
     positional = "max"
-    max: int = 136  # the smallest cap within 1 point of cot on 300 validation problems (docs/RESULTS.md)
+    max: int = 136  # the smallest cap within 1 point of cot on 300 validation problems
+    # (docs/findings/core-benchmark.md)
     # Let the server enforce the cap in one call (vLLM's thinking_token_budget, started with the closing phrase
     # and the closing marker as its reasoning_end_str: brevity.serve.upstream.native_budget_args(FORMAT)).
     native: bool = False
@@ -178,7 +179,8 @@ class BudgetWait(CappedThinking):
 
     name = "budget-wait"
     positional = "max"
-    min: int = 128  # of min 128 and 192 on validation, equal accuracy for fewer tokens (docs/RESULTS.md)
+    min: int = 128  # of min 128 and 192 on validation, equal accuracy for fewer tokens
+    # (docs/findings/core-benchmark.md)
     waits: int = 1
     wait: str = "Wait"
 

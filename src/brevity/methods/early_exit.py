@@ -134,7 +134,7 @@ class Dynasor(EarlyExit):
 
     name = "dynasor"
     positional = "every"
-    every: int = 32  # the most saving setting within 1 point of cot on validation (docs/RESULTS.md)
+    every: int = 32  # the most saving setting within 1 point of cot on validation (docs/findings/core-benchmark.md)
     agree: int = 3
 
     def __post_init__(self) -> None:

@@ -25,7 +25,7 @@ DEFAULT_PREFIX_CACHE_MB = 512
 EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 # Thinking budgets per `reasoning_effort` when the config gives none. None: no cap (plain `cot`); 0: no thinking.
 # Sized for the tiny zoo (tiny-lrm thinks 225 tokens with `cot`, and budget:136 keeps its accuracy within
-# half a point, docs/RESULTS.md); a real LRM's config should scale them to its own traces.
+# half a point, docs/findings/core-benchmark.md); a real LRM's config should scale them to its own traces.
 DEFAULT_EFFORTS: dict[str, int | None] = {"none": 0, "minimal": 64, "low": 96, "medium": 136, "high": 192,
                                            "xhigh": None}
 

@@ -7,7 +7,7 @@ that glibc keeps mapped. Two arenas are plenty for a server whose heavy work is 
 periodic `malloc_trim(0)` hands the free pages back to the kernel (glibc >= 2.8 releases them from the middle
 of the heap too, not only its top). Third, the mmap threshold is fixed at 1 MB: glibc otherwise raises it to the
 largest block it has freed, so after the first long batch every KV tensor up to that size lands in the heap,
-whose holes `malloc_trim` can only partly return (quiet 30-minute soaks, 2026-12-02, docs/RESULTS.md: +4.0%
+whose holes `malloc_trim` can only partly return (quiet 30-minute soaks, 2026-12-02, docs/findings/serving.md: +4.0%
 after warm-up with the dynamic threshold, +1.1% with it fixed, at the same request rate). All are no-ops where
 the C library is not glibc.
 """

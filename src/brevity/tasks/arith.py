@@ -24,11 +24,11 @@ DEFAULT_MAX_STEPS = 5
 DEFAULT_SEED = 1234
 ITEMS = ["apples", "marbles", "stickers", "coins", "books", "pencils", "cookies", "cards", "shells", "stamps"]
 # Re-check rounds after the answer is first reached, by item. Fixed before training; it puts the
-# first correct answer near the middle of the gold traces on average (docs/RESULTS.md).
+# first correct answer near the middle of the gold traces on average (docs/findings/core-benchmark.md).
 RECHECK_ROUNDS = dict(zip(ITEMS, (1, 1, 1, 1, 1, 2, 2, 3, 5, 8)))
 SLIP_PROB = 0.1
 # Values stay under 100: the first zoo, trained with values up to 999, reached 19% with cot on
-# validation (it could not learn 3-digit arithmetic in the CPU budget); see docs/RESULTS.md.
+# validation (it could not learn 3-digit arithmetic in the CPU budget); see docs/findings/history.md.
 MAX_VALUE = 99
 
 NAMES = ["Tom", "Anna", "Liam", "Mia", "Noah", "Emma", "Omar", "Sara", "Ben", "Lily", "Ravi", "Zoe"]

@@ -80,7 +80,7 @@ def _latent_1200(stages: int) -> tuple[tuple[str, int], ...]:
     return (("stages", stages), ("per_step", 1), ("steps_per_stage", 1200), ("stage0_steps", 0))
 
 
-# Model size and training length were chosen on the validation split (docs/RESULTS.md).
+# Model size and training length were chosen on the validation split (docs/findings/history.md, "The first zoo").
 MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-base", None, ("verbose", "compact", "none"), 4000, 2e-3,
            "shared base: arith with verbose, compact and no reasoning, mixed"),
@@ -98,14 +98,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-lrm-instruct", "tiny-lrm", ("verbose",), 2000, 3e-4,
            "tiny-lrm taught to follow the prompt templates of prompts.toml (emulated instruct model)",
            budget_cut=0.25, recipe="instruct"),
-    # issue 22: the official recipe's LoRA r8 at 5e-5 for 3 passes, chosen on validation (docs/RESULTS.md)
+    # issue 22: the official recipe's LoRA r8 at 5e-5 for 3 passes, chosen on validation (docs/findings/explicit.md)
     Member("tiny-lrm-tokenskip", "tiny-lrm", ("verbose",), 280, 5e-5,
            "TokenSkip: own correct greedy traces, each pruned to one ratio gamma stated in the prompt",
            recipe="tokenskip", scorer="tiny-llm", rollout_k=1, lora_rank=8),
     Member("tiny-lrm-shortest", "tiny-lrm", ("verbose",), 400, 5e-4,
            "self-trained on the shortest correct of 4 own traces per question", recipe="shortest"),
     # the emulation's stand-in for Munkhbat et al.'s few-shot conditioning: tiny-lrm does not follow
-    # instructions, tiny-lrm-instruct (its fine-tune) does; docs/RESULTS.md says how TALE-EP was chosen
+    # instructions, tiny-lrm-instruct (its fine-tune) does; docs/findings/explicit.md says how TALE-EP was chosen
     Member("tiny-lrm-shortest-prompted", "tiny-lrm", ("verbose",), 2000, 5e-4,
            "trained on the shorter correct of its own greedy trace and tiny-lrm-instruct's TALE-EP trace, "
            "with a plain prompt", recipe="shortest", sampler="tiny-lrm-instruct", conditions=("tale-ep",),
@@ -113,14 +113,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-lrm-rl-length", "tiny-lrm", ("verbose",), 80, 1e-4,
            "GRPO with correctness plus Kimi k1.5's group length reward", recipe="rl-length"),
     # issue 22: the length reward and self-training on the base whose samples differ in length; GRPO's lr
-    # and steps were chosen on validation (benchmarks/rl_length_sweep.sh, docs/RESULTS.md)
+    # and steps were chosen on validation (benchmarks/rl_length_sweep.sh, docs/findings/explicit.md)
     Member("tiny-lrm-sampled-rl-length", "tiny-lrm-sampled", ("sampled",), 160, 1e-4,
            "GRPO on tiny-lrm-sampled with correctness plus Kimi k1.5's group length reward",
            recipe="rl-length", completion_limit=1200),
     Member("tiny-lrm-sampled-shortest", "tiny-lrm-sampled", ("sampled",), 400, 5e-4,
            "tiny-lrm-sampled self-trained on the shortest correct of 4 own traces per question",
            recipe="shortest"),
-    # alpha chosen on validation (docs/RESULTS.md, "Length control"): 0.1 follows all four requested
+    # alpha chosen on validation (docs/findings/explicit.md, "Length control"): 0.1 follows all four requested
     # lengths within 20%; 0.03 keeps more accuracy at short requests and drifts at the ends.
     Member("tiny-lrm-l1", "tiny-lrm", ("verbose",), 80, 1e-4,
            "L1-Exact: SFT warm start on length-obeying traces, then GRPO rewarding correctness minus "
@@ -128,7 +128,7 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-lrm-l1-loose", "tiny-lrm", ("verbose",), 80, 1e-4,
            "tiny-lrm-l1 with a weaker length penalty (alpha 0.03): more accurate near short requests, "
            "looser length control", budget_cut=0.25, recipe="l1", warmup_steps=2000, alpha=0.03),
-    # The latent family on 4-by-4 multiplication, iCoT's digit order (docs/RESULTS.md "Latent family";
+    # The latent family on 4-by-4 multiplication, iCoT's digit order (docs/findings/latent.md and history.md;
     # benchmarks/results_latent_mult.sh). Every latent member starts from tiny-mult-compact.
     *[Member(name, parent, (), steps, 1e-3, about, recipe=recipe, task=MULT_LSD, n_train=n_train,
              latent=latent) for name, parent, recipe, steps, n_train, latent, about in [
