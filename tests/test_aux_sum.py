@@ -172,7 +172,7 @@ def test_a_tokenizer_that_merges_digits_is_refused():
 
 
 def test_the_probe_recovers_a_linear_value_and_not_noise():
-    from brevity.probes import _fit, _predict, _r2
+    from brevity.recipes.latent.probe import _fit, _predict, _r2
 
     g = torch.Generator().manual_seed(0)
     x = torch.randn(400, 32, generator=g)

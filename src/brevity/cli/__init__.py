@@ -284,13 +284,13 @@ def explain(
 ) -> None:
     """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
     thought, and how often that text starts with a gold intermediate result. With --probe, the linear probe of
-    brevity.probes instead (any model of the zoo's format, with thoughts or not)."""
+    brevity.recipes.latent.probe instead (any model of the zoo's format, with thoughts or not)."""
     from rich.table import Table
 
     from brevity.engines.hf import HFEngine
     from brevity.explain import decode_rates, to_json
     from brevity.explain import explain as read
-    from brevity.probes import PROBES
+    from brevity.recipes.latent.probe import PROBES
     from brevity.tasks import load_problems
     from brevity.ui import console, report_console
     from brevity.zoo import resolve_model
@@ -332,7 +332,7 @@ def _probe_report(engine, problems, layer: int, out: Path | None, task: str) -> 
 
     from rich.table import Table
 
-    from brevity.probes import running_sum_probe
+    from brevity.recipes.latent.probe import running_sum_probe
     from brevity.ui import console, report_console
 
     result = running_sum_probe(engine.model(), engine.tokenizer, problems, layer)
