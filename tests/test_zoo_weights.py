@@ -111,6 +111,38 @@ def test_racing_processes_complete_a_packaged_member_once(tmp_path):
     outs = [p.communicate(timeout=120)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert all(o == [PACKAGED_HASHES[n] for n in sorted(PACKAGED)] for o in outs)
-    entries = sorted(p.name for p in (tmp_path / "packaged").iterdir())
-    assert len([e for e in entries if e.startswith(".")]) == len(PACKAGED)  # one version folder each, no leftovers
+    versions = sorted(p.name for p in (tmp_path / "packaged" / ".versions").iterdir())
+    assert len(versions) == len(PACKAGED) and not any(v.startswith(".") for v in versions)  # one each, no leftovers
     assert all((tmp_path / "packaged" / n).is_symlink() for n in PACKAGED)
+
+
+def test_an_installation_keeps_its_own_folder_when_another_shares_the_cache(tmp_path, monkeypatch):
+    """Two installations (two clones, or a clone and a virtual environment) share ~/.cache/brevity. A process keeps
+    reading its own installation's files when the other resolves the same member, and still loads after the other
+    installation is deleted; the deleted one's folder is removed when a new version is made."""
+    import shutil
+
+    from brevity.identity import model_hash
+    from brevity.zoo import registry as reg
+
+    monkeypatch.setenv("BREVITY_CACHE", str(tmp_path / "cache"))
+    installs = []
+    for name in ("a", "b"):
+        zoo = tmp_path / name / "checkpoints"
+        shutil.copytree(member_dir("tiny-llm"), zoo / "tiny-llm")
+        shutil.copy2(SHARED_TOKENIZER, zoo / "tokenizer.json")
+        installs.append(zoo)
+
+    def resolve(zoo):
+        monkeypatch.setattr(reg, "ZOO_DIR", zoo)
+        monkeypatch.setattr(reg, "SHARED_TOKENIZER", zoo / "tokenizer.json")
+        return reg.packaged_path("tiny-llm")
+
+    held = resolve(installs[0])  # a long training holds this path
+    other = resolve(installs[1])
+    assert held != other and held.name == other.name == "tiny-llm"
+    shutil.rmtree(tmp_path / "b")  # the second installation is deleted
+    assert model_hash(held) == PACKAGED_HASHES["tiny-llm"]  # the first still reads its own files
+    (installs[0] / "tiny-llm" / "config.json").touch()  # a new version of the first installation's files
+    fresh = resolve(installs[0])
+    assert model_hash(fresh) == PACKAGED_HASHES["tiny-llm"] and not other.exists()

@@ -243,49 +243,67 @@ def resolve_model(model: str) -> Path:
 def packaged_path(name: str) -> Path:
     """A packaged member as a loadable Hugging Face folder. The package keeps the members' shared tokenizer once,
     so a member's own folder is completed in the cache: a link to each of its files and to the shared tokenizer
-    (the same files under the same names: the model's hash, and so every record id, is unchanged). Each version of
-    what it links to gets its own hidden folder, made once (beside it, then renamed into place); `packaged/NAME` is
-    a link to the current one, swapped in one step, so a reader in another process never sees a half-made or a
-    missing folder. A member built in its place and not yet sharing (it has its own tokenizer.json) is loaded from
-    there."""
+    (the same files under the same names: the model's hash, and so every record id, is unchanged).
+
+    Each installation's files get their own folder, `packaged/.versions/NAME-<hash of their paths and times>/NAME`,
+    made once (beside it, then renamed into place), and that folder is what this returns: a process keeps reading
+    its own installation's files even when another installation (a second clone, a virtual environment) sharing
+    the cache is used or deleted meanwhile. `packaged/NAME` links to the newest, swapped in one step, for people
+    to look at. A version whose files are gone (its installation was deleted) is removed when another is made. A
+    member built in its place and not yet sharing (it has its own tokenizer.json) is loaded from there."""
     src = ZOO_DIR / name
     if (src / "tokenizer.json").is_file():
         return src
     files = [*sorted(p for p in src.iterdir() if p.is_file()), SHARED_TOKENIZER]
     key = json.dumps([[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files])
     root = settings().cache / "packaged"
-    folder = root / name
-    version = root / f".{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    if folder.is_symlink() and os.readlink(folder) == version.name and (version / LINKS_KEY).is_file():
-        return folder
-    root.mkdir(parents=True, exist_ok=True)
-    if not (version / LINKS_KEY).is_file():
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-tmp-", dir=root))
+    versions = root / ".versions"
+    version = versions / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    member = version / name
+    if not (member / LINKS_KEY).is_file():
+        versions.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-tmp-", dir=versions))
         try:
+            (tmp / name).mkdir()
             for f in files:
                 try:
-                    os.symlink(f.resolve(), tmp / f.name)
+                    os.symlink(f.resolve(), tmp / name / f.name)
                 except OSError:  # no links on this file system: a copy
-                    shutil.copy2(f, tmp / f.name)
-            (tmp / LINKS_KEY).write_text(key)
+                    shutil.copy2(f, tmp / name / f.name)
+            (tmp / name / LINKS_KEY).write_text(key)
             tmp.chmod(0o755)
             try:
                 tmp.rename(version)
             except OSError:  # another process made this version first
-                if not (version / LINKS_KEY).is_file():
+                if not (member / LINKS_KEY).is_file():
                     raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    if folder.is_dir() and not folder.is_symlink():  # a folder from before versions: replaced by the link
-        shutil.rmtree(folder, ignore_errors=True)
-    link = root / f".{name}-{os.getpid()}-{threading.get_ident()}.link"
+        _remove_dead_versions(versions, name)
+    _point(root / name, member.relative_to(root))
+    return member
+
+
+def _remove_dead_versions(versions: Path, name: str) -> None:
+    """Drop the versions of `name` whose linked files are gone: their installation was deleted or moved."""
+    for old in versions.glob(f"{name}-*"):
+        links = [p for p in (old / name).glob("*") if p.is_symlink()]
+        if links and not any(p.exists() for p in links):
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _point(link_path: Path, target: Path) -> None:
+    """`link_path` -> `target` (relative), swapped in one step; a folder from before versions is replaced."""
+    if link_path.is_symlink() and Path(os.readlink(link_path)) == target:
+        return
+    if link_path.is_dir() and not link_path.is_symlink():
+        shutil.rmtree(link_path, ignore_errors=True)
+    tmp = link_path.parent / f".{link_path.name}-{os.getpid()}-{threading.get_ident()}.link"
     try:
-        os.symlink(version.name, link)
-        os.replace(link, folder)
-    except OSError:  # no links here: the version's folder itself
-        link.unlink(missing_ok=True)
-        return version
-    return folder
+        os.symlink(target, tmp)
+        os.replace(tmp, link_path)
+    except OSError:  # no links here: the version's folder is used directly
+        tmp.unlink(missing_ok=True)
 
 
 def share_tokenizer(name: str, folder: Path) -> None:
