@@ -52,7 +52,7 @@ def _features(model, tokenizer, problems: list[Problem], layer: int) -> tuple[to
     return torch.stack(xs).float(), torch.stack(ys)
 
 
-ALPHAS = (0.1, 1.0, 10.0, 100.0, 1000.0)
+ALPHAS = (1e-3, 1e-2, 0.1, 1.0, 10.0)
 
 
 def _r2(gold: torch.Tensor, pred: torch.Tensor) -> float:
@@ -74,13 +74,16 @@ def _fit(x: torch.Tensor, y: torch.Tensor) -> tuple:
 
 
 def _ridge(x: torch.Tensor, y: torch.Tensor, alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Ridge regression on standardized features: (mean, std, weights with a bias last)."""
-    mu, sd = x.mean(0), x.std(0) + 1e-6
-    z = torch.cat([(x - mu) / sd, torch.ones(len(x), 1)], dim=1).double()
-    reg = alpha * torch.eye(z.shape[1], dtype=torch.float64)
+    """Ridge regression on centered features, the penalty relative to their mean variance (so one alpha grid fits
+    every width and scale; no per-feature division, which blows up a feature nearly constant on the fitting half):
+    (mean, scale, weights with a bias last)."""
+    mu = x.mean(0)
+    scale = x.std(0).mean() + 1e-8
+    z = torch.cat([(x - mu) / scale, torch.ones(len(x), 1)], dim=1).double()
+    reg = alpha * len(x) * torch.eye(z.shape[1], dtype=torch.float64) / z.shape[1]
     reg[-1, -1] = 0.0
     w = torch.linalg.solve(z.T @ z + reg, z.T @ y.double())
-    return mu, sd, w
+    return mu, scale, w
 
 
 @torch.no_grad()
