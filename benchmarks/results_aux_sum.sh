@@ -11,7 +11,7 @@ V="--task mult:order=lsd --split validation --n 500 --batch-size 100 --latency-n
 COMMON="--base tiny-base --scratch --layers 2 --heads 4 --n-train 200000 --stages 1 --lr 1e-3 --lr-schedule constant \
   --warmup 100 --checkpoint-every 500"
 step=${1:-pilot}
-case "$step" in pilot|pilot-width) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width" >&2; exit 2 ;; esac
+case "$step" in pilot|pilot-width|probe) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe" >&2; exit 2 ;; esac
 
 run() {  # NAME, then the options that differ
   local name=$1; shift
@@ -31,4 +31,12 @@ if [ "$step" = pilot-width ]; then
   W=${AUX_WEIGHT:?set AUX_WEIGHT to the weight the pilot chose}
   run pilot-w256-l$W --steps 8000 --width 256 --aux-weight $W
   python benchmarks/digit_accuracy.py --split validation $R/val-pilot-w128-l$W $R/val-pilot-w256-l$W
+fi
+# Step "probe": the linear probe for the running sums (brevity explain --probe) on 2,000 validation problems, on the
+# plain baseline and the chosen weight, each model's last block.
+if [ "$step" = probe ]; then
+  for m in ${PROBE_MODELS:-pilot-w128-l0 pilot-w128-l3}; do
+    brevity explain --model $R/$m --task mult:order=lsd --split validation --n 2000 --probe running-sums \
+      --out $R/probe-$m.json
+  done
 fi
