@@ -9,9 +9,9 @@ set -euo pipefail
 R=brevity-runs/aux-sum
 V="--task mult:order=lsd --split validation --n 500 --batch-size 100 --latency-n 0"
 COMMON="--base tiny-base --scratch --layers 2 --heads 4 --n-train 200000 --stages 1 --lr 1e-3 --lr-schedule constant \
-  --warmup 100 --checkpoint-every 500"
+  --warmup 100 --checkpoint-every 500"  # the run step's checkpoints: every 500 steps too
 step=${1:-pilot}
-case "$step" in pilot|pilot-width|probe) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe" >&2; exit 2 ;; esac
+case "$step" in pilot|pilot-width|probe|run) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe run" >&2; exit 2 ;; esac
 
 run() {  # NAME, then the options that differ
   local name=$1; shift
@@ -39,4 +39,26 @@ if [ "$step" = probe ]; then
     brevity explain --model $R/$m --task mult:order=lsd --split validation --n 2000 --probe running-sums \
       --out $R/probe-$m.json
   done
+fi
+
+# Step "run": the chosen setting to convergence, at most 80,000 steps, ended early when the validation loss (256
+# held-out training problems, every 2,000 steps) has not improved for 5 evaluations. It spans sessions: at a stop,
+# the newest checkpoint is committed as resume/aux-sum-mult/step-N.pt, and this step puts it back and continues.
+if [ "$step" = run ]; then
+  W=${AUX_WIDTH:-128}
+  out=$R/run-w$W-l3
+  RESUME=""
+  if ls resume/aux-sum-mult/step-*.pt >/dev/null 2>&1; then
+    if ! ls $out/checkpoints/step-*.pt >/dev/null 2>&1; then
+      mkdir -p $out/checkpoints && cp resume/aux-sum-mult/step-*.pt $out/checkpoints/
+    fi
+    RESUME=--resume
+  elif [ -d $out/checkpoints ]; then
+    RESUME=--resume
+  fi
+  [ -f $out/manifest.json ] || brevity train aux-sum --out $out $COMMON --steps 80000 --width $W --aux-weight 3 \
+    --eval-every 2000 --val 256 --patience 5 $RESUME
+  [ -f $R/val-run-w$W-l3/summary.json ] || brevity bench $V --model $out --methods coconut@$out \
+    --out $R/val-run-w$W-l3 >/dev/null
+  python benchmarks/digit_accuracy.py --split validation $R/val-run-w$W-l3
 fi
