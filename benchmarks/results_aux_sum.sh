@@ -42,8 +42,9 @@ if [ "$step" = probe ]; then
 fi
 
 # Step "run": the chosen setting to convergence, at most 80,000 steps, ended early when the validation loss (256
-# held-out training problems, every 2,000 steps) has not improved for 5 evaluations. It spans sessions: at a stop,
-# the newest checkpoint is committed as resume/aux-sum-mult/step-N.pt, and this step puts it back and continues.
+# held-out training problems, every 2,000 steps) has not improved for 5 evaluations. It resumes from its own
+# checkpoints in $R (every 500 steps), or from resume/aux-sum-mult/step-N.pt where one is committed; a one-stage run's
+# checkpoint keeps the optimizer's state (6.4 MB at width 128), over the repository's 5 MB limit, so none is yet.
 if [ "$step" = run ]; then
   W=${AUX_WIDTH:-128}
   out=$R/run-w$W-l3
