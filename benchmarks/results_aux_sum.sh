@@ -43,15 +43,15 @@ fi
 
 # Step "run": the chosen setting to convergence, at most 80,000 steps, ended early when the validation loss (256
 # held-out training problems, every 2,000 steps) has not improved for 5 evaluations. It resumes from its own
-# checkpoints in $R (every 500 steps), or from resume/aux-sum-mult/step-N.pt where one is committed; a one-stage run's
-# checkpoint keeps the optimizer's state (6.4 MB at width 128), over the repository's 5 MB limit, so none is yet.
+# checkpoints in $R (every 500 steps), or from the checkpoint committed in resume/aux-sum-mult/ (its two files:
+# step-N.pt, 2.1 MB, and optimizer-N.pt, 4.3 MB, each under the repository's 5 MB limit).
 if [ "$step" = run ]; then
   W=${AUX_WIDTH:-128}
   out=$R/run-w$W-l3
   RESUME=""
   if ls resume/aux-sum-mult/step-*.pt >/dev/null 2>&1; then
     if ! ls $out/checkpoints/step-*.pt >/dev/null 2>&1; then
-      mkdir -p $out/checkpoints && cp resume/aux-sum-mult/step-*.pt $out/checkpoints/
+      mkdir -p $out/checkpoints && cp resume/aux-sum-mult/*.pt $out/checkpoints/
     fi
     RESUME=--resume
   elif [ -d $out/checkpoints ]; then

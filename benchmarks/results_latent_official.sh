@@ -40,7 +40,7 @@ if [ "$step" = all ] || [ "$step" = icot ]; then
 RESUME=""
 if ls resume/icot-mult/step-*.pt >/dev/null 2>&1; then
   if ! ls $R/icot/checkpoints/step-*.pt >/dev/null 2>&1; then
-    mkdir -p $R/icot/checkpoints && cp resume/icot-mult/step-*.pt $R/icot/checkpoints/
+    mkdir -p $R/icot/checkpoints && cp resume/icot-mult/*.pt $R/icot/checkpoints/
   fi
   RESUME=--resume
 fi
@@ -242,14 +242,14 @@ fi
 if [ "$step" = all ] || [ "$step" = mult-test ]; then
   if [ ! -f $R/icot/stage-15/manifest.json ]; then
     mkdir -p $R/icot/checkpoints
-    ls $R/icot/checkpoints/step-*.pt >/dev/null 2>&1 || cp resume/icot-mult/step-*.pt $R/icot/checkpoints/
+    ls $R/icot/checkpoints/step-*.pt >/dev/null 2>&1 || cp resume/icot-mult/*.pt $R/icot/checkpoints/
     brevity train icot --base tiny-mult-terse --task mult:order=lsd --chain terse --n-train 400000 --stage0-steps 0 \
       --remove-per-stage 1 --steps 1600 --final-steps 8000 --lr 3e-4 --lr-schedule constant --warmup 0 \
       --eval-every 400 --val 256 --checkpoint-every 200 --save-stages --out $R/icot --resume &
     pid=$!
     while [ ! -f $R/icot/stage-15/manifest.json ] || [ ! -f $R/icot/checkpoints/step-00024000.pt ]; do sleep 10; done
     kill $pid; wait $pid || true
-    rm -f resume/icot-mult/step-*.pt && cp $R/icot/checkpoints/step-00024000.pt resume/icot-mult/
+    rm -f resume/icot-mult/*.pt && cp $R/icot/checkpoints/{step,optimizer}-00024000.pt resume/icot-mult/
   fi
   [ -f $R/test/summary.json ] || brevity bench --task mult:order=lsd --model tiny-mult-terse --n 2000 --latency-n 20 \
     --batch-size 64 --out $R/test --methods "coconut@tiny-mult-terse,coconut@$R/icot/stage-15"

@@ -55,7 +55,7 @@ def test_resume_equals_uninterrupted(tmp_path, zoo_tokenizer):
     stopped = tiny_model(zoo_tokenizer)
     with pytest.raises(Stop):
         train_sft(stopped, zoo_tokenizer, examples(), cfg, progress=stop_at_7, checkpoint_dir=tmp_path / "b")
-    assert sorted(p.name for p in (tmp_path / "b").glob("*.pt")) == ["step-00000004.pt"]
+    assert sorted(p.name for p in (tmp_path / "b").glob("*.pt")) == ["optimizer-00000004.pt", "step-00000004.pt"]
     resumed = tiny_model(zoo_tokenizer)  # a new process: fresh weights, then the checkpoint
     stats_b = train_sft(resumed, zoo_tokenizer, examples(), cfg, checkpoint_dir=tmp_path / "b", resume=True)
     assert stats_b["steps"] == 12
