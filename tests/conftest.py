@@ -111,8 +111,8 @@ def vllm_server(lrm_path, tmp_path_factory):
 
 class FakeOpenAI:
     """A tiny OpenAI-compatible server on 127.0.0.1 for the HTTP engine's own behaviour: it lists `models`,
-    answers every completion with `text` after `delay` seconds, fails the first `fail` of them with `status`,
-    and records how many completions were in flight at once."""
+    answers every completion with `text` after `delay` seconds (a chat completion with a message holding it),
+    fails the first `fail` of them with `status`, and records how many completions were in flight at once."""
 
     def __init__(self, models=("served-model",), text=" The answer is 1.", delay=0.0, fail=0, status=503,
                  text_only=False):
@@ -148,7 +148,9 @@ class FakeOpenAI:
                 import json
                 import time
 
-                prompt = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))["prompt"]
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                chat = self.path.endswith("/chat/completions")  # a chat completion: the reply is a message
+                prompt = body["messages"] if chat else body["prompt"]
                 with lock:
                     fake.prompts.append(prompt)
                     fake.posts += 1
@@ -165,6 +167,9 @@ class FakeOpenAI:
                                                  "string", "type": "string_type"}]})
                 elif failing:
                     self._send(fake.status, {"error": {"message": "busy"}})
+                elif chat:
+                    self._send(200, {"choices": [{"index": 0, "message": {"role": "assistant", "content": fake.text},
+                                                  "finish_reason": "stop"}]})
                 else:
                     self._send(200, {"choices": [{"index": 0, "text": fake.text, "finish_reason": "stop"}]})
 

@@ -52,12 +52,14 @@ def read_run(out: Path) -> tuple[dict, list[dict]]:
 
 
 def regrade(out: Path, progress: Callable[[int], None] | None = None) -> Regraded:
-    from brevity.bench.breakdown import breakdown
     from brevity.bench.report import summarize_records, write_outputs
 
     out = Path(out)
     path = out / "records.jsonl"
     settings, records = read_run(out)
+    if settings.get("judge"):
+        raise BrevityError(f"{out} was judged by the model {settings['judge']} (--judge); regrade re-scores by the "
+                           "task's rules only, so rerun `brevity bench --judge` instead")
     task = TaskSpec(settings["task"]["name"], tuple((k, v) for k, v in settings["task"].items() if k != "name"))
     problems = find_problems(task, settings["split"], {r["problem_id"] for r in records})
     by_id = {p.id: p for p in problems}
@@ -77,5 +79,5 @@ def regrade(out: Path, progress: Callable[[int], None] | None = None) -> Regrade
     rows = summarize_records(records, out / "runs.jsonl", order)
     for r in rows:
         r["skipped_long_prompts"] = skipped.get((r["method"], r["model"]), 0)
-    write_outputs(out, rows, breakdown(records, problems))
+    write_outputs(out, rows, records, problems)
     return Regraded(len(records), changed, rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -36,6 +37,11 @@ def current_weights(rows: list[dict], runs: list[dict]) -> tuple[list[dict], lis
     return rows, runs
 
 
+def is_cot(spec: str) -> bool:
+    """The baseline every "vs cot" column compares with: `cot`, with the run's own --max-tokens if it set one."""
+    return spec == "cot" or re.fullmatch(r"cot:max_tokens=\d+", spec) is not None
+
+
 def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> list[dict]:
     runs = JsonlStore(runs_path).rows
     rows, runs = current_weights(rows, runs)
@@ -45,7 +51,7 @@ def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> li
     out = []
     rank = {s: i for i, s in enumerate(order)}
     for (method, model), recs in sorted(groups.items(), key=lambda kv: (kv[0][1], rank.get(kv[0][0], 99))):
-        cot = groups.get(("cot", model))
+        cot = next((g for (m, mod), g in groups.items() if mod == model and is_cot(m)), None)
         row = {"method": method, "model": model, **summarize(recs, cot)}
         mine = [r for r in runs if r["method"] == method and r["model"] == model]
         batched = [r for r in mine if r["batched"]]
@@ -56,7 +62,7 @@ def summarize_records(rows: list[dict], runs_path: Path, order: list[str]) -> li
         row["probe_time_share"] = probe_secs / secs if secs and probe_secs else None
         row["peak_memory_mb"] = max((r["peak_memory_mb"] for r in mine), default=None)
         out.append(row)
-    cot_oe = {r["model"]: r["outcome_efficiency"] for r in out if r["method"] == "cot"}
+    cot_oe = {r["model"]: r["outcome_efficiency"] for r in out if is_cot(r["method"])}
     for r in out:
         oe = cot_oe.get(r["model"])
         r["ideal_saving_cot"] = (1 - oe) if oe is not None else None
@@ -102,13 +108,19 @@ def markdown_table(rows: list[dict]) -> str:
     return "\n".join([head, sep, *body])
 
 
-def write_outputs(out: Path, rows: list[dict], groups: dict | None = None) -> None:
-    """summary.json (with the per-group accuracies of `groups`, see breakdown.py), report.md, pareto.png."""
-    from brevity.bench.breakdown import breakdown_markdown
+def write_outputs(out: Path, rows: list[dict], records: list[dict], problems: list) -> None:
+    """summary.json, report.md and pareto.png: with the per-group accuracies where the task names groups
+    (breakdown.py), and the safety column and safety.png where its problems are judged by refusal (safety.py)."""
+    from brevity.bench.breakdown import breakdown, breakdown_markdown
+    from brevity.bench.safety import plot_safety, safety_markdown, safety_summary
 
+    groups = breakdown(records, problems)
+    safety = safety_summary(records, problems)
     for r in rows:
         if groups:
             r["breakdown"] = {key: by_run.get(f"{r['method']} @ {r['model']}", {}) for key, by_run in groups.items()}
+        if safety:
+            r["safety"] = safety.get(f"{r['method']} @ {r['model']}")
     (out / "summary.json").write_text(json.dumps(rows, indent=2) + "\n")
     notes = ("acc % with Wilson 95% CI; think tok = mean thinking tokens (injected phrases count); positions = "
              "thinking + answer tokens + latent steps; OE = outcome efficiency (tokens to the first correct "
@@ -124,6 +136,10 @@ def write_outputs(out: Path, rows: list[dict], groups: dict | None = None) -> No
         notes += (" Skipped, prompt longer than the model's context (not in n or accuracy): " + ", ".join(skipped)
                   + ".")
     extra = f"\n\n{breakdown_markdown(groups)}" if groups else ""
+    if safety:
+        thinking = {f"{r['method']} @ {r['model']}": r["mean_thinking_tokens"] for r in rows}
+        extra += f"\n\n{safety_markdown(safety, thinking)}\n\n![safety](safety.png)"
+        plot_safety(safety, thinking, out / "safety.png")
     (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}{extra}\n\n"
                                    "![pareto](pareto.png)\n")
     plot_pareto(rows, out / "pareto.png")

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from brevity.bench.breakdown import breakdown
 from brevity.bench.engines import EnginePool
 from brevity.errors import BrevityError
 from brevity.identity import record_id
@@ -40,11 +39,14 @@ class BenchConfig:
     format: str | None = None  # a named reasoning format for every model (None: each folder's own)
     answer_tokens: int | None = None  # room for the answer after a forced close (None: the format's)
     log_prompts: bool = False  # keep each rendered prompt in its record
+    judge: str | None = None  # a model judge of refusals (--judge MODEL_OR_URL); None: the rule judge
     extra: dict = field(default_factory=dict)
 
     def settings(self) -> dict:
-        """What must match for records to be comparable (and for --resume to continue a folder)."""
-        return {"task": self.task.as_dict(), "split": self.split, "decoding": self.decoding(), "engine": self.engine}
+        """What must match for records to be comparable (and for --resume to continue a folder); a model judge
+        enters only when given, so default runs keep their settings."""
+        return {"task": self.task.as_dict(), "split": self.split, "decoding": self.decoding(), "engine": self.engine,
+                **({"judge": self.judge} if self.judge else {})}
 
     def decoding(self) -> dict:
         """Settings that change what is generated; a format override enters only when given, so default runs
@@ -168,6 +170,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
     problems = load_problems(cfg.task.name, split=cfg.split, n=cfg.n, **dict(cfg.task.params))
     if not problems:
         raise BrevityError(f"task {cfg.task.name!r} has no {cfg.split} problems")
+    judge = _model_judge(cfg, problems)  # before --out: a judge URL that does not answer is one line
     prepare_out(cfg)
     store = RecordStore(cfg.out / "records.jsonl")
     runs_path = cfg.out / "runs.jsonl"
@@ -197,7 +200,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                     engine.cache.clear()
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
-                    sol = score_solutions([p], method.solve([p], ctx))[0]
+                    sol = judged(judge, [p], method.solve([p], ctx))[0]
                 sol.latency_s = time.perf_counter() - t0
                 _save(store, runs_path, [sol], ids, mhash, spec, engine, 0.0, mem.mb, alone=True)
                 advance(1)
@@ -206,14 +209,34 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                 chunk = batched[i:i + size]
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
-                    sols = score_solutions(chunk, method.solve(chunk, ctx))
+                    sols = judged(judge, chunk, method.solve(chunk, ctx))
                 _save(store, runs_path, sols, ids, mhash, spec, engine, time.perf_counter() - t0, mem.mb)
                 advance(len(chunk))
     rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])
     for r in rows:
         r["skipped_long_prompts"] = skipped.get((r["method"], r["model"]), 0)
-    write_outputs(cfg.out, rows, breakdown(store.rows, problems))
+    write_outputs(cfg.out, rows, store.rows, problems)
     return rows
+
+
+def _model_judge(cfg: BenchConfig, problems: list[Problem]):
+    """The model judge of --judge (bench/model_judge.py), or None; refused on a task with no refusal to judge."""
+    if cfg.judge is None:
+        return None
+    if not any(p.metadata.get("answer_type") == "refusal" for p in problems):
+        raise BrevityError(f"--judge labels refusals, and task {cfg.task.name!r} has none to judge; use it with "
+                           "xstest, safety-arith or safety-jsonl")
+    from brevity.bench.model_judge import ModelJudge
+
+    return ModelJudge(cfg.judge)
+
+
+def judged(judge, problems: list[Problem], solutions: list[Solution]) -> list[Solution]:
+    """Scored by the task (the rule judge for refusals), then relabelled by the model judge where there is one."""
+    score_solutions(problems, solutions)
+    if judge is not None:
+        judge.rejudge(problems, solutions)
+    return solutions
 
 
 def _save(store: RecordStore, runs_path: Path, sols: list[Solution], ids: dict, mhash: str, spec: str, engine,

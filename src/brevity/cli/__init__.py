@@ -67,6 +67,8 @@ def bench(
     answer_tokens: int | None = typer.Option(None, help="Room for the answer after a forced close (default: the "
                                                         "format's: 512 for R1/Qwen/QwQ, 48 for the zoo)."),
     log_prompts: bool = typer.Option(False, help="Keep each rendered prompt in its record (field `prompt`)."),
+    judge: str | None = typer.Option(None, help="Safety tasks: label refusals with this model and XSTest's judge "
+                                     "prompt (a folder, zoo name or http://HOST:PORT/v1); default: the rule judge."),
     engine: str = typer.Option("hf", help="hf (in-process), openai (a running OpenAI-compatible server: --url), "
                                           "vllm (starts and stops a `vllm serve` per model) or llama-cpp (converts "
                                           "to GGUF, starts llama.cpp's server per model)."),
@@ -107,7 +109,7 @@ def bench(
     out = out or Path("brevity-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     _bench(task, [model], [str(s) for s in specs], n, out, split, batch_size, resume, latency_n, max_tokens,
-           progress, opts, log_prompts=log_prompts)
+           progress, opts, log_prompts=log_prompts, judge=judge)
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
 
 
@@ -198,7 +200,7 @@ def merge_sweep(
 
 def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, split: str, batch_size: int,
            resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True,
-           engines: EngineOptions | None = None, log_prompts: bool = False) -> list[dict]:
+           engines: EngineOptions | None = None, log_prompts: bool = False, judge: str | None = None) -> list[dict]:
     """The bench, as `brevity bench` runs it, for commands that bench models they made; `engines` (EngineOptions)
     says which engine runs the models (default: in-process hf) and with which reasoning format."""
     from brevity.api import benchmark
@@ -207,7 +209,7 @@ def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, 
 
     rows = benchmark(models[0], methods, task=task, n=n, split=split, out=out, max_tokens=max_tokens,
                      latency_n=latency_n, batch_size=batch_size, resume=resume, progress=progress,
-                     log_prompts=log_prompts, options=engines or EngineOptions(batch_size=batch_size),
+                     log_prompts=log_prompts, judge=judge, options=engines or EngineOptions(batch_size=batch_size),
                      announce=lambda m: console.print(f"loading {m} ...")).rows
     print_table(rows, title=f"{task} {split}, n={n}")
     return rows

@@ -174,13 +174,14 @@ class ModelFormat:
                                "section; use cot, or name a format with --format")
 
     # Rendering --------------------------------------------------------------------------------
-    def question(self, question: str) -> str:
-        """A benchmark question with the family's answer instruction (R1, Qwen: put it in \\boxed{})."""
-        return f"{question}\n{self.spec.instruction}" if self.spec.instruction else question
+    def question(self, question: str, instruct: bool = True) -> str:
+        """A benchmark question with the family's answer instruction (R1, Qwen: put it in \\boxed{});
+        `instruct=False` for a request with no final answer to grade (a safety prompt is asked as written)."""
+        return f"{question}\n{self.spec.instruction}" if self.spec.instruction and instruct else question
 
-    def messages(self, question: str, system: str | None = None) -> list[dict[str, str]]:
+    def messages(self, question: str, system: str | None = None, instruct: bool = True) -> list[dict[str, str]]:
         """A benchmark question as chat messages."""
-        user = self.question(question)
+        user = self.question(question, instruct)
         return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": user}]
 
     def render(self, messages: Sequence[dict], thinking: bool = True, steer: bool = False,

@@ -114,7 +114,7 @@ class Method:
     def render(self, problem: Problem, fmt: Any) -> list[dict[str, str]]:
         """The chat messages for a problem (the model's format renders them); prompt-level methods
         (methods/prompting.py) override it."""
-        return fmt.messages(problem.question)
+        return fmt.messages(problem.question, instruct=problem.instructed)
 
     # Shared helpers -----------------------------------------------------------------------
     def check(self, engine: Engine) -> None:

@@ -57,7 +57,7 @@ def prompt_text(problem: Problem, engine: Engine, render: Render | None = None,
         return problem.prompt
     if problem.prompt is not None:
         return fmt.render(problem.prompt, thinking=thinking, steer=steer, **problem.template_kwargs)
-    messages = render(problem, fmt) if render else fmt.messages(problem.question)
+    messages = render(problem, fmt) if render else fmt.messages(problem.question, instruct=problem.instructed)
     return fmt.render(messages, thinking=thinking, steer=steer)
 
 

@@ -60,7 +60,7 @@ class Prompted(CoT):
         if self.name == "tokenskip" and self.gamma >= 1.0:
             return super().render(problem, fmt)  # TokenSkip trains gamma 1.0 on the plain prompt
         params = {k: getattr(self, k) for k in templates()[self.name].get("params", {})}
-        return render_template(self.name, fmt.question(problem.question), **params)
+        return render_template(self.name, fmt.question(problem.question, problem.instructed), **params)
 
 
 def _make_prompted(name: str, t: dict) -> type[Method]:
@@ -106,8 +106,9 @@ class TaleEP(CoT):
 
     def render_budget(self, problem: Problem, fmt, budget: int | None) -> list[dict[str, str]]:
         if budget is None:  # no number came back: solve without a budget, as the paper's fallback
-            return fmt.messages(problem.question)
-        return chat(templates()[self.name]["user"].format(question=fmt.question(problem.question), budget=budget))
+            return fmt.messages(problem.question, instruct=problem.instructed)
+        question = fmt.question(problem.question, problem.instructed)
+        return chat(templates()[self.name]["user"].format(question=question, budget=budget))
 
 
 def sot_paradigm(question: str) -> str:
@@ -127,7 +128,7 @@ class SketchOfThought(CoT):
 
     def render(self, problem: Problem, fmt) -> list[dict[str, str]]:
         paradigm = templates()["sot"]["paradigms"][sot_paradigm(problem.question)]
-        return chat(fmt.question(problem.question), system=paradigm)
+        return chat(fmt.question(problem.question, problem.instructed), system=paradigm)
 
     def solve(self, problems, ctx: RunContext) -> list[Solution]:
         sols = super().solve(problems, ctx)

@@ -39,6 +39,12 @@ class Problem:
     def to_dict(self) -> dict[str, Any]:
         return asdict(dataclasses.replace(self, decoding=None))
 
+    @property
+    def instructed(self) -> bool:
+        """Whether the format's answer instruction goes with the question: not for a request whose answer is
+        judged as a refusal or a compliance (a safety prompt is asked as its set writes it)."""
+        return self.metadata.get("answer_type") != "refusal"
+
 
 @dataclass(frozen=True)
 class TaskSpec:
@@ -111,7 +117,7 @@ def load_problems(name: str, split: str = "test", n: int | None = None, **params
 # Where tasks come from: these modules register theirs when imported, and any installed package through the
 # entry-point group `brevity.tasks` (`name = "package.module:generator"`; its docstring describes it).
 BUILTIN_MODULES = ("brevity.tasks.arith", "brevity.tasks.graph", "brevity.tasks.gsm8k", "brevity.tasks.jsonl",
-                   "brevity.tasks.mult")
+                   "brevity.tasks.mult", "brevity.tasks.safety")
 ENTRY_POINTS = "brevity.tasks"
 
 

@@ -44,7 +44,7 @@ def read_rows(path: str | Path, task: str, fields: tuple[str, ...]) -> list[dict
     return rows
 
 
-def _only_test(task: str, split: str) -> None:
+def only_test(task: str, split: str) -> None:
     if split != "test":
         raise BrevityError(f"{task} has only a test split (its file is the set), not {split!r}; use --split test")
 
@@ -57,7 +57,7 @@ def _text(value: Any) -> str:
                           "reads ../shared/data/math500/test.jsonl (or $BREVITY_SHARED) unless path=FILE; level and "
                           "subject are kept (metadata) for the report's breakdown.")
 def math500(split: str = "test", path: str | None = None) -> Iterator[Problem]:
-    _only_test("math500", split)
+    only_test("math500", split)
     source = Path(path) if path is not None else shared_dir() / "data" / "math500" / "test.jsonl"
     for i, row in enumerate(read_rows(source, "math500", ("problem", "answer"))):
         groups = {k: row[k] for k in ("level", "subject") if k in row}
@@ -73,7 +73,7 @@ def jsonl(split: str = "test", path: str | None = None, question: str = "questio
           id: str | None = None) -> Iterator[Problem]:  # `id`: the spec key users write
     if path is None:
         raise BrevityError("jsonl needs path=FILE, e.g. jsonl:path=aime.jsonl;question=problem;answer=answer")
-    _only_test("jsonl", split)
+    only_test("jsonl", split)
     fields = (str(question), str(answer)) + ((str(id),) if id is not None else ())
     stem = Path(path).stem
     for i, row in enumerate(read_rows(path, "jsonl", fields)):
