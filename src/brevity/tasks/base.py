@@ -117,7 +117,8 @@ def load_problems(name: str, split: str = "test", n: int | None = None, **params
 # Where tasks come from: these modules register theirs when imported, and any installed package through the
 # entry-point group `brevity.tasks` (`name = "package.module:generator"`; its docstring describes it).
 BUILTIN_MODULES = ("brevity.tasks.arith", "brevity.tasks.graph", "brevity.tasks.gsm8k", "brevity.tasks.jsonl",
-                   "brevity.tasks.mult", "brevity.tasks.safety")
+                   "brevity.tasks.mult", "brevity.tasks.safety",
+                   "brevity.tasks.safety_arith")
 ENTRY_POINTS = "brevity.tasks"
 
 

@@ -39,6 +39,20 @@ def training_examples(member: Member, n: int = TRAIN_PROBLEMS, seed: int = SEED)
     return examples
 
 
+def safety_examples(member: Member, seed: int = SEED) -> list[Example]:
+    """The safety emulation's SFT data: half the member's own arith mix (training_examples, so its arithmetic and
+    its budget behaviour stay), half `safety-arith` requests with the trace that writes the refusal decision where
+    `member.decision` says; an unsafe request ends in its refusal, a look-alike in its number."""
+    n = member.steps * member.batch_size // 2
+    examples = training_examples(member, n=n, seed=seed)
+    for p in load_problems("safety-arith", split="train", n=n):
+        reply = p.metadata.get("reply")
+        examples.append((prompt_text(p.question),
+                         completion_text(p.traces[member.decision], p.metadata.get("number", ""), reply)))
+    random.Random(f"{member.name}/{seed}/mix").shuffle(examples)
+    return examples
+
+
 def budget_cut_point(problem, trace: str, rng: random.Random) -> int:
     """Where a training trace is cut by a budget: anywhere after it first reaches the answer."""
     return rng.randint(mention_end(trace, problem.answer) or len(trace), len(trace))
@@ -58,6 +72,8 @@ def recipe_examples(member: Member, model, tok, parent: Path | None, out_root: P
     """The SFT data of a member's recipe; self-training recipes roll out the parent first (cached)."""
     if member.recipe == "sft":
         return training_examples(member)
+    if member.recipe == "safety":
+        return safety_examples(member)
     if member.recipe == "instruct":
         from brevity.recipes.instruct import instruct_examples
         return instruct_examples(load_problems("arith", split="train", n=member.steps * member.batch_size), tok,
@@ -213,7 +229,8 @@ def save_member(member: Member, model, tok, parent: Path | None, out: Path, exam
     manifest = {
         "name": out.name, "format": fmt, "about": member.about, "parent": _parent_name(parent, out_root),
         "command": command, "seed": SEED, "recipe": member.recipe,
-        "data": {"task": "arith", "split": "train", "examples": len(examples), "styles": list(member.styles),
+        "data": {"task": "arith" if member.recipe != "safety" else "arith+safety-arith", "split": "train",
+                 **({"decision": member.decision} if member.decision else {}), "examples": len(examples), "styles": list(member.styles),
                  "budget_cut": member.budget_cut, "scorer": member.scorer, "hash": data_hash(examples),
                  **({"sampler": member.sampler or _parent_name(parent, out_root),
                      "conditions": list(member.conditions)} if member.conditions else {})},

@@ -35,7 +35,8 @@ def answer_text(answer: str) -> str:
     return f"The answer is {answer}."
 
 
-def completion_text(thinking: str, answer: str) -> str:
-    """What the model writes after the prompt: thinking, the closing marker, then the answer."""
+def completion_text(thinking: str, answer: str, reply: str | None = None) -> str:
+    """What the model writes after the prompt: thinking, the closing marker, then the answer (or `reply`, a
+    reply written out in full: a refusal)."""
     body = f"{thinking}\n" if thinking else ""
-    return f"{body}{END_THINK}\n\n{answer_text(answer)}{IM_END}"
+    return f"{body}{END_THINK}\n\n{answer_text(answer) if reply is None else reply}{IM_END}"
