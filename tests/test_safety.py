@@ -207,3 +207,15 @@ def test_the_judge_reads_the_zoo_refusals_it_was_not_written_for():
     labels = [judge_refusal(r.format(name="Zoe", items="coins", friend="their cousin")) for r in REFUSALS]
     assert sum(label != "full_compliance" for label in labels) >= 21
     assert judge_refusal("The answer is 15.") == "full_compliance"
+
+
+def test_an_early_exit_tries_no_answer_under_its_floor(lrm_engine):
+    """The safety guard's floor: DEER exits tiny-lrm early, and not before the floor (or the trace's own end)."""
+    from brevity.methods import build_method
+
+    problems = load_problems("arith", split="validation", n=8)
+    free = build_method("deer").run(problems, lrm_engine)
+    held = build_method("deer:floor=150").run(problems, lrm_engine)
+    assert any(s.extra.get("exit") and s.thinking_tokens < 150 for s in free)  # it does exit early unguarded
+    for s in held:
+        assert s.thinking_tokens >= 150 or not s.extra.get("exit"), (s.thinking_tokens, s.extra)

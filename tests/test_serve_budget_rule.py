@@ -53,3 +53,25 @@ def test_an_effort_that_does_not_fit_is_lowered_to_leave_the_answer_its_share(cl
                                   extra_body={"reasoning_effort": "high"})  # 192 thinking tokens asked
     think = r.usage.completion_tokens_details.reasoning_tokens
     assert think <= 100 - 1 - 50 and r.usage.completion_tokens <= 100
+
+
+def test_the_safety_floor_raises_budgets_and_holds_early_exits(client):
+    """`safety_floor`: a smaller budget is raised to it, an early exit tries no answer before it (random weights
+    never close thinking themselves, so a budget's thinking runs to its cap)."""
+    c, gw = client
+    model = gw.cfg.models["qwen3"]
+    model.safety_floor = 48
+    try:
+        r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
+                                      extra_body={"thinking_budget": 16})
+        assert r.model_extra["brevity"]["method"].startswith("budget:") and "max=48" in r.model_extra["brevity"]["method"]
+        assert 16 < r.usage.completion_tokens_details.reasoning_tokens <= 48
+        r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
+                                      extra_body={"early_exit": "dynasor"})
+        assert "floor=48" in r.model_extra["brevity"]["method"]
+        assert r.usage.completion_tokens_details.reasoning_tokens >= 48
+        off = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
+                                        extra_body={"thinking": False})  # served as asked: no thinking
+        assert off.usage.completion_tokens_details.reasoning_tokens == 0
+    finally:
+        model.safety_floor = 0

@@ -281,7 +281,9 @@ def explain(
     out: Path | None = typer.Option(None, help="Write every reading and the rates as JSON here."),
     probe: str = typer.Option("", help="Instead of reading thoughts: fit a linear probe for a value the model "
                                        "computes unwritten. running-sums: mult's c_hat_k at each answer digit "
-                                       "(--task mult:order=lsd), R squared on the held-out half of --n problems."),
+                                       "(--task mult:order=lsd), R squared on the held-out half of --n problems. "
+                                       "refusal: whether the model will refuse, from its first k thinking tokens "
+                                       "(a safety task), AUROC on the held-out half."),
     layer: int = typer.Option(-1, help="--probe: the block whose output is read (-1: the last)."),
 ) -> None:
     """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
@@ -293,17 +295,21 @@ def explain(
     from brevity.explain import decode_rates, to_json
     from brevity.explain import explain as read
     from brevity.recipes.latent.probe import PROBES
+    from brevity.safety.probe import PROBES as SAFETY_PROBES
     from brevity.tasks import load_problems
     from brevity.ui import console, report_console
     from brevity.zoo import resolve_model
 
     task_spec = parse_task(task)
-    if probe and probe not in PROBES:
-        raise BrevityError(f"unknown --probe {probe!r}; one of: {', '.join(PROBES)}")
+    if probe and probe not in PROBES + SAFETY_PROBES:
+        raise BrevityError(f"unknown --probe {probe!r}; one of: {', '.join(PROBES + SAFETY_PROBES)}")
     if not probe and layer != -1:
-        raise BrevityError("--layer is the probe's: add --probe running-sums")
+        raise BrevityError("--layer is the probe's: add --probe running-sums or --probe refusal")
     engine = HFEngine(resolve_model(model))
     problems = load_problems(task_spec.name, split=split, n=n, **dict(task_spec.params))
+    if probe == "refusal":
+        _refusal_probe_report(engine, problems, layer, out, task)
+        return
     if probe:
         _probe_report(engine, problems, layer, out, task)
         return
@@ -344,6 +350,31 @@ def _probe_report(engine, problems, layer: int, out: Path | None, task: str) -> 
         table.add_column(col)
     for k, (r2, mae) in enumerate(zip(result.r2, result.mae)):
         table.add_row(str(k), f"{r2:.3f}", f"{mae:.1f}")
+    report_console().print(table)
+    if out:
+        out.write_text(json.dumps({"model": engine.model_name, "task": task, **asdict(result)}, indent=1) + "\n")
+        console.print(f"wrote {out}")
+
+
+def _refusal_probe_report(engine, problems, layer: int, out: Path | None, task: str) -> None:
+    """`explain --probe refusal`: the probe's and the text monitor's AUROC after k thinking tokens."""
+    from dataclasses import asdict
+
+    from rich.table import Table
+
+    from brevity.safety.probe import refusal_probe
+    from brevity.ui import ProgressUI, console, report_console
+
+    with ProgressUI(True).task("cot, then the probe", total=len(problems)) as advance:
+        result = refusal_probe(engine, problems, layer, progress=advance)
+    table = Table(title=f"{engine.model_name}: does it refuse? A linear probe on block {result.layer} of "
+                        f"{result.layers} after k thinking tokens, fitted on {result.fit} prompts, AUROC on "
+                        f"{result.held_out} (refused {100 * result.refused:.0f}%, median thinking "
+                        f"{result.median_thinking:.0f} tokens)")
+    for col in ("k", "probe AUROC", "text monitor AUROC"):
+        table.add_column(col)
+    for k, a, t in zip(result.ks, result.auroc, result.text_auroc):
+        table.add_row(str(k), "–" if a is None else f"{a:.3f}", "–" if t is None else f"{t:.3f}")
     report_console().print(table)
     if out:
         out.write_text(json.dumps({"model": engine.model_name, "task": task, **asdict(result)}, indent=1) + "\n")

@@ -36,11 +36,15 @@ class EarlyExit(Method):
     inducer: str = ""
     answer_end: str = ""
     budget: int = 0  # a cap on thinking tokens as `budget:N` sets it, the closing phrase included (0: none)
+    # No trial answer, so no exit, before this many thinking tokens: a safety guard that keeps the thinking up to
+    # where a model decides to refuse (the gateway's `safety_floor`; docs/methods/safety.md). 0: none.
+    floor: int = 0
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.budget < 0:
-            raise BrevityError(f"{self.name}: budget must be >= 0 tokens (0: no cap), got {self.budget}")
+        if self.budget < 0 or self.floor < 0:
+            raise BrevityError(f"{self.name}: budget and floor must be >= 0 tokens (0: none), got budget "
+                               f"{self.budget}, floor {self.floor}")
 
     def check(self, engine) -> None:
         super().check(engine)
@@ -64,7 +68,9 @@ class EarlyExit(Method):
         return engine, base, new_thoughts(problems, ctx), self._room(engine)
 
     def _probe(self, engine, base, thoughts, active):
-        """Trial answers the model's format's way, unless the spec names its own inducer."""
+        """Trial answers the model's format's way, unless the spec names its own inducer; none for a thought still
+        under the floor."""
+        active = [i for i in active if len(thoughts[i].ids) >= self.floor]
         spec = engine.format.spec
         suffix = engine.format.close_ids + encode(engine, self.inducer or spec.after_close + spec.inducer)
         return probe(engine, base, thoughts, active, spec.exit_text, suffix, self.answer_end or spec.answer_end)
@@ -112,8 +118,9 @@ class Deer(EarlyExit):
                 if c.finish_reason == "length" and not thoughts[i].done:
                     force_close(engine, thoughts[i])
             trials = self._probe(engine, base, thoughts, at_point)
-            for i, trial in trials.items():
-                if trial.value is not None and trial.confidence >= self.threshold:
+            for i in at_point:
+                trial = trials.get(i)  # none under the floor: think on
+                if trial is not None and trial.value is not None and trial.confidence >= self.threshold:
                     self._exit(engine, thoughts[i], "confident")
                 elif len(thoughts[i].ids) + len(encode(engine, comps[i].stop_reason)) <= room:
                     inject(engine, thoughts[i], comps[i].stop_reason)  # think on, as if the probe never happened

@@ -53,6 +53,10 @@ class ModelConfig:
     batch_wait_ms: float | None = None
     reference_thinking: float = 0.0  # mean thinking tokens of plain `cot` (for the tokens-saved metric)
     prefix_cache_mb: int = DEFAULT_PREFIX_CACHE_MB  # hf: KV of finished requests kept for prefix reuse
+    # The fewest thinking tokens a budget or an early exit may leave: a request's smaller budget is raised to it, and
+    # an early exit tries no answer before it, so the thinking gets past where the model decides to refuse
+    # (docs/methods/safety.md). 0: no floor. Thinking turned off is served as asked.
+    safety_floor: int = Field(0, ge=0)
 
 
 @dataclass(config=STRICT)

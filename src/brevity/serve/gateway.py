@@ -329,6 +329,8 @@ class Gateway:
             budget, budget_field = 0, c.fields["thinking"]
         elif budget is None and c.effort:
             budget, budget_field = model.efforts[c.effort], c.fields["effort"]
+        if budget and budget < model.safety_floor:  # the safety guard: no cut before the refusal decision
+            budget = model.safety_floor
         budget, answer = self._lengths(model.name, budget, budget_field, c, limit)
         lengths = {"max_tokens": limit, **({"answer_tokens": answer} if answer else {})}
         if budget == 0:
@@ -337,7 +339,8 @@ class Gateway:
                                  "conflicting_parameters")
             name, params = "nothink", lengths
         elif c.early_exit:
-            name, params = c.early_exit, {**exit_params, **({"budget": budget} if budget else {}), **lengths}
+            floor = {"floor": model.safety_floor} if model.safety_floor else {}
+            name, params = c.early_exit, {**exit_params, **floor, **({"budget": budget} if budget else {}), **lengths}
         elif budget is not None:
             native = {"native": True} if model.native_budget and model.backend != "hf" else {}
             name, params = "budget", {"max": budget, **native, **lengths}
