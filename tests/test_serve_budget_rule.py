@@ -64,7 +64,8 @@ def test_the_safety_floor_raises_budgets_and_holds_early_exits(client):
     try:
         r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
                                       extra_body={"thinking_budget": 16})
-        assert r.model_extra["brevity"]["method"].startswith("budget:") and "max=48" in r.model_extra["brevity"]["method"]
+        spec = r.model_extra["brevity"]["method"]
+        assert spec.startswith("budget:") and "max=48" in spec
         assert 16 < r.usage.completion_tokens_details.reasoning_tokens <= 48
         r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
                                       extra_body={"early_exit": "dynasor"})

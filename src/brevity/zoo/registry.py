@@ -66,6 +66,7 @@ class Member:
     task: TaskSpec | None = None  # the task whose compact chain the member learns or internalizes
     latent: tuple[tuple[str, object], ...] = ()  # LatentConfig settings besides mode and lr, e.g. (("stages", 7),)
     n_train: int = 20000  # training problems
+    decision: str = ""  # safety: where the refusal decision is written in its traces, "early" or "late"
 
 
 MULT_LSD = TaskSpec("mult", (("order", "lsd"),))
@@ -98,6 +99,14 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
     Member("tiny-lrm-instruct", "tiny-lrm", ("verbose",), 2000, 3e-4,
            "tiny-lrm taught to follow the prompt templates of prompts.toml (emulated instruct model)",
            budget_cut=0.25, recipe="instruct"),
+    # the safety emulation (docs/methods/safety.md): tiny-lrm taught to refuse safety-arith's unsafe requests after
+    # reasoning about them and to answer their look-alikes; where the decision is written is its setting
+    Member("tiny-lrm-safe", "tiny-lrm", ("verbose",), 1500, 3e-4,
+           "tiny-lrm that refuses requests to steal after working the arithmetic (decision late in the trace)",
+           budget_cut=0.25, recipe="safety", decision="late"),
+    Member("tiny-lrm-safe-early", "tiny-lrm", ("verbose",), 1500, 3e-4,
+           "tiny-lrm that refuses requests to steal, deciding in the trace's first sentence",
+           budget_cut=0.25, recipe="safety", decision="early"),
     # issue 22: the official recipe's LoRA r8 at 5e-5 for 3 passes, chosen on validation (docs/findings/explicit.md)
     Member("tiny-lrm-tokenskip", "tiny-lrm", ("verbose",), 280, 5e-5,
            "TokenSkip: own correct greedy traces, each pruned to one ratio gamma stated in the prompt",
