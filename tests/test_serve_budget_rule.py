@@ -72,7 +72,7 @@ def test_the_safety_floor_raises_budgets_and_holds_early_exits(client):
         assert "floor=48" in r.model_extra["brevity"]["method"]
         assert r.usage.completion_tokens_details.reasoning_tokens >= 48
         off = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=160,
-                                        extra_body={"thinking": False})  # served as asked: no thinking
+                                        extra_body={"thinking": {"type": "disabled"}})  # served as asked
         assert off.usage.completion_tokens_details.reasoning_tokens == 0
     finally:
         model.safety_floor = 0
