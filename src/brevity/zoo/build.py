@@ -262,6 +262,9 @@ def validate_member(name: str, out_root: Path | None = None, n: int = 500, ui=No
     task = member.task or TaskSpec("arith")
     result = validate_folder(loadable_member(name, out_root), task, ("cot", "nothink") if member.task is None else
                              ("coconut",), n, ui, name)
+    if member.recipe == "safety":  # and its behaviour on the safety set: refused unsafe, answered look-alikes
+        result["safety-arith"] = validate_folder(loadable_member(name, out_root), TaskSpec("safety-arith"), ("cot",),
+                                                 n, ui, name)
     update_manifest(member_dir(name, out_root), validation=result)  # the member's own manifest, not a link to it
     return result
 
