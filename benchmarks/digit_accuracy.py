@@ -13,10 +13,11 @@ from brevity.tasks import load_problems
 WIDTH = 8  # 4-by-4: up to 8 digits; a 7-digit product's c7 is 0
 
 
-def digit_accuracy(run: Path, split: str) -> tuple[int, float, list[float]]:
-    rows = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines() if line.strip()]
+def digit_accuracy(rows: list[dict], split: str) -> tuple[int, float, list[float]]:
+    """(problems, exact match, per-digit accuracy) of one model's records."""
+    problems = len({r["problem_id"] for r in rows})  # the latency subsample's ids too: they are the first ones
     rows = [r for r in rows if r.get("latency_s") is None]
-    gold = {p.id: p.answer for p in load_problems("mult", split=split, n=len(rows), order="lsd")}
+    gold = {p.id: p.answer for p in load_problems("mult", split=split, n=problems, order="lsd")}
     hits = [0] * WIDTH
     for r in rows:
         pred = (r.get("prediction") or "").ljust(WIDTH, "0")[:WIDTH]
@@ -34,9 +35,13 @@ def main() -> None:
     args = ap.parse_args()
     print("| run | n | exact % | " + " | ".join(f"c{k}" for k in range(WIDTH)) + " |")
     print("|---|---|---|" + "---|" * WIDTH)
-    for run in args.runs:
-        n, exact, per = digit_accuracy(run, args.split)
-        print(f"| {run.name} | {n} | {100 * exact:.1f} | " + " | ".join(f"{100 * x:.0f}" for x in per) + " |")
+    for run in args.runs:  # a run folder with several models gets a line each
+        rows = [json.loads(line) for line in (run / "records.jsonl").read_text().splitlines() if line.strip()]
+        models = list(dict.fromkeys(r["model"] for r in rows))
+        for model in models:
+            n, exact, per = digit_accuracy([r for r in rows if r["model"] == model], args.split)
+            name = run.name if len(models) == 1 else f"{run.name}: {model}"
+            print(f"| {name} | {n} | {100 * exact:.1f} | " + " | ".join(f"{100 * x:.0f}" for x in per) + " |")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ V="--task mult:order=lsd --split validation --n 500 --batch-size 100 --latency-n
 COMMON="--base tiny-base --scratch --layers 2 --heads 4 --n-train 200000 --stages 1 --lr 1e-3 --lr-schedule constant \
   --warmup 100 --checkpoint-every 500"  # the run step's checkpoints: every 500 steps too
 step=${1:-pilot}
-case "$step" in pilot|pilot-width|probe|run) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe run" >&2; exit 2 ;; esac
+case "$step" in pilot|pilot-width|probe|run|test) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe run test" >&2; exit 2 ;; esac
 
 run() {  # NAME, then the options that differ
   local name=$1; shift
@@ -62,4 +62,16 @@ if [ "$step" = run ]; then
   [ -f $R/val-run-w$W-l3/summary.json ] || brevity bench $V --model $out --methods coconut@$out \
     --out $R/val-run-w$W-l3 >/dev/null
   python benchmarks/digit_accuracy.py --split validation $R/val-run-w$W-l3
+fi
+
+# Step "test": the finished run (the zoo's tiny-mult-aux-sum) on the 2,000 test problems beside the zoo's no-chain
+# baseline, per-digit accuracy, and its running-sum probe on the 2,000 validation problems the pilot's probes read.
+if [ "$step" = test ]; then
+  W=${AUX_WIDTH:-128}
+  out=$R/run-w$W-l3
+  [ -f $R/test-run-w$W-l3/summary.json ] || brevity bench --task mult:order=lsd --split test --n 2000 --batch-size 100 \
+    --latency-n 20 --model $out --methods coconut@$out,coconut@tiny-mult-nochain --out $R/test-run-w$W-l3
+  python benchmarks/digit_accuracy.py --split test $R/test-run-w$W-l3
+  [ -f $R/probe-run-w$W-l3.json ] || brevity explain --model $out --task mult:order=lsd --split validation --n 2000 \
+    --probe running-sums --out $R/probe-run-w$W-l3.json
 fi

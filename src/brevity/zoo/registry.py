@@ -170,6 +170,13 @@ MEMBERS: dict[str, Member] = {m.name: m for m in [
          "mult (lsd): Coconut stage 1 at 1,200 steps: the first step is a thought, six are written"),
         ("tiny-mult-coconut-s2", "tiny-mult-compact", "coconut", 2400, 100000, _latent_1200(2),
          "mult (lsd): Coconut stage 2 at 1,200 steps per stage: two steps are thoughts, five are written"),
+        # issue 48: the running-sum auxiliary loss (Bai et al.), 2 layers and 4 heads from scratch, no chain at all
+        # (benchmarks/results_aux_sum.sh run: weight and width chosen on validation; ended by its validation loss)
+        ("tiny-mult-aux-sum", "tiny-base", "aux-sum", 80000, 200000, _VALIDATED + (
+            ("scratch", True), ("layers", 2), ("heads", 4), ("width", 128), ("aux_weight", 3.0), ("stages", 1),
+            ("steps_per_stage", 80000), ("lr_schedule", "constant"), ("warmup", 100), ("eval_every", 2000),
+            ("patience", 5)),
+         "mult (lsd): no chain, 2 layers and 4 heads, trained with a linear read-out of the running sums"),
     ]],
     # The latent family on ProsQA-style `graph` (benchmarks/results_latent_graph.sh): the compact chain with
     # the task's untrained embedding rows redrawn, and the two methods `brevity explain` reads.
