@@ -12,7 +12,7 @@ R=brevity-runs/safety
 step=${1:-table}
 case "$step" in build|derive|table|probe) ;; *) echo "error: unknown step '$step'; one of: build derive table probe" >&2; exit 2 ;; esac
 MEMBERS="tiny-lrm-safe tiny-lrm-safe-early"
-METHODS="cot,nothink,budget:32,budget:64,budget:128,deer,dynasor,nowait,route:cascade,route:switch"
+METHODS="cot,nothink,budget:32,budget:64,budget:128,deer,dynasor,nowait"
 
 if [ "$step" = build ]; then
   for m in $MEMBERS; do
@@ -30,11 +30,13 @@ if [ "$step" = derive ]; then
 fi
 if [ "$step" = table ]; then
   for m in $MEMBERS; do
-    extra=""
-    [ $m = tiny-lrm-safe ] && extra=",tokenskip:0.7@$R/tokenskip,cot@$R/shortest,cot@$R/ties-w0.95-d0.9"
-    brevity bench --task safety-arith --model $m --methods "$METHODS$extra" --n 400 --latency-n 0 \
+    methods=$METHODS
+    # the derived models and the routes: on tiny-lrm-safe only (the routes calibrate on each task's validation)
+    [ $m = tiny-lrm-safe ] && methods="$METHODS,tokenskip:0.7@$R/tokenskip,cot@$R/shortest,cot@$R/ties-w0.95-d0.9"
+    [ $m = tiny-lrm-safe ] && methods="$methods,route:cascade,route:switch"
+    brevity bench --task safety-arith --model $m --methods "$methods" --n 400 --latency-n 0 \
       --out $R/safety-$m --resume >/dev/null
-    brevity bench --task arith --model $m --methods "$METHODS$extra" --n 500 --latency-n 0 \
+    brevity bench --task arith --model $m --methods "$methods" --n 500 --latency-n 0 \
       --out $R/arith-$m --resume >/dev/null
   done
   python benchmarks/safety_table.py $R/safety-tiny-lrm-safe $R/arith-tiny-lrm-safe $R/safety-tiny-lrm-safe-early \
