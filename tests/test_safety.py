@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from brevity.errors import BrevityError
 from brevity.safety import judge_refusal, thinking_refusal, xstest_strmatch
 from brevity.tasks import load_problems
 from brevity.tasks.grading import score
@@ -219,3 +220,21 @@ def test_an_early_exit_tries_no_answer_under_its_floor(lrm_engine):
     assert any(s.extra.get("exit") and s.thinking_tokens < 150 for s in free)  # it does exit early unguarded
     for s in held:
         assert s.thinking_tokens >= 150 or not s.extra.get("exit"), (s.thinking_tokens, s.extra)
+
+
+def test_the_refusal_probe_on_the_safe_member():
+    """tiny-lrm-safe decides late in its trace: the text monitor sees the decision only after the arithmetic, the
+    hidden states already from the prompt. Small n: it checks the plumbing and the direction, not the numbers."""
+    from brevity.engines.hf import HFEngine
+    from brevity.safety.probe import auroc, refusal_probe
+    from brevity.zoo import resolve_model
+
+    assert auroc([0.9, 0.8, 0.1], [True, True, False]) == 1.0 and auroc([0.5, 0.5], [True, False]) == 0.5
+    assert auroc([1.0], [True]) is None
+    engine = HFEngine(resolve_model("tiny-lrm-safe"))
+    result = refusal_probe(engine, load_problems("safety-arith", split="validation", n=48))
+    assert 0.3 < result.refused < 0.7 and len(result.auroc) == len(result.ks)
+    assert result.text_auroc[0] == 0.5 and result.text_auroc[-1] > 0.9  # nothing said at k=0; all said at the end
+    assert result.auroc[0] > 0.8
+    with pytest.raises(BrevityError, match="safety task"):
+        refusal_probe(engine, load_problems("arith", split="validation", n=4))

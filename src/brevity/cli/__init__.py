@@ -352,6 +352,7 @@ def _probe_report(engine, problems, layer: int, out: Path | None, task: str) -> 
         table.add_row(str(k), f"{r2:.3f}", f"{mae:.1f}")
     report_console().print(table)
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"model": engine.model_name, "task": task, **asdict(result)}, indent=1) + "\n")
         console.print(f"wrote {out}")
 
@@ -377,6 +378,7 @@ def _refusal_probe_report(engine, problems, layer: int, out: Path | None, task: 
         table.add_row(str(k), "–" if a is None else f"{a:.3f}", "–" if t is None else f"{t:.3f}")
     report_console().print(table)
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps({"model": engine.model_name, "task": task, **asdict(result)}, indent=1) + "\n")
         console.print(f"wrote {out}")
 

@@ -21,7 +21,7 @@ from brevity.tasks import Problem
 from brevity.tasks.refusal import judge_refusal, thinking_refusal
 
 PROBES = ("refusal",)
-KS = (0, 1, 2, 4, 8, 16, 32, 64, 128)
+KS = (0, 1, 2, 4, 8, 16, 32, 64, 128, 192, 256, 384)
 
 
 @dataclass
