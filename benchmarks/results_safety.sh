@@ -34,6 +34,11 @@ if [ "$step" = table ]; then
     # the derived models and the routes: on tiny-lrm-safe only (the routes calibrate on each task's validation)
     [ $m = tiny-lrm-safe ] && methods="$METHODS,tokenskip:0.7@$R/tokenskip,cot@$R/shortest,cot@$R/ties-w0.95-d0.9"
     [ $m = tiny-lrm-safe ] && methods="$methods,route:cascade,route:switch"
+    # the guard (the gateway's safety_floor): the floor is where the probe step's text monitor first reaches its
+    # plateau on validation (192 thinking tokens for the late member, 64 for the early one); a guarded budget below
+    # it is budget:FLOOR, a guarded early exit tries no answer before it
+    floor=192; [ $m = tiny-lrm-safe-early ] && floor=64
+    methods="$methods,budget:$floor,deer:floor=$floor,dynasor:floor=$floor"
     brevity bench --task safety-arith --model $m --methods "$methods" --n 400 --latency-n 0 \
       --out $R/safety-$m --resume >/dev/null
     brevity bench --task arith --model $m --methods "$methods" --n 500 --latency-n 0 \
@@ -43,6 +48,7 @@ if [ "$step" = table ]; then
     $R/arith-tiny-lrm-safe-early
 fi
 if [ "$step" = probe ]; then
+  mkdir -p $R
   for m in $MEMBERS; do
     [ -f $R/probe-$m.json ] || brevity explain --model $m --task safety-arith --split validation --n 400 \
       --probe refusal --out $R/probe-$m.json
