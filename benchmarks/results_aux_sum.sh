@@ -11,7 +11,7 @@ V="--task mult:order=lsd --split validation --n 500 --batch-size 100 --latency-n
 COMMON="--base tiny-base --scratch --layers 2 --heads 4 --n-train 200000 --stages 1 --lr 1e-3 --lr-schedule constant \
   --warmup 100 --checkpoint-every 500"  # the run step's checkpoints: every 500 steps too
 step=${1:-pilot}
-case "$step" in pilot|pilot-width|probe|run|test) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe run test" >&2; exit 2 ;; esac
+case "$step" in pilot|pilot-width|probe|run|test|plain) ;; *) echo "error: unknown step '$step'; one of: pilot pilot-width probe run test plain" >&2; exit 2 ;; esac
 
 run() {  # NAME, then the options that differ
   local name=$1; shift
@@ -74,4 +74,20 @@ if [ "$step" = test ]; then
   python benchmarks/digit_accuracy.py --split test $R/test-run-w$W-l3
   [ -f $R/probe-run-w$W-l3.json ] || brevity explain --model $out --task mult:order=lsd --split validation --n 2000 \
     --probe running-sums --out $R/probe-run-w$W-l3.json
+fi
+
+# Step "plain": the same recipe without the loss (weight 0), to the same early-stopping rule, so that the finished
+# run's accuracy is compared at equal length; it resumes from its own checkpoints or from resume/aux-sum-plain/.
+if [ "$step" = plain ]; then
+  out=$R/plain-w128
+  RESUME=""
+  if ls resume/aux-sum-plain/step-*.pt >/dev/null 2>&1 && ! ls $out/checkpoints/step-*.pt >/dev/null 2>&1; then
+    mkdir -p $out/checkpoints && cp resume/aux-sum-plain/*.pt $out/checkpoints/
+  fi
+  [ -d $out/checkpoints ] && RESUME=--resume
+  [ -f $out/manifest.json ] || brevity train aux-sum --out $out $COMMON --steps 80000 --width 128 --aux-weight 0 \
+    --eval-every 2000 --val 256 --patience 5 $RESUME
+  [ -f $R/test-plain-w128/summary.json ] || brevity bench --task mult:order=lsd --split test --n 2000 --batch-size 100 \
+    --latency-n 0 --model $out --methods coconut@$out --out $R/test-plain-w128 >/dev/null
+  python benchmarks/digit_accuracy.py --split test $R/test-plain-w128
 fi
