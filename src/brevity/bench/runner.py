@@ -212,6 +212,8 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                     sols = judged(judge, chunk, method.solve(chunk, ctx))
                 _save(store, runs_path, sols, ids, mhash, spec, engine, time.perf_counter() - t0, mem.mb)
                 advance(len(chunk))
+    if judge is not None:
+        judge.close()  # its HTTP client, or its in-process model
     rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])
     for r in rows:
         r["skipped_long_prompts"] = skipped.get((r["method"], r["model"]), 0)
