@@ -41,17 +41,18 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
           split: str = "test", out: str | Path | None = None, engine: str = "hf", max_tokens: int = 1024,
           latency_n: int = 0, batch_size: int = 32, resume: bool = False, progress: bool = False,
           log_prompts: bool = False, options=None, announce=None, judge: str | None = None,
-          **engine_options: Any) -> BenchResult:
+          kv: Sequence[str] | None = None, **engine_options: Any) -> BenchResult:
     """Run `methods` (specs, e.g. "budget:96" or "cot@tiny-llm") on the first `n` problems of `task`'s `split`,
     as `brevity bench` does (named apart from `brevity.bench`, the bench's own package). `out`: the run's folder
     (default: a new temporary one); `engine`: hf, vllm, openai or llama-cpp, with `engine_options` as
     brevity.bench.engines.EngineOptions takes them (urls, tokenizers, concurrency, ...), or `options`, an
     EngineOptions itself; `announce(model)` is told of each model loaded; `judge`: a model (folder, zoo name
-    or server URL) that labels refusals with XSTest's prompt, on the safety tasks (default: the rule judge)."""
+    or server URL) that labels refusals with XSTest's prompt, on the safety tasks (default: the rule judge); `kv`:
+    KV-cache policies to cross every method with on the hf engine ("full", "rkv:budget=64", ...)."""
 
     from brevity.bench.engines import EngineOptions, EnginePool
     from brevity.bench.runner import BenchConfig, run_bench
-    from brevity.methods.spec import parse_task
+    from brevity.spec import parse_task
     from brevity.ui import ProgressUI
 
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="brevity-bench-"))
@@ -59,7 +60,7 @@ def benchmark(model: str = "tiny-lrm", methods: Sequence[str] = ("cot",), task: 
     cfg = BenchConfig(task=parse_task(task), model=model, methods=list(methods), n=n, out=folder, split=split,
                       latency_n=latency_n, batch_size=batch_size, max_tokens=max_tokens, engine=opts.kind,
                       resume=resume, format=opts.reasoning_format, answer_tokens=opts.answer_tokens,
-                      log_prompts=log_prompts, judge=judge)
+                      log_prompts=log_prompts, judge=judge, kv=list(kv or []))
     pool = EnginePool(opts, default_model=model, announce=announce)
     try:
         rows = run_bench(cfg, pool, ProgressUI(progress))

@@ -112,11 +112,15 @@ def write_outputs(out: Path, rows: list[dict], records: list[dict], problems: li
     """summary.json, report.md and pareto.png: with the per-group accuracies where the task names groups
     (breakdown.py), and the safety column and safety.png where its problems are judged by refusal (safety.py)."""
     from brevity.bench.breakdown import breakdown, breakdown_markdown
+    from brevity.bench.kv import kv_markdown, kv_summary, plot_kv, split_label
     from brevity.bench.safety import plot_safety, safety_markdown, safety_summary
 
     groups = breakdown(records, problems)
     safety = safety_summary(records, problems)
+    kv = kv_summary(records)
     for r in rows:
+        if kv:
+            r["kv"] = kv.get(f"{r['method']} @ {r['model']}")
         if groups:
             r["breakdown"] = {key: by_run.get(f"{r['method']} @ {r['model']}", {}) for key, by_run in groups.items()}
         if safety:
@@ -140,6 +144,11 @@ def write_outputs(out: Path, rows: list[dict], records: list[dict], problems: li
         thinking = {f"{r['method']} @ {r['model']}": r["mean_thinking_tokens"] for r in rows}
         extra += f"\n\n{safety_markdown(safety, thinking)}\n\n![safety](safety.png)"
         plot_safety(safety, thinking, out / "safety.png")
+    if kv:
+        full = {f"{r['method']} @ {r['model']}": r["accuracy"] for r in rows
+                if split_label(r["method"])[1] == "full" and any(s["method"] == r["method"] for s in kv.values())}
+        extra += f"\n\n{kv_markdown(kv)}\n\n![kv cache](kv.png)"
+        plot_kv(kv, full, out / "kv.png")
     (out / "report.md").write_text(f"# Brevity bench\n\n{markdown_table(rows)}\n\n{notes}{extra}\n\n"
                                    "![pareto](pareto.png)\n")
     plot_pareto(rows, out / "pareto.png")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brevity.bench.engines import EnginePool
+from brevity.bench.kv import kv_label, under_policy
+from brevity.engines.kv_policy import FULL, parse_kv_list
 from brevity.errors import BrevityError
 from brevity.identity import record_id
 from brevity.jsonl import JsonlStore
@@ -40,6 +42,7 @@ class BenchConfig:
     answer_tokens: int | None = None  # room for the answer after a forced close (None: the format's)
     log_prompts: bool = False  # keep each rendered prompt in its record
     judge: str | None = None  # a model judge of refusals (--judge MODEL_OR_URL); None: the rule judge
+    kv: list[str] = field(default_factory=list)  # KV-cache policies each method runs under (--kv); []: full only
     extra: dict = field(default_factory=dict)
 
     def settings(self) -> dict:
@@ -164,6 +167,10 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
 
     specs = [parse_spec(s) for s in cfg.methods]
     methods: list[tuple[Method, str]] = [(build_method(s), s.model or cfg.model) for s in specs]
+    policies = parse_kv_list(",".join(cfg.kv)) if cfg.kv else [FULL]
+    if cfg.engine != "hf" and any(p.evicts for p in policies):
+        raise BrevityError(f"--kv: KV-cache policies evict inside the hf engine; the {cfg.engine} engine's server "
+                           "keeps its own cache (use --engine hf)")
     engines.preflight(methods)  # servers answer, names are served, the engine can run every method
     _check_model_names([m for _, m in methods], engines)
     engines.check_formats(methods)  # each method against its model's reasoning format
@@ -176,16 +183,19 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
     runs_path = cfg.out / "runs.jsonl"
     skipped: dict[tuple[str, str], int] = {}
     methods = [(dataclasses.replace(m, max_tokens=cfg.max_tokens), model) for m, model in methods]
-    for method, model in methods:
+    labels = []
+    for (method, model), policy in [(mm, p) for mm in methods for p in policies]:
+        spec = kv_label(method.spec(), policy)
+        labels.append(spec)
+        run_problems = under_policy(problems, policy)
         engines.retain([model, *method.extra_models()])  # free the models (and stop the servers) it does not use
         mhash = engines.fingerprint(model)
         for other in method.extra_models():  # a route's fast model: its weights enter the record ids too
             mhash = hashlib.sha256((mhash + engines.fingerprint(other)).encode()).hexdigest()[:16]
-        spec = method.spec()
         ids = {p.id: record_id(cfg.task.key(), p.id, mhash, spec, cfg.decoding()) for p in problems}
         long = too_long(method, engines.format(model), context_length(engines.plan(model).folder), problems)
         skipped[(spec, engines.label(model))] = len(long)
-        todo = [p for p in problems if ids[p.id] not in store.ids and p.id not in long]
+        todo = [p for p in run_problems if ids[p.id] not in store.ids and p.id not in long]
         if not todo:
             continue
         engine = engines(model)  # only now: a resumed run starts no server for methods already done
@@ -196,8 +206,8 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
         batched = [p for p in todo if p.id not in lat_ids]
         with ui.task(f"{spec} @ {engine.model_name}", total=len(todo)) as advance:
             for p in alone:  # batch 1 with a cold cache: the latency a single user sees
-                if getattr(engine, "cache", None) is not None:
-                    engine.cache.clear()
+                if hasattr(engine, "clear_caches"):
+                    engine.clear_caches()
                 t0 = time.perf_counter()
                 with PeakMemory() as mem:
                     sol = judged(judge, [p], method.solve([p], ctx))[0]
@@ -214,7 +224,7 @@ def run_bench(cfg: BenchConfig, engines: EnginePool, ui) -> list[dict]:
                 advance(len(chunk))
     if judge is not None:
         judge.close()  # its HTTP client, or its in-process model
-    rows = summarize_records(store.rows, runs_path, [m.spec() for m, _ in methods])
+    rows = summarize_records(store.rows, runs_path, labels)
     for r in rows:
         r["skipped_long_prompts"] = skipped.get((r["method"], r["model"]), 0)
     write_outputs(cfg.out, rows, store.rows, problems)
@@ -246,7 +256,7 @@ def _save(store: RecordStore, runs_path: Path, sols: list[Solution], ids: dict, 
     rows = []
     for s in sols:
         d = s.to_dict()
-        d.update(record_id=ids[s.problem_id], model_hash=mhash, model_path=str(engine.model_path))
+        d.update(method=spec, record_id=ids[s.problem_id], model_hash=mhash, model_path=str(engine.model_path))
         rows.append(d)
     store.append(rows)
     tokens = sum(s.generated_positions + s.probe_tokens for s in sols)

@@ -42,8 +42,8 @@ DEFAULT_METHODS = "cot,nothink,budget:64,budget:96,budget:128,budget,budget:192,
 
 
 def parse_task(text: str):
-    """`arith`, or `arith:steps=3;max_steps=5` (brevity.methods.spec.parse_task)."""
-    from brevity.methods.spec import parse_task as parse
+    """`arith`, or `arith:steps=3;max_steps=5` (brevity.spec.parse_task)."""
+    from brevity.spec import parse_task as parse
 
     return parse(text)
 
@@ -69,6 +69,9 @@ def bench(
     log_prompts: bool = typer.Option(False, help="Keep each rendered prompt in its record (field `prompt`)."),
     judge: str | None = typer.Option(None, help="Safety tasks: label refusals with this model and XSTest's judge "
                                      "prompt (a folder, zoo name or http://HOST:PORT/v1); default: the rule judge."),
+    kv: str = typer.Option("", help="KV-cache policies to cross every method with (hf engine), e.g. "
+                                    "\"full,rkv:budget=64,h2o:budget=64,streaming:budget=25%\"; adds the KV cache "
+                                    "table and kv.png. Default: full only."),
     engine: str = typer.Option("hf", help="hf (in-process), openai (a running OpenAI-compatible server: --url), "
                                           "vllm (starts and stops a `vllm serve` per model) or llama-cpp (converts "
                                           "to GGUF, starts llama.cpp's server per model)."),
@@ -106,10 +109,13 @@ def bench(
     for s in specs:  # validate everything before any work starts (models: by the engine pool, before --out)
         build_method(s)
     parse_task(task)
+    from brevity.engines.kv_policy import parse_kv_list
+
+    policies = [p.text() for p in parse_kv_list(kv)] if kv.strip() else []
     out = out or Path("brevity-runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
 
     _bench(task, [model], [str(s) for s in specs], n, out, split, batch_size, resume, latency_n, max_tokens,
-           progress, opts, log_prompts=log_prompts, judge=judge)
+           progress, opts, log_prompts=log_prompts, judge=judge, kv=policies)
     console.print(f"wrote {out}/records.jsonl, summary.json, report.md, pareto.png")
 
 
@@ -200,7 +206,8 @@ def merge_sweep(
 
 def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, split: str, batch_size: int,
            resume: bool, latency_n: int = 0, max_tokens: int = 1024, progress: bool = True,
-           engines: EngineOptions | None = None, log_prompts: bool = False, judge: str | None = None) -> list[dict]:
+           engines: EngineOptions | None = None, log_prompts: bool = False, judge: str | None = None,
+           kv: list[str] | None = None) -> list[dict]:
     """The bench, as `brevity bench` runs it, for commands that bench models they made; `engines` (EngineOptions)
     says which engine runs the models (default: in-process hf) and with which reasoning format."""
     from brevity.api import benchmark
@@ -209,7 +216,7 @@ def _bench(task: str, models: list[str], methods: list[str], n: int, out: Path, 
 
     rows = benchmark(models[0], methods, task=task, n=n, split=split, out=out, max_tokens=max_tokens,
                      latency_n=latency_n, batch_size=batch_size, resume=resume, progress=progress,
-                     log_prompts=log_prompts, judge=judge, options=engines or EngineOptions(batch_size=batch_size),
+                     log_prompts=log_prompts, judge=judge, kv=kv, options=engines or EngineOptions(batch_size=batch_size),
                      announce=lambda m: console.print(f"loading {m} ...")).rows
     print_table(rows, title=f"{task} {split}, n={n}")
     return rows

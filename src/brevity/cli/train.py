@@ -246,7 +246,7 @@ def _latent(mode: str, out: Path, base: str, task: str, n_train: int, lr: float 
             **schedule: int | float | None) -> None:
     """Train the latent recipe `mode` (recipes/latent/train.py); `schedule`: the LatentConfig fields the recipe
     reads (None: the default)."""
-    from brevity.methods.spec import parse_task
+    from brevity.spec import parse_task
     from brevity.recipes.latent.train import LatentConfig, build_latent
     from brevity.zoo.build import check_base_format
     from brevity.zoo.build import checkpoint_every as default_every

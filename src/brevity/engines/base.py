@@ -59,6 +59,9 @@ class Request:
     # The server's own thinking cap (vLLM's `thinking_token_budget`): thinking tokens before it forces its
     # configured end string. Engines without one raise EngineCapabilityError.
     thinking_budget: int | None = None
+    # The KV-cache policy the decode runs under (brevity.engines.kv_policy.KVPolicy; None: the engine's own,
+    # `full` unless configured). Only the hf engine evicts; others refuse any but `full`.
+    kv: Any = None
     # False: no later request continues this sequence (a probe), so a prefix-caching engine need not keep
     # its KV. A hint, not a setting; servers with automatic prefix caching ignore it.
     keep_cache: bool = field(default=True, compare=False)
@@ -78,7 +81,7 @@ class Request:
 
     def decode_key(self) -> tuple:
         """Requests with equal keys can share one batched generate call (sampling and logprobs are per row)."""
-        return (self.max_tokens, self.stop, self.logit_bias, self.thinking_budget)
+        return (self.max_tokens, self.stop, self.logit_bias, self.thinking_budget, self.kv)
 
 
 @dataclass

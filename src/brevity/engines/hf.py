@@ -11,7 +11,9 @@ from transformers import LogitsProcessorList
 from transformers.generation.stopping_criteria import StoppingCriteriaList, StopStringCriteria
 
 from brevity.engines.base import Completion, EngineCapabilityError, ProgressFn, Request, finish_row
+from brevity.engines.evicting_cache import EvictingCache, RowsDone, RowState, evicting, policy_room, rope_of
 from brevity.engines.growable_cache import GrowableCache
+from brevity.engines.kv_policy import FULL, KVPolicy
 from brevity.engines.prefix_cache import PrefixCache
 from brevity.engines.sampling import RowProcessor, RowStopIds, sampling_defaults
 from brevity.engines.streaming import BatchStreamer, CancelledRows, RowStream
@@ -72,6 +74,8 @@ class HFEngine:
         self.sampling_defaults = sampling_defaults(path if path.is_dir() else None)
         self.eos_ids = set(self.format.stop_ids)
         self.generated_tokens = 0
+        self.kv_policy: KVPolicy = FULL  # the default for requests that name none (Request.kv)
+        self._policy_caches: dict[KVPolicy, PrefixCache] = {}
         self._stops: dict[tuple[str, ...], StopStringCriteria] = {}
         # Calls from several threads take turns (a route's in-process side engine, called by the parallel
         # batches of a gateway whose main model is upstream); a single owner thread never waits.
@@ -79,6 +83,12 @@ class HFEngine:
 
     def model(self):
         return self._model
+
+    def clear_caches(self) -> None:
+        """Forget every cached prefix (the bench's cold-cache latency runs), the policies' evicted states too."""
+        if self.cache is not None:
+            self.cache.clear()
+        self._policy_caches.clear()
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
@@ -114,8 +124,13 @@ class HFEngine:
         req = reqs[0]  # the decoding settings, equal across the batch
         if req.max_tokens <= 0:
             return [Completion(prompt_ids=list(p), token_ids=[], text="", finish_reason="length") for p in prompts]
+        policy = req.kv or self.kv_policy
         pad = self.tokenizer.pad_token_id
-        hits = [self.cache.lookup(p) if self.cache else (0, None) for p in prompts]
+        if policy.evicts:
+            states = [self._resume(policy, p) for p in prompts]
+            hits = [(n, None) for n, _, _ in states]
+        else:
+            hits = [self.cache.lookup(p) if self.cache else (0, None) for p in prompts]
         c_max = max(n for n, _ in hits)
         s_max = max(len(p) - n for p, (n, _) in zip(prompts, hits))
         rows, masks = [], []
@@ -124,9 +139,14 @@ class HFEngine:
             masks.append([0] * (c_max - n) + [1] * n + [0] * (s_max - len(p) + n) + [1] * (len(p) - n))
         input_ids = torch.tensor(rows, device=self.device)
         attention = torch.tensor(masks, device=self.device)
-        # Room for the uncached prompt tokens and every new token: the buffers never grow (copy) again.
-        cache = GrowableCache.from_rows([kv for _, kv in hits], c_max, c_max + s_max + max(1, req.max_tokens)) \
-            if c_max else GrowableCache()
+        if policy.evicts:
+            cache = EvictingCache(policy, self._model.config.get_text_config().num_hidden_layers, len(prompts),
+                                  s_max + policy_room(policy, req.max_tokens), rope_of(self._model))
+            cache.start([st for _, st, _ in states], attention, c_max, [pr for _, _, pr in states], self._model)
+        elif c_max:  # room for the uncached prompt tokens and every new token: the buffers never grow (copy) again
+            cache = GrowableCache.from_rows([kv for _, kv in hits], c_max, c_max + s_max + max(1, req.max_tokens))
+        else:
+            cache = GrowableCache()
         kwargs = {"cache": cache}
         want_logits = any(q.logprobs or q.top_logprobs for q in reqs)
         gen = dict(max_new_tokens=max(1, req.max_tokens), pad_token_id=pad, eos_token_id=list(self.eos_ids),
@@ -150,9 +170,15 @@ class HFEngine:
             gen["streamer"] = BatchStreamer(streams)
         if any(q.sink is not None for q in reqs):
             criteria.append(CancelledRows([q.sink for q in reqs]))
+        if policy.evicts:  # a finished row takes no more slots: its cache is what it would be alone
+            criteria = [RowsDone(cache, StoppingCriteriaList(criteria), gen["eos_token_id"])]
         if criteria:
             gen["stopping_criteria"] = StoppingCriteriaList(criteria)
-        out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
+        if policy.evicts:
+            with evicting(self._model, cache):
+                out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
+        else:
+            out = self._model.generate(input_ids=input_ids, attention_mask=attention, **kwargs, **gen)
         new = out.sequences[:, input_ids.shape[1]:].tolist()
         logps = tops = None
         if want_logits:  # the model's own distribution (raw logits: before temperature, bias and sampling)
@@ -169,12 +195,60 @@ class HFEngine:
             comp = self._finish(p, toks, q, logps[r] if logps and q.logprobs else None,
                                 [t[:q.top_logprobs] for t in tops[r]] if tops and q.top_logprobs else None)
             comp.cached_tokens = hits[r][0]
+            if policy.evicts:
+                comp.extra["kv"] = cache.stats(r, self._slot_bytes())
             if r in streams:
                 streams[r].finish(comp.text + comp.stop_tail)
             completions.append(comp)
-        if self.cache is not None and out.cache is not None:
+        if policy.evicts:
+            self._store_states(policy, cache, prompts, reqs, completions)
+        elif self.cache is not None and out.cache is not None:
             self._store(out.cache, masks, prompts, reqs, completions)
         return completions
+
+    # --- KV-cache policies (brevity.engines.kv_policy) -------------------------------------------------------
+    def _policy_cache(self, policy: KVPolicy) -> PrefixCache:
+        """Each policy has its own prefix cache: its entries are evicted states, which only that policy resumes."""
+        if policy not in self._policy_caches:
+            self._policy_caches[policy] = PrefixCache(self.cache.max_bytes if self.cache else 512 * 2**20)
+        return self._policy_caches[policy]
+
+    def _resume(self, policy: KVPolicy, prompt: tuple[int, ...]) -> tuple[int, RowState | None, bool]:
+        """What of `prompt` the policy's cache holds: (tokens covered, their state, whether the tokens after them
+        are prompt). A sequence continued where its last call ended resumes its evicted state exactly (the last
+        token re-run); a new prompt sharing a cached prompt's start reuses that start; a sequence that diverges
+        inside its trace keeps its prompt and decodes the rest as trace. These states are kept whether or not the
+        engine's own prefix cache is on: without them a continuation would hold its whole trace as prompt."""
+        n, entry = self._policy_cache(policy).find(prompt)
+        if entry is None:
+            return 0, None, True
+        state: RowState = entry.state
+        if n >= state.tokens - 1 and n >= state.protected_len:
+            resumed = state.upto(n)
+            if resumed is not None:
+                return n, resumed, False
+        new_prompt = n <= state.protected_len
+        # A new prompt re-runs its last `observe` tokens: their queries score the first compressions, as in a
+        # decode that never met the cache.
+        keep = max(0, min(n, state.protected_len) - (policy.observe if new_prompt else 0))
+        return keep, state.prompt_only(keep, rope_of(self._model)), new_prompt
+
+    def _store_states(self, policy: KVPolicy, cache: EvictingCache, prompts, reqs, completions) -> None:
+        store = self._policy_cache(policy)
+        for r, (p, comp) in enumerate(zip(prompts, completions)):
+            if not reqs[r].keep_cache:
+                continue
+            tokens = tuple(p) + tuple(comp.token_ids)
+            state = cache.state(r, len(tokens))
+            if state is not None:
+                store.put(tokens[:state.tokens], [], state)
+
+    def _slot_bytes(self) -> int:
+        """Bytes one cached token takes across the layers (keys and values)."""
+        cfg = self._model.config.get_text_config()
+        heads = getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads
+        dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        return 2 * cfg.num_hidden_layers * heads * dim * self._model.dtype.itemsize
 
     def _stop_ids(self, req: Request) -> set[int]:
         """The ids that end this row: the model's eos ids (unless ignore_eos) and the request's stop_token_ids."""

@@ -164,6 +164,9 @@ class OpenAIEngine:
         return r.status_code == 422 and not isinstance(body["prompt"], str) and "prompt" in r.text
 
     def complete(self, requests: list[Request], progress: ProgressFn | None = None) -> list[Completion]:
+        if any(r.kv is not None and r.kv.evicts for r in requests):
+            raise EngineCapabilityError(f"KV-cache policies evict inside the hf engine; the {self.name} engine's server "
+                                        "keeps its own cache: use --engine hf, or the policy full")
         results: list[Completion | None] = [None] * len(requests)
         prompts = [list(r.prompt) if not isinstance(r.prompt, str) else self.encode(r.prompt) for r in requests]
         calls = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -14,10 +15,13 @@ BLOCK = 16
 @dataclass
 class Entry:
     tokens: tuple[int, ...]
-    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer, [heads, len, dim]
+    kv: list[tuple[torch.Tensor, torch.Tensor]]  # per layer, [heads, len, dim]; empty with a `state`
+    state: Any = None  # an evicting cache's row state (brevity.engines.evicting_cache.RowState)
 
     @property
     def nbytes(self) -> int:
+        if self.state is not None:
+            return self.state.nbytes()
         return sum(k.numel() * k.element_size() * 2 for k, _ in self.kv)
 
 
@@ -37,10 +41,10 @@ class PrefixCache:
     def _block_hashes(tokens: tuple[int, ...]) -> list[int]:
         return [hash(tokens[: (b + 1) * BLOCK]) for b in range(len(tokens) // BLOCK)]
 
-    def put(self, tokens: tuple[int, ...], kv: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    def put(self, tokens: tuple[int, ...], kv: list[tuple[torch.Tensor, torch.Tensor]], state: Any = None) -> None:
         if len(tokens) < BLOCK:
             return
-        entry = Entry(tokens, kv)
+        entry = Entry(tokens, kv, state)
         if entry.nbytes > self.max_bytes:
             return
         key, self._next = self._next, self._next + 1
@@ -62,6 +66,14 @@ class PrefixCache:
 
     def lookup(self, tokens: tuple[int, ...]) -> tuple[int, list[tuple[torch.Tensor, torch.Tensor]] | None]:
         """Longest cached prefix of `tokens`, leaving at least one token to run (it yields the logits)."""
+        n, entry = self.find(tokens)
+        if entry is None:
+            return 0, None
+        return n, [(k[:, :n], v[:, :n]) for k, v in entry.kv]
+
+    def find(self, tokens: tuple[int, ...]) -> tuple[int, Entry | None]:
+        """The entry sharing the longest prefix with `tokens` and that prefix's length, leaving at least one
+        token to run; counted as a hit."""
         self.queries += 1
         limit = len(tokens) - 1
         best_key, blocks = None, 0
@@ -81,7 +93,7 @@ class PrefixCache:
         self.entries.move_to_end(best_key)
         self.hits += 1
         self.hit_tokens += n
-        return n, [(k[:, :n], v[:, :n]) for k, v in entry.kv]
+        return n, entry
 
     def clear(self) -> None:
         self.entries.clear()

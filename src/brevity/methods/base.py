@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from brevity.engines.base import Engine, ProgressFn
 from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
-from brevity.methods.spec import MethodSpec, parse_spec
+from brevity.spec import MethodSpec, parse_spec
 from brevity.registry import load_registry
 from brevity.tasks import Problem, TaskSpec
 from brevity.thinking import first_mention

@@ -20,6 +20,7 @@ from brevity.methods.control import (
     force_close,
     inject,
     injected,
+    kv_extra,
     needs_answer_phase,
     new_thoughts,
     opened,
@@ -58,7 +59,7 @@ class CoT(Method):
             lps = c.logprobs[s.answer_start:s.answer_start + len(s.answer_ids)] if c.logprobs else None
             sol = self.make_solution(prob, ctx, s.thinking_ids, s.answer_ids, c.finish_reason,
                                      forward_passes=len(c.token_ids), answer_logprobs=lps, prompt_ids=b,
-                                     closed=s.closed, answer_tail=c.stop_tail if s.closed else "")
+                                     closed=s.closed, answer_tail=c.stop_tail if s.closed else "", **kv_extra(c))
             if decoding(prob).logprobs:
                 sol.logprobs = split_logprobs(c, engine.format)
             out.append(sol)
@@ -92,7 +93,7 @@ class NoThink(Method):
             lps = c.logprobs[:len(ans)] if c.logprobs else None
             sol = self.make_solution(prob, ctx, [], ans, c.finish_reason, forward_passes=len(c.token_ids),
                                      answer_logprobs=lps, prompt_ids=b, answer_tail=c.stop_tail,
-                                     close_injected=True)
+                                     close_injected=True, **kv_extra(c))
             if decoding(prob).logprobs:
                 sol.logprobs = TokenLogprobs(answer=entries(c, ans))
             out.append(sol)

@@ -82,6 +82,9 @@ class Decoding:
     shaping: Shaping = NO_SHAPING
     include_stop_str_in_output: bool = False
     skip_special_tokens: bool = True  # the answer text leaves special tokens out (vLLM's default)
+    # The KV-cache policy every engine call of the request decodes under (brevity.engines.kv_policy; None: the
+    # engine's own)
+    kv: Any = None
 
     @property
     def default(self) -> bool:
@@ -108,7 +111,13 @@ def request(problem: Problem, prompt: tuple[int, ...], max_tokens: int, part: Li
     keep = d.stop if d.include_stop_str_in_output and part != "thinking" else ()
     return Request(prompt, max_tokens, stop=stops, temperature=d.temperature, top_p=d.top_p, top_k=d.top_k,
                    seed=seed, logprobs=d.logprobs or logprobs, top_logprobs=d.top_logprobs, sink=sink,
-                   shaping=shaping, keep_stop=keep, **kw)
+                   shaping=shaping, keep_stop=keep, kv=d.kv, **kw)
+
+
+def kv_extra(c: Completion) -> dict[str, Any]:
+    """A record's `kv` entry: what the sequence held in its KV cache under a policy (the engine's peaks, carried
+    from call to call of one sequence), where the engine evicts."""
+    return {"kv": c.extra["kv"]} if "kv" in c.extra else {}
 
 
 def needs_answer_phase(problems: Sequence[Problem], engine: Engine) -> bool:
@@ -168,8 +177,8 @@ def refuse_decoding(problems: Sequence[Problem], method: str) -> None:
     from brevity.errors import BrevityError
 
     if any(not decoding(p).default for p in problems):
-        raise BrevityError(f"{method} decodes greedily with its own loop: temperature, top_p, seed, stop and "
-                           "logprobs cannot apply; drop them or use another method")
+        raise BrevityError(f"{method} decodes greedily with its own loop: temperature, top_p, seed, stop, "
+                           "logprobs and KV-cache policies cannot apply; drop them or use another method")
 
 
 Entry = tuple[int, float | None, list[tuple[int, float]] | None]  # token id, its logprob, the top alternatives
@@ -343,7 +352,8 @@ def probe(engine: Engine, base: Sequence[tuple[int, ...]], thoughts: list[Though
         return {}
     ends = {i: encode(engine, thoughts[i].tail + lead) + list(suffix) for i in active}
     reqs = [Request(base[i] + tuple(thoughts[i].ids) + tuple(ends[i]), PROBE_TOKENS,
-                    stop=(answer_end,), logprobs=True, keep_cache=False)
+                    stop=(answer_end,), logprobs=True, keep_cache=False,
+                    kv=decoding(thoughts[i].problem).kv if thoughts[i].problem is not None else None)
             for i in active]
     t0 = time.perf_counter()
     comps = engine.complete(reqs)
@@ -379,7 +389,7 @@ def answer(method, problems: Sequence[Problem], ctx: RunContext, base: Sequence[
             for b, t, end in zip(base, thoughts, ends)]
     out = []
     for prob, b, t, c, end in zip(problems, base, thoughts, engine.complete(reqs, ctx.progress), ends):
-        extra = dict(t.extra)
+        extra = dict(t.extra, **kv_extra(c))
         if t.forced:
             extra["forced"] = True
         ans = fmt.strip_stop(c.token_ids)

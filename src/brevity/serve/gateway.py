@@ -22,7 +22,7 @@ from brevity.formats import ModelFormat, resolve_format
 from brevity.manifest import read_manifest
 from brevity.methods.base import Method, RunContext, method_class, method_from
 from brevity.methods.control import Decoding, prompt_text
-from brevity.methods.spec import parse_spec, parse_task
+from brevity.spec import parse_spec, parse_task
 from brevity.serve.config import DEFAULT_PREFIX_CACHE_MB, ModelConfig, ServeConfig
 from brevity.serve.memory import MallocTrimmer
 from brevity.serve.metrics import Metrics
