@@ -43,6 +43,7 @@ class RowState:
     values: list[torch.Tensor]
     positions: list[torch.Tensor]  # per layer [kv_heads, slots]
     scores: list[torch.Tensor]  # per layer [kv_heads, slots] (h2o's accumulated attention)
+    last: list[torch.Tensor]  # per layer [kv_heads, slots]: what the newest token's attention added to `scores`
     queries: list[torch.Tensor]  # per layer [heads, observed, dim]: the newest queries (rkv, rpc)
     protected: torch.Tensor  # [slots] bool: prompt slots
     tokens: int  # tokens of the sequence this state covers
@@ -58,20 +59,25 @@ class RowState:
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for group in (self.keys, self.values, self.positions, self.scores,
-                                                                 self.queries) for t in group)
+                                                                 self.last, self.queries) for t in group)
 
     def upto(self, n: int) -> RowState | None:
-        """The state for the sequence's first `n` tokens, when the cut leaves only the newest tokens out (the
-        caller resumes a sequence by re-running its last token): slots at positions >= n go."""
+        """The state for the sequence's first `n` tokens, n being all of them or all but the newest (the caller
+        resumes a sequence by re-running its last token): that token's slot, its query and what its attention added
+        to the scores go, so the re-run adds them back as the first run did."""
         if n >= self.tokens:
             return self
+        if n != self.tokens - 1:
+            return None
         keep = [p[0] < n for p in self.positions]  # the newest tokens are never evicted: every head has them
         if not all(bool(((p < n) == m[None]).all()) for p, m in zip(self.positions, keep)):
             return None
         return RowState([k[:, m] for k, m in zip(self.keys, keep)], [v[:, m] for v, m in zip(self.values, keep)],
-                        [p[:, m] for p, m in zip(self.positions, keep)], [s[:, m] for s, m in zip(self.scores, keep)],
-                        self.queries, self.protected[keep[0]], n, self.trace_seen - (self.tokens - n),
-                        self.peak_trace, self.peak_slots, self.evicted, self._streaming)
+                        [p[:, m] for p, m in zip(self.positions, keep)],
+                        [(s - a)[:, m] for s, a, m in zip(self.scores, self.last, keep)],
+                        [torch.zeros_like(a[:, m]) for a, m in zip(self.last, keep)],
+                        [q[:, :-1] if q.dim() == 3 else q for q in self.queries], self.protected[keep[0]], n,
+                        self.trace_seen - 1, self.peak_trace, self.peak_slots, self.evicted, self._streaming)
 
 
     def prompt_only(self, n: int, rope) -> RowState:
@@ -84,6 +90,7 @@ class RowState:
             keys = [rotate(k[None], shift, rope[0].to(k.device))[0] for k in keys] if self._streaming else keys
         return RowState(keys, [v[:, m] for v, m in zip(self.values, keep)],
                         [p[:, m] for p, m in zip(self.positions, keep)],
+                        [torch.zeros_like(s[:, m]) for s, m in zip(self.scores, keep)],
                         [torch.zeros_like(s[:, m]) for s, m in zip(self.scores, keep)],
                         [q[:, :0] if q.dim() == 3 else q for q in self.queries], self.protected[keep[0]], n, 0, 0, 0, 0)
 
@@ -160,9 +167,9 @@ class EvictingLayer(DynamicLayer):
         self.cache, self.index = cache, index
         self.n = 0  # slots in use (the widest row's)
         self.seen = 0  # the logical width `generate` counts (cached tokens and padding)
-        self.k = self.v = self.pos = self.score = self.valid = self.prot = None
+        self.k = self.v = self.pos = self.score = self.last = self.valid = self.prot = None
         self.queries = None  # [B, heads, observe, dim], newest last
-        self.observed = 0
+        self.observed = None  # [B]: how many of them are real
 
     # --- transformers' cache-layer interface -------------------------------------------------------------
     def get_seq_length(self) -> int:
@@ -193,6 +200,7 @@ class EvictingLayer(DynamicLayer):
         self.prot[:, self.n:need] = prot
         self.pos[:, :, self.n:need] = pos[:, None, :]
         self.score[:, :, self.n:need] = 0
+        self.last[:, :, self.n:need] = 0
         self.n, self.seen = need, self.seen + q
         self.keys, self.values = self.k[:, :, :need], self.v[:, :, :need]
         return self.keys, self.values
@@ -205,13 +213,14 @@ class EvictingLayer(DynamicLayer):
         self.v = value_states.new_zeros((b, h, cap, value_states.shape[-1]))
         self.pos = torch.full((b, h, cap), -1, dtype=torch.long, device=key_states.device)
         self.score = torch.zeros((b, h, cap), dtype=torch.float32, device=key_states.device)
+        self.last = torch.zeros_like(self.score)
         self.valid = torch.zeros((b, cap), dtype=torch.bool, device=key_states.device)
         self.prot = torch.zeros_like(self.valid)
         self.is_initialized, self.dtype, self.device = True, key_states.dtype, key_states.device
 
     def _grow(self, need: int) -> None:
         cap = max(need, 2 * self.k.shape[-2])
-        for name in ("k", "v", "pos", "score", "valid", "prot"):
+        for name in ("k", "v", "pos", "score", "last", "valid", "prot"):
             old = getattr(self, name)
             new = old.new_zeros((*old.shape[:-2], cap, old.shape[-1])) if old.dim() == 4 else \
                 old.new_zeros((*old.shape[:-1], cap))
@@ -231,9 +240,11 @@ class EvictingLayer(DynamicLayer):
         self.v = torch.zeros_like(self.k)
         self.pos = torch.full((batch, heads, cap), -1, dtype=torch.long, device=device)
         self.score = torch.zeros((batch, heads, cap), dtype=torch.float32, device=device)
+        self.last = torch.zeros_like(self.score)
         self.valid = torch.zeros((batch, cap), dtype=torch.bool, device=device)
         self.prot = torch.zeros_like(self.valid)
         observe = self.cache.policy.observe
+        self.observed = torch.zeros(batch, dtype=torch.long, device=device)
         if observe:
             self.queries = torch.zeros((batch, q_heads, observe, dim), dtype=dtype, device=device)
         for r, state in enumerate(rows):
@@ -244,13 +255,13 @@ class EvictingLayer(DynamicLayer):
             self.v[r, :, :s] = state.values[self.index]
             self.pos[r, :, :s] = state.positions[self.index]
             self.score[r, :, :s] = state.scores[self.index]
+            self.last[r, :, :s] = state.last[self.index]
             self.valid[r, :s] = True
             self.prot[r, :s] = state.protected
             if observe and state.queries[self.index].dim() == 3 and state.queries[self.index].shape[1]:
                 got = state.queries[self.index].shape[1]
                 self.queries[r, :, observe - got:] = state.queries[self.index]
-        self.observed = max((r.queries[self.index].shape[1] for r in rows
-                             if r is not None and r.queries[self.index].dim() == 3), default=0)
+                self.observed[r] = got
         self.n, self.seen = width, seen
         self.is_initialized, self.dtype, self.device = True, dtype, device
 
@@ -262,13 +273,13 @@ class EvictingLayer(DynamicLayer):
         if bool((counts != counts[0]).any()):
             return None
         order = torch.argsort((~keep).to(torch.int8), dim=-1, stable=True)[:, :int(counts[0])]
-        q = self.queries[r, :, -self.observed:].clone() if self.queries is not None and self.observed else \
-            torch.empty(0)
+        got = int(self.observed[r]) if self.observed is not None else 0
+        q = self.queries[r, :, self.queries.shape[2] - got:].clone() if self.queries is not None else torch.empty(0)
         d = self.k.shape[-1]
         return (self.k[r, :, :self.n].gather(1, order[..., None].expand(-1, -1, d)),
                 self.v[r, :, :self.n].gather(1, order[..., None].expand(-1, -1, self.v.shape[-1])),
-                self.pos[r, :, :self.n].gather(1, order), self.score[r, :, :self.n].gather(1, order), q,
-                self.prot[r, :self.n].gather(0, order[0]))
+                self.pos[r, :, :self.n].gather(1, order), self.score[r, :, :self.n].gather(1, order),
+                self.last[r, :, :self.n].gather(1, order), q, self.prot[r, :self.n].gather(0, order[0]))
 
     # --- attention and scoring ---------------------------------------------------------------------------
     def attend(self, module, query, key, value, scaling):
@@ -288,24 +299,34 @@ class EvictingLayer(DynamicLayer):
         return out.transpose(1, 2).contiguous(), None
 
     def _observe(self, query, weights, groups: int) -> None:
+        """Feed the policy this forward's attention: only rows whose newest token is real (a finished row's padding
+        neither scores nor observes)."""
         policy = self.cache.policy
-        n = weights.shape[-1]
-        if policy.name == "h2o":  # every query's attention adds up (summed over a KV head's query heads)
-            b, h, q, _ = weights.shape
-            self.score[:, :, :n] += weights.sum(2).view(b, h // groups, groups, n).sum(2)
+        b, h, q, n = weights.shape
+        real = self.cache._step[0]  # [B, q]: which new tokens are real
+        fresh = real[:, -1]  # rows whose newest token is real
+        if policy.name == "h2o":  # every real query's attention adds up (summed over a KV head's query heads)
+            per_query = weights * real[:, None, :, None]
+            self.score[:, :, :n] += per_query.sum(2).view(b, h // groups, groups, n).sum(2)
+            newest = per_query[:, :, -1].view(b, h // groups, groups, n).sum(2)
+            self.last[:, :, :n] = torch.where(fresh[:, None, None], newest, self.last[:, :, :n])
         if policy.observe:
             if self.queries is None:
-                self.queries = query.new_zeros((query.shape[0], query.shape[1], policy.observe, query.shape[-1]))
-            take = min(query.shape[2], policy.observe)
-            self.queries = torch.cat([self.queries[:, :, take:], query[:, :, -take:]], dim=2)
-            self.observed = min(policy.observe, self.observed + take)
+                self.queries = query.new_zeros((b, h, policy.observe, query.shape[-1]))
+                self.observed = torch.zeros(b, dtype=torch.long, device=query.device)
+            take = min(q, policy.observe)
+            rolled = torch.cat([self.queries[:, :, take:], query[:, :, -take:]], dim=2)
+            self.queries = torch.where(fresh[:, None, None, None], rolled, self.queries)
+            got = (self.observed + real[:, -take:].sum(-1)).clamp(max=policy.observe)
+            self.observed = torch.where(fresh, got, self.observed)
 
     def _importance(self, trace_window: torch.Tensor) -> torch.Tensor:
         """Attention of the newest observed queries to each slot [B, kv_heads, n]: softmax over the slots outside
         the never-evicted window, averaged over the queries (R-KV, RPC)."""
         policy, n = self.cache.policy, self.n
-        qs = self.queries[:, :, -max(1, self.observed):]
-        b, hq, _, d = qs.shape
+        qs = self.queries
+        b, hq, obs, d = qs.shape
+        real = torch.arange(obs, device=qs.device)[None, :] >= (obs - self.observed)[:, None]  # [B, observe]
         hk = self.k.shape[1]
         logits = torch.matmul(qs, self.k[:, :, :n].repeat_interleave(hq // hk, dim=1).transpose(2, 3)).float()
         logits = logits * d ** -0.5
@@ -314,7 +335,8 @@ class EvictingLayer(DynamicLayer):
         allowed = self.valid[:, :n] & ~trace_window
         if policy.name == "rpc":  # RPC scores the trace alone: its softmax leaves the prompt out
             allowed &= ~self.prot[:, :n]
-        attn = logits.masked_fill(~allowed[:, None, None, :], float("-inf")).softmax(-1).nan_to_num(0.0).mean(2)
+        attn = logits.masked_fill(~allowed[:, None, None, :], float("-inf")).softmax(-1).nan_to_num(0.0)
+        attn = (attn * real[:, None, :, None]).sum(2) / real.sum(-1).clamp(min=1)[:, None, None]  # the real queries
         if attn.shape[1] != hk:
             attn = attn.view(b, hk, -1, n).mean(2)
         # Smoothed over each row's neighbouring tokens: slots in token order, the batch's gaps (slots another row
@@ -388,6 +410,7 @@ class EvictingLayer(DynamicLayer):
             buf[:, :, :width] = gathered
         self.pos[:, :, :width] = self.pos[:, :, :n].gather(2, order)
         self.score[:, :, :width] = self.score[:, :, :n].gather(2, order)
+        self.last[:, :, :width] = self.last[:, :, :n].gather(2, order)
         self.prot[:, :width] = prot.gather(1, order[:, 0])
         self.valid[:, :width] = torch.arange(width, device=counts.device)[None, :] < counts[:, None]
         self.prot[:, :width] &= self.valid[:, :width]
@@ -500,9 +523,8 @@ class EvictingCache(Cache):
         parts = [layer.row_state(r, upto) for layer in self.layers]
         if any(p is None for p in parts):
             return None
-        protected = parts[0][5]
         return RowState([p[0] for p in parts], [p[1] for p in parts], [p[2] for p in parts], [p[3] for p in parts],
-                        [p[4] for p in parts], protected, upto,
+                        [p[4] for p in parts], [p[5] for p in parts], parts[0][6], upto,
                         int(self.trace_seen[r]) - (int(self.tokens[r]) - upto), int(self.peak_trace[r]),
                         int(self.peak_slots[r]), int(self.evicted[r]), self.policy.name == "streaming")
 
