@@ -57,6 +57,9 @@ class ModelConfig:
     # an early exit tries no answer before it, so the thinking gets past where the model decides to refuse
     # (docs/methods/safety.md). 0: no floor. Thinking turned off is served as asked.
     safety_floor: int = Field(0, ge=0)
+    # The KV-cache policy of requests that name none (`kv_cache` field), e.g. "rkv:budget=64"; "" keeps every token.
+    # Only the hf backend evicts (engines/kv_policy.py).
+    kv_cache: str = ""
 
 
 @dataclass(config=STRICT)
@@ -171,6 +174,13 @@ def _check_model(m: ModelConfig) -> None:
         raise BrevityError(f"model {m.name!r}: backend must be one of {', '.join(BACKENDS)}, got {m.backend!r}")
     if m.backend == "openai" and not m.url:
         raise BrevityError(f"model {m.name!r}: the openai backend needs url = \"http://host:port/v1\"")
+    if m.kv_cache:
+        from brevity.engines.kv_policy import parse_kv_policy
+
+        policy = parse_kv_policy(m.kv_cache)
+        if policy.evicts and m.backend != "hf":
+            raise BrevityError(f"model {m.name!r}: kv_cache {m.kv_cache!r} evicts inside the hf engine; the {m.backend} "
+                               "backend's server keeps its own cache (drop kv_cache, or use backend = \"hf\")")
     if m.url and m.backend != "openai":
         raise BrevityError(f"model {m.name!r}: url is the openai backend's upstream; the {m.backend} backend does "
                            "not read it (drop url, or set backend = \"openai\")")

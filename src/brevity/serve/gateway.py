@@ -319,6 +319,9 @@ class Gateway:
             names = ", ".join([*self.cfg.models, *self.cfg.aliases])
             raise NotFound(f"model {req.model!r} is not served here; choose one of {names}")
         model = self.cfg.models[req.model]
+        if c.sampling.kv is not None and c.sampling.kv.evicts and model.backend != "hf":
+            raise ParamError(f"kv_cache {c.sampling.kv.text()!r}: KV-cache policies evict inside the hf engine, and "
+                             f"{model.name} is served by {model.backend}'s own cache; leave kv_cache out", "kv_cache")
         fmt = self.formats.get(model.name)
         if fmt is not None and fmt.spec.thinks and c.thinking is not False and \
                 set(c.sampling.shaping.stop_token_ids) & set(fmt.close_ids):
@@ -407,7 +410,12 @@ class Gateway:
         if sampling.top_k is not None:
             top_k = sampling.top_k
         stop = sampling.stop or ()
-        return Decoding(temperature=float(temperature), top_p=1.0 if top_p is None else float(top_p), top_k=top_k,
+        kv = sampling.kv
+        if kv is None and model in self.cfg.models and self.cfg.models[model].kv_cache:
+            from brevity.engines.kv_policy import parse_kv_policy
+
+            kv = parse_kv_policy(self.cfg.models[model].kv_cache)
+        return Decoding(kv=kv if kv is not None and kv.evicts else None, temperature=float(temperature), top_p=1.0 if top_p is None else float(top_p), top_k=top_k,
                         seed=sampling.seed, logprobs=bool(sampling.logprobs), top_logprobs=sampling.top_logprobs or 0,
                         stop=(stop,) if isinstance(stop, str) else tuple(stop), shaping=sampling.shaping,
                         include_stop_str_in_output=sampling.include_stop_str_in_output,

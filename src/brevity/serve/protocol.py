@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from pydantic_core import PydanticCustomError
 
 from brevity.engines.base import NO_SHAPING, Shaping
+from brevity.errors import BrevityError
 from brevity.methods.solution import Solution
 from brevity.serve.stream import response_parts
 from brevity.serve.vllm_fields import REFUSED
@@ -109,6 +110,7 @@ class Sampling:
     shaping: Shaping = NO_SHAPING
     include_stop_str_in_output: bool = False
     skip_special_tokens: bool = True  # vLLM's: the answer text leaves out special tokens
+    kv: Any = None  # Brevity's `kv_cache`: the KV-cache policy (engines/kv_policy.py); None: the model's own
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,10 @@ class Extensions(BaseModel):
                                                              "response (usage unchanged).")
     request_id: str | None = Field(None, description="vLLM: accepted; no effect.")
     session_id: str | None = Field(None, description="vLLM: accepted; no effect.")
+    # Memory
+    kv_cache: str | None = Field(None, description="Brevity: the KV-cache policy the request decodes under, e.g. "
+                                                   "\"rkv:budget=64\" or \"full\" (hf backend); default: the "
+                                                   "model's kv_cache.")
     # Reasoning control, in every shape (see the module's docstring)
     thinking_budget: int | None = Field(None, ge=0, description="Most thinking tokens; enforced, then the model "
                                                                 "answers. 0 skips thinking.")
@@ -260,9 +266,19 @@ class Extensions(BaseModel):
         sampling = Sampling(self.temperature, self.top_p, self.seed, stop, logprobs, top,
                             top_k=None if self.top_k is None else max(0, self.top_k), shaping=self._shaping(),
                             include_stop_str_in_output=bool(self.include_stop_str_in_output),
-                            skip_special_tokens=self.skip_special_tokens is not False)
+                            skip_special_tokens=self.skip_special_tokens is not False, kv=self._kv())
         self._control = self._reasoning_control(sampling)
         return self
+
+    def _kv(self):
+        if self.kv_cache is None:
+            return None
+        from brevity.engines.kv_policy import parse_kv_policy
+
+        try:
+            return parse_kv_policy(self.kv_cache)
+        except BrevityError as e:
+            raise param_error("invalid_value", str(e), "kv_cache") from None
 
     def _shaping(self) -> Shaping:
         """vLLM's extensions as set, the rest at their defaults."""
