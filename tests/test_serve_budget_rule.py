@@ -76,3 +76,39 @@ def test_the_safety_floor_raises_budgets_and_holds_early_exits(client):
         assert off.usage.completion_tokens_details.reasoning_tokens == 0
     finally:
         model.safety_floor = 0
+
+
+def test_a_request_picks_its_kv_cache_policy(client):
+    """`kv_cache`: the request decodes under the policy (an early exit's probes too), and the same answer as the
+    bench's engine gives under it; a bad policy is one 400 naming the field."""
+    import openai
+
+    c, gw = client
+    full = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=120, temperature=0)
+    roomy = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=120, temperature=0,
+                                      extra_body={"kv_cache": "rkv:budget=2000"})
+    assert roomy.choices[0].message.content == full.choices[0].message.content  # nothing evicted: the same tokens
+    for policy in ("h2o:budget=24", "streaming:budget=24"):
+        r = c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=120, temperature=0,
+                                      extra_body={"kv_cache": policy, "early_exit": "deer"})
+        assert r.usage.completion_tokens <= 120
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(model="qwen3", messages=QUESTION, max_tokens=120,
+                                  extra_body={"kv_cache": "rkv:budget=0"})
+    assert e.value.body["param"] == "kv_cache" and "budget must be >= 1" in e.value.body["message"]
+
+
+def test_the_models_kv_cache_is_the_default_and_needs_hf(tmp_path):
+    from brevity.errors import BrevityError
+    from brevity.serve.config import load_config
+
+    good = tmp_path / "good.toml"
+    good.write_text('[models.m]\npath = "tiny-lrm"\nkv_cache = "rkv:budget=64"\n')
+    assert load_config(good).models["m"].kv_cache == "rkv:budget=64"
+    for body, needle in (('[models.m]\npath = "tiny-lrm"\nkv_cache = "lru:budget=64"\n', "unknown KV policy"),
+                         ('[models.m]\npath = "tiny-lrm"\nbackend = "openai"\nurl = "http://127.0.0.1:9/v1"\n'
+                          'kv_cache = "rkv:budget=64"\n', "evicts inside the hf engine")):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(body)
+        with pytest.raises(BrevityError, match=needle):
+            load_config(bad)
