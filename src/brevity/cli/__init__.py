@@ -292,10 +292,15 @@ def explain(
                                        "refusal: whether the model will refuse, from its first k thinking tokens "
                                        "(a safety task), AUROC on the held-out half."),
     layer: int = typer.Option(-1, help="--probe: the block whose output is read (-1: the last)."),
+    kv: str = typer.Option("", help="Instead of reading thoughts: decode `cot` under each KV-cache policy "
+                                    "(comma-separated, e.g. rkv:budget=64,streaming:budget=64) and print, line by line, "
+                                    "which trace tokens its cache still held at the end (dim: evicted)."),
+    max_tokens: int = typer.Option(1024, min=1, help="--kv: the generation cap."),
 ) -> None:
     """Read a latent model's thoughts back: logit lens, nearest token embeddings, the text decoded from each
     thought, and how often that text starts with a gold intermediate result. With --probe, the linear probe of
-    brevity.recipes.latent.probe instead (any model of the zoo's format, with thoughts or not)."""
+    brevity.recipes.latent.probe instead (any model of the zoo's format, with thoughts or not); with --kv, what
+    each KV-cache policy kept of a reasoning model's traces."""
     from rich.table import Table
 
     from brevity.engines.hf import HFEngine
@@ -312,8 +317,16 @@ def explain(
         raise BrevityError(f"unknown --probe {probe!r}; one of: {', '.join(PROBES + SAFETY_PROBES)}")
     if not probe and layer != -1:
         raise BrevityError("--layer is the probe's: add --probe running-sums or --probe refusal")
+    if kv and probe:
+        raise BrevityError("--kv and --probe are two readings: give one")
+    from brevity.engines.kv_policy import parse_kv_list
+
+    policies = parse_kv_list(kv) if kv.strip() else []
     engine = HFEngine(resolve_model(model))
     problems = load_problems(task_spec.name, split=split, n=n, **dict(task_spec.params))
+    if policies:
+        _kv_report(engine, problems, policies, max_tokens, out)
+        return
     if probe == "refusal":
         _refusal_probe_report(engine, problems, layer, out, task)
         return
@@ -339,6 +352,45 @@ def explain(
     if out:
         out.write_text(json.dumps(to_json(readings, rates, engine.model_name, task), indent=1) + "\n")
         console.print(f"wrote {out}")
+
+
+def _kv_report(engine, problems, policies, max_tokens: int, out: Path | None) -> None:
+    """`explain --kv`: each trace line by line, evicted tokens dim, with the share of its tokens each policy kept."""
+    from rich.text import Text
+
+    from brevity.explain_kv import kept_traces
+    from brevity.ui import console, report_console
+
+    report = report_console()
+    found = []
+    for policy in policies:
+        traces = kept_traces(engine, problems, policy, max_tokens)
+        found += traces
+        for t in traces:
+            report.print(f"[bold]{t.problem_id} under {t.policy}[/bold]: kept "
+                         f"{sum(k > 0 for k in t.kept)} of {len(t.kept)} trace tokens at the end")
+            for text_line, share in _kept_lines(t):
+                report.print(Text(f"{100 * share:5.0f}%  ").append(text_line))
+    if out:
+        out.write_text(json.dumps([t.to_dict() for t in found], indent=1) + "\n")
+        console.print(f"wrote {out}")
+
+
+def _kept_lines(trace):
+    """The trace's lines as rich Text, tokens no cache kept dim and struck through, with each line's kept share."""
+    from rich.text import Text
+
+    lines, line, shares = [], Text(), []
+    for tok, share in zip(trace.tokens, trace.kept):
+        for i, part in enumerate(tok.split("\n")):
+            if i:
+                lines.append((line, sum(shares) / len(shares) if shares else 0.0))
+                line, shares = Text(), []
+            line.append(part, style="" if share > 0.5 else ("dim" if share > 0 else "dim strike"))
+        shares.append(share)
+    if line.plain.strip():
+        lines.append((line, sum(shares) / len(shares) if shares else 0.0))
+    return [(ln, s) for ln, s in lines if ln.plain.strip()]
 
 
 def _probe_report(engine, problems, layer: int, out: Path | None, task: str) -> None:

@@ -213,6 +213,14 @@ class HFEngine:
             self._policy_caches[policy] = PrefixCache(self.cache.max_bytes if self.cache else 512 * 2**20)
         return self._policy_caches[policy]
 
+    def kept_positions(self, policy: KVPolicy, tokens: tuple[int, ...]) -> list[torch.Tensor] | None:
+        """Per layer [kv_heads, slots]: the positions of the tokens a sequence decoded under `policy` still holds in
+        its cache (the state its last call left, kept by the policy's prefix cache), or None if none is kept."""
+        n, entry = self._policy_cache(policy).find(tuple(tokens) + (-1,))  # -1: the lookup leaves one token to run
+        if entry is None or n != len(tokens):
+            return None
+        return [p.clone() for p in entry.state.positions]
+
     def _resume(self, policy: KVPolicy, prompt: tuple[int, ...]) -> tuple[int, RowState | None, bool]:
         """What of `prompt` the policy's cache holds: (tokens covered, their state, whether the tokens after them
         are prompt). A sequence continued where its last call ended resumes its evicted state exactly (the last
