@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # KV-cache policies on the zoo (docs/methods/memory.md, docs/findings/memory.md). Each step is one `brevity bench`
 # run; a finished run is kept, a stopped one resumes (--resume).
-# Step "val": every policy at budgets of 48 to 128 trace tokens on 500 validation `arith` problems, tiny-lrm's
+# Step "val": every policy at budgets of 48 to 192 trace tokens on 500 validation `arith` problems, tiny-lrm's
 #   `cot` (its verbose re-checks are redundant by construction), capped at 768 tokens (full's longest trace there is
 #   739; an evicting run that loses its place loops to the cap); the budget each policy takes to test is the
 #   smallest whose validation accuracy holds against full (paired 95% interval above -1 point). A pilot at budget
@@ -25,7 +25,7 @@ policies() {  # every policy at each budget in $@
 
 if [ "$step" = val ]; then
   brevity bench --task arith --split validation --n 500 --latency-n 0 --batch-size 64 --methods cot \
-    --max-tokens 768 --kv "$(policies 48 64 96 128)" --out $R/val --resume
+    --max-tokens 768 --kv "$(policies 48 64 96 128 160 192)" --out $R/val --resume
 fi
 
 if [ "$step" = test ]; then

@@ -116,10 +116,8 @@ def plot_kv(summary: dict[str, dict], full_rows: dict[str, dict], path: Path) ->
         ss = sorted(ss, key=lambda s: s["max_peak_trace_tokens"] or 0)
         ax.plot([s["max_peak_trace_tokens"] for s in ss], [100 * s["accuracy"] for s in ss], marker="o",
                 color=colors[i % len(colors)], label=f"{method} · {policy}")
-    for j, (key, acc) in enumerate(sorted(full_rows.items())):
-        ax.axhline(100 * acc, linestyle="--", color="grey", linewidth=1)
-        ax.annotate(f"{key} · full", (0, 100 * acc), textcoords="offset points", xytext=(2, 3), fontsize=7,
-                    color="grey")
+    for key, acc in sorted(full_rows.items()):
+        ax.axhline(100 * acc, linestyle="--", color="grey", linewidth=1, label=f"{key.split(' @ ')[0]} · full")
     ax.set_xlabel("peak cached trace tokens per sequence (budget)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(alpha=0.3)

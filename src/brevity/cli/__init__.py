@@ -367,8 +367,9 @@ def _kv_report(engine, problems, policies, max_tokens: int, out: Path | None) ->
         traces = kept_traces(engine, problems, policy, max_tokens)
         found += traces
         for t in traces:
-            report.print(f"[bold]{t.problem_id} under {t.policy}[/bold]: kept "
-                         f"{sum(k > 0 for k in t.kept)} of {len(t.kept)} trace tokens at the end")
+            report.print(f"[bold]{t.problem_id} under {t.policy}[/bold]: each layer's KV head holds "
+                         f"{100 * sum(t.kept) / max(1, len(t.kept)):.0f}% of the {len(t.kept)} trace tokens at the end "
+                         "(a line's % is its tokens' mean share over layers and heads)")
             for text_line, share in _kept_lines(t):
                 report.print(Text(f"{100 * share:5.0f}%  ").append(text_line))
     if out:
