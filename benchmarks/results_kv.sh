@@ -8,17 +8,18 @@
 #   32 (streaming) kept 2% accuracy and ran to the cap on 147 of 192 problems: stopped.
 # Step "test": full and each policy at its chosen budget (KV_BUDGETS="streaming=N h2o=N rkv=N rpc=N") on the 2,000
 #   test problems, then the same budgets under `deer` and `budget:128` (the composition).
-# Step "mult": the compact chain of `mult` (tiny-mult-icot's chain: nothing in it is redundant), where eviction hurts.
+# Step "mult": 4-by-4 multiplication with tiny-mult-compact's compact chain, where nothing is redundant, at budgets of
+#   25, 50 and 75% of the trace so far (a window of 4 and compressions of 4 slots: the chains are short).
 set -euo pipefail
 R=brevity-runs/kv
 step=${1:-val}
 case "$step" in val|test|mult) ;; *) echo "error: unknown step '$step'; one of: val test mult" >&2; exit 2 ;; esac
 mkdir -p $R
 
-policies() {  # every policy at each budget in $@
+policies() {  # every policy at each budget in $@ (with $KV_EXTRA appended to each, e.g. ";window=4;every=4")
   local out="full"
   for b in "$@"; do
-    for p in streaming h2o rkv rpc; do out="$out,$p:budget=$b"; done
+    for p in streaming h2o rkv rpc; do out="$out,$p:budget=$b${KV_EXTRA:-}"; done
   done
   echo "$out"
 }
@@ -39,6 +40,7 @@ if [ "$step" = test ]; then
 fi
 
 if [ "$step" = mult ]; then
-  brevity bench --task mult --split validation --n 300 --latency-n 0 --batch-size 64 --model tiny-mult-icot \
-    --methods cot --kv "$(policies 8 16 24)" --out $R/mult --resume
+  brevity bench --task mult:order=lsd --split validation --n 500 --latency-n 0 \
+    --batch-size 64 --model tiny-mult-compact --methods cot --kv "$(KV_EXTRA=";window=4;every=4" policies 25% 50% 75%)" \
+    --out $R/mult --resume
 fi

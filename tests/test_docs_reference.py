@@ -44,4 +44,4 @@ def test_record_schema_lists_every_field(tmp_path):
     section = (DOCS / "reference/records.md").read_text().split("## `summary.json`")[1]
     for cell in re.findall(r"^\| (`[^|]+) \|", section, re.M):
         summary |= set(re.findall(r"`(\w+)`", cell))
-    assert summary == set(row) | {"skipped_long_prompts", "breakdown", "safety"}
+    assert summary == set(row) | {"skipped_long_prompts", "breakdown", "safety", "kv"}
