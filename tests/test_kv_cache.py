@@ -148,7 +148,7 @@ def test_bench_crosses_methods_with_policies(tmp_path):
     from brevity.api import benchmark
 
     res = benchmark("tiny-lrm", ["cot", "deer"], task="arith", n=4, split="validation", out=tmp_path,
-                    kv=["full", "rkv:budget=48"], max_tokens=400)
+                    kv=["full", "rkv:budget=48"])
     labels = {r["method"] for r in res.rows}
     assert labels == {"cot", "deer:0.95", "cot kv=rkv:budget=48;window=8", "deer:0.95 kv=rkv:budget=48;window=8"}
     for rec in res.records:
