@@ -53,6 +53,8 @@ def _run(engine, prompts, policy, max_tokens=300, alone=False):
     ("rkv:budget=64;speed=2", "unknown parameter 'speed'"),
     ("full:budget=64", "takes no parameters"),
     ("rkv:budget=64;mix=2", "mix must be in [0, 1]"),
+    ("h2o:budget=64;mix=0.5", "does not read mix"),
+    ("streaming:budget=64;observe=4", "does not read observe"),
 ])
 def test_bad_policies_are_refused(text, message):
     with pytest.raises(BrevityError, match=message.replace("[", r"\[").replace("]", r"\]")):

@@ -492,7 +492,10 @@ class EvictingCache(Cache):
         self.tokens += valid.sum(-1)
         self.prompt += prot.sum(-1)
         self.trace_seen += new_trace
-        cap = torch.tensor([self.policy.cap(int(t)) for t in self.trace_seen])
+        if self.policy.share:
+            cap = torch.tensor([self.policy.cap(int(t)) for t in self.trace_seen])
+        else:
+            cap = torch.full_like(self.trace_seen, self.policy.budget)
         over = (self.trace + new_trace > cap) & (new_trace > 0)
         room = None
         if bool(over.any()):

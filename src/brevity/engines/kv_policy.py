@@ -99,6 +99,9 @@ def parse_kv_policy(text: str) -> KVPolicy:
     if unknown:
         raise BrevityError(f"KV policy {spec.name}: unknown parameter {unknown[0]!r}; known: {', '.join(KEYS)}")
     every, observe, mix = DEFAULTS[spec.name]
+    for key, users in (("observe", ("rkv", "rpc")), ("mix", ("rkv",))):
+        if key in params and spec.name not in users:
+            raise BrevityError(f"KV policy {spec.name} does not read {key} (only {' and '.join(users)} do); drop it")
     if "budget" not in params:
         raise BrevityError(f"KV policy {spec.name} needs a budget, e.g. {spec.name}:budget=64 or budget=25%")
     budget, share = _budget(spec.name, params["budget"])
