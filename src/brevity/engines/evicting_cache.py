@@ -85,9 +85,9 @@ class RowState:
         back where `streaming` had moved them)."""
         keep = [p[0] < n for p in self.positions]
         keys = [k[:, m] for k, m in zip(self.keys, keep)]
-        if self.evicted and rope is not None and self.trace_seen:
+        if self._streaming and self.evicted and rope is not None:
             shift = torch.tensor([-self.evicted])
-            keys = [rotate(k[None], shift, rope[0].to(k.device))[0] for k in keys] if self._streaming else keys
+            keys = [rotate(k[None], shift, rope[0].to(k.device))[0] for k in keys]
         return RowState(keys, [v[:, m] for v, m in zip(self.values, keep)],
                         [p[:, m] for p, m in zip(self.positions, keep)],
                         [torch.zeros_like(s[:, m]) for s, m in zip(self.scores, keep)],
