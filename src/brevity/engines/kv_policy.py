@@ -27,8 +27,8 @@ from brevity.errors import BrevityError
 POLICIES = ("full", "streaming", "h2o", "rkv", "rpc")
 # Per policy: (every, observe, mix). R-KV scores with the last 8 queries and mixes importance and redundancy at
 # lambda 0.07 (its code; its README says 0.1); RPC's selector reads the newest 32 queries. every: slots freed per
-# compression, 8 for all: H2O and StreamingLLM evict one token per step, which `every=1` reproduces at 3.5 times the
-# decode time here (64 arith prompts, 300 tokens each: 2,624 against 7,655 tokens/s at budget 64, 2026-12-08).
+# compression, 8 for all: H2O and StreamingLLM evict one token per step, which `every=1` reproduces at 3.0 times the
+# decode time here (benchmarks/kv_throughput.py, 64 arith prompts of 300 tokens: 2,212 against 6,537 tokens/s).
 DEFAULTS = {
     "streaming": (8, 0, 0.0),
     "h2o": (8, 0, 0.0),
